@@ -1,0 +1,353 @@
+"""Attribute checks for each layer: columns present, types, ids unique, division codes coherent.
+
+Every check is vectorised over the whole column and yields one ``Problem`` per offending row (up
+to ``limit`` per check, then one "and N more" line). The cleaned columns are kept so the reader can
+build its typed output without parsing twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from gridmap.codes import CodeError, division_level
+from gridmap.errors import Problem
+from gridmap.io.formats import RawTable
+from gridmap.model import LAYERS, Layer
+
+# Required columns whose values may be blank (an exclusive grid's host, a grid without flags).
+MAY_BE_BLANK = {"host_grid_code", "flags"}
+LEVEL_DIGITS = {"district": 6, "street": 9, "community": 12}
+
+
+class Findings:
+    """Problems and notices for one file, positions named as the user sees them."""
+
+    def __init__(self, table: RawTable, limit: int | None = None):
+        self.table = table
+        self.limit = limit
+        self.problems: list[Problem] = []
+        self.notices: list[str] = []
+        self.counts: Counter[str] = Counter()  # problems per check, including those not listed
+
+    def add(
+        self, message: str, *, check: str, field: str | None = None, index: int | None = None
+    ) -> None:
+        where = {} if index is None else self.table.position(index)
+        self.problems.append(Problem(self.table.path, message, field=field, **where))
+        self.counts[check] += 1
+
+    def flag(
+        self, mask, field: str | None, message: Callable[[int], str] | str, *, check: str
+    ) -> int:
+        """One problem per True in ``mask`` (capped at ``limit``); returns how many were flagged."""
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        shown = positions if self.limit is None else positions[: self.limit]
+        for index in shown:
+            text = message(int(index)) if callable(message) else message
+            self.add(text, field=field, index=int(index), check=check)
+        self.counts[check] += len(positions) - len(shown)
+        if len(positions) > len(shown):
+            first = message(int(positions[0])) if callable(message) else message
+            self.problems.append(
+                Problem(
+                    self.table.path,
+                    f"... and {len(positions) - len(shown)} more {self.table.where}s like "
+                    f"{self.table.where} {self.table.position(positions[0])[self.table.where]} "
+                    f"({first})",
+                    field=field,
+                )
+            )
+        return len(positions)
+
+    def notice(self, message: str, *, index: int | None = None) -> None:
+        where = ""
+        if index is not None:
+            ((word, number),) = self.table.position(index).items()
+            where = f"{word} {number}: "
+        self.notices.append(f"{self.table.path}: {where}{message}")
+
+
+def canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rename columns that match a known column up to case, spaces and DBF's 10-character cut."""
+    known = {col for layer in LAYERS.values() for col in layer.columns}
+    # Shapefile (DBF) field names are cut at 10 characters: parent_cod -> parent_code.
+    cut = {name[:10]: name for name in known if len(name) > 10}
+    renames = {}
+    for col in frame.columns:
+        key = str(col).strip().lower()
+        key = key if key in known else cut.get(key, key)
+        if key in known and key != col and key not in frame.columns:
+            renames[col] = key
+    return frame.rename(columns=renames) if renames else frame
+
+
+def guess_kind(columns, geometry_types=()) -> str | None:
+    """Which layer a file holds, from its columns (and geometry types when columns are silent).
+
+    >>> guess_kind(["address_id", "address", "lon", "lat"]), guess_kind(["code", "name", "level"])
+    ('addresses', 'boundaries')
+    >>> guess_kind(["name"], ["LineString"])
+    'barriers'
+    """
+    cols = {str(c).strip().lower() for c in columns}
+    if "grid_code" in cols:
+        return "grids"
+    if "address_id" in cols or {"lon", "lat"} <= cols:
+        return "addresses"
+    if "site_id" in cols or "category" in cols:
+        return "sites"
+    if "code" in cols or "level" in cols or "parent_code" in cols:
+        return "boundaries"
+    types = {str(t) for t in geometry_types if t}
+    if types and types <= {"LineString", "MultiLineString"}:
+        return "barriers"
+    if "kind" in cols and not types & {"Polygon", "MultiPolygon"}:
+        return "barriers"
+    return None
+
+
+# --- column kinds ------------------------------------------------------------------------------
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Column as stripped text, NaN for blanks; whole numbers read as numbers lose '.0'."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.notna() & (values % 1 == 0)
+        text = values.astype(object).where(~whole, values.where(whole).astype("Int64").astype(str))
+        text = text.where(values.notna(), None)
+        return text.astype("str")
+    if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("str")
+    text = values.astype("str").str.strip()
+    return text.where(text != "", np.nan)
+
+
+def check_text(f: Findings, frame: pd.DataFrame, col: str, *, required: bool) -> pd.Series:
+    text = as_text(frame[col])
+    if required and col not in MAY_BE_BLANK:
+        f.flag(text.isna(), col, "empty", check="empty value")
+    return text
+
+
+def check_number(
+    f: Findings, frame: pd.DataFrame, col: str, *, whole: bool, required: bool
+) -> pd.Series:
+    """Numbers: not-a-number, blank (when required), fractional and negative values flagged."""
+    raw = frame[col]
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        number = raw.astype("float64")
+        blank = number.isna()
+        not_number = np.zeros(len(raw), dtype=bool)
+    else:
+        text = as_text(raw)
+        number = pd.to_numeric(text, errors="coerce").astype("float64")
+        blank = text.isna()
+        not_number = (~blank & number.isna()).to_numpy()
+        f.flag(not_number, col, lambda i: f"not a number: {text.iloc[i]!r}", check="wrong type")
+    if required:
+        f.flag(blank, col, "empty", check="empty value")
+    finite = np.isfinite(number.to_numpy())
+    f.flag(
+        number.notna() & ~finite,
+        col,
+        lambda i: f"not a finite number: {number.iloc[i]}",
+        check="wrong type",
+    )
+    if whole:
+        f.flag(
+            finite & (number % 1 != 0),
+            col,
+            lambda i: f"not a whole number: {number.iloc[i]:g}",
+            check="wrong type",
+        )
+        f.flag(
+            finite & (number < 0), col, lambda i: f"negative: {number.iloc[i]:g}", check="negative"
+        )
+    return number
+
+
+def check_choice(
+    f: Findings, text: pd.Series, col: str, choices: tuple[str, ...], *, required: bool
+) -> pd.Series:
+    lowered = text.str.lower()
+    bad = text.notna() & ~lowered.isin(choices)
+    f.flag(
+        bad,
+        col,
+        lambda i: f"{text.iloc[i]!r} is not one of {', '.join(choices)}",
+        check="not a choice",
+    )
+    return lowered
+
+
+def code_levels(text: pd.Series) -> pd.Series:
+    """Level of each code (district/street/community/grid) or "!why it is invalid"."""
+    unique = pd.unique(text.dropna())
+    verdict = {}
+    for code in unique:
+        try:
+            verdict[code] = division_level(code)
+        except CodeError as error:
+            verdict[code] = f"!{error}"
+    return text.map(verdict)
+
+
+def check_code(
+    f: Findings, text: pd.Series, col: str, *, levels: tuple[str, ...], what: str
+) -> pd.Series:
+    """Flag codes that are not valid or not of one of ``levels``; returns each code's level."""
+    level = code_levels(text)
+    invalid = level.str.startswith("!").fillna(False).astype(bool)
+    f.flag(invalid, col, lambda i: f"bad division code: {level.iloc[i][1:]}", check="bad code")
+    wrong = text.notna() & ~invalid & ~level.isin(levels)
+    f.flag(
+        wrong,
+        col,
+        lambda i: f"{text.iloc[i]!r} is a {level.iloc[i]} code, expected {what}",
+        check="bad code",
+    )
+    return level.where(~invalid & ~wrong)
+
+
+def check_unique(f: Findings, text: pd.Series, col: str) -> None:
+    """Every repeat of an id is flagged, naming where it first appeared."""
+    present = text.notna()
+    repeat = present & text.duplicated(keep="first")
+    if not repeat.any():
+        return
+    positions = pd.Series(np.arange(len(text)), index=text.index)
+    first = positions[present].groupby(text[present]).transform("min")
+    first = first.reindex(text.index)
+    where = f.table.where
+    offset = 2 if f.table.format == "CSV" else 1
+    f.flag(
+        repeat,
+        col,
+        lambda i: (
+            f"duplicate {col} {text.iloc[i]!r} (first at {where} {int(first.iloc[i]) + offset})"
+        ),
+        check="duplicate id",
+    )
+
+
+# --- layers ------------------------------------------------------------------------------------
+
+
+def check_attributes(table: RawTable, layer: Layer, f: Findings) -> dict[str, pd.Series] | None:
+    """Check the layer's columns; the cleaned columns, or None when a required one is missing."""
+    frame = table.frame
+    missing = [col for col in layer.required if col not in frame.columns]
+    for col in missing:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        f.add(
+            f"missing required column (columns found: {found})", field=col, check="missing column"
+        )
+    if missing:
+        return None
+    clean: dict[str, pd.Series] = {}
+    for col in layer.columns:
+        if col not in frame.columns:
+            continue
+        required = col in layer.required
+        kind = layer.kinds.get(col, "str")
+        if kind in ("int", "float"):
+            clean[col] = check_number(f, frame, col, whole=kind == "int", required=required)
+            continue
+        text = check_text(f, frame, col, required=required)
+        if kind == "enum":
+            text = check_choice(f, text, col, layer.choices[col], required=required)
+        clean[col] = text
+    if layer.key and layer.key in clean:
+        check_unique(f, clean[layer.key], layer.key)
+    extra = LAYER_RULES.get(layer.name)
+    if extra:
+        extra(f, clean)
+    return clean
+
+
+def _boundary_rules(f: Findings, clean: dict[str, pd.Series]) -> None:
+    code, level = clean["code"], clean["level"]
+    code_level = check_code(
+        f, code, "code", levels=("district", "street", "community"), what="a 6/9/12-digit code"
+    )
+    mismatch = code_level.notna() & level.isin(LEVEL_DIGITS) & (code_level != level)
+    f.flag(
+        mismatch,
+        "level",
+        lambda i: (
+            f"level {level.iloc[i]!r} does not match code {code.iloc[i]} "
+            f"({len(code.iloc[i])} digits: a {code_level.iloc[i]} code)"
+        ),
+        check="level mismatch",
+    )
+    derived = code.where(code_level.isin(("street", "community")))
+    derived = derived.str[:-3].where(code_level == "community", derived.str[:6])
+    parent = derived
+    if "parent_code" in clean:
+        given = clean["parent_code"]
+        check_code(f, given, "parent_code", levels=("district", "street"), what="a 6/9-digit code")
+        checkable = given.notna() & derived.notna() & given.str.fullmatch(r"[0-9]+").fillna(False)
+        not_prefix = checkable & (given != derived)
+        f.flag(
+            not_prefix,
+            "parent_code",
+            lambda i: (
+                f"parent_code {given.iloc[i]} is not the parent of code {code.iloc[i]} "
+                f"(expected {derived.iloc[i]})"
+            ),
+            check="parent",
+        )
+        parent = derived.where(given.isna() | not_prefix, given)
+        clean["parent_code"] = given.where(code_level == "district", parent)
+    else:
+        clean["parent_code"] = parent
+    # A parent is required to be in the file only when the file holds units of the parent's level.
+    present_levels = set(code_level.dropna())
+    codes = set(code.dropna())
+    parent_level = code_level.map({"street": "district", "community": "street"})
+    missing = (
+        parent.notna()
+        & parent_level.isin(present_levels)
+        & ~parent.isin(codes)
+        & (parent_level.notna())
+    )
+    f.flag(
+        missing,
+        "parent_code",
+        lambda i: f"parent {parent.iloc[i]} is not in the file",
+        check="parent",
+    )
+
+
+def _address_rules(f: Findings, clean: dict[str, pd.Series]) -> None:
+    if "community_code" in clean:
+        check_code(
+            f, clean["community_code"], "community_code", levels=("community",), what="12 digits"
+        )
+
+
+def _grid_rules(f: Findings, clean: dict[str, pd.Series]) -> None:
+    grid, kind, community = clean["grid_code"], clean["kind"], clean["community_code"]
+    valid = check_code(f, grid, "grid_code", levels=("grid",), what="a 15-digit grid code")
+    check_code(f, community, "community_code", levels=("community",), what="12 digits")
+    f.flag(
+        valid.notna() & community.notna() & (grid.str[:12] != community),
+        "community_code",
+        lambda i: f"{community.iloc[i]} is not the community of grid {grid.iloc[i]}",
+        check="parent",
+    )
+    host = clean["host_grid_code"]
+    f.flag(
+        (kind == "exclusive") & host.isna(),
+        "host_grid_code",
+        "an exclusive grid needs the comprehensive grid it sits in",
+        check="empty value",
+    )
+    check_code(f, host, "host_grid_code", levels=("grid",), what="a 15-digit grid code")
+
+
+LAYER_RULES = {"boundaries": _boundary_rules, "addresses": _address_rules, "grids": _grid_rules}

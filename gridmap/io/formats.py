@@ -1,0 +1,352 @@
+"""Reading input files into a raw table: attributes as read, geometries, the file's CRS.
+
+Formats: GeoJSON, GeoPackage (first layer, or ``path.gpkg:layer``), Shapefile (``.cpg`` honoured;
+without one, a DBF in GBK is detected) and CSV (UTF-8, UTF-8 with BOM or GBK, detected). Nothing is
+checked or converted here beyond decoding; ``checks.py`` judges the content.
+
+Rows are numbered as a user sees them: a CSV row is its line number in the file (header = 1), a
+vector feature is its 1-based position in the layer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import charset_normalizer
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+
+from gridmap.errors import InputError, Problem
+
+VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "Shapefile"}
+TABLE_SUFFIXES = {".csv": "CSV"}
+# Columns read from a CSV as numbers when clean (anything else is read as text, never guessed).
+NUMERIC_COLUMNS = {
+    "lon",
+    "lat",
+    "households",
+    "population",
+    "headcount",
+    "area_m2",
+    "polsby_popper",
+}
+_SAMPLE_BYTES = 1 << 20
+_BLOCK_BYTES = 8 << 20
+_MAX_ENCODING_PROBLEMS = 200
+# Two consecutive UTF-8 encoded CJK characters: rare by chance in GBK text, verified afterwards.
+_UTF8_CJK_PAIR = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2}")
+
+
+@dataclass
+class RawTable:
+    """One input file as read: ``frame`` (attributes), ``geometry`` (shapely array; None: CSV)."""
+
+    path: str
+    format: str
+    frame: pd.DataFrame
+    geometry: np.ndarray | None = None
+    crs: str | None = None  # the file's own CRS (WKT/authority string), None when it has none
+    encoding: str | None = None
+    # Features whose geometry could not even be decoded (e.g. a ring that is not closed):
+    # position -> (reason, best-effort fixed geometry or None).
+    broken: dict[int, tuple[str, object]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # decoding problems (mixed encodings)
+
+    @property
+    def where(self) -> str:
+        """The word naming a position in this file: ``row`` (CSV) or ``feature``."""
+        return "row" if self.format == "CSV" else "feature"
+
+    def numbers(self) -> np.ndarray:
+        """User-facing number of each record (CSV line number or 1-based feature number)."""
+        start = 2 if self.format == "CSV" else 1
+        return np.arange(start, start + len(self.frame))
+
+    def position(self, index: int) -> dict:
+        """``Problem`` keyword for the record at 0-based ``index``: row=.. or feature=.."""
+        return {self.where: int(index) + (2 if self.format == "CSV" else 1)}
+
+
+def split_layer(path: str | Path) -> tuple[Path, str | None]:
+    """Split ``file.gpkg:layer`` into the file and the layer name (None when not given).
+
+    >>> split_layer("data/b.gpkg:communities")
+    (PosixPath('data/b.gpkg'), 'communities')
+    >>> split_layer("data/b.gpkg")
+    (PosixPath('data/b.gpkg'), None)
+    """
+    text = str(path)
+    match = re.match(r"^(.*\.gpkg):([^/\\]+)$", text, flags=re.IGNORECASE)
+    if match and not Path(text).exists():
+        return Path(match.group(1)), match.group(2)
+    return Path(text), None
+
+
+def read_table(path: str | Path) -> RawTable:
+    """Read any supported file; raises InputError when it cannot be read at all."""
+    file, layer = split_layer(path)
+    name = str(path)
+    if not file.exists():
+        raise InputError.one(name, "file not found")
+    if file.is_dir():
+        raise InputError.one(name, "is a folder, not a file")
+    suffix = file.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES and suffix not in TABLE_SUFFIXES:
+        known = ", ".join(sorted(set(VECTOR_SUFFIXES) | set(TABLE_SUFFIXES)))
+        raise InputError.one(name, f"unknown format {suffix or '(no suffix)'!r}: expected {known}")
+    if file.stat().st_size == 0:
+        raise InputError.one(name, "file is empty (0 bytes)")
+    if suffix in TABLE_SUFFIXES:
+        return read_csv_table(file, name=name)
+    return read_vector_table(file, layer=layer, name=name)
+
+
+# --- vector files ------------------------------------------------------------------------------
+
+
+def read_vector_table(file: Path, *, layer: str | None = None, name: str | None = None) -> RawTable:
+    """Read a GeoJSON/GeoPackage/Shapefile layer with pyogrio; undecodable geometries kept apart."""
+    name = name or str(file)
+    fmt = VECTOR_SUFFIXES[file.suffix.lower()]
+    encoding = shapefile_encoding(file) if fmt == "Shapefile" else None
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(file)]
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
+        raise InputError.one(name, f"cannot read as {fmt}: {_first_line(error)}") from None
+    if not layers:
+        raise InputError.one(name, f"no layer in this {fmt} file")
+    if layer is None:
+        layer = layers[0]  # the first layer, as the CONTRACT says
+    elif layer not in layers:
+        raise InputError.one(name, f"no layer {layer!r} (layers: {', '.join(layers)})")
+    try:
+        with warnings.catch_warnings():
+            # GDAL warns about unclosed rings; they are reported per feature below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            meta, _, wkb, columns = pyogrio.raw.read(file, layer=layer, encoding=encoding)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
+        raise InputError.one(name, f"cannot read as {fmt}: {_first_line(error)}") from None
+    frame = pd.DataFrame(
+        {str(col): values for col, values in zip(meta["fields"], columns, strict=True)}
+    )
+    if wkb is None:
+        wkb = np.full(len(frame), None, dtype=object)
+    geometry = shapely.from_wkb(wkb, on_invalid="ignore")
+    broken: dict[int, tuple[str, object]] = {}
+    for index in np.flatnonzero(pd.notna(wkb) & pd.isna(geometry)):
+        broken[int(index)] = _undecodable(wkb[index])
+    return RawTable(
+        path=name,
+        format=fmt,
+        frame=frame,
+        geometry=geometry,
+        crs=meta.get("crs"),
+        encoding=meta.get("encoding") or encoding,
+        broken=broken,
+    )
+
+
+def _undecodable(wkb: bytes) -> tuple[str, object]:
+    """Why a WKB geometry does not decode, and the closest decodable geometry (or None)."""
+    try:
+        shapely.from_wkb(wkb, on_invalid="raise")
+        reason = "cannot decode geometry"
+    except shapely.errors.GEOSException as error:
+        reason = str(error).split(":", 1)[-1].strip()
+    try:
+        fixed = shapely.from_wkb(wkb, on_invalid="fix")
+    except shapely.errors.GEOSException:
+        fixed = None
+    if "closed" in reason.lower():
+        reason = "ring is not closed (first and last point differ)"
+    return reason, fixed
+
+
+def shapefile_encoding(shp: Path) -> str | None:
+    """Encoding to read a shapefile's DBF with: None to let GDAL use ``.cpg``/the DBF header.
+
+    Without a ``.cpg`` and without a code page byte in the DBF header, GDAL would assume
+    ISO-8859-1; Chinese shapefiles are then usually GBK, so the text bytes are sniffed.
+    """
+    stem = shp.with_suffix("")
+    if any(stem.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return None
+    dbf = next(
+        (stem.with_suffix(s) for s in (".dbf", ".DBF") if stem.with_suffix(s).exists()), None
+    )
+    if dbf is None:
+        return None
+    with open(dbf, "rb") as handle:
+        head = handle.read(32)
+        if len(head) < 32:
+            return None
+        if head[29] != 0:  # language driver id: GDAL maps it to a code page itself
+            return None
+        handle.seek(int.from_bytes(head[8:10], "little"))
+        sample = handle.read(_SAMPLE_BYTES)
+    if sample.isascii():
+        return None
+    detected = detect_encoding(sample)
+    return (
+        "UTF-8" if detected.startswith("utf") else "GB18030" if detected == "gb18030" else detected
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Codec of a sample of bytes: utf-8-sig, utf-8, gb18030 or charset-normalizer's guess.
+
+    >>> detect_encoding("名称".encode("gbk") * 20), detect_encoding("名称".encode("utf-8"))
+    ('gb18030', 'utf-8')
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if _decodes(sample, "utf-8"):
+        return "utf-8"
+    if _decodes(sample, "gb18030"):
+        return "gb18030"
+    best = charset_normalizer.from_bytes(sample, cp_isolation=["utf_8", "gb18030", "big5"]).best()
+    if best is None:
+        return "utf-8"
+    return {"utf_8": "utf-8"}.get(best.encoding, best.encoding)
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    """True when ``sample`` decodes strictly, allowing a character cut at its end."""
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
+    """Read a CSV in its detected encoding; known numeric columns as numbers, the rest as text."""
+    name = name or str(file)
+    with open(file, "rb") as handle:
+        sample = handle.read(_SAMPLE_BYTES)
+    encoding = detect_encoding(sample)
+    header_text = sample.decode(encoding, errors="replace").splitlines()[:1]
+    if not header_text or not header_text[0].strip():
+        raise InputError.one(name, "no header line (expected column names on the first line)")
+    header = [col.strip() for col in next(csv.reader(header_text))]
+    dtype = {col: "str" for col in header if col.lower() not in NUMERIC_COLUMNS}
+    try:
+        frame = pd.read_csv(
+            file,
+            encoding=encoding,
+            encoding_errors="replace",
+            dtype=dtype,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, ValueError) as error:
+        raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
+    frame.columns = [str(col).strip() for col in frame.columns]
+    problems = scan_encoding(file, encoding, header, name=name)
+    return RawTable(path=name, format="CSV", frame=frame, encoding=encoding, problems=problems)
+
+
+def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) -> list[Problem]:
+    """Rows whose bytes are not in the file's encoding (mixed UTF-8 and GBK), one problem each.
+
+    The file is scanned in blocks with the C decoder; Python only looks at the offending lines.
+    """
+    problems: list[Problem] = []
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    line_offset = 1  # line number of the first line in the current block
+    with open(file, "rb") as handle:
+        tail = b""
+        while len(problems) < _MAX_ENCODING_PROBLEMS:
+            block = handle.read(_BLOCK_BYTES)
+            data = tail + block
+            if not data:
+                break
+            if block:
+                cut = data.rfind(b"\n") + 1
+                data, tail = (data[:cut], data[cut:]) if cut else (b"", data)
+                if not data:
+                    continue
+            else:
+                tail = b""
+            for index in _bad_lines(data, codec):
+                line_start = data.rfind(b"\n", 0, index) + 1
+                line_end = data.find(b"\n", index)
+                line = data[line_start : line_end if line_end >= 0 else len(data)]
+                number = line_offset + data.count(b"\n", 0, line_start)
+                problems.append(_encoding_problem(name, number, line, codec, header))
+            line_offset += data.count(b"\n")
+            if not block:
+                break
+    return problems
+
+
+def _bad_lines(data: bytes, codec: str) -> list[int]:
+    """Byte offsets (one per line) of lines in ``data`` that are not in ``codec``."""
+    found: list[int] = []
+    start = 0
+    while start < len(data) and len(found) < _MAX_ENCODING_PROBLEMS:
+        try:
+            data[start:].decode(codec)
+            break
+        except UnicodeDecodeError as error:
+            offset = start + error.start
+            found.append(offset)
+            next_line = data.find(b"\n", offset)
+            start = len(data) if next_line < 0 else next_line + 1
+    if codec != "utf-8":
+        # A UTF-8 line inside a GBK file often decodes as GBK without error (as mojibake).
+        for match in _UTF8_CJK_PAIR.finditer(data):
+            line_start = data.rfind(b"\n", 0, match.start()) + 1
+            line_end = data.find(b"\n", match.start())
+            line = data[line_start : line_end if line_end >= 0 else len(data)]
+            if _decodes(line + b"\n", "utf-8") and line_start not in found:
+                found.append(line_start)
+    return sorted(set(found))
+
+
+def _encoding_problem(
+    name: str, number: int, line: bytes, codec: str, header: list[str]
+) -> Problem:
+    """Problem naming the row and, when it can be told, the field with foreign bytes."""
+    other = "utf-8" if codec != "utf-8" else "gb18030"
+    readable = line.decode(other, errors="replace").rstrip("\r\n")
+    column = None
+    try:
+        values = next(csv.reader([line.decode("latin-1")]))
+        for col, value in zip(header, values, strict=False):
+            raw = value.encode("latin-1")
+            if not raw.isascii():
+                try:
+                    raw.decode(codec)
+                    if codec != "utf-8" and _decodes(raw, "utf-8"):
+                        column = col
+                        break
+                except UnicodeDecodeError:
+                    column = col
+                    break
+    except (csv.Error, StopIteration):
+        pass
+    label = {"utf-8": "UTF-8", "gb18030": "GBK"}
+    return Problem(
+        name,
+        f"mixed encodings: the file is {label.get(codec, codec)} but this row is "
+        f"{label.get(other, other)} ({readable[:60]!r}); save the whole file in one encoding",
+        row=number,
+        field=column,
+    )
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

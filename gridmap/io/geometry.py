@@ -1,0 +1,188 @@
+"""Geometry and coordinate checks: null, empty, wrong type, invalid (optionally repaired), and
+coordinates that are projected metres, swapped lon/lat or outside China.
+
+Vectorised with shapely 2; Python only touches the features that have a problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from gridmap import crs as gcrs
+from gridmap.io.checks import Findings
+
+EXPECTED_TYPES = {
+    "polygon": ("Polygon", "MultiPolygon"),
+    "line": ("LineString", "MultiLineString"),
+    "point": ("Point",),
+}
+# shapely.get_type_id -> the usual name
+_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ],
+    dtype=object,
+)
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def source_crs(user_crs: str | None, file_crs: str | None) -> str | pyproj.CRS:
+    """The CRS input coordinates are in: ``--crs`` when given, else the file's own, else CGCS2000.
+
+    ``--crs`` wins over a file's declaration because GCJ-02/BD-09 data is routinely labelled
+    EPSG:4326 (GeoJSON always is). Raises ValueError for an unknown name.
+
+    >>> source_crs("gcj02", "EPSG:4326"), source_crs(None, None), source_crs(None, "EPSG:4326")
+    ('gcj02', 'cgcs2000', 'wgs84')
+    """
+    if user_crs:
+        return gcrs.parse_crs(user_crs)
+    if file_crs:
+        return gcrs.parse_crs(pyproj.CRS.from_user_input(file_crs))
+    return "cgcs2000"
+
+
+def is_lonlat(crs: str | pyproj.CRS) -> bool:
+    """True when coordinates in ``crs`` are lon/lat degrees."""
+    return isinstance(crs, str) or crs.is_geographic
+
+
+def check_coordinates(
+    f: Findings, lon: np.ndarray, lat: np.ndarray, checkable: np.ndarray, *, field: str = "lon"
+) -> np.ndarray:
+    """Flag projected-looking, swapped and outside-China coordinates; returns the mask of bad ones.
+
+    ``lon``/``lat`` are per record (a point, or the centre of a geometry's bounds).
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    ok = np.asarray(checkable, dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
+    inside = np.zeros(len(lon), dtype=bool)
+    inside[ok] = gcrs.in_china(lon[ok], lat[ok])
+    swapped = ok & ~inside
+    if swapped.any():
+        swapped[swapped] = gcrs.in_china(lat[swapped], lon[swapped])
+    f.flag(
+        swapped,
+        field,
+        lambda i: (
+            f"lon/lat look swapped (lon={lon[i]:.6f}, lat={lat[i]:.6f}; "
+            f"swapped it would lie in China): put longitude first"
+        ),
+        check="swapped lon/lat",
+    )
+    projected = ok & ~inside & ~swapped & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    f.flag(
+        projected,
+        field,
+        lambda i: (
+            f"coordinates look like projected metres (x={lon[i]:.1f}, y={lat[i]:.1f}), "
+            "not lon/lat: give the file's coordinate system with --crs EPSG:<code>"
+        ),
+        check="projected coordinates",
+    )
+    rest = ok & ~projected
+    outside = rest & ~inside & ~swapped
+    f.flag(
+        outside,
+        field,
+        lambda i: f"coordinates outside China (lon={lon[i]:.6f}, lat={lat[i]:.6f})",
+        check="outside China",
+    )
+    return projected | swapped | outside
+
+
+def polygonal_part(geometry):
+    """The polygonal part of a geometry (e.g. of make_valid's GeometryCollection), or None.
+
+    >>> polygonal_part(shapely.make_valid(shapely.from_wkt(
+    ...     "POLYGON ((0 0, 2 2, 2 0, 0 2, 0 0))"))).geom_type
+    'MultiPolygon'
+    """
+    if geometry is None or geometry.is_empty:
+        return None
+    if geometry.geom_type in _POLYGONAL:
+        return geometry
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in _POLYGONAL]
+    parts = [q for p in parts for q in shapely.get_parts(p)]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+def check_geometry(
+    f: Findings,
+    geometry: np.ndarray,
+    broken: dict[int, tuple[str, object]],
+    expected: str,
+    *,
+    repair: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check every feature's geometry; returns (geometry after repairs, mask of usable features)."""
+    geometry = np.array(geometry, dtype=object, copy=True)
+    n = len(geometry)
+    was_broken = np.zeros(n, dtype=bool)
+    for index, (reason, fixed) in broken.items():
+        fixed = polygonal_part(shapely.make_valid(fixed)) if fixed is not None else None
+        if repair and expected == "polygon" and fixed is not None:
+            geometry[index] = fixed
+            f.notice(f"repaired geometry ({reason}) with make_valid", index=index)
+        else:
+            was_broken[index] = True
+            hint = "" if expected != "polygon" else " (gridmap validate --repair can fix it)"
+            f.add(
+                f"invalid geometry: {reason}{hint}",
+                field="geometry",
+                index=index,
+                check="invalid geometry",
+            )
+    null = pd.isna(geometry) & ~was_broken
+    f.flag(null, "geometry", "no geometry (null)", check="no geometry")
+    present = ~null & ~was_broken
+    empty = present & shapely.is_empty(geometry)
+    f.flag(empty, "geometry", "empty geometry", check="empty geometry")
+    present &= ~empty
+    type_names = np.full(n, "", dtype=object)
+    type_names[present] = _TYPE_NAMES[shapely.get_type_id(geometry[present])]
+    wanted = EXPECTED_TYPES[expected]
+    wrong = present & ~np.isin(type_names, wanted)
+    f.flag(
+        wrong,
+        "geometry",
+        lambda i: f"a {type_names[i]} where a {expected} is expected",
+        check="wrong geometry type",
+    )
+    usable = present & ~wrong
+    if expected == "polygon" and usable.any():
+        invalid = usable.copy()
+        invalid[usable] = ~shapely.is_valid(geometry[usable])
+        for index in np.flatnonzero(invalid):
+            reason = shapely.is_valid_reason(geometry[index])
+            fixed = polygonal_part(shapely.make_valid(geometry[index])) if repair else None
+            if fixed is not None:
+                geometry[index] = fixed
+                f.notice(
+                    f"repaired invalid polygon ({reason}) with make_valid, kept polygonal parts",
+                    index=index,
+                )
+                invalid[index] = False
+            else:
+                hint = "" if repair else " (gridmap validate --repair can fix it)"
+                f.add(
+                    f"invalid geometry: {reason}{hint}",
+                    field="geometry",
+                    index=index,
+                    check="invalid geometry",
+                )
+        usable &= ~invalid
+    return geometry, usable

@@ -1,0 +1,262 @@
+"""The layer readers: read a file, check it, and return a typed GeoDataFrame in EPSG:4490.
+
+``inspect`` does the work and returns every problem (``gridmap validate`` prints them);
+``read_boundaries`` and friends raise ``InputError`` with the problems instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap import crs as gcrs
+from gridmap.errors import InputError, Problem
+from gridmap.io.checks import Findings, canonical_columns, check_attributes, guess_kind
+from gridmap.io.formats import RawTable, read_table
+from gridmap.io.geometry import check_coordinates, check_geometry, is_lonlat, source_crs
+from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
+
+MAX_RAISED_PROBLEMS = 50
+# Optional free-text columns: a blank is "" (codes and ids stay missing, NaN, when blank).
+BLANK_AS_EMPTY = set(ADDRESS_COMPONENTS) | {"name", "kind", "flags"}
+
+
+@dataclass
+class Report:
+    """What checking one file found."""
+
+    path: str
+    kind: str | None
+    count: int  # records read
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    frame: gpd.GeoDataFrame | None = None  # the typed layer, when there was no problem
+    counts: dict[str, int] = field(default_factory=dict)  # problems per check, all of them
+
+    @property
+    def problem_count(self) -> int:
+        """All problems found, including those beyond the listing limit."""
+        return sum(self.counts.values())
+
+
+def inspect(
+    path: str | Path,
+    kind: str | None = None,
+    *,
+    crs: str | None = None,
+    repair: bool = False,
+    limit: int | None = None,
+) -> Report:
+    """Read and check one file; ``kind`` is guessed from its columns when None.
+
+    Raises InputError only when the file cannot be read at all (missing, unknown format,
+    corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
+    """
+    table = read_table(path)
+    table.frame = canonical_columns(table.frame)
+    if kind is None:
+        types = [] if table.geometry is None else pd.unique(shapely.get_type_id(table.geometry))
+        names = ["", "LineString", "", "Polygon", "", "MultiLineString", "MultiPolygon", ""]
+        kind = guess_kind(table.frame.columns, [names[t] for t in types if 0 <= t < len(names)])
+    report = Report(path=table.path, kind=kind, count=len(table.frame))
+    f = Findings(table, limit)
+    for problem in table.problems:
+        f.problems.append(problem)
+        f.counts["mixed encodings"] += 1
+    if kind is None:
+        f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
+    elif kind not in LAYERS:
+        raise InputError.one(table.path, f"unknown kind {kind!r}: one of {', '.join(LAYERS)}")
+    elif len(table.frame) == 0:
+        f.add(f"no {table.where}s: the file holds no data", check="empty file")
+    else:
+        try:
+            source = source_crs(crs, table.crs)
+        except ValueError as error:
+            raise InputError.one(table.path, str(error), field="--crs") from None
+        report.frame = _check(table, LAYERS[kind], f, source, repair=repair)
+    report.problems, report.notices = sorted(f.problems, key=_reading_order), f.notices
+    report.counts = {check: n for check, n in f.counts.items() if n}
+    if report.problems:
+        report.frame = None
+    return report
+
+
+def _reading_order(problem: Problem) -> tuple[int, int]:
+    """File-level problems first, then by row/feature, "... and N more" lines last."""
+    position = problem.row if problem.row is not None else problem.feature
+    if position is None:
+        return (2 if problem.message.startswith("...") else 0, 0)
+    return (1, position)
+
+
+def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool):
+    frame = table.frame
+    if layer.geometry == "point" and table.geometry is not None:
+        _lonlat_from_points(table)
+    clean = check_attributes(table, layer, f)
+    if clean is None:
+        return None
+    if layer.geometry == "point":
+        lon = clean["lon"].to_numpy(dtype=float)
+        lat = clean["lat"].to_numpy(dtype=float)
+        known = np.isfinite(lon) & np.isfinite(lat)
+        if not is_lonlat(source):
+            lon, lat = _to_lonlat(lon, lat, known, source)
+        check_coordinates(f, lon, lat, known)
+        if f.problems:
+            return None
+        if is_lonlat(source):
+            lon, lat = gcrs.to_cgcs2000(lon, lat, source)
+        clean["lon"], clean["lat"] = (
+            pd.Series(lon, index=frame.index),
+            pd.Series(lat, index=frame.index),
+        )
+        geometry = gpd.points_from_xy(lon, lat, crs=STORAGE_CRS)
+    else:
+        if table.geometry is None:
+            f.add(
+                f"a {layer.name} file needs {layer.geometry} geometry: use GeoJSON, GeoPackage "
+                "or Shapefile",
+                field="geometry",
+                check="no geometry",
+            )
+            return None
+        geometry, usable = check_geometry(
+            f, table.geometry, table.broken, layer.geometry, repair=repair
+        )
+        series = gpd.GeoSeries(geometry, index=frame.index)
+        if not is_lonlat(source) and usable.any():
+            series[usable] = gcrs.transform_geoseries(series[usable], source, "cgcs2000").values
+        bounds = np.full((len(series), 4), np.nan)
+        if usable.any():
+            bounds[usable] = shapely.bounds(series.values[usable])
+        check_coordinates(
+            f,
+            (bounds[:, 0] + bounds[:, 2]) / 2,
+            (bounds[:, 1] + bounds[:, 3]) / 2,
+            usable,
+            field="geometry",
+        )
+        if f.problems:
+            return None
+        if is_lonlat(source):
+            series = gcrs.transform_geoseries(series, source, "cgcs2000")
+        geometry = series.set_crs(STORAGE_CRS, allow_override=True).values
+    return _typed(layer, frame, clean, geometry)
+
+
+def _lonlat_from_points(table: RawTable) -> None:
+    """A vector address file may carry its points as geometry instead of lon/lat columns."""
+    frame = table.frame
+    if "lon" in frame.columns and "lat" in frame.columns:
+        return
+    points = table.geometry
+    is_point = pd.notna(points) & (shapely.get_type_id(points) == 0)
+    x = np.full(len(points), np.nan)
+    y = np.full(len(points), np.nan)
+    x[is_point] = shapely.get_x(points[is_point])
+    y[is_point] = shapely.get_y(points[is_point])
+    frame["lon"], frame["lat"] = x, y
+
+
+def _to_lonlat(x, y, known, source):
+    lon = np.full(len(x), np.nan)
+    lat = np.full(len(y), np.nan)
+    if known.any():
+        lon[known], lat[known] = gcrs.to_cgcs2000(x[known], y[known], source)
+    return lon, lat
+
+
+def _typed(layer: Layer, frame: pd.DataFrame, clean: dict, geometry) -> gpd.GeoDataFrame:
+    """The CONTRACT columns in order with their types, then any other columns the file had."""
+    columns = {}
+    for col in layer.columns:
+        kind = layer.kinds.get(col, "str")
+        if col not in clean:
+            if col in BLANK_AS_EMPTY:
+                columns[col] = pd.Series("", index=frame.index, dtype="str")
+            elif kind == "int":
+                columns[col] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+            else:
+                columns[col] = pd.Series(np.nan, index=frame.index, dtype="str")
+            continue
+        values = clean[col]
+        if kind == "int":
+            values = values.astype("int64") if values.notna().all() else values.astype("Int64")
+        elif kind == "float":
+            values = values.astype("float64")
+        else:
+            values = values.astype("str")
+            if col in BLANK_AS_EMPTY:
+                values = values.fillna("")
+        columns[col] = values
+    for col in frame.columns:
+        if col not in columns and col != "geometry":
+            columns[col] = frame[col]
+    return gpd.GeoDataFrame(columns, geometry=geometry, crs=STORAGE_CRS)
+
+
+def _raise_or_return(report: Report) -> gpd.GeoDataFrame:
+    if report.problems:
+        shown = [p for p in report.problems if not p.message.startswith("...")]
+        shown = shown[:MAX_RAISED_PROBLEMS]
+        more = max(report.problem_count, len(report.problems)) - len(shown)
+        if more > 0:
+            shown.append(
+                Problem(
+                    report.path,
+                    f"... and {more} more problems: "
+                    f"`gridmap validate {report.path}` lists them all",
+                )
+            )
+        raise InputError(shown)
+    frame = report.frame
+    frame.attrs["notices"] = list(report.notices)
+    return frame
+
+
+def read_layer(
+    path: str | Path, kind: str, *, crs: str | None = None, repair: bool = False
+) -> gpd.GeoDataFrame:
+    """Read a layer of ``kind`` (boundaries, addresses, barriers, sites, grids); raises InputError.
+
+    Repairs made with ``repair=True`` are listed in ``frame.attrs["notices"]``.
+    """
+    return _raise_or_return(inspect(path, kind, crs=crs, repair=repair, limit=MAX_RAISED_PROBLEMS))
+
+
+def read_boundaries(
+    path: str | Path, *, crs: str | None = None, repair: bool = False
+) -> gpd.GeoDataFrame:
+    """Administrative units: code, name, level, parent_code (derived when absent), polygon."""
+    return read_layer(path, "boundaries", crs=crs, repair=repair)
+
+
+def read_addresses(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Standard addresses: address_id, address, lon, lat (CGCS2000), households, population, ..."""
+    return read_layer(path, "addresses", crs=crs)
+
+
+def read_barriers(
+    path: str | Path, *, crs: str | None = None, repair: bool = False
+) -> gpd.GeoDataFrame:
+    """Barriers (roads, rails, rivers, walls): kind, name, line geometry."""
+    return read_layer(path, "barriers", crs=crs, repair=repair)
+
+
+def read_sites(
+    path: str | Path, *, crs: str | None = None, repair: bool = False
+) -> gpd.GeoDataFrame:
+    """Sites for exclusive grids: site_id, name, category, headcount, polygon."""
+    return read_layer(path, "sites", crs=crs, repair=repair)
+
+
+def read_grids(path: str | Path) -> gpd.GeoDataFrame:
+    """Grids as written by ``gridmap partition`` (EPSG:4490, CONTRACT grid columns)."""
+    return read_layer(path, "grids")

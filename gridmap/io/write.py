@@ -1,0 +1,39 @@
+"""Writing a layer atomically as GeoPackage, GeoJSON or CSV (format from the suffix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gridmap.errors import InputError
+from gridmap.io.atomic import atomic_output
+
+WRITE_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
+
+
+def write_layer(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write ``frame`` to ``path`` atomically; the layer name defaults to the file stem.
+
+    CSV gets the attribute columns only (no geometry column). Raises InputError for an
+    unknown suffix. Returns the written path.
+    """
+    target = Path(path)
+    driver = WRITE_DRIVERS.get(target.suffix.lower())
+    if driver is None:
+        known = ", ".join(sorted(WRITE_DRIVERS))
+        raise InputError.one(str(target), f"cannot write {target.suffix!r}: expected {known}")
+    with atomic_output(target) as temp:
+        if driver == "CSV":
+            attributes = frame
+            if isinstance(frame, gpd.GeoDataFrame):
+                attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+            attributes.to_csv(temp, index=False, encoding="utf-8")
+        else:
+            if not isinstance(frame, gpd.GeoDataFrame):
+                raise InputError.one(str(target), f"{driver} output needs a GeoDataFrame")
+            options = {"layer": layer or target.stem} if driver == "GPKG" else {}
+            pyogrio.write_dataframe(frame, temp, driver=driver, **options)
+    return target

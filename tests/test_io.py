@@ -1,0 +1,172 @@
+"""gridmap.io: reading each layer from each format into EPSG:4490 with the CONTRACT columns,
+encodings, CRS handling, atomic writes."""
+
+from __future__ import annotations
+
+import badinput as b
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridmap import crs as gcrs
+from gridmap.errors import InputError
+from gridmap.io import (
+    atomic_output,
+    read_addresses,
+    read_barriers,
+    read_boundaries,
+    read_sites,
+    write_layer,
+)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp"])
+def test_boundaries_round_trip_each_vector_format(tmp_path, suffix):
+    path = tmp_path / f"boundaries{suffix}"
+    source = b.boundaries()
+    if suffix == ".shp":
+        source.to_file(path, engine="pyogrio", encoding="UTF-8")
+    else:
+        write_layer(source, path)
+    read = read_boundaries(path)
+    assert read.crs.to_epsg() == 4490
+    assert list(read.columns[:4]) == ["code", "name", "level", "parent_code"]
+    assert read["code"].tolist() == source["code"].tolist()
+    assert read["name"].tolist() == source["name"].tolist()
+    assert read["parent_code"].tolist()[1:] == ["330402", "330402001", "330402001"]
+    assert read.geometry.geom_equals(source.geometry).all()  # shapefiles reorient rings
+
+
+def test_parent_code_derived_when_absent(tmp_path):
+    path = write_layer(b.boundaries().drop(columns="parent_code"), tmp_path / "b.geojson")
+    assert read_boundaries(path)["parent_code"].tolist()[1:] == ["330402", "330402001"] + [
+        "330402001"
+    ]
+
+
+def test_addresses_csv_types_and_points(tmp_path):
+    path = tmp_path / "addresses.csv"
+    b.addresses().to_csv(path, index=False)
+    read = read_addresses(path)
+    assert read.crs.to_epsg() == 4490
+    assert read["households"].dtype == np.int64 and read["population"].dtype == np.int64
+    assert read["address_id"].tolist() == b.addresses()["address_id"].tolist()
+    assert np.allclose(read.geometry.x, read["lon"]) and np.allclose(read.geometry.y, read["lat"])
+    assert read["community_code"].iloc[0] == "330402001001"
+    assert read["roomno"].eq("").all()  # absent optional component: blank text
+
+
+def test_codes_stay_text_with_leading_zeros_and_ids_as_text(tmp_path):
+    frame = b.addresses()
+    frame["address_id"] = [f"{i:06d}" for i in range(len(frame))]
+    path = tmp_path / "a.csv"
+    frame.to_csv(path, index=False)
+    assert read_addresses(path)["address_id"].iloc[0] == "000000"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_encodings_detected(tmp_path, encoding):
+    path = tmp_path / "a.csv"
+    b.addresses().to_csv(path, index=False, encoding=encoding)
+    read = read_addresses(path)
+    assert read["address"].iloc[0] == "浙江省嘉兴市南湖区建设街道中山路1号"
+    assert read.columns[0] == "address_id"  # no BOM left in the first column name
+
+
+def test_shapefile_gbk_with_and_without_cpg(tmp_path):
+    path = tmp_path / "b.shp"
+    b.boundaries().to_file(path, engine="pyogrio", encoding="GBK")
+    cpg = path.with_suffix(".cpg")
+    assert read_boundaries(path)["name"].iloc[0] == "南湖区"  # .cpg written by GDAL
+    cpg.unlink(missing_ok=True)
+    dbf = path.with_suffix(".dbf").read_bytes()
+    assert dbf[29] == 0 or dbf[29] == 0x4D  # no code page byte, or GBK's
+    if dbf[29] != 0:  # make it a bare DBF as many Chinese exports are
+        path.with_suffix(".dbf").write_bytes(dbf[:29] + b"\x00" + dbf[30:])
+    assert read_boundaries(path)["name"].tolist() == b.boundaries()["name"].tolist()
+
+
+def test_gpkg_layer_syntax(tmp_path):
+    path = tmp_path / "all.gpkg"
+    write_layer(b.boundaries(), path, layer="units")
+    write_layer(b.sites(), path, layer="sites")  # a second write replaces the file atomically
+    write_layer(b.boundaries(), tmp_path / "two.gpkg", layer="units")
+    b.sites().to_file(tmp_path / "two.gpkg", layer="sites", engine="pyogrio")
+    assert len(read_sites(f"{tmp_path / 'two.gpkg'}:sites")) == 2
+    assert len(read_boundaries(tmp_path / "two.gpkg")) == 4  # first layer
+    with pytest.raises(InputError, match="no layer 'nope'"):
+        read_sites(f"{tmp_path / 'two.gpkg'}:nope")
+
+
+@pytest.mark.parametrize("name", ["gcj02", "bd09"])
+def test_crs_option_converts_obfuscated_datums(tmp_path, name):
+    truth = b.addresses()
+    shifted = truth.copy()
+    shifted["lon"], shifted["lat"] = gcrs.from_cgcs2000(truth["lon"], truth["lat"], name)
+    path = tmp_path / "a.csv"
+    shifted.to_csv(path, index=False)
+    read = read_addresses(path, crs=name)
+    assert np.allclose(read["lon"], truth["lon"], atol=1e-8)
+    assert np.allclose(read["lat"], truth["lat"], atol=1e-8)
+
+
+def test_file_crs_is_honoured_and_crs_option_for_projected_csv(tmp_path):
+    projected = b.boundaries().to_crs(4549)  # CGCS2000 GK zone CM 120E
+    path = write_layer(projected, tmp_path / "b.gpkg")
+    read = read_boundaries(path)
+    assert read.crs.to_epsg() == 4490
+    assert read.geometry.geom_equals_exact(b.boundaries().geometry, 1e-7).all()
+    frame = b.addresses()
+    frame["lon"], frame["lat"] = gcrs.from_cgcs2000(frame["lon"], frame["lat"], "EPSG:4549")
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    read = read_addresses(tmp_path / "a.csv", crs="EPSG:4549")
+    assert np.allclose(read["lon"], b.addresses()["lon"], atol=1e-8)
+
+
+def test_barriers_and_sites(tmp_path):
+    barriers = read_barriers(write_layer(b.barriers(), tmp_path / "r.geojson"))
+    assert barriers["kind"].tolist() == ["road", "river"]
+    sites = read_sites(write_layer(b.sites(), tmp_path / "s.gpkg"))
+    assert sites["headcount"].tolist() == [1200, 800] and sites["category"].iloc[0] == "hospital"
+
+
+def test_write_layer_csv_has_no_geometry(tmp_path):
+    path = tmp_path / "a.csv"
+    b.addresses().to_csv(path, index=False)
+    out = write_layer(read_addresses(path), tmp_path / "out.csv")
+    assert "geometry" not in pd.read_csv(out).columns
+
+
+def test_atomic_write_failure_leaves_target_and_no_temp(tmp_path):
+    target = tmp_path / "b.gpkg"
+    write_layer(b.boundaries(), target)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError), atomic_output(target) as temp:
+        temp.write_bytes(b"half written")
+        raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.gpkg"]
+
+
+def test_write_layer_failure_mid_write_keeps_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "b.gpkg"
+    write_layer(b.boundaries(), target)
+    before = target.read_bytes()
+    import pyogrio
+
+    real = pyogrio.write_dataframe
+
+    def crash(frame, path, **kwargs):
+        real(frame.iloc[:1], path, **kwargs)  # a partial file exists, then the writer fails
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_layer(b.boundaries(), target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.gpkg"]
+
+
+def test_write_layer_unknown_suffix(tmp_path):
+    with pytest.raises(InputError, match="cannot write '.xls'"):
+        write_layer(b.boundaries(), tmp_path / "b.xls")
