@@ -1,0 +1,98 @@
+"""The "one map" web app: ``create_app(config)`` builds a Flask app on a store.
+
+Config keys (all optional): ``DB`` (store path or URL, default data/gridmap.sqlite),
+``BASEMAP_URL`` (tile URL template, empty = no tiles), ``BASEMAP_DATUM`` (wgs84/cgcs2000/gcj02),
+``BASEMAP_ATTRIBUTION``, ``CITY`` (name when the published version has none),
+``MAX_CONTENT_LENGTH`` (bytes, default 1 MB), ``SECRET_KEY`` (default: kept in the store),
+``INCIDENT_TIME_LIMITS`` ({type or "*": {state: hours}}), ``SSE_POLL_SECONDS``,
+``SSE_KEEPALIVE_SECONDS``, ``SSE_MAX_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from datetime import timedelta
+
+from flask import Flask, request
+
+from gridmap.store import DEFAULT_DB, open_store
+from gridmap.store.workflow import TimeLimits
+from web.datum import Datum
+from web.errors import register_error_handlers
+
+DEFAULTS = {
+    "DB": DEFAULT_DB,
+    "BASEMAP_URL": "",
+    "BASEMAP_DATUM": "wgs84",
+    "BASEMAP_ATTRIBUTION": "",
+    "CITY": "",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "INCIDENT_TIME_LIMITS": {},
+    "SSE_POLL_SECONDS": 0.5,
+    "SSE_KEEPALIVE_SECONDS": 15.0,
+    "SSE_MAX_SECONDS": 300.0,  # the browser's EventSource reconnects (with Last-Event-ID)
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "JSON_SORT_KEYS": False,
+}
+GZIP_MIN_BYTES = 2048
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """A new app over the store named by ``config["DB"]`` (created and migrated when needed)."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    store = open_store(app.config["DB"], TimeLimits(app.config["INCIDENT_TIME_LIMITS"]))
+    app.extensions["gridmap_store"] = store
+    app.extensions["gridmap_datum"] = Datum(app.config["BASEMAP_DATUM"])
+    app.extensions["gridmap_cache"] = {}
+    app.extensions["gridmap_lock"] = threading.Lock()
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = store.secret_key()
+
+    register_error_handlers(app)
+
+    from web import api, auth, open311, openapi
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(openapi.bp)
+    try:
+        from web.map import bp as map_bp
+    except ImportError as error:  # the map page is built separately; the API works without it
+        app.logger.warning("map page not available: %s", error)
+    else:
+        app.register_blueprint(map_bp)
+
+    @app.teardown_appcontext
+    def _close_connection(_exc):
+        store.close()
+
+    @app.after_request
+    def _compress(response):
+        # Layers and incident collections are large, repetitive JSON: gzip cuts them ~5x.
+        if (
+            response.direct_passthrough
+            or response.is_streamed
+            or response.status_code != 200
+            or "gzip" not in request.headers.get("Accept-Encoding", "")
+            or "Content-Encoding" in response.headers
+            or not (response.mimetype or "").endswith("json")
+        ):
+            return response
+        data = response.get_data()
+        if len(data) < GZIP_MIN_BYTES:
+            return response
+        response.set_data(gzip.compress(data, compresslevel=5))
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    return app

@@ -1,0 +1,51 @@
+"""``gridmap serve``: run the map app on a local address."""
+
+from __future__ import annotations
+
+import click
+
+from gridmap.errors import InputError
+from gridmap.store import DEFAULT_DB
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store path or sqlite:/// URL.")
+@click.option("--basemap-url", default="", help="Tile URL template {z}/{x}/{y}; empty: no tiles.")
+@click.option(
+    "--basemap-datum",
+    default="wgs84",
+    show_default=True,
+    type=click.Choice(["wgs84", "cgcs2000", "gcj02"]),
+    help="Datum of the tiles; on gcj02 every overlay is shifted to line up.",
+)
+@click.option("--basemap-attribution", default="", help="Attribution text of the tiles.")
+def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution):
+    """Serve the one map and its API (threaded; live updates need one thread per viewer)."""
+    from web import create_app
+
+    try:
+        app = create_app(
+            {
+                "DB": db,
+                "BASEMAP_URL": basemap_url,
+                "BASEMAP_DATUM": basemap_datum,
+                "BASEMAP_ATTRIBUTION": basemap_attribution,
+            }
+        )
+    except ValueError as error:
+        raise InputError.one(db, str(error), field="--db") from None
+    store = app.extensions["gridmap_store"]
+    version = store.current_version()
+    click.echo(f"gridmap one map on http://{host}:{port}/  (store {db})")
+    if version:
+        click.echo(
+            f"  grid version {version['id']} ({version['note'] or 'no note'}), "
+            f"{version['summary'].get('grids', 0):,} grids"
+        )
+    else:
+        click.echo("  no grid version published yet: run `gridmap publish` first")
+    if not store.tokens():
+        click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

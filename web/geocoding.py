@@ -1,0 +1,85 @@
+"""The geocoder of the published version, built once (lazily) and kept on the app.
+
+It is :class:`gridmap.geocode.Geocoder` built from the version's address library, grids and admin
+units as the store holds them. When the geocoder package is not installed, an address is found only
+when it is exactly a standard address of the library.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from flask import current_app
+
+from gridmap.model import STORAGE_CRS, Match
+
+
+def frames(store, version_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """(addresses, grids, boundaries) of a stored version, with the CONTRACT columns."""
+    rows = store.address_rows(version_id)
+    records = []
+    for r in rows:
+        record = {k: r[k] for k in r.keys() if k not in ("version_id", "components")}  # noqa: SIM118
+        record.update(json.loads(r["components"]))
+        records.append(record)
+    addresses = pd.DataFrame.from_records(records)
+    if addresses.empty:
+        addresses = pd.DataFrame(columns=["address_id", "address", "lon", "lat"])
+    addresses = gpd.GeoDataFrame(
+        addresses,
+        geometry=shapely.points(addresses["lon"].astype(float), addresses["lat"].astype(float)),
+        crs=STORAGE_CRS,
+    )
+    grids = _layer_frame(store, version_id, ("grid", "exclusive"))
+    boundaries = _layer_frame(store, version_id, ("district", "street", "community"))
+    return addresses, grids, boundaries
+
+
+def _layer_frame(store, version_id: int, layers: tuple[str, ...]) -> gpd.GeoDataFrame:
+    rows = store.layer_wkb(version_id, layers)
+    props = [json.loads(p) for _layer, _code, p, _wkb in rows]
+    geoms = shapely.from_wkb([wkb for *_rest, wkb in rows]) if rows else []
+    return gpd.GeoDataFrame(pd.DataFrame.from_records(props), geometry=list(geoms), crs=STORAGE_CRS)
+
+
+def geocoder(version_id: int):
+    """The version's Geocoder (built on first use), or None when the geocoder is not installed."""
+    cache = current_app.extensions["gridmap_cache"]
+    key = ("geocoder", version_id)
+    if key in cache:
+        return cache[key]
+    with current_app.extensions["gridmap_lock"]:
+        if key not in cache:
+            try:
+                from gridmap.geocode import Geocoder
+            except ImportError:
+                cache[key] = None
+            else:
+                store = current_app.extensions["gridmap_store"]
+                addresses, grids, boundaries = frames(store, version_id)
+                cache[key] = Geocoder.from_frames(addresses, grids, boundaries)
+    return cache[key]
+
+
+def match(version_id: int, text: str) -> Match:
+    """The best library match of ``text`` (level "none" when nothing fits)."""
+    found = geocoder(version_id)
+    if found is not None:
+        return found.match(text)
+    store = current_app.extensions["gridmap_store"]
+    row = store.find_address(version_id, text)
+    if row is None:
+        return Match(query=text, level="none", confidence=0.0)
+    return Match(
+        query=text,
+        level="door",
+        confidence=1.0,
+        address_id=row["address_id"],
+        address=row["address"],
+        lon=row["lon"],
+        lat=row["lat"],
+        grid_code=row["grid_code"],
+    )
