@@ -1,14 +1,16 @@
 """Coordinates: datums used in China, the outline of China, and metric areas and lengths.
 
-Every layer in gridmap is held in EPSG:4490 (CGCS2000 lon/lat). CGCS2000 and WGS84 agree to a few
-centimetres (CGCS2000 is ITRF97 at epoch 2000.0, WGS84 (G1150 and later) is aligned to ITRF; the
-frames differ by centimetres and plate motion since 2000 adds a few decimetres at most), far below
-what an address or a grid boundary resolves, so their lon/lat are treated as numerically equal.
+Every layer in gridmap is held in EPSG:4490 (CGCS2000 lon/lat), and CGCS2000 and WGS84 lon/lat are
+treated as numerically equal: the two definitions (GRS80 vs WGS84 ellipsoid, 0.1 mm apart; ITRF97 at
+epoch 2000.0 vs WGS84's ITRF alignment) agree within centimetres. A ground point surveyed today
+reads up to about a metre apart in the two, as CGCS2000 is frozen at epoch 2000.0 while the plate
+moves ~3 cm a year: still below what a phone's GPS, an address point or a grid boundary resolves.
 
 Commercial web maps use obfuscated datums: GCJ-02 (Amap, Tencent) applies the published formula on
-the Krasovsky ellipsoid (an offset of 100-700 m); BD-09 (Baidu) adds a polar twist on top of GCJ-02.
-Both apply inside China only (`in_china`); elsewhere every datum here is WGS84. The inverses have no
-closed form and are solved by fixed-point iteration to 1e-10 degrees (about 0.01 mm).
+the Krasovsky ellipsoid (moving points by up to 700 m); BD-09 (Baidu) adds a polar twist on top
+(0.7-1.5 km from WGS84 in all). Both apply inside China only (`in_china`); elsewhere every datum
+here is WGS84. The inverses have no closed form and are solved by fixed-point iteration to 1e-10
+degrees (about 0.01 mm).
 
 Areas and lengths are computed in the CGCS2000 3-degree Gauss-Kruger zone (EPSG:4534-4554, central
 meridians 75E-135E), never in Web Mercator, which inflates areas by 1/cos(lat)^2 (33% at 30N).
@@ -173,6 +175,7 @@ _KRASOVSKY_EE = 0.00669342162296594323
 _BD_X_PI = math.pi * 3000.0 / 180.0
 _TOLERANCE_DEG = 1e-10
 _MAX_ITERATIONS = 30
+_INVERSE_MARGIN_DEG = 0.1  # GCJ-02 moves a point up to 700 m, BD-09 up to 1.5 km
 
 
 def _gcj_offset_lat(x: NDArray, y: NDArray) -> NDArray:
@@ -242,18 +245,31 @@ def _masked(
     lon: ArrayLike,
     lat: ArrayLike,
     convert: Callable[[NDArray, NDArray], tuple[NDArray, NDArray]],
-    mask_on_result: bool,
+    inverse: bool,
 ) -> tuple:
-    """Apply `convert` inside China only. Forward conversions test the input point; inverses test
-    the point they found, so that every point inside China round-trips exactly."""
+    """Apply `convert` inside China only; every other point is copied through unchanged.
+
+    A forward conversion tests the point it is given. An inverse is solved only near China (the
+    offsets are hundredths of a degree) and kept where the point it finds is inside, so that every
+    point inside China round-trips exactly.
+    """
     lon_a, lat_a = _as_arrays(lon, lat)
-    if lon_a.size == 0:
-        return _scalar_or_array(lon, lat, lon_a.copy(), lat_a.copy())
-    new_lon, new_lat = convert(lon_a, lat_a)
-    inside = in_china(new_lon, new_lat) if mask_on_result else in_china(lon_a, lat_a)
-    inside = np.asarray(inside, dtype=bool)
-    out_lon = np.where(inside, new_lon, lon_a)
-    out_lat = np.where(inside, new_lat, lat_a)
+    out_lon, out_lat = lon_a.copy(), lat_a.copy()
+    if inverse:
+        min_x, min_y, max_x, max_y = _china_polygon().bounds
+        todo = (
+            (lon_a > min_x - _INVERSE_MARGIN_DEG)
+            & (lon_a < max_x + _INVERSE_MARGIN_DEG)
+            & (lat_a > min_y - _INVERSE_MARGIN_DEG)
+            & (lat_a < max_y + _INVERSE_MARGIN_DEG)
+        )
+    else:
+        todo = np.asarray(in_china(lon_a, lat_a), dtype=bool).reshape(lon_a.shape)
+    if todo.any():
+        new_lon, new_lat = convert(lon_a[todo], lat_a[todo])
+        keep = np.asarray(in_china(new_lon, new_lat), dtype=bool) if inverse else True
+        out_lon[todo] = np.where(keep, new_lon, lon_a[todo])
+        out_lat[todo] = np.where(keep, new_lat, lat_a[todo])
     return _scalar_or_array(lon, lat, out_lon, out_lat)
 
 
@@ -263,7 +279,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordina
     >>> [round(v, 9) for v in wgs84_to_gcj02(116.404, 39.915)]
     [116.410244499, 39.916404282]
     """
-    return _masked(lon, lat, _gcj_forward, mask_on_result=False)
+    return _masked(lon, lat, _gcj_forward, inverse=False)
 
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinate]:
@@ -272,7 +288,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordina
     >>> [round(v, 9) for v in gcj02_to_wgs84(116.410244499169, 39.916404281502)]
     [116.404, 39.915]
     """
-    return _masked(lon, lat, functools.partial(_invert, _gcj_forward), mask_on_result=True)
+    return _masked(lon, lat, functools.partial(_invert, _gcj_forward), inverse=True)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinate]:
@@ -281,7 +297,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 9) for v in gcj02_to_bd09(116.404, 39.915)]
     [116.410369494, 39.921336994]
     """
-    return _masked(lon, lat, _bd_forward, mask_on_result=False)
+    return _masked(lon, lat, _bd_forward, inverse=False)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinate]:
@@ -290,7 +306,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 9) for v in bd09_to_gcj02(*gcj02_to_bd09(116.404, 39.915))]
     [116.404, 39.915]
     """
-    return _masked(lon, lat, functools.partial(_invert, _bd_forward), mask_on_result=True)
+    return _masked(lon, lat, functools.partial(_invert, _bd_forward), inverse=True)
 
 
 def _wgs_to_bd(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
@@ -307,7 +323,7 @@ def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 6) for v in wgs84_to_bd09(116.404, 39.915)]
     [116.416627, 39.9227]
     """
-    return _masked(lon, lat, _wgs_to_bd, mask_on_result=False)
+    return _masked(lon, lat, _wgs_to_bd, inverse=False)
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinate]:
@@ -316,7 +332,7 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 9) for v in bd09_to_wgs84(*wgs84_to_bd09(116.404, 39.915))]
     [116.404, 39.915]
     """
-    return _masked(lon, lat, _bd_to_wgs, mask_on_result=True)
+    return _masked(lon, lat, _bd_to_wgs, inverse=True)
 
 
 # --- naming a CRS and converting to and from CGCS2000 --------------------------------------------
@@ -408,14 +424,25 @@ def from_cgcs2000(
     return _scalar_or_array(lon, lat, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
-def _coords_function(
-    convert: Callable[[ArrayLike, ArrayLike, str], tuple], crs: str
-) -> Callable[[NDArray], NDArray]:
+def _transform_xy(
+    geoms: NDArray, convert: Callable[[ArrayLike, ArrayLike, str], tuple], crs: str
+) -> NDArray:
+    """shapely.transform of every x/y through `convert(x, y, crs)`, keeping any z as it is."""
+
     def apply(coords: NDArray) -> NDArray:
         x, y = convert(coords[:, 0], coords[:, 1], crs)
-        return np.column_stack([x, y])
+        out = np.array(coords, dtype=float)
+        out[:, 0], out[:, 1] = x, y
+        return out
 
-    return apply
+    geoms = np.asarray(geoms, dtype=object)
+    result = geoms.copy()
+    has_z = shapely.has_z(geoms)
+    for with_z in (False, True):
+        part = has_z == with_z
+        if part.any():
+            result[part] = shapely.transform(geoms[part], apply, include_z=with_z)
+    return result
 
 
 def transform_geoseries(
@@ -437,9 +464,12 @@ def transform_geoseries(
     if src is None:
         src = geoseries.crs if geoseries.crs is not None else 4490
     source, target = parse_crs(src), parse_crs(dst)
-    values = geoseries.geometry.values if hasattr(geoseries, "geometry") else geoseries.values
+    values = geoseries.geometry.values
+    if isinstance(source, str) and isinstance(target, str) and source == target:
+        crs = None if source in ("gcj02", "bd09") else _crs_of(source)
+        return gpd.GeoSeries(values, index=geoseries.index, crs=crs)
     if source in ("gcj02", "bd09"):
-        geoms = shapely.transform(np.asarray(values), _coords_function(to_cgcs2000, source))
+        geoms = _transform_xy(np.asarray(values), to_cgcs2000, source)
         series = gpd.GeoSeries(geoms, index=geoseries.index, crs=4490)
     elif source in ("wgs84", "cgcs2000"):
         series = gpd.GeoSeries(values, index=geoseries.index, crs=4490)
@@ -448,9 +478,7 @@ def transform_geoseries(
         if target in ("gcj02", "bd09", "wgs84", "cgcs2000"):
             series = series.to_crs(4490)
     if target in ("gcj02", "bd09"):
-        geoms = shapely.transform(
-            np.asarray(series.values), _coords_function(from_cgcs2000, target)
-        )
+        geoms = _transform_xy(np.asarray(series.values), from_cgcs2000, target)
         return gpd.GeoSeries(geoms, index=geoseries.index, crs=None)
     if target in ("wgs84", "cgcs2000"):
         # Numerically equal lon/lat (see the module docstring): relabel, do not shift.

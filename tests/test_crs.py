@@ -192,6 +192,19 @@ def test_outside_points_away_from_the_outline_round_trip_exactly():
         assert np.array_equal(x, lon) and np.array_equal(y, lat)
 
 
+def test_points_far_from_china_and_wrong_units_pass_through_without_error():
+    # Anywhere on earth, and metres passed by mistake: unchanged, no warning, no divergence.
+    lon, lat = np.meshgrid(np.linspace(-180, 180, 73), np.linspace(-90, 90, 37))
+    lon = np.concatenate([lon.ravel(), [500000.0, 1e12, np.inf]])
+    lat = np.concatenate([lat.ravel(), [3400000.0, -1e12, 30.0]])
+    keep = ~in_china(lon, lat)
+    lon, lat = lon[keep], lat[keep]
+    with np.errstate(all="raise"):
+        for convert in (gcj02_to_wgs84, bd09_to_wgs84, bd09_to_gcj02, wgs84_to_bd09):
+            x, y = convert(lon, lat)
+            assert np.array_equal(x, lon) and np.array_equal(y, lat), convert.__name__
+
+
 # --- round trips inside China --------------------------------------------------------------------
 def test_round_trip_on_a_lattice_over_china_is_below_a_millimetre(china_lattice):
     lon, lat = china_lattice
@@ -354,6 +367,23 @@ def test_transform_geoseries_gcj_round_trip_keeps_index_and_shapes():
     bd = transform_geoseries(series, None, "bd09")
     expected = np.column_stack(wgs84_to_bd09(np.array([120.7, 120.8]), np.array([30.7, 30.8])))
     assert np.array_equal(np.array(bd["b"].coords), expected)
+
+
+def test_transform_geoseries_keeps_z_and_shortcuts_the_same_datum():
+    series = gpd.GeoSeries(
+        [
+            Point(120.76, 30.75, 12.5),
+            Point(120.77, 30.76),
+            LineString([(120.7, 30.7, 1), (121, 31, 2)]),
+        ],
+        crs=4490,
+    )
+    bd = transform_geoseries(series, "wgs84", "bd09")
+    assert list(shapely.has_z(bd.values)) == [True, False, True]
+    assert bd[0].z == 12.5 and [c[2] for c in bd[2].coords] == [1.0, 2.0]
+    assert (bd[0].x, bd[0].y) == wgs84_to_bd09(120.76, 30.75)
+    same = transform_geoseries(bd, "bd09", "BD-09")
+    assert same.crs is None and same.geom_equals_exact(bd, tolerance=0).all()
 
 
 def test_transform_geoseries_epsg_pairs_go_through_to_crs():
