@@ -79,7 +79,8 @@ _ALIASES = {
 # out to sea (islands and coastal waters), minus the neighbouring countries' land shrunk by 0.03
 # degrees (border towns on rivers lean to China), minus Taiwan buffered 0.5 degrees and Penghu,
 # holes dropped, simplified to 0.01 degrees and rounded to 0.01 degrees. Land borders are therefore
-# good to a few km: within that distance of a border the decision can go either way.
+# good to a few km: within that distance of a border the decision can go either way. Islands more
+# than 1 degree offshore (Xisha, Nansha in the South China Sea) are outside this outline.
 _CHINA_OUTLINE_LONLAT = (
     "124.81 39.09, 125.37 39.52, 125.35 39.57, 125.33 39.58, 124.75 39.69, 124.32 39.93, "
     "125.10 40.54, 126.20 41.08, 126.87 41.78, 127.34 41.47, 128.22 41.44, 128.24 41.47, "

@@ -157,6 +157,16 @@ def test_in_china_is_an_outline_not_a_bounding_box():
         assert in_china(lon, lat) is False, name
 
 
+def test_the_outline_is_one_valid_polygon_of_plausible_extent():
+    outline = crs._china_polygon()
+    assert outline.is_valid and outline.geom_type == "Polygon" and not outline.interiors
+    min_x, min_y, max_x, max_y = outline.bounds
+    assert 73 < min_x < 74 and 135 < max_x < 136 and 17 < min_y < 18.2 and 53.4 < max_y < 54
+    # China's land is 9.6 million km2; the outline adds about 1 degree of coastal waters.
+    area_km2 = abs(GEOD.geometry_area_perimeter(outline)[0]) / 1e6
+    assert 9.6e6 < area_km2 < 11.5e6
+
+
 def test_kinmen_decision_is_documented_behaviour():
     assert in_china(118.32, 24.44) is True  # Kinmen, 8 km off Xiamen: inside (offset applies)
 
