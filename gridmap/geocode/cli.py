@@ -1,0 +1,333 @@
+"""`gridmap assign` and `gridmap geocode`: the geocoder from the command line.
+
+``assign`` writes the address library with a ``grid_code`` column (points on a shared edge go
+to one grid by the rule in :mod:`gridmap.geocode.assign`) and lists the addresses in no grid
+(``OUT.unassigned.csv``; exit 1 when there are any).
+
+``geocode`` reads ``id,address`` queries and writes one result row per input row, always keeping
+the id. A guess below ``--review-threshold`` is not written as an answer: its row has level
+``none`` and status ``review``, and the guess with its reason goes to the review file. CSV rows
+with missing fields are reported and kept (status ``bad_row``); with extra fields (an unquoted
+comma in the address, usually) the fields from the address column on are joined back with a
+comma, matched, and the row is reported too. Exit 1 when any row was malformed.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+import numpy as np
+
+from gridmap.errors import InputError, Problem
+
+CHUNK = 100_000
+RESULT_COLUMNS = (
+    "id",
+    "address",
+    "address_id",
+    "level",
+    "confidence",
+    "lon",
+    "lat",
+    "grid_code",
+    "status",
+)
+REVIEW_COLUMNS = (
+    "id",
+    "address",
+    "reason",
+    "guess_level",
+    "guess_confidence",
+    "guess_address_id",
+    "guess_address",
+    "guess_grid_code",
+)
+
+
+def _side_file(out: Path, suffix: str) -> Path:
+    """``results.csv`` -> ``results.review.csv``."""
+    return out.with_name(f"{out.stem}.{suffix}.csv")
+
+
+def _write_csv(path: Path, columns, rows) -> None:
+    from gridmap.io import atomic_output
+
+    with atomic_output(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+# --- assign ---------------------------------------------------------------------------------
+@click.command()
+@click.option("--grids", "grids_path", required=True, help="Grids file (grid_code, polygons).")
+@click.option(
+    "--addresses", "addresses_path", required=True, help="Standard address library (lon/lat)."
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output: the address columns plus grid_code (.csv, .gpkg or .geojson).",
+)
+@click.option("--crs", default=None, help="CRS of the addresses' lon/lat (default CGCS2000).")
+def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None) -> None:
+    """Put every standard address on exactly one grid.
+
+    A point inside a grid goes to it; a point exactly on an edge shared by grids goes to an
+    exclusive grid before a comprehensive one, then to the smallest grid_code. Addresses in no
+    grid get an empty grid_code and are listed in OUT.unassigned.csv (exit code 1).
+    """
+    from tqdm import tqdm
+
+    from gridmap import io
+    from gridmap.geocode.assign import GridIndex
+
+    started = time.perf_counter()
+    grids = io.read_grids(grids_path)
+    addresses = io.read_addresses(addresses_path, crs=crs)
+    loaded = time.perf_counter()
+    index = GridIndex(grids)
+    lon = addresses["lon"].to_numpy(dtype=np.float64)
+    lat = addresses["lat"].to_numpy(dtype=np.float64)
+    import shapely
+
+    winners = np.empty(len(addresses), dtype=np.int64)
+    ties = 0
+    with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
+        for start in range(0, len(addresses), CHUNK):
+            stop = min(start + CHUNK, len(addresses))
+            found, tied = index.assign_points_counted(
+                shapely.points(lon[start:stop], lat[start:stop])
+            )
+            winners[start:stop] = found
+            ties += tied
+            bar.update(stop - start)
+    codes = index.codes_of(winners)
+    out = addresses.copy()
+    out["grid_code"] = codes
+    io.write_layer(out, out_path)
+    outside = winners < 0
+    unassigned_path = _side_file(out_path, "unassigned")
+    if outside.any():
+        rows = out.loc[outside, ["address_id", "address", "lon", "lat"]].itertuples(index=False)
+        _write_csv(unassigned_path, ("address_id", "address", "lon", "lat"), rows)
+    elif unassigned_path.exists():
+        unassigned_path.unlink()  # a stale list from an earlier run would mislead
+    per_grid = np.bincount(winners[~outside], minlength=len(index))
+    elapsed = time.perf_counter() - started
+    click.echo(f"assign: {len(addresses):,} addresses onto {len(index):,} grids -> {out_path}")
+    click.echo(f"  assigned      {int((~outside).sum()):,}")
+    click.echo(f"  on an edge    {ties:,} (decided by kind, then smallest grid_code)")
+    click.echo(f"  unassigned    {int(outside.sum()):,}")
+    click.echo(f"  empty grids   {int((per_grid == 0).sum()):,}")
+    click.echo(f"  time          {elapsed:.2f} s (reading {loaded - started:.2f} s)")
+    if outside.any():
+        shown = ", ".join(out.loc[outside, "address_id"].astype(str).head(5))
+        click.echo(
+            f"{int(outside.sum()):,} addresses fall in no grid ({shown}...): "
+            f"listed in {unassigned_path}",
+            err=True,
+        )
+        raise SystemExit(1)
+
+
+# --- geocode --------------------------------------------------------------------------------
+def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Problem]]:
+    """Queries as (line, id, address, problem) in file order, plus the problems found.
+
+    Raises InputError when the file cannot be read or has no ``id`` and ``address`` columns.
+    Malformed rows are returned (with their problem) rather than dropped.
+    """
+    from gridmap.io.formats import detect_encoding
+
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError.one(name, f"cannot read: {error.strerror or error}") from None
+    encoding = detect_encoding(data[: 1 << 20])
+    text = data.decode(encoding, errors="replace")
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header:
+        raise InputError.one(name, "empty file (expected a header line: id,address)")
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in ("id", "address") if c not in header]
+    if missing:
+        raise InputError.one(
+            name, f"no {' or '.join(missing)} column (found: {', '.join(header)})", row=1
+        )
+    id_at, address_at, width = header.index("id"), header.index("address"), len(header)
+    queries, problems = [], []
+    for line, fields in enumerate(reader, start=2):
+        if not fields:
+            continue  # a blank line is not a row
+        problem = ""
+        query_id = fields[id_at].strip() if id_at < len(fields) else ""
+        if len(fields) < width:
+            problem = f"{len(fields)} field(s), expected {width}"
+            address = fields[address_at] if address_at < len(fields) else ""
+            field = "address" if address_at >= len(fields) else header[len(fields)]
+            problems.append(Problem(name, problem, row=line, field=field))
+            queries.append((line, query_id, address, problem))
+            continue
+        address = fields[address_at]
+        if len(fields) > width:
+            problem = f"{len(fields)} fields, expected {width}"
+            if address_at == width - 1:
+                address = ",".join(fields[address_at:])
+                problem += " (the extra fields were read as part of the address)"
+            problems.append(Problem(name, problem, row=line, field="address"))
+        queries.append((line, query_id, address, problem))
+    return queries, problems
+
+
+@click.command()
+@click.option("--library", "library_path", required=True, help="Standard address library.")
+@click.option("--grids", "grids_path", required=True, help="Grids file (grid_code, polygons).")
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Queries: CSV with columns id,address (UTF-8 or GBK).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Results CSV: id,address,address_id,level,confidence,lon,lat,grid_code,status.",
+)
+@click.option(
+    "--review",
+    "review_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Review file for guesses below the threshold [default: OUT.review.csv].",
+)
+@click.option(
+    "--review-threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.6,
+    show_default=True,
+    help="Guesses with a lower confidence go to the review file instead of the results.",
+)
+@click.option("--boundaries", "boundaries_path", default=None, help="Admin boundaries (optional).")
+@click.option(
+    "--city",
+    default=None,
+    help="The library's city, e.g. 浙江省嘉兴市 [default: the "
+    "library's most common province and city].",
+)
+@click.option("--crs", default=None, help="CRS of the library's lon/lat (default CGCS2000).")
+def geocode(
+    library_path: str,
+    grids_path: str,
+    in_path: Path,
+    out_path: Path,
+    review_path: Path | None,
+    review_threshold: float,
+    boundaries_path: str | None,
+    city: str | None,
+    crs: str | None,
+) -> None:
+    """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
+
+    Each result names the deepest level matched (room, unit, building, door, compound, road,
+    community, town, district or none), a confidence in 0-1, the standard address_id, its
+    point and its grid. Every input row gets an output row with its id; a bad row never stops
+    the batch.
+    """
+    from gridmap.geocode.geocoder import Geocoder
+
+    started = time.perf_counter()
+    queries, problems = read_queries(in_path)
+    geocoder = Geocoder.from_files(
+        library_path,
+        grids_path,
+        boundaries_path,
+        crs=crs,
+        city=city,
+        review_threshold=review_threshold,
+    )
+    loaded = time.perf_counter()
+    answers = geocoder.resolve_many([q[2] for q in queries], progress=True)
+    matched = time.perf_counter()
+    results, reviews = [], []
+    levels: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for (_line, query_id, address, problem), answer in zip(queries, answers, strict=True):
+        m = answer.match
+        bad = bool(problem) and not address.strip()
+        status = "bad_row" if bad else "ok" if answer.accepted else "review"
+        statuses[status] += 1
+        levels[m.level] += 1
+        results.append(
+            (
+                query_id,
+                address,
+                m.address_id or "",
+                m.level,
+                f"{m.confidence:.4f}",
+                "" if m.lon is None else f"{m.lon:.7f}",
+                "" if m.lat is None else f"{m.lat:.7f}",
+                m.grid_code or "",
+                status,
+            )
+        )
+        if not answer.accepted or problem:
+            g = answer.guess
+            reason = "; ".join(r for r in (problem, answer.reason) if r)
+            reviews.append(
+                (
+                    query_id,
+                    address,
+                    reason,
+                    g.level,
+                    f"{answer.guess.confidence:.4f}",
+                    g.address_id or "",
+                    g.address or "",
+                    g.grid_code or "",
+                )
+            )
+    review_path = review_path or _side_file(out_path, "review")
+    _write_csv(out_path, RESULT_COLUMNS, results)
+    _write_csv(review_path, REVIEW_COLUMNS, reviews)
+    elapsed = time.perf_counter() - started
+    rate = len(queries) / max(matched - loaded, 1e-9)
+    click.echo(f"geocode: {len(queries):,} queries against {len(geocoder.library):,} addresses")
+    for level in (
+        "room",
+        "unit",
+        "building",
+        "door",
+        "compound",
+        "road",
+        "community",
+        "town",
+        "district",
+        "none",
+    ):
+        if levels[level]:
+            click.echo(f"  {level:<10} {levels[level]:>8,}")
+    click.echo(f"  review     {statuses['review']:>8,}  -> {review_path}")
+    click.echo(f"  bad rows   {len(problems):>8,}")
+    if geocoder.unassigned:
+        click.echo(f"  library addresses in no grid: {len(geocoder.unassigned):,}")
+    click.echo(
+        f"  time       {elapsed:.2f} s (loading {loaded - started:.2f} s, "
+        f"matching {rate:,.0f}/s) -> {out_path}"
+    )
+    if problems:
+        for problem in problems[:20]:
+            click.echo(f"warning: {problem}", err=True)
+        if len(problems) > 20:
+            click.echo(f"warning: ... {len(problems) - 20} more bad rows", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,621 @@
+"""Match one free-text address to the standard library: the deepest level and a confidence.
+
+How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
+
+1. **Names.** The text is scanned left to right for the longest name the library knows
+   (province, city, district, town, community, road, compound (poi/subpoi), plus aliases: short
+   forms ``嘉兴``/``南湖`` of admin units, ``幸福家园`` for ``幸福家园小区`` and back). What no name
+   covers is a *residue*: numbers, noise, typos and names of other places.
+2. **Numbers** in the residues become door parts by their unit word: ``弄`` lane, ``号`` door
+   (or building when it follows a compound or a lane), ``幢`` building, ``单元`` unit, ``层``
+   floor, ``室`` room; a bare number fills the next empty part.
+3. **Fuzzy names.** A Chinese residue of two or more characters is compared with rapidfuzz
+   (``fuzz.ratio``) to the library's names *inside the admin units the query named* (all of
+   the library's city otherwise); the candidates above the cutoff are tried.
+4. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
+   (doors/compounds, see :mod:`gridmap.geocode.library`), narrowed by the admin units named; from
+   there the building, unit and room are looked up. The deepest level wins; among equals the
+   higher score.
+
+Confidence (0-1) = the weakest name score used (exact 1.0, fuzzy ``ratio/100``), times 0.85
+for each door part the query gave that the library lacks, divided by the number of distinct
+library places it could equally be, halved when the query's admin units contradict the match
+or when a different place scores within 0.05 of it. A query naming a province or city other
+than the library's (``北京市朝阳区...`` against 浙江省嘉兴市) is level ``none`` with confidence 0:
+ambiguous names (朝阳区) only ever resolve inside the library's city.
+
+>>> import pandas as pd
+>>> rows = pd.DataFrame({"address_id": ["r1"], "address": ["嘉兴市南湖区中山路58号3幢2单元1303室"],
+...     "lon": [120.75], "lat": [30.75], "prov": ["浙江省"], "city": ["嘉兴市"],
+...     "district": ["南湖区"], "road": ["中山路"], "roadno": ["58号"], "houseno": ["3幢"],
+...     "cellno": ["2单元"], "roomno": ["1303室"]})
+>>> matcher = Matcher(AddressLibrary(rows))
+>>> result = matcher.resolve("南湖区中山路５８号三号楼二单元1303")
+>>> result.level, result.confidence, matcher.library.ids[result.row]
+('room', 1.0, 'r1')
+>>> matcher.resolve("北京市朝阳区建国路88号").reason
+'names 北京市, outside the library city 浙江省嘉兴市'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from gridmap.geocode.library import AddressLibrary, name_key
+from gridmap.geocode.normalize import normalize
+
+LEVEL_DEPTH = {
+    "none": -1,
+    "district": 0,
+    "town": 1,
+    "community": 2,
+    "road": 3,
+    "compound": 4,
+    "door": 5,
+    "building": 6,
+    "unit": 7,
+    "room": 8,
+}
+MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
+FUZZY_CUTOFF = 60.0  # fuzz.ratio; one wrong character in a three-character name scores 66.7
+MISSING_PART_FACTOR = 0.85
+CLOSE_SECOND = 0.05
+
+_NUMBER = re.compile(r"(-?(?:[A-Z]?\d+(?:-\d+)?[A-Z]?|[A-Z](?=幢)))(幢|单元|层|室|弄|号|组)?")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_FOREIGN_ADMIN = re.compile(r"^[\u3400-\u9fff]{2,}?(?:省|自治区|特别行政区|市)")
+_FOREIGN_DISTRICT = re.compile(r"^[\u3400-\u9fff]{1,5}?[区县旗]")
+_NOT_A_DISTRICT = re.compile(r"(小|园|工业|开发|校|景|社|街|片|厂|营|院|城|商)区$")
+_ROAD_SUFFIX = re.compile(r"(路|街|大道|道|巷|弄|公路|线)$")
+_SHORTENABLE = {
+    "prov": re.compile(r"(.{2,}?)(省|自治区|特别行政区|市)$"),
+    "city": re.compile(r"(.{2,}?)(市|地区|自治州|盟)$"),
+    "district": re.compile(r"(.{2,}?)(区|县|市|旗)$"),
+}
+_COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "大厦")
+_COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
+_TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
+
+
+@dataclass
+class Resolution:
+    """The matcher's best guess for one query, before the review threshold is applied."""
+
+    query: str
+    level: str = "none"
+    confidence: float = 0.0
+    row: int | None = None  # representative library row of the matched place
+    grid_code: str | None = None
+    reason: str = ""
+    normalized: str = ""
+
+
+@dataclass
+class _Parts:
+    """A query read into names, door parts and leftovers."""
+
+    admin: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    roads: list[tuple[str, float]] = field(default_factory=list)
+    pois: list[tuple[str, str, float]] = field(default_factory=list)  # (kind, name, score)
+    roadno: list[str] = field(default_factory=list)  # alternatives, best first
+    house: str | None = None
+    cell: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    residues: list[tuple[int, str]] = field(default_factory=list)
+    foreign: str | None = None
+    foreign_district: str | None = None
+
+
+@dataclass
+class _Hypothesis:
+    level: str
+    score: float
+    row: int
+    grid_code: str | None
+    target: tuple
+    notes: list[str]
+
+
+class Matcher:
+    """Resolves free text against an :class:`AddressLibrary` (see the module docstring).
+
+    ``city`` is the library's city as text (``浙江省嘉兴市``); by default the most common
+    province and city of the library. ``aliases`` maps extra spellings to library names
+    (``{"老街": "中山路"}``).
+    """
+
+    def __init__(
+        self,
+        library: AddressLibrary,
+        *,
+        city: str | None = None,
+        aliases: dict[str, str] | None = None,
+    ) -> None:
+        self.library = library
+        self.city_prov, self.city_name = self._city(library, city)
+        self.city_label = (self.city_prov or "") + (self.city_name or "")
+        self.vocab: dict[str, list[tuple[str, str]]] = {}
+        self._build_vocab(aliases or {})
+        self.max_name = max((len(k) for k in self.vocab), default=0)
+        self.prefixes = {k[:2] for k in self.vocab}
+        self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
+
+    # --- set-up ---------------------------------------------------------------------------
+    @staticmethod
+    def _city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
+        if city:
+            text = name_key(city)
+            match = re.match(r"^(.+?(?:省|自治区|特别行政区))?(.+?(?:市|地区|自治州|盟))?$", text)
+            if match and (match.group(1) or match.group(2)):
+                return match.group(1), match.group(2)
+            return None, text
+
+        def most_common(values: np.ndarray) -> str | None:
+            values = values[values != ""]
+            if not len(values):
+                return None
+            names, counts = np.unique(values.astype(str), return_counts=True)
+            return str(names[np.argmax(counts)])
+
+        return most_common(library.names["prov"]), most_common(library.names["city"])
+
+    def _add(self, name: str, kind: str, target: str) -> None:
+        if len(name) < 2:
+            return
+        entries = self.vocab.setdefault(name, [])
+        if (kind, target) not in entries:
+            entries.append((kind, target))
+
+    def _build_vocab(self, aliases: dict[str, str]) -> None:
+        lib = self.library
+        for kind, name in (("prov", self.city_prov), ("city", self.city_name)):
+            if name:
+                self._add(name, kind, name)
+                short = _SHORTENABLE[kind].match(name)
+                if short:
+                    self._add(short.group(1), kind, name)
+        for name in lib.admin_anchors["district"]:
+            self._add(name, "district", name)
+            short = _SHORTENABLE["district"].match(name)
+            if short and short.group(1) not in self.vocab:
+                self._add(short.group(1), "district", name)
+        for kind, suffixes in (("town", _TOWN_ALIASES), ("community", _COMMUNITY_ALIASES)):
+            for name in lib.admin_anchors[kind]:
+                self._add(name, kind, name)
+                for suffix, alias in suffixes:
+                    if name.endswith(suffix):
+                        self._add(name[: -len(suffix)] + alias, kind, name)
+        for name in lib.road_anchors:
+            self._add(name, "road", name)
+        for kind, table in (("poi", lib.poi_anchors), ("subpoi", lib.subpoi_anchors)):
+            for name in table:
+                self._add(name, kind, name)
+        # compound aliases after the real names, so that a real name is never shadowed
+        for kind, table in (("poi", lib.poi_anchors),):
+            for name in table:
+                for alias in self._compound_aliases(name):
+                    if alias not in self.vocab:
+                        self._add(alias, kind, name)
+        for alias, target in aliases.items():
+            alias, target = name_key(alias), name_key(target)
+            for kind, name in list(self.vocab.get(target, [])):
+                self._add(alias, kind, name)
+
+    @staticmethod
+    def _compound_aliases(name: str) -> list[str]:
+        """``幸福家园小区`` is also called ``幸福家园``; ``阳光花园`` also ``阳光花园小区``."""
+        out = []
+        if name.endswith("小区") and len(name) >= 5:
+            out.append(name[:-2])
+        elif not name.endswith("小区") and name.endswith(_COMPOUND_SUFFIXES):
+            out.append(name + "小区")
+        return out
+
+    # --- reading a query ------------------------------------------------------------------
+    def _scan(self, text: str) -> list[tuple]:
+        """Items in text order: ("name", start, entries) and ("residue", start, text)."""
+        items: list[tuple] = []
+        vocab, prefixes, max_name = self.vocab, self.prefixes, self.max_name
+        i, n, residue_start = 0, len(text), None
+        while i < n:
+            found = None
+            if text[i : i + 2] in prefixes:
+                for length in range(min(max_name, n - i), 1, -1):
+                    entries = vocab.get(text[i : i + length])
+                    if entries is not None:
+                        found = (length, entries)
+                        break
+            if found is None:
+                if residue_start is None:
+                    residue_start = i
+                i += 1
+                continue
+            if residue_start is not None:
+                items.append(("residue", residue_start, text[residue_start:i]))
+                residue_start = None
+            items.append(("name", i, found[1]))
+            i += found[0]
+        if residue_start is not None:
+            items.append(("residue", residue_start, text[residue_start:]))
+        return items
+
+    def _read(self, text: str) -> _Parts:
+        parts = _Parts()
+        last_name = None  # kind of the name last seen: decides what a 号 number is
+        lane = None
+        seen_place = False  # a district/town/community/road/compound name came before
+        for item in self._scan(text):
+            if item[0] == "name":
+                kinds = {kind for kind, _ in item[2]}
+                for kind, name in item[2]:
+                    if kind in ("road",):
+                        parts.roads.append((name, 1.0))
+                    elif kind in ("poi", "subpoi"):
+                        parts.pois.append((kind, name, 1.0))
+                    else:
+                        parts.admin.setdefault(kind, []).append((name, 1.0))
+                last_name = (
+                    "road" if "road" in kinds else "poi" if kinds & {"poi", "subpoi"} else "admin"
+                )
+                seen_place = seen_place or bool(kinds - {"prov", "city"})
+                continue
+            start, residue = item[1], item[2]
+            pos = 0
+            for number in _NUMBER.finditer(residue):
+                words = residue[pos : number.start()]
+                if words:
+                    self._residue_words(parts, start + pos, words, seen_place)
+                    last_name = "road" if _ROAD_SUFFIX.search(words) else "residue"
+                pos = number.end()
+                value, unit = number.group(1).lstrip("-") or number.group(1), number.group(2)
+                value = value.lstrip("0") or value
+                if unit == "弄":
+                    lane = value
+                    parts.roadno.insert(0, f"{value}弄")
+                    last_name = "lane"
+                elif unit == "号":
+                    if lane is not None and parts.house is None:
+                        parts.roadno.insert(0, f"{lane}弄{value}")
+                        parts.house = value
+                    elif not parts.roadno and last_name in ("road", "residue", "admin", None):
+                        parts.roadno.append(value)
+                    elif parts.house is None:
+                        parts.house = value
+                    last_name = "number"
+                elif unit == "幢":
+                    parts.house = value
+                elif unit == "单元":
+                    parts.cell = value
+                elif unit == "层":
+                    parts.floor = number.group(1)
+                elif unit == "室":
+                    parts.room = value
+                elif unit is None:
+                    self._bare_number(parts, value, last_name)
+                    last_name = "number"
+            if pos < len(residue):
+                self._residue_words(parts, start + pos, residue[pos:], seen_place)
+                last_name = "residue"
+        return parts
+
+    @staticmethod
+    def _bare_number(parts: _Parts, value: str, last_name: str | None) -> None:
+        if last_name == "road" and not parts.roadno:
+            parts.roadno.append(value)
+        elif parts.house is None and last_name in ("poi", "lane"):
+            parts.house = value
+        elif parts.house is None and not parts.roadno:
+            parts.roadno.append(value)
+        elif parts.house is None:
+            parts.house = value
+        elif parts.cell is None and parts.room is None and len(value) <= 2:
+            parts.cell = value
+        elif parts.room is None:
+            parts.room = value
+
+    def _residue_words(self, parts: _Parts, start: int, words: str, seen_place: bool) -> None:
+        if not _CJK.search(words):
+            return
+        if not seen_place and not parts.residues and start == 0 or not seen_place:
+            foreign = _FOREIGN_ADMIN.match(words)
+            if foreign and parts.foreign is None:
+                parts.foreign = foreign.group(0)
+            district = _FOREIGN_DISTRICT.match(words)
+            if district and not _NOT_A_DISTRICT.search(district.group(0)):
+                parts.foreign_district = district.group(0)
+        parts.residues.append((start, words))
+
+    # --- fuzzy names ----------------------------------------------------------------------
+    def _choices(self, parts: _Parts) -> tuple[list[str], list[tuple[str, str]]]:
+        """Names (and their kinds) a residue may be a misspelling of, inside the named units."""
+        context = tuple(
+            (kind, parts.admin[kind][0][0])
+            for kind in ("community", "town", "district")
+            if kind in parts.admin
+        )[:1]
+        cached = self._fuzzy_cache.get(context)
+        if cached is not None:
+            return cached
+        lib = self.library
+        if context:
+            kind, name = context[0]
+            anchors = lib.admin_anchors[kind][name]
+            fields = lib.anchor_fields
+            names = {("road", v) for v in set(fields["road"][anchors].tolist()) if v}
+            names |= {("poi", v) for v in set(fields["poi"][anchors].tolist()) if v}
+            names |= {("subpoi", v) for v in set(fields["subpoi"][anchors].tolist()) if v}
+        else:
+            names = {("road", v) for v in lib.road_anchors}
+            names |= {("poi", v) for v in lib.poi_anchors}
+            names |= {("subpoi", v) for v in lib.subpoi_anchors}
+        for kind in ("district", "town", "community"):
+            names |= {(kind, v) for v in lib.admin_anchors[kind]}
+        ordered = sorted(names)
+        result = ([name for _, name in ordered], ordered)
+        if len(self._fuzzy_cache) < 10_000:
+            self._fuzzy_cache[context] = result
+        return result
+
+    def _fuzzy(self, parts: _Parts) -> None:
+        """Add fuzzy road/compound/admin candidates for the residues that may be names."""
+        found_names = bool(parts.roads or parts.pois)
+        for _, words in parts.residues:
+            cjk = "".join(ch for ch in words if _CJK.match(ch))
+            if len(cjk) < 2:
+                continue
+            if found_names and len(cjk) < 3:
+                continue  # a two-character leftover beside real names is noise (旁边, 对面)
+            choices, kinds = self._choices(parts)
+            if not choices:
+                continue
+            hits = process.extract(
+                cjk, choices, scorer=fuzz.ratio, limit=6, score_cutoff=FUZZY_CUTOFF
+            )
+            for _, score, index in hits:
+                kind, name = kinds[index]
+                score = score / 100.0
+                if kind == "road":
+                    parts.roads.append((name, score))
+                elif kind in ("poi", "subpoi"):
+                    parts.pois.append((kind, name, score))
+                else:
+                    parts.admin.setdefault(kind, []).append((name, score))
+                    if kind == "district":
+                        parts.foreign_district = None
+
+    # --- resolving ------------------------------------------------------------------------
+    def resolve(self, text: str) -> Resolution:
+        """The best guess for ``text`` with its level, confidence and reason (never raises)."""
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        if len(text) > MAX_QUERY_CHARS * 4:
+            return Resolution(text, reason=f"too long ({len(text)} characters)")
+        clean = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+        norm = normalize(clean)
+        if not norm:
+            return Resolution(text, reason="empty address", normalized=norm)
+        if len(norm) > MAX_QUERY_CHARS:
+            return Resolution(
+                text,
+                reason=f"too long ({len(norm)} characters, limit {MAX_QUERY_CHARS})",
+                normalized=norm,
+            )
+        if not _CJK.search(norm):
+            return Resolution(text, reason="no Chinese address text", normalized=norm)
+        parts = self._read(norm)
+        if parts.foreign:
+            return Resolution(
+                text,
+                reason=f"names {parts.foreign}, outside the library city {self.city_label}",
+                normalized=norm,
+            )
+        if parts.residues:
+            self._fuzzy(parts)
+        if parts.foreign_district and not (parts.admin.keys() & {"district"}):
+            return Resolution(
+                text,
+                reason=f"names {parts.foreign_district}, not a district of {self.city_label}",
+                normalized=norm,
+            )
+        hypotheses = self._hypotheses(parts)
+        if not hypotheses:
+            return Resolution(
+                text, reason="no road, compound or admin unit of the library found", normalized=norm
+            )
+        hypotheses.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
+        best = hypotheses[0]
+        confidence = best.score
+        notes = list(best.notes)
+        for other in hypotheses[1:]:
+            if other.level != best.level:
+                break
+            if other.target != best.target and other.score >= best.score - CLOSE_SECOND:
+                confidence *= 0.5
+                notes.append("another place matches as well")
+                break
+        return Resolution(
+            text,
+            level=best.level,
+            confidence=round(float(confidence), 4),
+            row=best.row,
+            grid_code=best.grid_code,
+            reason="; ".join(notes),
+            normalized=norm,
+        )
+
+    def _admin_filter(self, parts: _Parts) -> tuple[np.ndarray | None, float]:
+        """Anchors inside every admin unit the query named (None: none named) and its score."""
+        lib = self.library
+        allowed = None
+        score = 1.0
+        for kind in ("district", "town", "community"):
+            names = parts.admin.get(kind)
+            if not names:
+                continue
+            name, s = max(names, key=lambda x: x[1])
+            anchors = lib.admin_anchors[kind].get(name)
+            if anchors is None:
+                continue
+            score = min(score, s)
+            allowed = anchors if allowed is None else np.intersect1d(allowed, anchors)
+        return allowed, score
+
+    def _hypotheses(self, parts: _Parts) -> list[_Hypothesis]:
+        lib = self.library
+        allowed, admin_score = self._admin_filter(parts)
+        out: list[_Hypothesis] = []
+        roads = _best_per_name(parts.roads)
+        pois = _best_per_name([((k, n), s) for k, n, s in parts.pois])
+        road_options: list[tuple[str | None, str | None, float]] = [(None, None, 1.0)]
+        for road, score in roads:
+            road_options.append((road, None, score))
+            for number in parts.roadno:
+                if (road, number) in lib.door_anchors:
+                    road_options.append((road, number, score))
+        poi_options: list[tuple[tuple[str, str] | None, float]] = [(None, 1.0)]
+        poi_options += pois
+        for road, door, road_score in road_options:
+            for poi, poi_score in poi_options:
+                if road is None and poi is None:
+                    continue
+                anchors = None
+                if road is not None:
+                    anchors = lib.door_anchors[(road, door)] if door else lib.road_anchors[road]
+                if poi is not None:
+                    table = lib.poi_anchors if poi[0] == "poi" else lib.subpoi_anchors
+                    poi_anchors = table[poi[1]]
+                    anchors = (
+                        poi_anchors if anchors is None else np.intersect1d(anchors, poi_anchors)
+                    )
+                if anchors is None or not len(anchors):
+                    continue
+                level = "door" if door else "compound" if poi is not None else "road"
+                score = min(road_score, poi_score)
+                out.append(self._descend(parts, anchors, level, score, allowed, admin_score))
+        if not out:
+            # admin units only: the deepest one named
+            for kind, level in (
+                ("community", "community"),
+                ("town", "town"),
+                ("district", "district"),
+            ):
+                names = parts.admin.get(kind)
+                if not names:
+                    continue
+                for name, score in _best_per_name(names):
+                    anchors = lib.admin_anchors[kind].get(name)
+                    if anchors is not None:
+                        out.append(
+                            self._descend(parts, anchors, level, score, allowed, admin_score)
+                        )
+                if out:
+                    break
+        return out
+
+    def _descend(self, parts, anchors, level, score, allowed, admin_score) -> _Hypothesis:
+        """From a set of anchors down through building, unit and room, as deep as it goes."""
+        lib = self.library
+        notes: list[str] = []
+        if allowed is not None:
+            inside = np.intersect1d(anchors, allowed)
+            if len(inside):
+                anchors = inside
+                score = min(score, admin_score)
+            else:
+                score *= 0.5
+                notes.append("admin units in the text contradict the match")
+        missing = 0
+        group = None  # (Groups, [group numbers]) at the deepest door part found
+        if parts.house is not None:
+            found = _lookup(lib.building_groups, anchors, parts.house)
+            if found:
+                level, group = "building", (lib.building_groups, found)
+                if parts.cell is not None:
+                    deeper = _lookup(lib.unit_groups, anchors, parts.house, parts.cell)
+                    if deeper:
+                        level, group = "unit", (lib.unit_groups, deeper)
+                    else:
+                        missing += 1
+                if parts.room is not None:
+                    if parts.cell is not None and level == "unit":
+                        rooms = _lookup(
+                            lib.room_groups, anchors, parts.house, parts.cell, parts.room
+                        )
+                        table = lib.room_groups
+                    else:
+                        rooms = _lookup(lib.room_nounit_groups, anchors, parts.house, parts.room)
+                        table = lib.room_nounit_groups
+                    if rooms:
+                        level, group = "room", (table, rooms)
+                    else:
+                        missing += 1
+            else:
+                missing += 1 + (parts.cell is not None) + (parts.room is not None)
+        elif parts.room is not None or parts.cell is not None:
+            missing += 1
+        if level in ("compound", "road") and parts.roadno:
+            missing += 1
+        if group is not None:
+            table, found = group
+            rows = [int(table.rep[g]) for _, g in found]
+            pick = int(np.argmin(rows))
+            anchor, g = found[pick]
+            row = rows[pick]
+            grid = lib.grid_of_ranks(int(table.grid_lo[g]), int(table.grid_hi[g]))
+            places = len(found) + int(table.count[g]) - 1 if level == "room" else len(found)
+            target = (level, anchor, g)
+        else:
+            row, grid = lib.anchors_summary(anchors)
+            places = _distinct_places(lib, anchors, level)
+            target = (level, int(row))
+        if places > 1:
+            score /= places
+            notes.append(f"{places} library places match equally")
+        if missing:
+            score *= MISSING_PART_FACTOR**missing
+            notes.append(f"{missing} door part(s) not in the library")
+        return _Hypothesis(level, score, row, grid, target, notes)
+
+
+def _best_per_name(candidates):
+    """Unique names, each with its best score, best first."""
+    best: dict = {}
+    for name, score in candidates:
+        if score > best.get(name, -1.0):
+            best[name] = score
+    return sorted(best.items(), key=lambda x: -x[1])
+
+
+def _lookup(groups, anchors: np.ndarray, *parts: str) -> list[tuple[int, int]]:
+    """(anchor, group) pairs holding the door parts under any of ``anchors``."""
+    found = []
+    for anchor in anchors.tolist():
+        g = groups.find(anchor, *parts)
+        if g is not None:
+            found.append((anchor, g))
+    return found
+
+
+def _distinct_places(lib: AddressLibrary, anchors: np.ndarray, level: str) -> int:
+    """How many different real places a set of anchors stands for at ``level``."""
+    if len(anchors) == 1:
+        return 1
+    fields = lib.anchor_fields
+    if level == "door":
+        keys = zip(
+            fields["community"][anchors],
+            fields["road"][anchors],
+            fields["roadno"][anchors],
+            strict=True,
+        )
+    elif level == "compound":
+        keys = zip(fields["community"][anchors], fields["poi"][anchors], strict=True)
+    else:
+        return 1  # a road, community, town or district is one place however many doors
+    return len(set(keys))

@@ -1,0 +1,96 @@
+"""Reverse geocoding: a point (any CRS gridmap knows) to its grid, admin units and nearest address.
+
+Distances are measured in the CGCS2000 3-degree Gauss-Kruger zone of the library (never in
+degrees or Web Mercator): the library's points are projected once, on the first reverse query,
+into an STRtree that answers "nearest address within ``radius_m``".
+
+The admin units come from the boundaries when they are given (the polygon holding the point at
+each level, smallest code on a shared edge), else from the grid code's prefix (a grid code is
+its community's 12-digit code + 3 digits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import shapely
+
+from gridmap.codes import parent_code
+from gridmap.crs import gk_zone_epsg, to_cgcs2000
+from gridmap.geocode.assign import GridIndex
+
+ADMIN_FIELDS = {"community": "community_code", "street": "street_code", "district": "district_code"}
+
+
+class ReverseIndex:
+    """Answers :meth:`reverse` for one library (lon/lat arrays) + grids + optional boundaries."""
+
+    def __init__(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        ids: np.ndarray,
+        address: np.ndarray,
+        grid_index: GridIndex | None,
+        boundaries=None,
+    ) -> None:
+        self.lon, self.lat, self.ids, self.address = lon, lat, ids, address
+        self.grid_index = grid_index
+        self.admin_index: dict[str, GridIndex] = {}
+        if boundaries is not None and len(boundaries):
+            for level in ADMIN_FIELDS:
+                layer = boundaries[boundaries["level"].astype(str) == level]
+                if len(layer):
+                    frame = layer.rename(columns={"code": "grid_code"})[["grid_code", "geometry"]]
+                    self.admin_index[level] = GridIndex(frame)
+        self._tree: shapely.STRtree | None = None
+        self._to_plane: pyproj.Transformer | None = None
+
+    def _nearest_tree(self) -> tuple[shapely.STRtree, pyproj.Transformer]:
+        if self._tree is None:
+            finite = np.isfinite(self.lon) & np.isfinite(self.lat)
+            centre = float(np.median(self.lon[finite])) if finite.any() else 120.0
+            epsg = gk_zone_epsg(centre)
+            self._to_plane = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
+            x, y = self._to_plane.transform(self.lon, self.lat)
+            points = shapely.points(np.asarray(x), np.asarray(y))
+            points[~finite] = None
+            self._tree = shapely.STRtree(points)
+        return self._tree, self._to_plane
+
+    def reverse(self, lon: float, lat: float, crs: str = "wgs84", radius_m: float = 100.0) -> dict:
+        """Grid, community, street and district codes at a point, and the nearest address.
+
+        Raises ValueError for an unknown CRS or coordinates that are not finite numbers.
+        """
+        x, y = to_cgcs2000(float(lon), float(lat), crs)
+        x, y = float(x), float(y)
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"coordinates {lon}, {lat} are not finite numbers")
+        out: dict = {"lon": x, "lat": y, "grid_code": None}
+        if self.grid_index is not None:
+            out["grid_code"] = self.grid_index.assign([x], [y])[0]
+        for level, key in ADMIN_FIELDS.items():
+            code = None
+            if level in self.admin_index:
+                code = self.admin_index[level].assign([x], [y])[0]
+            elif out["grid_code"]:
+                code = parent_code(out["grid_code"], level)
+            out[key] = code
+        out.update(address_id=None, address=None, distance_m=None)
+        if len(self.ids) and radius_m > 0:
+            tree, to_plane = self._nearest_tree()
+            px, py = to_plane.transform(x, y)
+            hit, distance = tree.query_nearest(
+                shapely.Point(px, py), max_distance=float(radius_m), return_distance=True
+            )
+            if len(hit):
+                rows = hit  # a scalar query gives the tree indexes directly
+                # equidistant addresses: the smallest id wins, so answers do not depend on order
+                best = min(rows.tolist(), key=lambda r: str(self.ids[r]))
+                out.update(
+                    address_id=str(self.ids[best]),
+                    address=str(self.address[best]),
+                    distance_m=round(float(distance[0]), 2),
+                )
+        return out

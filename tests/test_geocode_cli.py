@@ -1,0 +1,221 @@
+"""`gridmap assign` and `gridmap geocode` end to end on small files."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from geocode_helpers import lattice_grids, small_library
+
+from gridmap.cli import main
+
+
+def run(argv) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code
+
+
+def read_rows(path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture()
+def files(tmp_path):
+    library = tmp_path / "addresses.csv"
+    small_library().to_csv(library, index=False)
+    grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 3, 3)
+    # one exclusive grid so that host_grid_code is a real column of codes
+    grids.loc[grids.index[-1], ["kind", "host_grid_code"]] = ["exclusive", grids.grid_code.iloc[0]]
+    all_grids = tmp_path / "grids.gpkg"
+    grids.to_file(all_grids)
+    partial = tmp_path / "partial.gpkg"  # leaves 阳光花园 (120.70, 30.80) outside
+    grids[grids.grid_code != "330402001001001"].to_file(partial)
+    return {"library": library, "grids": all_grids, "partial": partial, "dir": tmp_path}
+
+
+def test_assign_every_address_once(files, capsys):
+    out = files["dir"] / "assigned.csv"
+    code = run(
+        [
+            "assign",
+            "--grids",
+            str(files["grids"]),
+            "--addresses",
+            str(files["library"]),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = read_rows(out)
+    assert len(rows) == len(small_library())
+    assert all(row["grid_code"] for row in rows)
+    assert {"address_id", "address", "lon", "lat", "households", "grid_code"} <= set(rows[0])
+    summary = capsys.readouterr().out
+    assert "unassigned    0" in summary
+    assert not (files["dir"] / "assigned.unassigned.csv").exists()
+
+
+def test_assign_lists_unassigned_and_exits_1(files, capsys):
+    out = files["dir"] / "assigned.csv"
+    code = run(
+        [
+            "assign",
+            "--grids",
+            str(files["partial"]),
+            "--addresses",
+            str(files["library"]),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 1
+    rows = read_rows(out)
+    assert len(rows) == len(small_library())
+    assert {r["address_id"] for r in rows if not r["grid_code"]} == {"YG-1-1-101", "YG-1-1-102"}
+    listed = read_rows(files["dir"] / "assigned.unassigned.csv")
+    assert [r["address_id"] for r in listed] == ["YG-1-1-101", "YG-1-1-102"]
+    assert "fall in no grid" in capsys.readouterr().err
+
+
+def test_assign_refuses_duplicate_address_ids(files, capsys):
+    lib = small_library()
+    lib.loc[3, "address_id"] = lib.loc[0, "address_id"]
+    bad = files["dir"] / "dup.csv"
+    lib.to_csv(bad, index=False)
+    out = files["dir"] / "never.csv"
+    code = run(
+        ["assign", "--grids", str(files["grids"]), "--addresses", str(bad), "--out", str(out)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "dup.csv" in err and "address_id" in err and "duplicate" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+QUERIES = (
+    "id,address\n"
+    "q1,中山路58号幸福小区3幢2单元201室\n"
+    "q2,幸福小区3幢201室\n"  # two rooms 201 in building 3: review
+    "q3\n"  # missing field
+    "q4,中华路7号,旁边\n"  # extra field
+    "q5,\n"  # empty
+    "q6,北京市朝阳区建国路1号\n"  # another city
+    'q7,"幸福小区1幢1单元101室\x01"\n'  # control character
+    f"q8,{'中' * 4000}\n"  # 4,000 characters
+    "q9,hello\n"  # not Chinese
+)
+
+
+def test_geocode_keeps_every_id_and_reports_bad_rows(files, capsys):
+    queries = files["dir"] / "queries.csv"
+    queries.write_text(QUERIES, encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    code = run(
+        [
+            "geocode",
+            "--library",
+            str(files["library"]),
+            "--grids",
+            str(files["grids"]),
+            "--in",
+            str(queries),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 1  # malformed rows are a reported quality failure
+    rows = read_rows(out)
+    assert [r["id"] for r in rows] == [f"q{i}" for i in range(1, 10)]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["q1"]["level"] == "room" and by_id["q1"]["address_id"] == "XF-3-2-201"
+    assert by_id["q1"]["grid_code"] and by_id["q1"]["status"] == "ok"
+    assert by_id["q2"]["level"] == "none" and by_id["q2"]["status"] == "review"
+    assert by_id["q3"]["status"] == "bad_row"
+    assert by_id["q4"]["level"] == "door" and by_id["q4"]["address"] == "中华路7号,旁边"
+    assert by_id["q7"]["level"] == "room" and by_id["q7"]["address_id"] == "XF-1-1-101"
+    for qid in ("q5", "q6", "q8", "q9"):
+        assert by_id[qid]["level"] == "none" and by_id[qid]["address_id"] == ""
+    review = {r["id"]: r for r in read_rows(files["dir"] / "results.review.csv")}
+    assert set(review) == {"q2", "q3", "q4", "q5", "q6", "q8", "q9"}
+    assert review["q2"]["guess_level"] == "room" and review["q2"]["guess_address_id"]
+    assert "below 0.60" in review["q2"]["reason"]
+    assert "北京市" in review["q6"]["reason"]
+    assert "too long" in review["q8"]["reason"]
+    captured = capsys.readouterr()
+    assert "review" in captured.out and "room" in captured.out
+    assert "queries.csv: row 4" in captured.err and "queries.csv: row 5" in captured.err
+
+
+def test_geocode_review_threshold_option(files):
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\nq2,幸福小区3幢201室\n", encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    review = files["dir"] / "to_check.csv"
+    code = run(
+        [
+            "geocode",
+            "--library",
+            str(files["library"]),
+            "--grids",
+            str(files["grids"]),
+            "--in",
+            str(queries),
+            "--out",
+            str(out),
+            "--review-threshold",
+            "0.3",
+            "--review",
+            str(review),
+        ]
+    )
+    assert code == 0
+    assert read_rows(out)[0]["level"] == "room"
+    assert read_rows(review) == []
+
+
+def test_geocode_reads_gbk(files):
+    queries = files["dir"] / "gbk.csv"
+    queries.write_bytes("id,address\n1,中华路7号\n2,幸福小区1幢1单元101室\n".encode("gbk"))
+    out = files["dir"] / "results.csv"
+    code = run(
+        [
+            "geocode",
+            "--library",
+            str(files["library"]),
+            "--grids",
+            str(files["grids"]),
+            "--in",
+            str(queries),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert [r["level"] for r in read_rows(out)] == ["door", "room"]
+
+
+def test_geocode_without_id_column_is_bad_input(files, capsys):
+    queries = files["dir"] / "bad.csv"
+    queries.write_text("name,text\n1,中华路7号\n", encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    code = run(
+        [
+            "geocode",
+            "--library",
+            str(files["library"]),
+            "--grids",
+            str(files["grids"]),
+            "--in",
+            str(queries),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.csv: row 1: no id or address column" in err
+    assert not out.exists()

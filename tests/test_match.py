@@ -1,0 +1,238 @@
+"""Matching free text to the standard address library: each level, each messy form, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from geocode_helpers import NANHU, _row, lattice_grids, small_library
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridmap.errors import InputError
+from gridmap.geocode import Geocoder
+from gridmap.geocode.match import MAX_QUERY_CHARS
+from gridmap.model import MATCH_LEVELS
+
+
+@pytest.fixture(scope="module")
+def geocoder() -> Geocoder:
+    grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 3, 3)
+    return Geocoder.from_frames(small_library(), grids)
+
+
+def answer(geocoder, text):
+    m = geocoder.match(text)
+    return m.level, m.address_id
+
+
+# --- each level ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, level, address_id",
+    [
+        ("浙江省嘉兴市南湖区建设街道幸福社区中山路58号幸福小区3幢2单元201室", "room", "XF-3-2-201"),
+        ("中山路58号幸福小区3幢2单元", "unit", "XF-3-2-101"),
+        ("幸福小区2幢", "building", "XF-2-1-101"),
+        ("中华路7号", "door", "ZH-7"),
+        ("南湖区幸福小区", "compound", "XF-1-1-101"),
+        ("嘉兴市中华路", "road", "ZH-7"),
+        ("南湖区建设街道幸福社区", "community", "XF-COMMUNITY"),
+        ("嘉兴市南湖区建设街道", "town", "XF-COMMUNITY"),
+        ("嘉兴市秀洲区", "district", "YG-1-1-101"),
+    ],
+)
+def test_each_level(geocoder, text, level, address_id):
+    m = geocoder.match(text)
+    assert (m.level, m.address_id) == (level, address_id)
+    assert m.confidence == 1.0
+    assert m.lon is not None and m.lat is not None
+
+
+def test_room_match_carries_point_and_grid(geocoder):
+    m = geocoder.match("中山路58号幸福小区1幢1单元101室")
+    assert (m.lon, m.lat) == (120.751, 30.7502)
+    assert m.grid_code == geocoder.assign([120.751], [30.7502])[0] is not None
+
+
+def test_group_level_grid_only_when_single(geocoder):
+    # the district 秀洲区 has one compound in one grid; 南湖区's places span several grids
+    assert geocoder.match("秀洲区").grid_code is not None
+    assert geocoder.match("南湖区").grid_code is None
+
+
+def test_deepest_level_when_the_room_does_not_exist(geocoder):
+    m = geocoder.resolve("中山路58号幸福小区3幢2单元909室")
+    assert m.guess.level == "unit"
+    assert 0.6 <= m.guess.confidence < 1.0
+    assert "not in the library" in m.reason
+
+
+# --- messy forms ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "中山路５８号幸福小区３幢２单元２０１室",  # full-width digits
+        "中山路五十八号幸福小区三号楼二单元二〇一室",  # Chinese numerals
+        "中山路58号幸福小区3栋2单元201户",  # unit-word variants
+        "幸福小区3号楼2单元201",  # bare room number at the end
+        "幸福小区3-2-201",  # compound form
+        "3幢2单元201室 幸福小区 中山路58号",  # swapped order, spaces
+        "南湖区幸福小区3幢2单元201室",  # dropped province and city
+        "幸富小区3幢2单元201室",  # one-character typo in the compound
+        "嘉兴中山路58号幸福小区3幢2单元201室",  # short form of the city
+        "中山路58号幸福小区\t3幢\x002单元\u200b201室",  # control and zero-width characters
+    ],
+)
+def test_messy_forms(geocoder, text):
+    assert answer(geocoder, text) == ("room", "XF-3-2-201")
+
+
+def test_compound_alias(geocoder):
+    # 阳光花园 is also written 阳光花园小区
+    assert answer(geocoder, "阳光花园小区1幢1单元102室") == ("room", "YG-1-1-102")
+
+
+def test_user_alias():
+    geocoder = Geocoder.from_frames(small_library(), aliases={"老街": "中华路"})
+    assert answer(geocoder, "老街7号") == ("door", "ZH-7")
+
+
+def test_fuzzy_name_confidence_below_exact(geocoder):
+    exact = geocoder.match("幸福小区3幢2单元201室")
+    fuzzy = geocoder.match("幸富小区3幢2单元201室")
+    assert fuzzy.address_id == exact.address_id
+    assert fuzzy.confidence < exact.confidence
+
+
+# --- ambiguity and review --------------------------------------------------------------------
+def test_ambiguous_typo_goes_to_review(geocoder):
+    # 中三路 is one character from both 中山路 and 中兴路, and both have a 58号
+    result = geocoder.resolve("中三路58号")
+    assert not result.accepted
+    assert result.match.level == "none" and result.match.address_id is None
+    assert result.guess.level == "door" and result.guess.address_id in ("XF-1-1-101", "ZX-58")
+    assert "another place" in result.reason
+
+
+def test_ambiguous_room_without_unit_goes_to_review(geocoder):
+    result = geocoder.resolve("幸福小区3幢201室")  # room 201 exists in units 1 and 2
+    assert not result.accepted
+    assert "2 library places" in result.reason
+
+
+def test_review_threshold_is_configurable():
+    lib = small_library()
+    strict = Geocoder.from_frames(lib, review_threshold=0.99)
+    lax = Geocoder.from_frames(lib, review_threshold=0.2)
+    assert strict.match("幸富小区3幢2单元201室").level == "none"
+    assert lax.match("幸福小区3幢201室").level == "room"
+    with pytest.raises(ValueError):
+        Geocoder.from_frames(lib, review_threshold=1.5)
+
+
+def test_contradicting_district_is_not_accepted(geocoder):
+    result = geocoder.resolve("秀洲区中山路58号幸福小区1幢")
+    assert not result.accepted
+    assert "contradict" in result.reason
+
+
+def chaoyang_library() -> pd.DataFrame:
+    """A library in 吉林省长春市, whose 朝阳区 shares its name with Beijing's."""
+    place = dict(
+        prov="吉林省", city="长春市", district="朝阳区", town="红旗街道", community="红旗社区"
+    )
+    return pd.DataFrame(
+        [
+            _row("CC-1", 125.30, 43.88, road="建国路", roadno="88号", **place),
+            _row("CC-2", 125.31, 43.88, road="建国路", roadno="90号", **place),
+        ]
+    )
+
+
+def test_ambiguous_district_resolves_inside_the_configured_city():
+    geocoder = Geocoder.from_frames(chaoyang_library(), city="吉林省长春市")
+    assert answer(geocoder, "朝阳区建国路88号") == ("door", "CC-1")
+    assert answer(geocoder, "长春市朝阳区建国路88号") == ("door", "CC-1")
+    beijing = geocoder.resolve("北京市朝阳区建国路88号")
+    assert beijing.match.level == "none" and beijing.guess.address_id is None
+    assert "北京市" in beijing.reason and "长春市" in beijing.reason
+
+
+def test_city_defaults_to_the_library_city():
+    geocoder = Geocoder.from_frames(chaoyang_library())
+    assert geocoder.matcher.city_label == "吉林省长春市"
+
+
+# --- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("   \t ", "empty"),
+        (None, "empty"),
+        ("hello world 123", "no Chinese"),
+        ("\x00\x01\x02", "empty"),
+        ("杭州市西湖区文三路100号", "outside the library city"),
+        ("上海市黄浦区中山东一路1号", "outside the library city"),
+        ("朝阳区建国路88号", "not a district"),
+        ("天气很好我们去公园", "no road, compound"),
+    ],
+)
+def test_bad_queries_give_level_none_with_a_reason(geocoder, text, reason):
+    result = geocoder.resolve(text)
+    assert result.match.level == "none" and result.match.address_id is None
+    assert reason in result.reason
+
+
+def test_long_strings_are_refused_quickly(geocoder):
+    started = time.perf_counter()
+    for text in ("中山路58号" * 700, "x" * 4000, "幸" * 4000):
+        result = geocoder.resolve(text)
+        assert result.match.level == "none"
+        assert "too long" in result.reason
+    assert len("中山路58号" * 700) > MAX_QUERY_CHARS
+    assert time.perf_counter() - started < 1.0
+
+
+def test_duplicate_address_id_is_refused_naming_the_rows():
+    lib = small_library()
+    lib.loc[5, "address_id"] = lib.loc[2, "address_id"]
+    with pytest.raises(InputError) as error:
+        Geocoder.from_frames(lib, source="lib.csv")
+    text = str(error.value)
+    assert "lib.csv: row 4: field address_id: duplicate address_id 'XF-1-1-201'" in text
+    assert "rows 7" in text
+
+
+def test_library_points_outside_all_grids_are_listed_and_carry_no_grid():
+    grids = lattice_grids(120.74, 30.74, 120.78, 30.78, 2, 2)  # 阳光花园 (120.70, 30.80) is out
+    geocoder = Geocoder.from_frames(small_library(), grids)
+    assert geocoder.unassigned == ["YG-1-1-101", "YG-1-1-102"]
+    m = geocoder.match("阳光花园1幢1单元101室")
+    assert m.level == "room" and m.address_id == "YG-1-1-101" and m.grid_code is None
+
+
+def test_match_many_keeps_every_input(geocoder):
+    texts = ["幸福小区1幢1单元101室", "", None, "x" * 4000, "中华路7号"]
+    matches = geocoder.match_many(texts)
+    assert [m.level for m in matches] == ["room", "none", "none", "none", "door"]
+
+
+def test_library_without_component_columns_matches_nothing_but_does_not_fail():
+    lib = small_library()[["address_id", "address", "lon", "lat"]]
+    geocoder = Geocoder.from_frames(lib, city="浙江省嘉兴市")
+    assert geocoder.match("幸福小区1幢").level == "none"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_gives_an_answer_in_range(text):
+    result = _SHARED.resolve(text)
+    assert 0.0 <= result.guess.confidence <= 1.0
+    assert result.match.level in MATCH_LEVELS
+
+
+_SHARED = Geocoder.from_frames(
+    pd.concat([small_library(), pd.DataFrame([_row("EXTRA", 120.8, 30.8, road="一路", **NANHU)])])
+)
