@@ -61,6 +61,10 @@ def current_user() -> User | None:
     token = _bearer()
     if token is None and request.path.startswith("/open311/"):
         token = request.values.get("api_key") or None
+        if token is None and request.is_json:  # a JSON body may carry it too
+            body = request.get_json(silent=True)
+            value = body.get("api_key") if isinstance(body, dict) else None
+            token = value if isinstance(value, str) and value else None
     record = None
     if token is not None:
         record = store().check_token(token)

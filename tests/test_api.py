@@ -1,0 +1,546 @@
+"""The JSON API through the Flask test client: every endpoint, roles, bad input, live stream."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+
+import pytest
+from webcity import app, bearer, city_store, client, tokens  # noqa: F401  (fixtures)
+
+from web import create_app
+
+POINT = {"type": "garbage", "description": "路口垃圾堆放", "lon": 120.71, "lat": 30.71}
+
+
+def post(client, token, url, body):  # noqa: F811
+    return client.post(url, headers=bearer(token), json=body)
+
+
+def test_config_describes_city_layers_types_user(client, tokens):  # noqa: F811
+    r = client.get("/api/config", headers=bearer(tokens["viewer"]))
+    assert r.status_code == 200
+    cfg = r.get_json()
+    assert cfg["city"] == "嘉兴市"
+    assert cfg["center"] == [30.75, 120.75]
+    assert cfg["bounds"] == [[30.70, 120.70], [30.80, 120.80]]
+    assert cfg["datum"] == "wgs84" and cfg["basemap"]["url"] == ""
+    assert [layer["name"] for layer in cfg["layers"]] == [
+        "district",
+        "street",
+        "community",
+        "grid",
+        "exclusive",
+        "roads",
+    ]
+    assert {"code": "manhole", "name": "井盖破损"} in cfg["incident_types"]
+    assert cfg["user"]["role"] == "viewer"
+    assert cfg["version"]["id"] == 1
+
+
+def test_every_api_endpoint_needs_a_token(client):  # noqa: F811
+    for url in [
+        "/api/config",
+        "/api/layers/grid",
+        "/api/incidents",
+        "/api/incidents/heat",
+        "/api/incidents/1",
+        "/api/geocode?q=x",
+        "/api/kpi",
+        "/api/grids/1",
+        "/api/versions",
+        "/api/stream?once=1",
+    ]:
+        r = client.get(url)
+        assert r.status_code == 401, url
+        assert "error" in r.get_json()
+    r = client.get("/api/config", headers=bearer("not-a-token"))
+    assert r.status_code == 401
+
+
+def test_layers_by_bbox_and_zoom(client, tokens):  # noqa: F811
+    h = bearer(tokens["viewer"])
+    r = client.get("/api/layers/grid?bbox=120.70,30.70,120.72,30.72&zoom=14", headers=h)
+    fc = r.get_json()
+    assert fc["type"] == "FeatureCollection"
+    assert [f["properties"]["grid_code"] for f in fc["features"]] == ["330402001001001"]
+    props = fc["features"][0]["properties"]
+    for key in (
+        "grid_code",
+        "kind",
+        "community_code",
+        "host_grid_code",
+        "households",
+        "population",
+        "area_m2",
+        "open",
+        "overdue",
+        "closure_rate",
+    ):
+        assert key in props
+    assert props["closure_rate"] is None and props["open"] == 0
+    admin = client.get("/api/layers/street", headers=h).get_json()["features"]
+    assert {f["properties"]["code"] for f in admin} == {"330402001", "330402002"}
+    assert set(admin[0]["properties"]) == {"code", "name", "level", "parent_code"}
+    roads = client.get("/api/layers/roads", headers=h).get_json()["features"]
+    assert roads[0]["properties"] == {"name": "测试路", "kind": "road"}
+    exclusive = client.get("/api/layers/exclusive?zoom=15", headers=h).get_json()["features"]
+    assert exclusive[0]["properties"]["host_grid_code"] == "330402001001001"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=1,2,3",
+        "bbox=a,b,c,d",
+        "bbox=3,2,1,4",
+        "bbox=0,0,200,1",
+        "zoom=x",
+        "zoom=40",
+        "bbox=nan,1,2,3",
+    ],
+)
+def test_layers_bad_query_is_400(client, tokens, query):  # noqa: F811
+    r = client.get(f"/api/layers/grid?{query}", headers=bearer(tokens["viewer"]))
+    assert r.status_code == 400 and r.get_json()["field"] in ("bbox", "zoom")
+
+
+def test_unknown_layer_is_404_json(client, tokens):  # noqa: F811
+    r = client.get("/api/layers/buildings", headers=bearer(tokens["viewer"]))
+    assert r.status_code == 404 and "unknown layer" in r.get_json()["error"]
+
+
+def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, city_store):  # noqa: F811
+    r = post(client, tokens["field"], "/api/incidents", POINT)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["grid_code"] == "330402001001001" and body["status"] == "reported"
+    assert body["history"][0]["actor"] == "field-user"
+    assert r.headers["Location"] == f"/api/incidents/{body['id']}"
+    other = sqlite3.connect(city_store.path)  # a second connection sees it at once
+    assert other.execute("SELECT grid_code FROM incidents WHERE id=?", (body["id"],)).fetchone()
+    listed = client.get("/api/incidents", headers=bearer(tokens["viewer"])).get_json()
+    feature = listed["features"][0]
+    assert feature["geometry"]["coordinates"] == [120.71, 30.71]
+    for key in (
+        "id",
+        "type",
+        "type_name",
+        "status",
+        "status_name",
+        "overdue",
+        "created_at",
+        "due_at",
+        "grid_code",
+        "description",
+        "address",
+    ):
+        assert key in feature["properties"]
+
+
+def test_report_by_address_and_in_exclusive_grid(client, tokens):  # noqa: F811
+    r = post(
+        client,
+        tokens["dispatcher"],
+        "/api/incidents",
+        {"type": "井盖破损", "description": "井盖缺失", "address": "浙江省嘉兴市南湖区测试路3号"},
+    )
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["grid_code"] == "330402001002001" and r.get_json()["type"] == "manhole"
+    r = post(
+        client, tokens["dispatcher"], "/api/incidents", POINT | {"lon": 120.702, "lat": 30.702}
+    )
+    assert r.get_json()["grid_code"] == "330402001001501"
+
+
+def test_gcj02_point_is_converted(client, tokens):  # noqa: F811
+    from gridmap.crs import wgs84_to_gcj02
+
+    lon, lat = wgs84_to_gcj02(120.71, 30.71)
+    r = post(
+        client, tokens["admin"], "/api/incidents", POINT | {"lon": lon, "lat": lat, "crs": "gcj02"}
+    )
+    assert r.status_code == 201
+    assert abs(r.get_json()["lon"] - 120.71) < 1e-5 and abs(r.get_json()["lat"] - 30.71) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"description": "x", "lon": 120.71, "lat": 30.71}, 400, "type"),
+        ({"type": "ufo", "description": "x", "lon": 120.71, "lat": 30.71}, 400, "type"),
+        ({"type": "garbage", "lon": 120.71, "lat": 30.71}, 400, "description"),
+        (
+            {"type": "garbage", "description": "x" * 4001, "lon": 120.71, "lat": 30.71},
+            400,
+            "description",
+        ),
+        ({"type": "garbage", "description": 5, "lon": 120.71, "lat": 30.71}, 400, "description"),
+        ({"type": "garbage", "description": "x"}, 400, "lon"),
+        ({"type": "garbage", "description": "x", "lon": "east", "lat": 30.71}, 400, "lon"),
+        ({"type": "garbage", "description": "x", "lon": 120.71}, 400, "lat"),
+        ({"type": "garbage", "description": "x", "lon": 121.5, "lat": 31.2}, 422, "lon"),
+        ({"type": "garbage", "description": "x", "lon": 500, "lat": 31.2}, 422, "lon"),
+        (
+            {"type": "garbage", "description": "x", "lon": 120.71, "lat": 30.71, "crs": "mars"},
+            400,
+            "crs",
+        ),
+        ({"type": "garbage", "description": "x", "address": "火星基地1号"}, 422, "address"),
+    ],
+)
+def test_bad_reports_are_4xx_json(client, tokens, body, status, field):  # noqa: F811
+    r = post(client, tokens["admin"], "/api/incidents", body)
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["field"] == field
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b"", b"\xff\xfe", b"null"])
+def test_malformed_json_is_400(client, tokens, data):  # noqa: F811
+    r = client.post(
+        "/api/incidents",
+        data=data,
+        content_type="application/json",
+        headers=bearer(tokens["admin"]),
+    )
+    assert r.status_code == 400 and "error" in r.get_json()
+
+
+def test_request_size_is_limited_413_json(tmp_path, city_store, tokens):  # noqa: F811
+    small = create_app({"DB": city_store.path, "MAX_CONTENT_LENGTH": 2000})
+    body = json.dumps(POINT | {"description": "x" * 3000})
+    r = small.test_client().post(
+        "/api/incidents",
+        data=body,
+        content_type="application/json",
+        headers=bearer(tokens["admin"]),
+    )
+    assert r.status_code == 413 and "error" in r.get_json()
+
+
+def test_script_in_description_is_stored_as_text(client, tokens):  # noqa: F811
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    r = post(client, tokens["admin"], "/api/incidents", POINT | {"description": payload})
+    got = client.get(f"/api/incidents/{r.get_json()['id']}", headers=bearer(tokens["viewer"]))
+    assert got.get_json()["description"] == payload
+    assert got.mimetype == "application/json"
+
+
+def test_roles_for_reporting(client, tokens):  # noqa: F811
+    assert post(client, tokens["viewer"], "/api/incidents", POINT).status_code == 403
+    # Field staff only inside their own grids (community 330402001001).
+    assert post(client, tokens["field"], "/api/incidents", POINT).status_code == 201
+    outside = POINT | {"lon": 120.79, "lat": 30.79}
+    assert post(client, tokens["field"], "/api/incidents", outside).status_code == 403
+    assert post(client, tokens["field_other"], "/api/incidents", outside).status_code == 201
+    assert post(client, tokens["dispatcher"], "/api/incidents", outside).status_code == 201
+
+
+def test_workflow_over_the_api(client, tokens):  # noqa: F811
+    iid = post(client, tokens["field"], "/api/incidents", POINT).get_json()["id"]
+    url = f"/api/incidents/{iid}/transition"
+    r = post(client, tokens["field"], url, {"action": "accept"})
+    assert r.status_code == 403
+    r = post(client, tokens["dispatcher"], url, {"action": "close"})
+    assert r.status_code == 409 and "allowed: accept, reject" in r.get_json()["error"]
+    for role, action in [("dispatcher", "accept"), ("dispatcher", "dispatch")]:
+        r = post(client, tokens[role], url, {"action": action, "note": f"{action} ok"})
+        assert r.status_code == 200, r.get_json()
+    assert post(client, tokens["field_other"], url, {"action": "start"}).status_code == 403
+    r = post(client, tokens["field"], url, {"action": "start"})
+    assert r.status_code == 200 and r.get_json()["allowed_actions"] == ["resolve"]
+    assert post(client, tokens["field"], url, {"action": "resolve"}).status_code == 200
+    assert (
+        post(client, tokens["dispatcher"], url, {"action": "return", "note": "redo"}).status_code
+        == 200
+    )
+    for role, action in [
+        ("field", "start"),
+        ("field", "resolve"),
+        ("dispatcher", "verify"),
+        ("admin", "close"),
+    ]:
+        assert post(client, tokens[role], url, {"action": action}).status_code == 200, action
+    detail = client.get(f"/api/incidents/{iid}", headers=bearer(tokens["dispatcher"])).get_json()
+    assert detail["status"] == "closed" and detail["allowed_actions"] == []
+    assert detail["rework"] == 1
+    assert [h["action"] for h in detail["history"]] == [
+        "report",
+        "accept",
+        "dispatch",
+        "start",
+        "resolve",
+        "return",
+        "start",
+        "resolve",
+        "verify",
+        "close",
+    ]
+    assert detail["history"][1]["note"] == "accept ok"
+    assert detail["history"][1]["actor"] == "dispatcher-user"
+    assert post(client, tokens["viewer"], url, {"action": "close"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({}, 400),
+        ({"action": ""}, 400),
+        ({"action": 3}, 400),
+        ({"action": "fly"}, 409),
+        ({"action": "accept", "note": "n" * 4001}, 400),
+    ],
+)
+def test_bad_transitions(client, tokens, body, status):  # noqa: F811
+    iid = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
+    r = post(client, tokens["admin"], f"/api/incidents/{iid}/transition", body)
+    assert r.status_code == status and "error" in r.get_json()
+
+
+def test_unknown_ids_are_404(client, tokens):  # noqa: F811
+    h = bearer(tokens["admin"])
+    assert client.get("/api/incidents/999", headers=h).status_code == 404
+    r = client.post("/api/incidents/999/transition", headers=h, json={"action": "accept"})
+    assert r.status_code == 404 and r.get_json()["field"] == "id"
+    assert client.get("/api/grids/330402009009009", headers=h).status_code == 404
+    assert client.get("/api/nothing", headers=h).status_code == 404
+    assert client.get("/api/nothing").get_json()["error"]
+    assert client.put("/api/incidents", headers=h).status_code == 405
+
+
+def test_incident_filters(client, tokens, city_store):  # noqa: F811
+    h = bearer(tokens["admin"])
+    a = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
+    post(
+        client,
+        tokens["admin"],
+        "/api/incidents",
+        POINT | {"type": "noise", "lon": 120.79, "lat": 30.79},
+    )
+    post(client, tokens["admin"], f"/api/incidents/{a}/transition", {"action": "accept"})
+
+    def ids(query):
+        r = client.get(f"/api/incidents?{query}", headers=h)
+        assert r.status_code == 200, r.get_json()
+        return sorted(f["properties"]["type"] for f in r.get_json()["features"])
+
+    assert ids("") == ["garbage", "noise"]
+    assert ids("type=noise") == ["noise"]
+    assert ids("status=accepted") == ["garbage"]
+    assert ids("status=reported,accepted&type=garbage,noise") == ["garbage", "noise"]
+    assert ids("bbox=120.70,30.70,120.75,30.75") == ["garbage"]
+    assert ids("grid=330402002") == ["noise"]
+    assert ids("since=2000-01-01T00:00:00Z&until=2100-01-01") == ["garbage", "noise"]
+    assert ids("since=2100-01-01T00:00:00%2B08:00") == []
+    for bad in ["status=lost", "type=ufo", "since=yesterday", "grid=abc", "bbox=1"]:
+        assert client.get(f"/api/incidents?{bad}", headers=h).status_code == 400, bad
+
+
+def _bulk_incidents(store, n):
+    vid = store.current_version()["id"]
+    with store.transaction():
+        for i in range(n):
+            lon, lat = 120.70 + (i % 97) * 0.001, 30.70 + (i // 97) * 0.004
+            store.create_incident(
+                type="garbage",
+                description=f"#{i}",
+                lon=lon,
+                lat=lat,
+                location=store.locate(vid, lon, lat),
+                actor="bulk",
+            )
+
+
+def test_many_incidents_come_as_clusters_and_heat(client, tokens, city_store):  # noqa: F811
+    _bulk_incidents(city_store, 2100)
+    h = bearer(tokens["viewer"])
+    fc = client.get("/api/incidents?zoom=12", headers=h).get_json()
+    assert fc["aggregated"] is True and fc["count"] == 2100
+    assert sum(f["properties"]["count"] for f in fc["features"]) == 2100
+    assert all(f["properties"]["cluster"] for f in fc["features"])
+    assert len(fc["features"]) < 300
+    small = client.get("/api/incidents?bbox=120.70,30.70,120.72,30.72&zoom=15", headers=h)
+    assert small.get_json()["aggregated"] is False
+    heat = client.get("/api/incidents/heat?zoom=12", headers=h).get_json()
+    assert sum(p[2] for p in heat["points"]) == 2100
+    assert 0 < len(heat["points"]) <= 5000
+    lat, lon, _ = heat["points"][0]
+    assert 30.6 < lat < 30.9 and 120.6 < lon < 120.9
+
+
+def test_large_answers_are_gzipped(client, tokens, city_store):  # noqa: F811
+    _bulk_incidents(city_store, 300)
+    h = bearer(tokens["viewer"]) | {"Accept-Encoding": "gzip"}
+    r = client.get("/api/incidents", headers=h)
+    assert r.headers["Content-Encoding"] == "gzip"
+    assert len(json.loads(gzip.decompress(r.data))["features"]) == 300
+
+
+def test_grid_layer_carries_incident_kpis(client, tokens):  # noqa: F811
+    iid = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
+    post(client, tokens["admin"], "/api/incidents", POINT)
+    post(client, tokens["admin"], f"/api/incidents/{iid}/transition", {"action": "reject"})
+    fc = client.get(
+        "/api/layers/grid?bbox=120.70,30.70,120.72,30.72", headers=bearer(tokens["viewer"])
+    ).get_json()
+    props = fc["features"][0]["properties"]
+    assert (props["open"], props["overdue"], props["closure_rate"]) == (1, 0, 0.0)
+    grid = client.get("/api/grids/330402001001001", headers=bearer(tokens["viewer"])).get_json()
+    assert grid["kpi"]["total"] == 2 and grid["kpi"]["rejected"] == 1
+    assert grid["households"] == 301 and grid["geometry"]["type"] == "Polygon"
+
+
+def test_kpi_json_and_csv(client, tokens):  # noqa: F811
+    post(client, tokens["admin"], "/api/incidents", POINT)
+    h = bearer(tokens["viewer"])
+    rows = client.get("/api/kpi?level=street", headers=h).get_json()["rows"]
+    assert rows == [
+        {
+            "code": "330402001",
+            "name": "测试街道1",
+            "total": 1,
+            "open": 1,
+            "closed": 0,
+            "rejected": 0,
+            "closure_rate": 0.0,
+            "on_time_rate": None,
+            "overdue": 0,
+            "rework": 0,
+        }
+    ]
+    r = client.get("/api/kpi?level=district&format=csv", headers=h)
+    assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
+    lines = r.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("code,name,total,open,closed")
+    assert lines[1].startswith("330402,南湖区,1,1,0")
+    assert client.get("/api/kpi?level=planet", headers=h).status_code == 400
+    assert client.get("/api/kpi?format=xml", headers=h).status_code == 400
+
+
+def test_geocode(client, tokens):  # noqa: F811
+    h = bearer(tokens["viewer"])
+    r = client.get("/api/geocode?q=浙江省嘉兴市南湖区测试路3号", headers=h)
+    body = r.get_json()
+    assert r.status_code == 200
+    assert body["match"]["address_id"] == "A0003"
+    assert body["match"]["grid_code"] == "330402001002001"
+    assert body["grid"]["properties"]["grid_code"] == "330402001002001"
+    assert client.get("/api/geocode?q=", headers=h).status_code == 400
+    assert client.get("/api/geocode?q=" + "路" * 201, headers=h).status_code == 400
+
+
+def test_versions_and_activation_need_planner(client, tokens, city_store):  # noqa: F811
+    import webcity
+
+    webcity.publish_city(city_store, note="second")
+    h = bearer(tokens["viewer"])
+    assert len(client.get("/api/versions", headers=h).get_json()["versions"]) == 2
+    assert client.post("/api/versions/1/activate", headers=h).status_code == 403
+    assert (
+        client.post("/api/versions/1/activate", headers=bearer(tokens["dispatcher"])).status_code
+        == 403
+    )
+    r = client.post("/api/versions/1/activate", headers=bearer(tokens["planner"]))
+    assert r.status_code == 200
+    assert client.get("/api/config", headers=h).get_json()["version"]["id"] == 1
+    assert (
+        client.post("/api/versions/9/activate", headers=bearer(tokens["admin"])).status_code == 404
+    )
+
+
+def _events(text):
+    out = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1)
+            for line in block.splitlines()
+            if not line.startswith(":") and ": " in line
+        )
+        if fields.get("event") == "incident":
+            out.append((int(fields["id"]), json.loads(fields["data"])))
+    return out
+
+
+def test_stream_sends_events_and_resumes(client, tokens):  # noqa: F811
+    h = bearer(tokens["viewer"])
+    first = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
+    r = client.get("/api/stream?once=1", headers=h)
+    assert r.mimetype == "text/event-stream"
+    assert _events(r.get_data(as_text=True)) == []  # no history without last_id
+    r = client.get("/api/stream?once=1&last_id=0", headers=h)
+    events = _events(r.get_data(as_text=True))
+    assert [e[1]["id"] for e in events] == [first]
+    data = events[0][1]
+    assert data["event"] == "created" and data["status"] == "reported"
+    assert (data["lon"], data["lat"], data["grid_code"]) == (120.71, 30.71, "330402001001001")
+    post(client, tokens["admin"], f"/api/incidents/{first}/transition", {"action": "accept"})
+    r = client.get("/api/stream?once=1", headers=h | {"Last-Event-ID": str(events[0][0])})
+    later = _events(r.get_data(as_text=True))
+    assert [(e[1]["event"], e[1]["status"]) for e in later] == [("transition", "accepted")]
+    assert client.get("/api/stream?last_id=x&once=1", headers=h).status_code == 400
+
+
+def test_stream_delivers_new_event_while_open(app, tokens, city_store):  # noqa: F811
+    import threading
+    import time
+
+    def report_soon():
+        time.sleep(0.3)
+        vid = city_store.current_version()["id"]
+        city_store.create_incident(
+            type="noise",
+            description="live",
+            lon=120.71,
+            lat=30.71,
+            location=city_store.locate(vid, 120.71, 30.71),
+            actor="t",
+        )
+        city_store.close()
+
+    worker = threading.Thread(target=report_soon)
+    started = time.monotonic()
+    worker.start()
+    r = app.test_client().get("/api/stream?max_seconds=1.5", headers=bearer(tokens["viewer"]))
+    events = _events(r.get_data(as_text=True))
+    worker.join()
+    assert [e[1]["type"] for e in events] == ["noise"]
+    assert time.monotonic() - started < 5
+
+
+def test_gcj02_basemap_shifts_every_overlay(tmp_path, city_store, tokens):  # noqa: F811
+    from gridmap.crs import wgs84_to_gcj02
+
+    shifted = create_app(
+        {
+            "DB": city_store.path,
+            "BASEMAP_DATUM": "gcj02",
+            "BASEMAP_URL": "http://tiles.local/{z}/{x}/{y}.png",
+        }
+    )
+    c = shifted.test_client()
+    h = bearer(tokens["admin"])
+    cfg = c.get("/api/config", headers=h).get_json()
+    assert cfg["datum"] == "gcj02" and cfg["basemap"]["datum"] == "gcj02"
+    r = c.post("/api/incidents", headers=h, json=POINT)
+    want = wgs84_to_gcj02(120.71, 30.71)
+    got = c.get("/api/incidents", headers=h).get_json()["features"][0]["geometry"]["coordinates"]
+    assert abs(got[0] - want[0]) < 1e-6 and abs(got[1] - want[1]) < 1e-6
+    assert r.get_json()["grid_code"] == "330402001001001"  # the stored point is not shifted
+    roads = c.get("/api/layers/roads", headers=h).get_json()["features"][0]["geometry"]
+    start = wgs84_to_gcj02(120.70, 30.75)
+    assert abs(roads["coordinates"][0][0] - start[0]) < 1e-6
+
+
+def test_openapi_lists_every_route(client):  # noqa: F811
+    doc = client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    app_ = client.application
+    for rule in app_.url_map.iter_rules():
+        path = rule.rule
+        if not (path.startswith("/api") or path.startswith("/open311") or path in ("/login",)):
+            continue
+        templated = path.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        assert templated in doc["paths"], templated
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][templated], (templated, method)

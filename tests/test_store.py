@@ -1,0 +1,167 @@
+"""The SQLite store: migrations, pragmas, published versions, bbox queries, tokens, durability."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+import pytest
+import shapely
+import webcity
+from webcity import city_store  # noqa: F401  (fixture)
+
+from gridmap.errors import InputError
+from gridmap.store import IncidentFilter, NotFound, open_store
+from gridmap.store.publish import publish
+from gridmap.store.sqlite import BANDS, band_for_zoom
+
+
+def test_new_store_is_migrated_wal_with_foreign_keys(tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    assert store.schema_version() == 1
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    store.close()
+    again = open_store(tmp_path / "s.sqlite")  # reopening applies nothing twice
+    rows = again.conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]
+    assert rows == 1
+
+
+def test_unsupported_url_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="postgresql"):
+        open_store("postgresql://localhost/grid")
+    assert open_store(f"sqlite:///{tmp_path}/u.sqlite").schema_version() == 1
+
+
+def test_publish_stores_every_layer_and_band(city_store):  # noqa: F811
+    version = city_store.current_version()
+    assert version["city"] == "嘉兴市" and version["current"]
+    assert version["bounds"] == [120.70, 30.70, 120.80, 30.80]
+    counts = dict(
+        city_store.conn.execute("SELECT layer, COUNT(*) FROM features GROUP BY layer").fetchall()
+    )
+    assert counts == {
+        "district": 1,
+        "street": 2,
+        "community": 4,
+        "grid": 8,
+        "exclusive": 1,
+        "roads": 1,
+    }
+    bands = city_store.conn.execute("SELECT DISTINCT band FROM feature_geoms").fetchall()
+    assert sorted(b[0] for b in bands) == sorted(BANDS)
+    assert version["summary"]["addresses"] == 8
+
+
+def test_bbox_query_uses_only_features_meeting_it(city_store):  # noqa: F811
+    vid = city_store.current_version()["id"]
+    west = city_store.layer_features(vid, "grid", (120.70, 30.70, 120.72, 30.72), 14)
+    assert [r[1] for r in west] == ["330402001001001"]
+    everything = city_store.layer_features(vid, "grid", None, None)
+    assert len(everything) == 8
+    geometry = json.loads(everything[0][4])
+    assert geometry["type"] == "Polygon"
+
+
+def test_tiny_features_are_left_out_at_low_zoom(city_store):  # noqa: F811
+    vid = city_store.current_version()["id"]
+    # The exclusive grid is ~0.003 degrees wide: several pixels at zoom 12, under one at zoom 6.
+    assert len(city_store.layer_features(vid, "exclusive", None, 12)) == 1
+    assert city_store.layer_features(vid, "exclusive", None, 6) == []
+
+
+def test_simplification_reduces_vertices_at_low_zoom(tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    grids = webcity.grids()
+    # A wiggly edge: many vertices a tenth of a metre apart.
+    wiggly = shapely.Polygon(
+        [(120.70 + i * 1e-5, 30.70 + (i % 2) * 1e-6) for i in range(2500)]
+        + [(120.725, 30.75), (120.70, 30.75)]
+    )
+    grids.loc[0, "geometry"] = wiggly
+    publish(store, grids, webcity.boundaries(), webcity.addresses())
+    rows = store.conn.execute(
+        "SELECT g.band, g.geojson FROM feature_geoms g JOIN features f ON f.id = g.feature_id "
+        "WHERE f.code = '330402001001001'"
+    ).fetchall()
+    vertices = {band: len(json.loads(text)["coordinates"][0]) for band, text in rows}
+    assert vertices[99] > 2000
+    assert vertices[band_for_zoom(10)] < 20
+
+
+def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):  # noqa: F811
+    vid = city_store.current_version()["id"]
+    assert city_store.locate(vid, 120.702, 30.702)["grid_code"] == "330402001001501"
+    inside = city_store.locate(vid, 120.79, 30.79)
+    assert inside == {
+        "grid_code": "330402002002002",
+        "community_code": "330402002002",
+        "street_code": "330402002",
+        "district_code": "330402",
+    }
+    assert city_store.locate(vid, 121.5, 31.2) is None
+
+
+def test_publish_names_missing_columns(tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    with pytest.raises(InputError, match="grid_code"):
+        publish(
+            store,
+            webcity.grids().drop(columns="grid_code"),
+            webcity.boundaries(),
+            webcity.addresses(),
+        )
+    assert store.current_version() is None  # nothing half-stored
+
+
+def test_second_publish_becomes_current(city_store):  # noqa: F811
+    first = city_store.current_version()["id"]
+    second = webcity.publish_city(city_store, note="v2")["version_id"]
+    assert city_store.current_version()["id"] == second != first
+    city_store.set_current(first)
+    assert city_store.current_version()["id"] == first
+    with pytest.raises(NotFound):
+        city_store.set_current(999)
+
+
+def test_tokens_are_stored_hashed(tmp_path):
+    store = open_store(tmp_path / "t.sqlite")
+    token = store.create_token("field", "王网格员", ["330402001001"])
+    row = store.conn.execute("SELECT token_hash FROM tokens").fetchone()
+    assert row[0] == hashlib.sha256(token.encode()).hexdigest()
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert token.encode() not in raw
+    store = open_store(tmp_path / "t.sqlite")
+    found = store.check_token(token)
+    assert (found.role, found.grids) == ("field", ("330402001001",))
+    assert store.check_token(token + "x") is None
+    store.revoke_token(found.id)
+    assert store.check_token(token) is None
+    with pytest.raises(ValueError):
+        store.create_token("superuser")
+
+
+def test_created_incident_is_visible_to_another_connection(city_store):  # noqa: F811
+    vid = city_store.current_version()["id"]
+    location = city_store.locate(vid, 120.71, 30.71)
+    iid = city_store.create_incident(
+        type="garbage", description="d", lon=120.71, lat=30.71, location=location, actor="t"
+    )
+    other = sqlite3.connect(city_store.path)
+    assert other.execute("SELECT status FROM incidents WHERE id=?", (iid,)).fetchone() == (
+        "reported",
+    )
+    assert other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0] == 1
+    assert city_store.count_incidents(IncidentFilter(bbox=(120.70, 30.70, 120.72, 30.72))) == 1
+    assert city_store.count_incidents(IncidentFilter(bbox=(120.75, 30.75, 120.80, 30.80))) == 0
+
+
+def test_failed_transaction_leaves_nothing(city_store):  # noqa: F811
+    with pytest.raises(RuntimeError), city_store.transaction() as tx:
+        tx.execute(
+            "INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('a','viewer','h','t')"
+        )
+        raise RuntimeError("boom")
+    assert city_store.tokens() == []
