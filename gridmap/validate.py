@@ -6,6 +6,7 @@ all (missing, unknown format) or an option is wrong.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import click
@@ -48,14 +49,14 @@ def validate(files, kind, crs, repair, limit) -> None:
     unreadable: list[str] = []
     summary: list[tuple[str, str, int, int, int]] = []
     by_check: Counter[str] = Counter()
-    quiet = len(files) < 2 or not click.get_text_stream("stderr").isatty()
+    quiet = len(files) < 2 or not sys.stderr.isatty()
     progress = tqdm(files, desc="validate", unit="file", disable=quiet, leave=False)
     for path in progress:
         try:
             report = inspect(path, kind, crs=crs, repair=repair, limit=limit or None)
         except InputError as error:
             for problem in error.problems:
-                tqdm.write(f"error: {problem}", file=click.get_text_stream("stderr"))
+                tqdm.write(f"error: {problem}", file=sys.stderr)
             unreadable.append(path)
             continue
         for notice in report.notices:

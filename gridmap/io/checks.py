@@ -30,7 +30,7 @@ class Findings:
         self.table = table
         self.limit = limit
         self.problems: list[Problem] = []
-        self.notices: list[str] = []
+        self.notices: list[tuple[int, str]] = []  # (position, text), sorted when reported
         self.counts: Counter[str] = Counter()  # problems per check, including those not listed
 
     def add(
@@ -64,11 +64,11 @@ class Findings:
         return len(positions)
 
     def notice(self, message: str, *, index: int | None = None) -> None:
-        where = ""
+        where, number = "", -1
         if index is not None:
             ((word, number),) = self.table.position(index).items()
             where = f"{word} {number}: "
-        self.notices.append(f"{self.table.path}: {where}{message}")
+        self.notices.append((number, f"{self.table.path}: {where}{message}"))
 
 
 def canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +114,12 @@ def guess_kind(columns, geometry_types=()) -> str | None:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Column as stripped text, NaN for blanks; whole numbers read as numbers lose '.0'."""
+    """Column as text, NaN for blanks; whole numbers read as numbers lose '.0'.
+
+    Not stripped: the CSV reader drops spaces after delimiters, and a per-value strip over
+    millions of rows costs more than everything else (codes and choices are stripped per
+    unique value in ``per_unique``).
+    """
     if pd.api.types.is_float_dtype(values.dtype):
         whole = values.notna() & (values % 1 == 0)
         text = values.astype(object).where(~whole, values.where(whole).astype("Int64").astype(str))
@@ -122,8 +127,14 @@ def as_text(values: pd.Series) -> pd.Series:
         return text.astype("str")
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("str")
-    text = values.astype("str").str.strip()
+    text = values.astype("str")
     return text.where(text != "", np.nan)
+
+
+def per_unique(text: pd.Series, function) -> pd.Series:
+    """``function`` applied once per distinct value (codes, choices: few distinct values)."""
+    unique = pd.unique(text.dropna())
+    return text.map(dict(zip(unique, map(function, unique), strict=True)))
 
 
 def check_text(f: Findings, frame: pd.DataFrame, col: str, *, required: bool) -> pd.Series:
@@ -173,7 +184,7 @@ def check_number(
 def check_choice(
     f: Findings, text: pd.Series, col: str, choices: tuple[str, ...], *, required: bool
 ) -> pd.Series:
-    lowered = text.str.lower()
+    lowered = per_unique(text, lambda value: value.strip().lower())
     bad = text.notna() & ~lowered.isin(choices)
     f.flag(
         bad,
@@ -186,14 +197,14 @@ def check_choice(
 
 def code_levels(text: pd.Series) -> pd.Series:
     """Level of each code (district/street/community/grid) or "!why it is invalid"."""
-    unique = pd.unique(text.dropna())
-    verdict = {}
-    for code in unique:
+
+    def level(code: str) -> str:
         try:
-            verdict[code] = division_level(code)
+            return division_level(code)
         except CodeError as error:
-            verdict[code] = f"!{error}"
-    return text.map(verdict)
+            return f"!{error}"
+
+    return per_unique(text, level)
 
 
 def check_code(
@@ -201,7 +212,7 @@ def check_code(
 ) -> pd.Series:
     """Flag codes that are not valid or not of one of ``levels``; returns each code's level."""
     level = code_levels(text)
-    invalid = level.str.startswith("!").fillna(False).astype(bool)
+    invalid = text.notna() & ~level.isin(("district", "street", "community", "grid"))
     f.flag(invalid, col, lambda i: f"bad division code: {level.iloc[i][1:]}", check="bad code")
     wrong = text.notna() & ~invalid & ~level.isin(levels)
     f.flag(

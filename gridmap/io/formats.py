@@ -213,8 +213,11 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if _decodes(sample, "utf-8"):
         return "utf-8"
-    if _decodes(sample, "gb18030"):
-        return "gb18030"
+    # Mixed files: the encoding most non-ASCII lines are in wins; the others are reported.
+    lines = [line for line in sample.split(b"\n")[:-1] if not line.isascii()]
+    for encoding in ("utf-8", "gb18030"):
+        if lines and sum(_decodes(line, encoding) for line in lines) > len(lines) / 2:
+            return encoding
     best = charset_normalizer.from_bytes(sample, cp_isolation=["utf_8", "gb18030", "big5"]).best()
     if best is None:
         return "utf-8"
@@ -293,7 +296,7 @@ def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) ->
 
 
 def _bad_lines(data: bytes, codec: str) -> list[int]:
-    """Byte offsets (one per line) of lines in ``data`` that are not in ``codec``."""
+    """Start offsets of the lines in ``data`` that are not in ``codec``."""
     found: list[int] = []
     start = 0
     while start < len(data) and len(found) < _MAX_ENCODING_PROBLEMS:
@@ -302,7 +305,7 @@ def _bad_lines(data: bytes, codec: str) -> list[int]:
             break
         except UnicodeDecodeError as error:
             offset = start + error.start
-            found.append(offset)
+            found.append(data.rfind(b"\n", 0, offset) + 1)
             next_line = data.find(b"\n", offset)
             start = len(data) if next_line < 0 else next_line + 1
     if codec != "utf-8":

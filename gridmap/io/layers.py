@@ -68,19 +68,20 @@ def inspect(
     for problem in table.problems:
         f.problems.append(problem)
         f.counts["mixed encodings"] += 1
-    if kind is None:
-        f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
-    elif kind not in LAYERS:
+    if kind is not None and kind not in LAYERS:
         raise InputError.one(table.path, f"unknown kind {kind!r}: one of {', '.join(LAYERS)}")
-    elif len(table.frame) == 0:
+    if len(table.frame) == 0:
         f.add(f"no {table.where}s: the file holds no data", check="empty file")
+    elif kind is None:
+        f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
     else:
         try:
             source = source_crs(crs, table.crs)
         except ValueError as error:
             raise InputError.one(table.path, str(error), field="--crs") from None
         report.frame = _check(table, LAYERS[kind], f, source, repair=repair)
-    report.problems, report.notices = sorted(f.problems, key=_reading_order), f.notices
+    report.problems = sorted(f.problems, key=_reading_order)
+    report.notices = [text for _, text in sorted(f.notices, key=lambda pair: pair[0])]
     report.counts = {check: n for check, n in f.counts.items() if n}
     if report.problems:
         report.frame = None

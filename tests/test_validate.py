@@ -1,0 +1,150 @@
+"""`gridmap validate`: every case of the bad-input corpus reported (file, row/feature, field),
+all at once, with exit codes 0 / 1 / 2; repairs only with --repair."""
+
+from __future__ import annotations
+
+import re
+
+import badinput as b
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gridmap.cli import cli
+from gridmap.errors import InputError
+from gridmap.io import read_addresses, read_boundaries
+
+
+def validate(*args: str):
+    result = CliRunner().invoke(cli, ["validate", *map(str, args)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def reported(output: str, path, where: str | None, field: str | None, words: str) -> bool:
+    """True when one output line names the file, the position, the field and says ``words``."""
+    head = str(path)
+    if where:
+        head += f": {where}"
+    if field:
+        head += f": field {field}"
+    return any(
+        line.startswith(f"problem: {head}: ") and words in line for line in output.splitlines()
+    )
+
+
+@pytest.mark.parametrize("case", sorted(b.CASES))
+def test_each_bad_input_case_is_reported(tmp_path, case):
+    path, expected = b.CASES[case](tmp_path)
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    for where, field, words in expected:
+        assert reported(result.output, path, where, field, words), (
+            where,
+            field,
+            words,
+            result.output,
+        )
+    problem_lines = [line for line in result.output.splitlines() if line.startswith("problem: ")]
+    assert len(problem_lines) == len(expected), result.output  # nothing spurious either
+
+
+def test_whole_corpus_in_one_run_lists_every_problem(tmp_path):
+    cases = [function(tmp_path) for function in b.CASES.values()]
+    result = validate(*(path for path, _ in cases))
+    assert result.exit_code == 1
+    for path, expected in cases:
+        for where, field, words in expected:
+            assert reported(result.output, path, where, field, words), (path, where, words)
+    summary = result.output.split("summary:")[1]
+    total = sum(len(expected) for _, expected in cases)
+    assert f"{len(cases)} file(s): {total} problem(s), 0 unreadable" in summary
+    assert re.search(r"wrong_types\.csv\s+addresses\s+6 read\s+4 problems", summary)
+    assert "problems by kind:" in summary and "duplicate id 3" in summary
+
+
+def test_clean_files_exit_0(tmp_path):
+    paths = b.write_clean_set(tmp_path)
+    result = validate(*paths.values())
+    assert result.exit_code == 0, result.output
+    assert "problem:" not in result.output and "all clean" in result.output
+    for kind in ("boundaries", "addresses", "barriers", "sites"):
+        assert re.search(rf"{kind}\s+\d+ read\s+ok", result.output)
+
+
+def test_repair_only_with_flag_and_reported(tmp_path):
+    path, expected = b.case_repairable(tmp_path)
+    assert validate(path).exit_code == 1
+    result = validate(path, "--repair")
+    assert result.exit_code == 0, result.output
+    repairs = [line for line in result.output.splitlines() if line.startswith("repaired: ")]
+    assert len(repairs) == 2
+    assert "feature 1: repaired invalid polygon (Self-intersection" in repairs[0]
+    assert "feature 2: repaired geometry (ring is not closed" in repairs[1]
+    with pytest.raises(InputError):
+        read_boundaries(path)
+    repaired = read_boundaries(path, repair=True)
+    assert shapely.is_valid(repaired.geometry.values).all()
+    assert set(repaired.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert len(repaired.attrs["notices"]) == 2
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("nope.csv", None, "file not found"),
+        ("table.xlsx", b"PK\x03\x04", "unknown format '.xlsx'"),
+        ("empty.csv", b"", "file is empty (0 bytes)"),
+        ("broken.gpkg", b"not a geopackage", "cannot read as GPKG"),
+    ],
+)
+def test_unreadable_files_exit_2(tmp_path, name, content, words):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    good = b.write_clean_set(tmp_path / "good")["addresses"]
+    result = validate(path, good)
+    assert result.exit_code == 2
+    assert f"error: {path}: {words}" in result.output
+    assert re.search(r"addresses\s+6 read\s+ok", result.output)  # the other file still checked
+
+
+def test_bad_crs_option_exit_2(tmp_path):
+    good = b.write_clean_set(tmp_path)["addresses"]
+    result = validate(good, "--crs", "mars")
+    assert result.exit_code == 2 and "unknown coordinate system 'mars'" in result.output
+
+
+def test_kind_is_guessed_or_given(tmp_path):
+    paths = b.write_clean_set(tmp_path)
+    result = validate(paths["addresses"], "--kind", "sites")
+    assert result.exit_code == 1
+    assert reported(result.output, paths["addresses"], None, "site_id", "missing required column")
+    unknown = tmp_path / "what.csv"
+    pd.DataFrame({"x": [1]}).to_csv(unknown, index=False)
+    assert reported(validate(unknown).output, unknown, None, None, "pass --kind")
+
+
+def test_listing_limit_counts_the_rest(tmp_path):
+    frame = b.addresses(30).astype({"households": object})
+    frame["households"] = "many"
+    path = tmp_path / "a.csv"
+    frame.to_csv(path, index=False)
+    result = validate(path, "--limit", "5")
+    lines = [line for line in result.output.splitlines() if line.startswith("problem: ")]
+    assert len(lines) == 6 and "... and 25 more rows like row 2" in lines[-1]
+    assert "30 problems" in result.output
+
+
+def test_readers_raise_input_error_with_capped_problems(tmp_path):
+    frame = b.addresses(120).astype({"households": object})
+    frame["households"] = "x"
+    path = tmp_path / "a.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError) as error:
+        read_addresses(path)
+    problems = error.value.problems
+    assert len(problems) == 51
+    assert str(problems[0]) == f"{path}: row 2: field households: not a number: 'x'"
+    assert "... and 70 more problems" in problems[-1].message
