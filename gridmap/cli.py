@@ -18,6 +18,10 @@ from gridmap.errors import InputError
 COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("gridmap.sample.cli:sample", "Build a deterministic sample city to demo on."),
     "validate": ("gridmap.validate:validate", "Check input files and list every problem at once."),
+    "partition": (
+        "gridmap.partition.cli:partition",
+        "Divide communities into comprehensive and exclusive grids.",
+    ),
     "assign": ("gridmap.geocode.cli:assign", "Put every standard address on exactly one grid."),
     "geocode": ("gridmap.geocode.cli:geocode", "Match free-text addresses to the address library."),
     "publish": ("gridmap.store.cli:publish", "Store a grid version for the map; make it current."),

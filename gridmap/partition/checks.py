@@ -1,0 +1,138 @@
+"""The guarantees, verified after every run: a list of violations (empty when all hold).
+
+Per community, with areas in m2 (Gauss-Kruger): the union of its grids has the community's area
+(within 1e-9 relative); the grid areas sum to that union (so overlaps have zero area); the union
+with the community adds nothing (so grids stay inside it; communities do not overlap, so inside
+exactly one). Every grid is one valid Polygon of at least 1 m2. Every address point lies in the
+grid it was given and in the interior of no other grid; households add up.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gridmap.partition.adjacency import metric_scale_for
+from gridmap.partition.config import PartitionConfig
+from gridmap.partition.measure import area_m2
+
+RELATIVE_TOLERANCE = 1e-9
+MIN_GRID_AREA_M2 = 1.0
+_LISTED = 10
+
+
+def verify(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    points: np.ndarray,
+    point_codes: np.ndarray,
+    point_households: np.ndarray,
+    config: PartitionConfig | None = None,
+) -> list[str]:
+    """Every broken guarantee as one line of text."""
+    violations: list[str] = []
+    geoms = grids.geometry.to_numpy()
+    codes = grids["grid_code"].astype(str).to_numpy()
+
+    not_polygon = np.flatnonzero(shapely.get_type_id(geoms) != 3)
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    violations += [f"grid {codes[k]} is not one Polygon" for k in not_polygon[:_LISTED]]
+    violations += [f"grid {codes[k]} is not valid" for k in invalid[:_LISTED]]
+    areas = grids["area_m2"].to_numpy(float) if "area_m2" in grids else area_m2(grids.geometry)
+    slivers = np.flatnonzero(areas < MIN_GRID_AREA_M2)
+    violations += [f"grid {codes[k]} is a sliver of {areas[k]:.3g} m2" for k in slivers[:_LISTED]]
+    unique, counts = np.unique(codes, return_counts=True)
+    violations += [f"grid code {c} is used twice" for c in unique[counts > 1][:_LISTED]]
+
+    violations += _coverage(grids, communities)
+    violations += _addresses(grids, points, point_codes, point_households)
+    return violations
+
+
+def _coverage(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> list[str]:
+    out = []
+    by_code = {code: frame for code, frame in grids.groupby("community_code", sort=True)}
+    unions, sums, outer, base, names = [], [], [], [], []
+    for code, community in zip(communities["code"], communities.geometry, strict=True):
+        frame = by_code.get(code)
+        if frame is None:
+            out.append(f"community {code} has no grid")
+            continue
+        parts = frame.geometry.to_numpy()
+        union = shapely.union_all(parts)
+        unions.append(union)
+        outer.append(shapely.union(union, community))
+        base.append(community)
+        sums.append(parts)
+        names.append(code)
+    unknown = sorted(set(by_code) - set(communities["code"]))
+    out += [f"grids name community {code}, which is not in the boundaries" for code in unknown]
+    if not names:
+        return out
+    # Compared in a local linear metric (degrees scaled to metres at the community): a linear map
+    # keeps area ratios exact, while reprojecting would bend each lon/lat edge split by a node by
+    # ~1e-5 m2 and blur the comparison at the 1e-9 level. Reported areas use Gauss-Kruger.
+    scale = np.array([_m2_per_deg2(g) for g in base])
+    union_area = shapely.area(unions) * scale
+    outer_area = shapely.area(outer) * scale
+    community_area = shapely.area(base) * scale
+    summed = np.array([shapely.area(p).sum() for p in sums]) * scale
+    tolerance = RELATIVE_TOLERANCE * community_area
+    for k, code in enumerate(names):
+        if abs(union_area[k] - community_area[k]) > tolerance[k]:
+            out.append(
+                f"community {code}: grids cover {union_area[k]:.6f} m2 of "
+                f"{community_area[k]:.6f} m2"
+            )
+        if summed[k] - union_area[k] > tolerance[k]:
+            out.append(f"community {code}: grids overlap by {summed[k] - union_area[k]:.6g} m2")
+        if outer_area[k] - community_area[k] > tolerance[k]:
+            out.append(
+                f"community {code}: grids reach {outer_area[k] - community_area[k]:.6g} "
+                "m2 outside it"
+            )
+    return out[: 3 * _LISTED]
+
+
+def _m2_per_deg2(geometry) -> float:
+    sx, sy = metric_scale_for((geometry.bounds[1] + geometry.bounds[3]) / 2.0)
+    return sx * sy
+
+
+def _addresses(grids, points, point_codes, point_households) -> list[str]:
+    out = []
+    if len(points) == 0:
+        return out
+    missing = np.array([code is None for code in point_codes])
+    if missing.any():
+        out.append(f"{int(missing.sum())} address points have no grid")
+    geoms = grids.geometry.to_numpy()
+    position = {code: k for k, code in enumerate(grids["grid_code"].astype(str))}
+    assigned = np.array(
+        [position.get(code, -1) if code is not None else -1 for code in point_codes]
+    )
+    unknown = (assigned < 0) & ~missing
+    if unknown.any():
+        out.append(f"{int(unknown.sum())} address points name a grid that does not exist")
+    located = assigned >= 0
+    shapes = shapely.points(points)
+    outside = np.flatnonzero(located & ~shapely.covers(geoms[np.maximum(assigned, 0)], shapes))
+    out += [
+        f"address point {points[p][0]:.7f},{points[p][1]:.7f} is outside its grid {point_codes[p]}"
+        for p in outside[:_LISTED]
+    ]
+    tree = shapely.STRtree(geoms)
+    pt, grid = tree.query(shapes, predicate="within")
+    inside_other = np.unique(pt[grid != assigned[pt]])
+    out += [
+        f"address point {points[p][0]:.7f},{points[p][1]:.7f} lies inside grid "
+        f"{grids['grid_code'].iloc[grid[pt == p][0]]} but is given {point_codes[p]}"
+        for p in inside_other[:_LISTED]
+    ]
+    grid_households = int(grids["households"].sum())
+    if grid_households != int(np.sum(point_households)):
+        out.append(
+            f"grids hold {grid_households} households, addresses {int(np.sum(point_households))}"
+        )
+    return out

@@ -1,0 +1,108 @@
+"""The run's summary (a dict) and its one-screen text form."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+
+from gridmap.partition.config import PartitionConfig
+
+
+def summarize(
+    grids: gpd.GeoDataFrame,
+    results: list,
+    config: PartitionConfig,
+    *,
+    violations: list[str],
+    runtime_s: float,
+    site_stats: dict,
+    communities: int,
+    addresses: int,
+) -> dict:
+    """Counts by kind, band share, household spread, compactness, barrier share, flags."""
+    comprehensive = grids[grids["kind"] == "comprehensive"]
+    exclusive = grids[grids["kind"] == "exclusive"]
+    hh = comprehensive["households"].to_numpy()
+    in_band = (hh >= config.min_households) & (hh <= config.max_households)
+    inner = sum(r.inner_length_m for r in results)
+    on_barrier = sum(r.inner_barrier_m for r in results)
+    ratio = len(exclusive) / len(comprehensive) if len(comprehensive) else float("inf")
+    warnings = []
+    if len(exclusive) and ratio > config.exclusive_ratio_limit:
+        warnings.append(
+            f"exclusive/comprehensive ratio {ratio:.2f} exceeds the limit "
+            f"{config.exclusive_ratio_limit:.2f}: tighten the exclusive-grid criteria"
+        )
+    flag_counts: dict[str, int] = {}
+    for flags in grids["flags"]:
+        for flag in filter(None, str(flags).split(";")):
+            flag_counts[flag] = flag_counts.get(flag, 0) + 1
+    unflagged_out = int((~in_band & (comprehensive["flags"].fillna("") == "").to_numpy()).sum())
+    if unflagged_out:
+        violations = violations + [f"{unflagged_out} out-of-band grids carry no flag"]
+    return {
+        "communities": communities,
+        "addresses": addresses,
+        "units": int(sum(r.units for r in results)),
+        "split_blocks": int(sum(r.split_blocks for r in results)),
+        "grids": len(grids),
+        "comprehensive": len(comprehensive),
+        "exclusive": len(exclusive),
+        "exclusive_ratio": round(ratio, 4) if np.isfinite(ratio) else None,
+        "households": int(grids["households"].sum()),
+        "share_in_band": round(float(in_band.mean()), 4) if len(hh) else None,
+        "households_min": int(hh.min()) if len(hh) else None,
+        "households_median": float(np.median(hh)) if len(hh) else None,
+        "households_max": int(hh.max()) if len(hh) else None,
+        "median_polsby_popper": round(float(np.median(comprehensive["polsby_popper"])), 4)
+        if len(hh)
+        else None,
+        "inner_boundary_m": round(inner, 1),
+        "share_inner_boundary_on_barrier": round(on_barrier / inner, 4) if inner else None,
+        "flags": dict(sorted(flag_counts.items())),
+        "sites": site_stats,
+        "runtime_s": round(runtime_s, 2),
+        "warnings": warnings,
+        "violations": violations,
+        "bounds": [config.min_households, config.max_households],
+    }
+
+
+def format_summary(summary: dict, diff: dict | None = None) -> str:
+    """The summary as a short screen of text."""
+    lo, hi = summary["bounds"]
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    lines = [
+        f"communities {summary['communities']}, addresses {summary['addresses']}, "
+        f"units {summary['units']} ({summary['split_blocks']} blocks cut into address cells)",
+        f"grids {summary['grids']}: comprehensive {summary['comprehensive']}, exclusive "
+        f"{summary['exclusive']} (ratio {summary['exclusive_ratio']})",
+        f"households {summary['households']}; per comprehensive grid min "
+        f"{summary['households_min']} / median {summary['households_median']} / max "
+        f"{summary['households_max']}; within [{lo}, {hi}]: {pct(summary['share_in_band'])}",
+        f"median Polsby-Popper {summary['median_polsby_popper']}; inner boundary on barriers "
+        f"{pct(summary['share_inner_boundary_on_barrier'])}",
+        "flags: " + (", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"),
+        f"sites: {summary['sites']}",
+    ]
+    if diff is not None:
+        counts = diff["counts"]
+        lines.append(
+            f"codes vs previous: kept {counts['kept']}, changed {counts['changed']}, new "
+            f"{counts['new']}, retired {counts['retired']}"
+        )
+        for key in ("changed", "new", "retired"):
+            if diff[key]:
+                shown = ", ".join(diff[key][:8]) + (" ..." if len(diff[key]) > 8 else "")
+                lines.append(f"  {key}: {shown}")
+    lines += [f"warning: {w}" for w in summary["warnings"]]
+    if summary["violations"]:
+        lines.append(f"VIOLATIONS ({len(summary['violations'])}):")
+        lines += [f"  {v}" for v in summary["violations"][:20]]
+    else:
+        lines.append("checks: coverage exact, no overlaps, no slivers, every address in one grid")
+    lines.append(f"runtime {summary['runtime_s']} s")
+    return "\n".join(lines)

@@ -1,0 +1,401 @@
+"""The partitioner on synthetic inputs: guarantees (property tests), bounds, codes, bad input."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridmap.errors import InputError
+from gridmap.partition import PartitionConfig, partition
+from gridmap.partition.checks import verify
+
+LON, LAT = 120.75, 30.75
+SERIAL = PartitionConfig(workers=1)
+
+
+def community_frame(polygons, codes=None) -> gpd.GeoDataFrame:
+    codes = codes or [f"330402001{k + 1:03d}" for k in range(len(polygons))]
+    return gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": [f"c{k}" for k in range(len(codes))],
+            "level": ["community"] * len(codes),
+        },
+        geometry=list(polygons),
+        crs=4490,
+    )
+
+
+def address_frame(points, households, population=None) -> pd.DataFrame:
+    points = np.asarray(points, float).reshape(-1, 2)
+    households = np.asarray(households, int)
+    population = households * 3 if population is None else np.asarray(population, int)
+    return pd.DataFrame(
+        {
+            "address_id": [f"A{k}" for k in range(len(points))],
+            "address": "x",
+            "lon": points[:, 0],
+            "lat": points[:, 1],
+            "households": households,
+            "population": population,
+        }
+    )
+
+
+def barrier_frame(lines) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"kind": ["road"] * len(lines)}, geometry=list(lines), crs=4490)
+
+
+def random_city(seed: int, n_points: int = 120, n_barriers: int = 6, size: float = 0.01):
+    """A square community (two when the seed is odd) with random roads and addresses."""
+    rng = np.random.default_rng(seed)
+    x0, y0 = LON, LAT
+    if seed % 2:
+        polygons = [
+            shapely.box(x0, y0, x0 + size / 2, y0 + size),
+            shapely.box(x0 + size / 2, y0, x0 + size, y0 + size),
+        ]
+    else:
+        # an L-shaped community with a hole
+        polygons = [
+            shapely.difference(
+                shapely.box(x0, y0, x0 + size, y0 + size),
+                shapely.union(
+                    shapely.box(x0 + size * 0.6, y0 + size * 0.6, x0 + size * 1.1, y0 + size * 1.1),
+                    shapely.box(x0 + size * 0.2, y0 + size * 0.2, x0 + size * 0.3, y0 + size * 0.3),
+                ),
+            )
+        ]
+    lines = []
+    for _ in range(n_barriers):  # roads crossing, and some dangling inside
+        a = rng.uniform([x0 - size * 0.1, y0 - size * 0.1], [x0 + size * 1.1, y0 + size * 1.1])
+        b = rng.uniform([x0 - size * 0.1, y0 - size * 0.1], [x0 + size * 1.1, y0 + size * 1.1])
+        lines.append(shapely.LineString([a, b]))
+    union = shapely.union_all(polygons)
+    points = []
+    while len(points) < n_points:
+        p = rng.uniform([x0, y0], [x0 + size, y0 + size])
+        if union.contains(shapely.Point(p)):
+            points.append(p)
+    points = np.array(points)
+    # some buildings with several address rows at one point (rooms of one building)
+    repeat = rng.integers(1, 4, len(points))
+    points = np.repeat(points, repeat, axis=0)
+    households = rng.integers(1, 40, len(points))
+    return community_frame(polygons), address_frame(points, households), barrier_frame(lines)
+
+
+# ---- guarantees on random inputs ---------------------------------------------------------
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_points=st.integers(0, 200),
+    n_barriers=st.integers(0, 10),
+    low=st.integers(50, 400),
+    span=st.integers(0, 300),
+)
+def test_guarantees_hold_on_random_cities(seed, n_points, n_barriers, low, span):
+    communities, addresses, barriers = random_city(seed, n_points, n_barriers)
+    config = PartitionConfig(min_households=low, max_households=low + span, workers=1)
+    result = partition(communities, addresses, barriers, config=config)
+    assert result.summary["violations"] == []
+    grids = result.grids
+    assert (grids.geometry.geom_type == "Polygon").all()
+    assert grids.geometry.is_valid.all()
+    assert result.assignment.notna().all()
+    assert int(grids["households"].sum()) == int(addresses["households"].sum())
+    # every address point is covered by the grid it was given
+    by_code = grids.set_index("grid_code").geometry
+    shapes = shapely.points(addresses[["lon", "lat"]].to_numpy())
+    assert shapely.covers(by_code.loc[result.assignment].to_numpy(), shapes).all()
+    # out-of-band grids always say why
+    hh = grids["households"]
+    out = (hh < config.min_households) | (hh > config.max_households)
+    assert (grids.loc[out, "flags"] != "").all()
+
+
+def test_verify_catches_a_gap_an_overlap_and_a_lost_address():
+    communities, addresses, barriers = random_city(4, 80, 4)
+    result = partition(communities, addresses, barriers, config=SERIAL)
+    grids = result.grids.copy()
+    points = addresses[["lon", "lat"]].to_numpy()
+    codes = result.assignment.to_numpy()
+    hh = addresses["households"].to_numpy()
+    assert verify(grids, communities, points, codes, hh) == []
+    shrunk = grids.copy()
+    shrunk.loc[0, "geometry"] = shrunk.geometry.iloc[0].buffer(-1e-5)
+    assert any("cover" in v for v in verify(shrunk, communities, points, codes, hh))
+    grown = grids.copy()
+    grown.loc[0, "geometry"] = grown.geometry.iloc[0].buffer(1e-5)
+    problems = verify(grown, communities, points, codes, hh)
+    assert any("overlap" in v for v in problems) and any("outside it" in v for v in problems)
+    lost = codes.copy()
+    lost[0] = None
+    assert any("no grid" in v for v in verify(grids, communities, points, lost, hh))
+
+
+# ---- bounds ------------------------------------------------------------------------------
+def lattice_city(n=20, households=40, seed=0):
+    """An n x n block lattice of streets, one address point per block."""
+    rng = np.random.default_rng(seed)
+    step = 0.0005
+    community = shapely.box(LON, LAT, LON + n * step, LAT + n * step)
+    lines = [
+        shapely.LineString([(LON + k * step, LAT - step), (LON + k * step, LAT + (n + 1) * step)])
+        for k in range(1, n)
+    ]
+    lines += [
+        shapely.LineString([(LON - step, LAT + k * step), (LON + (n + 1) * step, LAT + k * step)])
+        for k in range(1, n)
+    ]
+    centres = [(LON + (i + 0.5) * step, LAT + (j + 0.5) * step) for j in range(n) for i in range(n)]
+    hh = rng.integers(20, 81, n * n) if households is None else np.full(n * n, households)
+    return community_frame([community]), address_frame(centres, hh), barrier_frame(lines)
+
+
+def test_lattice_all_grids_in_band_compact_and_on_streets():
+    communities, addresses, barriers = lattice_city(20, households=None)
+    result = partition(communities, addresses, barriers, config=SERIAL)
+    summary = result.summary
+    assert summary["violations"] == []
+    assert summary["share_in_band"] == 1.0
+    assert summary["median_polsby_popper"] >= 0.5
+    assert summary["share_inner_boundary_on_barrier"] == 1.0  # every block edge is a street
+
+
+def test_big_block_is_cut_between_buildings_not_through_them():
+    community = shapely.box(LON, LAT, LON + 0.004, LAT + 0.004)
+    rng = np.random.default_rng(3)
+    points = rng.uniform([LON, LAT], [LON + 0.004, LAT + 0.004], (60, 2))
+    communities = community_frame([community])
+    addresses = address_frame(points, np.full(60, 40))  # 2,400 households, no barriers
+    result = partition(communities, addresses, config=SERIAL)
+    assert result.summary["violations"] == []
+    assert result.summary["share_in_band"] == 1.0
+    assert len(result.grids) >= 5
+    boundaries = shapely.union_all(result.grids.boundary.to_numpy())
+    assert shapely.distance(boundaries, shapely.points(points)).min() > 0
+
+
+def test_indivisible_building_and_too_few_households_are_flagged():
+    community = shapely.box(LON, LAT, LON + 0.002, LAT + 0.002)
+    small = shapely.box(LON + 0.002, LAT, LON + 0.004, LAT + 0.002)
+    addresses = address_frame([(LON + 0.001, LAT + 0.001), (LON + 0.003, LAT + 0.001)], [900, 120])
+    result = partition(community_frame([community, small]), addresses, config=SERIAL)
+    flags = result.grids.set_index("community_code")["flags"]
+    assert "indivisible_building" in flags["330402001001"]
+    assert "above_max" in flags["330402001001"]
+    assert flags["330402001002"] == "below_min"
+    assert result.summary["violations"] == []
+
+
+def test_population_and_area_caps_are_held_or_flagged():
+    communities, addresses, barriers = lattice_city(10, households=40)
+    addresses["population"] = 200  # 8,000 per 400 households: the population cap binds
+    config = PartitionConfig(max_population=2500, workers=1)
+    result = partition(communities, addresses, barriers, config=config)
+    grids = result.grids
+    assert (grids["population"] <= 2500).all() or grids["flags"].str.contains("population").any()
+    assert (grids.loc[grids["population"] > 2500, "flags"].str.contains("population")).all()
+    capped = partition(
+        communities,
+        addresses,
+        barriers,
+        config=PartitionConfig(max_area_km2=0.05, max_population=None, workers=1),
+    )
+    over = capped.grids["area_m2"] > 0.05e6
+    assert capped.grids.loc[over, "flags"].str.contains("above_max_area").all()
+
+
+def test_community_without_addresses_gets_one_flagged_grid():
+    empty = shapely.box(LON + 0.01, LAT, LON + 0.012, LAT + 0.002)
+    communities, addresses, barriers = lattice_city(6, households=40)
+    both = community_frame([communities.geometry.iloc[0], empty])
+    result = partition(both, addresses, barriers, config=SERIAL)
+    row = result.grids[result.grids["community_code"] == "330402001002"]
+    assert len(row) == 1 and "no_addresses" in row["flags"].iloc[0]
+    assert result.summary["violations"] == []
+
+
+# ---- exclusive grids ---------------------------------------------------------------------
+def site_frame(rows) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [r[0] for r in rows],
+            "name": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "headcount": [r[2] for r in rows],
+        },
+        geometry=[r[3] for r in rows],
+        crs=4490,
+    )
+
+
+def test_exclusive_sites_selected_merged_clipped_and_hosted():
+    communities, addresses, barriers = lattice_city(20, households=40)
+    step = 0.0005
+    school = shapely.box(LON + 2 * step, LAT + 2 * step, LON + 5 * step, LAT + 5 * step)
+    kiosk = shapely.box(LON + 10 * step, LAT + 10 * step, LON + 10.2 * step, LAT + 10.2 * step)
+    # two shops of about 5,300 m2 each: too small alone, big enough merged
+    shop_a = shapely.box(LON + 12 * step, LAT + 12 * step, LON + 14 * step, LAT + 13 * step)
+    shop_b = shapely.box(LON + 14 * step, LAT + 12 * step, LON + 16 * step, LAT + 13 * step)
+    outside = shapely.box(LON + 19.5 * step, LAT, LON + 21 * step, LAT + step)
+    sites = site_frame(
+        [
+            ("S1", "school", 0, school),
+            ("K1", "mall", 0, kiosk),
+            ("M1", "mall", 0, shop_a),
+            ("M2", "mall", 0, shop_b),
+            ("P1", "hospital", 900, outside),
+        ]
+    )
+    config = PartitionConfig(exclusive_min_area_m2=10_000, merge_small_sites_m2=10_000, workers=1)
+    result = partition(communities, addresses, barriers, sites, config=config)
+    grids = result.grids
+    exclusive = grids[grids["kind"] == "exclusive"].set_index("site_id")
+    assert set(exclusive.index) == {"S1", "M1+M2", "P1"}  # the kiosk is too small alone
+    assert "site_clipped" in exclusive.at["P1", "flags"]
+    assert all(code[-3:] >= "501" for code in exclusive["grid_code"])
+    comprehensive = set(grids.loc[grids["kind"] == "comprehensive", "grid_code"])
+    assert set(exclusive["host_grid_code"]) <= comprehensive
+    assert result.summary["violations"] == []
+    assert result.summary["exclusive"] == 3
+
+
+def test_exclusive_ratio_warning():
+    communities, addresses, barriers = lattice_city(8, households=40)
+    step = 0.0005
+    sites = site_frame(
+        [
+            (
+                f"G{k}",
+                "government",
+                500,
+                shapely.box(LON + k * 2 * step, LAT, LON + (k * 2 + 1) * step, LAT + step),
+            )
+            for k in range(4)
+        ]
+    )
+    result = partition(
+        communities,
+        addresses,
+        barriers,
+        sites,
+        config=PartitionConfig(exclusive_ratio_limit=0.5, workers=1),
+    )
+    assert any("ratio" in w for w in result.summary["warnings"])
+
+
+# ---- codes ---------------------------------------------------------------------------------
+def test_codes_read_west_to_east_then_north_to_south():
+    communities, addresses, barriers = lattice_city(20, households=40)
+    grids = partition(communities, addresses, barriers, config=SERIAL).grids
+    anchors = shapely.point_on_surface(grids.geometry.to_numpy())
+    first, last = grids["grid_code"].idxmin(), grids["grid_code"].idxmax()
+    assert shapely.get_y(anchors[first]) > shapely.get_y(anchors[last])  # starts in the north
+    assert grids["grid_code"].str.len().eq(15).all()
+    assert grids["grid_code"].str[:12].eq("330402001001").all()
+
+
+def test_same_input_same_output():
+    communities, addresses, barriers = random_city(7, 150, 6)
+    a = partition(communities, addresses, barriers, config=SERIAL).grids
+    b = partition(communities, addresses, barriers, config=PartitionConfig(workers=2)).grids
+    assert a.to_json() == b.to_json()
+
+
+def test_codes_survive_a_five_percent_household_change():
+    communities, addresses, barriers = lattice_city(30, households=None, seed=5)
+    first = partition(communities, addresses, barriers, config=SERIAL)
+    rng = np.random.default_rng(11)
+    changed = addresses.copy()
+    rows = rng.choice(len(changed), size=len(changed) // 10, replace=False)
+    total = changed["households"].sum()
+    # +/- on a tenth of the addresses, adding up to a 5% change of the community's households
+    delta = np.round(0.05 * total / len(rows)).astype(int)
+    changed.loc[rows, "households"] = changed.loc[rows, "households"] + delta
+    second = partition(communities, changed, barriers, config=SERIAL, previous=first.grids)
+    old = set(first.grids["grid_code"])
+    survived = len(old & set(second.grids["grid_code"])) / len(old)
+    assert survived >= 0.9
+    assert second.summary["violations"] == []
+    assert second.summary["share_in_band"] == 1.0
+    diff = second.diff
+    assert diff["counts"]["kept"] + diff["counts"]["changed"] == len(
+        old & set(second.grids["grid_code"])
+    )
+    unchanged = partition(communities, addresses, barriers, config=SERIAL, previous=first.grids)
+    assert unchanged.diff["counts"] == {"kept": len(old), "changed": 0, "new": 0, "retired": 0}
+
+
+# ---- bad input -----------------------------------------------------------------------------
+def test_min_above_max_is_an_input_error():
+    communities, addresses, barriers = lattice_city(4)
+    with pytest.raises(InputError, match="min_households"):
+        partition(
+            communities,
+            addresses,
+            barriers,
+            config=PartitionConfig(min_households=600, max_households=500),
+        )
+
+
+def test_address_outside_every_community_is_named():
+    communities, addresses, barriers = lattice_city(4)
+    addresses.loc[2, ["lon", "lat"]] = [LON - 1, LAT]
+    with pytest.raises(InputError) as error:
+        partition(communities, addresses, barriers, config=SERIAL)
+    assert "A2" in str(error.value) and "outside every community" in str(error.value)
+
+
+def test_overlapping_communities_are_rejected():
+    a = shapely.box(LON, LAT, LON + 0.002, LAT + 0.002)
+    b = shapely.box(LON + 0.001, LAT, LON + 0.003, LAT + 0.002)
+    addresses = address_frame([(LON + 0.0005, LAT + 0.001)], [10])
+    with pytest.raises(InputError, match="overlap"):
+        partition(community_frame([a, b]), addresses, config=SERIAL)
+
+
+def test_invalid_and_degenerate_geometry():
+    bowtie = shapely.Polygon(
+        [(LON, LAT), (LON + 0.002, LAT + 0.002), (LON + 0.002, LAT), (LON, LAT + 0.002)]
+    )
+    addresses = address_frame([(LON + 0.0015, LAT + 0.001)], [10])
+    with pytest.raises(InputError, match="invalid polygon"):
+        partition(community_frame([bowtie]), addresses, config=SERIAL)
+    repaired = partition(
+        community_frame([bowtie]), addresses, config=PartitionConfig(repair=True, workers=1)
+    )
+    assert repaired.summary["violations"] == []
+    flat = shapely.Polygon([(LON, LAT), (LON + 0.002, LAT), (LON + 0.001, LAT)])
+    with pytest.raises(InputError, match="zero area|no polygon|invalid"):
+        partition(community_frame([flat]), address_frame([], []), config=SERIAL)
+    with pytest.raises(InputError, match="not a 12-digit"):
+        partition(
+            community_frame([shapely.box(LON, LAT, LON + 1e-3, LAT + 1e-3)], ["3304"]),
+            address_frame([], []),
+            config=SERIAL,
+        )
+
+
+def test_bad_households_and_degenerate_barriers():
+    communities, addresses, barriers = lattice_city(4)
+    broken = addresses.copy()
+    broken["households"] = broken["households"].astype(object)
+    broken.loc[1, "households"] = "many"
+    with pytest.raises(InputError, match="households"):
+        partition(communities, broken, barriers, config=SERIAL)
+    odd = barrier_frame(
+        [
+            shapely.Point(LON, LAT),
+            shapely.LineString([(LON, LAT), (LON, LAT)]),
+            shapely.LineString([(LON + 1e-4, LAT + 1e-4), (LON + 2e-4, LAT + 2e-4)]),
+        ]
+    )
+    result = partition(communities, addresses, odd, config=SERIAL)
+    assert result.summary["violations"] == []
