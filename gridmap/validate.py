@@ -53,7 +53,7 @@ def validate(files, kind, crs, repair, limit) -> None:
     progress = tqdm(files, desc="validate", unit="file", disable=quiet, leave=False)
     for path in progress:
         try:
-            report = inspect(path, kind, crs=crs, repair=repair, limit=limit or None)
+            report = inspect(path, kind, crs=crs, repair=repair, limit=limit or None, build=False)
         except InputError as error:
             for problem in error.problems:
                 tqdm.write(f"error: {problem}", file=sys.stderr)

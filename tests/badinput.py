@@ -267,10 +267,10 @@ def case_coordinates(folder: Path) -> tuple[Path, Expected]:
     frame.loc[3, ["lon", "lat"]] = [2.35, 48.85]  # Paris
     frame.loc[4, ["lon", "lat"]] = [126.98, 37.57]  # Seoul: outside China
     return _csv(folder, "coordinates.csv", frame), [
-        ("row 3", "lon", "lon/lat look swapped"),
-        ("row 4", "lon", "projected metres"),
-        ("row 5", "lon", "outside China"),
-        ("row 6", "lon", "outside China"),
+        ("row 3", "lon/lat", "lon/lat look swapped"),
+        ("row 4", "lon/lat", "projected metres"),
+        ("row 5", "lon/lat", "outside China"),
+        ("row 6", "lon/lat", "outside China"),
     ]
 
 

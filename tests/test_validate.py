@@ -148,3 +148,13 @@ def test_readers_raise_input_error_with_capped_problems(tmp_path):
     assert len(problems) == 51
     assert str(problems[0]) == f"{path}: row 2: field households: not a number: 'x'"
     assert "... and 70 more problems" in problems[-1].message
+
+
+def test_crs_option_against_a_declared_projected_crs(tmp_path):
+    path = tmp_path / "b.gpkg"
+    b.boundaries().to_crs(4549).to_file(path, engine="pyogrio")
+    assert validate(path).exit_code == 0  # the file's own CRS is honoured
+    assert validate(path, "--crs", "EPSG:4549").exit_code == 0
+    result = validate(path, "--crs", "gcj02")
+    assert result.exit_code == 1
+    assert reported(result.output, path, None, "crs", "the file declares EPSG:4549")

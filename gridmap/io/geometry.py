@@ -36,20 +36,48 @@ _TYPE_NAMES = np.array(
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
+class CRSConflict(ValueError):
+    """``--crs`` names one coordinate system and the file declares another (not just WGS84)."""
+
+
 def source_crs(user_crs: str | None, file_crs: str | None) -> str | pyproj.CRS:
     """The CRS input coordinates are in: ``--crs`` when given, else the file's own, else CGCS2000.
 
-    ``--crs`` wins over a file's declaration because GCJ-02/BD-09 data is routinely labelled
-    EPSG:4326 (GeoJSON always is). Raises ValueError for an unknown name.
+    ``--crs`` wins over a file labelled WGS84/CGCS2000, because GCJ-02/BD-09 data is routinely
+    labelled EPSG:4326 (GeoJSON always is); a file declaring any other CRS (a projected ``.prj``)
+    that ``--crs`` contradicts raises CRSConflict. Raises ValueError for an unknown name.
 
     >>> source_crs("gcj02", "EPSG:4326"), source_crs(None, None), source_crs(None, "EPSG:4326")
     ('gcj02', 'cgcs2000', 'wgs84')
     """
-    if user_crs:
-        return gcrs.parse_crs(user_crs)
+    declared = None
     if file_crs:
-        return gcrs.parse_crs(pyproj.CRS.from_user_input(file_crs))
-    return "cgcs2000"
+        try:
+            declared = gcrs.parse_crs(pyproj.CRS.from_user_input(file_crs))
+        except pyproj.exceptions.CRSError as error:
+            raise ValueError(f"the file's coordinate system is not understood: {error}") from None
+    if not user_crs:
+        return "cgcs2000" if declared is None else declared
+    given = gcrs.parse_crs(user_crs)
+    if declared is None or declared in ("wgs84", "cgcs2000") or _same_crs(given, declared):
+        return given
+    raise CRSConflict(
+        f"the file declares {_crs_name(declared)} but --crs says {_crs_name(given)}: "
+        "leave --crs out for this file, or fix the file's CRS"
+    )
+
+
+def _same_crs(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return a == b or (a.to_epsg() is not None and a.to_epsg() == b.to_epsg())
+
+
+def _crs_name(crs) -> str:
+    if isinstance(crs, str):
+        return crs
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code else crs.name
 
 
 def is_lonlat(crs: str | pyproj.CRS) -> bool:
@@ -58,7 +86,7 @@ def is_lonlat(crs: str | pyproj.CRS) -> bool:
 
 
 def check_coordinates(
-    f: Findings, lon: np.ndarray, lat: np.ndarray, checkable: np.ndarray, *, field: str = "lon"
+    f: Findings, lon: np.ndarray, lat: np.ndarray, checkable: np.ndarray, *, field: str = "lon/lat"
 ) -> np.ndarray:
     """Flag projected-looking, swapped and outside-China coordinates; returns the mask of bad ones.
 

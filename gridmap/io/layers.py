@@ -18,7 +18,13 @@ from gridmap import crs as gcrs
 from gridmap.errors import InputError, Problem
 from gridmap.io.checks import Findings, canonical_columns, check_attributes, guess_kind
 from gridmap.io.formats import RawTable, read_table
-from gridmap.io.geometry import check_coordinates, check_geometry, is_lonlat, source_crs
+from gridmap.io.geometry import (
+    CRSConflict,
+    check_coordinates,
+    check_geometry,
+    is_lonlat,
+    source_crs,
+)
 from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
 
 MAX_RAISED_PROBLEMS = 50
@@ -51,8 +57,11 @@ def inspect(
     crs: str | None = None,
     repair: bool = False,
     limit: int | None = None,
+    build: bool = True,
 ) -> Report:
     """Read and check one file; ``kind`` is guessed from its columns when None.
+
+    ``build=False`` skips making the typed GeoDataFrame (validation only).
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
@@ -77,9 +86,12 @@ def inspect(
     else:
         try:
             source = source_crs(crs, table.crs)
+        except CRSConflict as error:
+            f.add(str(error), field="crs", check="crs conflict")
         except ValueError as error:
-            raise InputError.one(table.path, str(error), field="--crs") from None
-        report.frame = _check(table, LAYERS[kind], f, source, repair=repair)
+            raise InputError.one(table.path, str(error), field="crs") from None
+        else:
+            report.frame = _check(table, LAYERS[kind], f, source, repair=repair, build=build)
     report.problems = sorted(f.problems, key=_reading_order)
     report.notices = [text for _, text in sorted(f.notices, key=lambda pair: pair[0])]
     report.counts = {check: n for check, n in f.counts.items() if n}
@@ -96,7 +108,7 @@ def _reading_order(problem: Problem) -> tuple[int, int]:
     return (1, position)
 
 
-def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool):
+def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool, build: bool):
     frame = table.frame
     if layer.geometry == "point" and table.geometry is not None:
         _lonlat_from_points(table)
@@ -110,7 +122,7 @@ def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool):
         if not is_lonlat(source):
             lon, lat = _to_lonlat(lon, lat, known, source)
         check_coordinates(f, lon, lat, known)
-        if f.problems:
+        if f.problems or not build:
             return None
         if is_lonlat(source):
             lon, lat = gcrs.to_cgcs2000(lon, lat, source)
@@ -144,7 +156,7 @@ def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool):
             usable,
             field="geometry",
         )
-        if f.problems:
+        if f.problems or not build:
             return None
         if is_lonlat(source):
             series = gcrs.transform_geoseries(series, source, "cgcs2000")
