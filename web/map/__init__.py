@@ -1,21 +1,31 @@
 """The "one map" page (一张图): blueprint ``bp`` serving ``/``.
 
 The page itself holds no data: its scripts (``static/js/``) fetch layers and incidents from the JSON
-API by bounding box and zoom, and follow live changes over ``/api/stream``.
+API by bounding box and zoom, and follow live changes over ``/api/stream``. The page frame is made
+by folium (see ``web.map.page``) with every library served from ``static/vendor/``.
 
-The front-end files live at the repository root in ``static/`` (vendored libraries in
-``static/vendor/``). Whether the app factory keeps Flask's default static route or disables it
-(``static_folder=None``), registering this blueprint makes ``/static/...`` serve that folder.
+The front-end files live at the repository root in ``static/``. Whether the app factory keeps
+Flask's default static route or disables it (``static_folder=None``), registering this blueprint
+makes ``/static/...`` serve that folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from flask.blueprints import BlueprintSetupState
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+from web.map.page import STATIC_DIR, asset_version, render_page
 
 bp = Blueprint(
     "map",
@@ -35,7 +45,7 @@ def _point_app_static_at_repo_static(state: BlueprintSetupState) -> None:
         app.static_folder = str(STATIC_DIR)
 
 
-def _viewer() -> dict | None:
+def _viewer() -> object | None:
     """The signed-in user allowed to read the map, or None."""
     try:
         from web import auth
@@ -47,14 +57,21 @@ def _viewer() -> dict | None:
 
 
 @bp.get("/")
-def index():
+def index() -> Response:
     """The full-screen map; needs a viewer session, otherwise the login page."""
     if _viewer() is None:
-        return redirect(url_for("auth.login", next=request.path) if _has_login() else "/login")
-    return render_template("map.html")
+        return redirect(f"{request.script_root}/login?next=/")
+    response = Response(_page_html(), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-def _has_login() -> bool:
-    from flask import current_app
-
-    return "auth.login" in current_app.view_functions
+def _page_html() -> str:
+    """The page, built once per app and asset version (it holds no per-user data)."""
+    version = asset_version(STATIC_DIR)
+    cache = current_app.extensions.setdefault("gridmap_map_page", {})
+    if version not in cache:
+        cache.clear()
+        panels = render_template("map_panels.html")
+        cache[version] = render_page(panels, version, static_url=f"{request.script_root}/static/")
+    return cache[version]
