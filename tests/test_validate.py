@@ -158,3 +158,14 @@ def test_crs_option_against_a_declared_projected_crs(tmp_path):
     result = validate(path, "--crs", "gcj02")
     assert result.exit_code == 1
     assert reported(result.output, path, None, "crs", "the file declares EPSG:4549")
+
+
+def test_blank_lines_keep_row_numbers_as_line_numbers(tmp_path):
+    path = tmp_path / "a.csv"
+    lines = b.addresses().to_csv(index=False).splitlines()
+    lines[3] = lines[3].replace(",3,4,", ",abc,4,", 1)  # line 4: households
+    path.write_text("\n".join(lines[:2] + ["", ""] + lines[2:]) + "\n\n", encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert reported(result.output, path, "row 6", "households", "not a number: 'abc'")
+    assert re.search(r"addresses\s+6 read", result.output)

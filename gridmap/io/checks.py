@@ -233,14 +233,11 @@ def check_unique(f: Findings, text: pd.Series, col: str) -> None:
     positions = pd.Series(np.arange(len(text)), index=text.index)
     first = positions[present].groupby(text[present]).transform("min")
     first = first.reindex(text.index)
-    where = f.table.where
-    offset = 2 if f.table.format == "CSV" else 1
+    where, number = f.table.where, f.table.number
     f.flag(
         repeat,
         col,
-        lambda i: (
-            f"duplicate {col} {text.iloc[i]!r} (first at {where} {int(first.iloc[i]) + offset})"
-        ),
+        lambda i: f"duplicate {col} {text.iloc[i]!r} (first at {where} {number(first.iloc[i])})",
         check="duplicate id",
     )
 

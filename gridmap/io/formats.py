@@ -59,20 +59,23 @@ class RawTable:
     # position -> (reason, best-effort fixed geometry or None).
     broken: dict[int, tuple[str, object]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # decoding problems (mixed encodings)
+    # CSV line number of each row when blank lines were dropped (None: row i is on line i + 2).
+    line_numbers: np.ndarray | None = None
 
     @property
     def where(self) -> str:
         """The word naming a position in this file: ``row`` (CSV) or ``feature``."""
         return "row" if self.format == "CSV" else "feature"
 
-    def numbers(self) -> np.ndarray:
-        """User-facing number of each record (CSV line number or 1-based feature number)."""
-        start = 2 if self.format == "CSV" else 1
-        return np.arange(start, start + len(self.frame))
+    def number(self, index: int) -> int:
+        """User-facing number of the record at 0-based ``index`` (CSV line or feature number)."""
+        if self.line_numbers is not None:
+            return int(self.line_numbers[index])
+        return int(index) + (2 if self.format == "CSV" else 1)
 
     def position(self, index: int) -> dict:
         """``Problem`` keyword for the record at 0-based ``index``: row=.. or feature=.."""
-        return {self.where: int(index) + (2 if self.format == "CSV" else 1)}
+        return {self.where: self.number(index)}
 
 
 def split_layer(path: str | Path) -> tuple[Path, str | None]:
@@ -253,12 +256,25 @@ def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
             keep_default_na=False,
             na_values=[""],
             skipinitialspace=True,
+            skip_blank_lines=False,  # kept, then dropped below, so row numbers stay line numbers
         )
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
     frame.columns = [str(col).strip() for col in frame.columns]
+    line_numbers = None
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any():
+        line_numbers = np.flatnonzero(~blank) + 2
+        frame = frame.loc[~blank].reset_index(drop=True)
     problems = scan_encoding(file, encoding, header, name=name)
-    return RawTable(path=name, format="CSV", frame=frame, encoding=encoding, problems=problems)
+    return RawTable(
+        path=name,
+        format="CSV",
+        frame=frame,
+        encoding=encoding,
+        problems=problems,
+        line_numbers=line_numbers,
+    )
 
 
 def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) -> list[Problem]:
