@@ -13,7 +13,7 @@ import click
 from tqdm import tqdm
 
 from gridmap.errors import InputError
-from gridmap.io import inspect
+from gridmap.io import check_file
 from gridmap.model import LAYERS
 
 
@@ -53,7 +53,9 @@ def validate(files, kind, crs, repair, limit) -> None:
     progress = tqdm(files, desc="validate", unit="file", disable=quiet, leave=False)
     for path in progress:
         try:
-            report = inspect(path, kind, crs=crs, repair=repair, limit=limit or None, build=False)
+            report = check_file(
+                path, kind, crs=crs, repair=repair, limit=limit or None, build=False
+            )
         except InputError as error:
             for problem in error.problems:
                 tqdm.write(f"error: {problem}", file=sys.stderr)

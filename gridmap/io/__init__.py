@@ -15,7 +15,7 @@ from gridmap.io.atomic import atomic_output
 from gridmap.io.checks import guess_kind
 from gridmap.io.layers import (
     Report,
-    inspect,
+    check_file,
     read_addresses,
     read_barriers,
     read_boundaries,
@@ -29,7 +29,7 @@ __all__ = [
     "Report",
     "atomic_output",
     "guess_kind",
-    "inspect",
+    "check_file",
     "read_addresses",
     "read_barriers",
     "read_boundaries",

@@ -1,6 +1,6 @@
 """The layer readers: read a file, check it, and return a typed GeoDataFrame in EPSG:4490.
 
-``inspect`` does the work and returns every problem (``gridmap validate`` prints them);
+``check_file`` does the work and returns every problem (``gridmap validate`` prints them);
 ``read_boundaries`` and friends raise ``InputError`` with the problems instead.
 """
 
@@ -50,7 +50,7 @@ class Report:
         return sum(self.counts.values())
 
 
-def inspect(
+def check_file(
     path: str | Path,
     kind: str | None = None,
     *,
@@ -241,7 +241,9 @@ def read_layer(
 
     Repairs made with ``repair=True`` are listed in ``frame.attrs["notices"]``.
     """
-    return _raise_or_return(inspect(path, kind, crs=crs, repair=repair, limit=MAX_RAISED_PROBLEMS))
+    return _raise_or_return(
+        check_file(path, kind, crs=crs, repair=repair, limit=MAX_RAISED_PROBLEMS)
+    )
 
 
 def read_boundaries(
