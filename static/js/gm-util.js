@@ -1,5 +1,5 @@
 /* gridmap one map: small helpers shared by the other scripts (DOM building, API calls, formats).
- * Every piece of text reaches the page through textContent, never through innerHTML, so HTML or
+ * Every piece of text reaches the page through textContent, never parsed as markup, so HTML or
  * script inside data (incident descriptions, addresses, names) stays inert text. */
 (function () {
   'use strict';

@@ -268,3 +268,19 @@ def add_incidents(store, city: SyntheticCity, count: int, seed: int = 0, progres
             store.transition(iid, action, "synthetic", at=created + timedelta(hours=2 * (s + 1)))
         if progress is not None:
             progress(1)
+
+
+def synthetic_app(db_path, cols: int = 10, rows: int = 10, incidents: int = 40, seed: int = 0):
+    """A ``web.create_app`` app over a new store at ``db_path`` holding a published synthetic
+    city with ``incidents`` incidents; returns ``(app, city)``."""
+    from gridmap.store import open_store
+    from web import create_app
+
+    city = synthetic_city(cols, rows, seed=seed)
+    store = open_store(db_path)
+    publish_city(store, city)
+    if incidents:
+        add_incidents(store, city, incidents, seed=seed)
+    store.close()
+    app = create_app({"DB": str(db_path), "SECRET_KEY": "synthetic", "TESTING": True})
+    return app, city
