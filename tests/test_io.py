@@ -7,6 +7,8 @@ import badinput as b
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridmap import crs as gcrs
 from gridmap.errors import InputError
@@ -170,3 +172,37 @@ def test_write_layer_failure_mid_write_keeps_old_file(tmp_path, monkeypatch):
 def test_write_layer_unknown_suffix(tmp_path):
     with pytest.raises(InputError, match="cannot write '.xls'"):
         write_layer(b.boundaries(), tmp_path / "b.xls")
+
+
+ADDRESS_TEXT = (
+    st.text(
+        alphabet=st.sampled_from(
+            list("嘉兴南湖区中山路号幢单元室弄巷,\"'-#()（）１２3456789abcNA ")
+        ),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    texts=st.lists(ADDRESS_TEXT, min_size=1, max_size=8),
+    households=st.lists(st.integers(0, 10_000), min_size=8, max_size=8),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk"]),
+)
+def test_csv_round_trip_any_text(tmp_path, texts, households, encoding):
+    frame = b.addresses(len(texts))
+    frame["address"] = texts
+    frame["address_id"] = [f"{t}-{i}" for i, t in enumerate(texts)]  # ids may hold commas too
+    frame["households"] = households[: len(texts)]
+    path = tmp_path / f"a-{encoding}.csv"
+    frame.to_csv(path, index=False, encoding=encoding)
+    read = read_addresses(path)
+    assert read["address"].tolist() == texts
+    assert read["address_id"].tolist() == frame["address_id"].tolist()
+    assert read["households"].tolist() == frame["households"].tolist()
