@@ -23,7 +23,7 @@ seconds: values are canonicalised once per distinct value, keys are numpy intege
 ...     "road": ["中山路", "中山路"], "roadno": ["58号", "58号"], "houseno": ["3号楼", "3幢"],
 ...     "cellno": ["2单元", "2单元"], "roomno": ["1303室", "1304室"]})
 >>> lib = AddressLibrary(rows)
->>> anchor = lib.door_anchors[("中山路", "58")][0]
+>>> [anchor] = lib.door_anchors[("中山路", "58")]
 >>> lib.ids[lib.room_groups.rep[lib.room_groups.find(anchor, "3", "2", "1304")]]
 'a2'
 """
@@ -43,7 +43,9 @@ from gridmap.geocode.normalize import normalize
 ADMIN_KINDS = ("prov", "city", "district", "town", "community")
 ANCHOR_COLUMNS = ("district", "town", "community", "road", "roadno", "poi", "subpoi")
 DOOR_PART_COLUMNS = ("houseno", "cellno", "floorno", "roomno")
-_NUMBER_VALUE = re.compile(r"^(-?(?:[A-Z]?\d+(?:-\d+)?[A-Z]?|[A-Z]))(幢|单元|层|室|号|组)?$")
+_NUMBER_VALUE = re.compile(
+    r"^(-?(?:[A-Z]?\d+(?:-\d+)?[A-Z甲乙丙丁]?|[A-Z]))(幢|单元|层|室|号|组)?$"
+)
 
 
 def number_key(value: str) -> str:
@@ -293,8 +295,12 @@ class AddressLibrary:
         raise InputError(problems)
 
     @staticmethod
-    def _anchors_by(values: np.ndarray) -> dict[str, np.ndarray]:
-        """Name -> sorted anchor numbers carrying it (empty names left out)."""
+    def _anchors_by(values: np.ndarray) -> dict[str, frozenset[int]]:
+        """Name -> the anchor numbers carrying it (empty names left out).
+
+        Frozensets: a query intersects small sets (a door, a compound) far more often than it
+        needs arrays, and a set intersection of a few items costs far less than numpy's.
+        """
         codes, uniques = pd.factorize(values)
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
@@ -304,7 +310,7 @@ class AddressLibrary:
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             name = uniques[sorted_codes[s]]
             if name:
-                out[name] = order[s:e]
+                out[name] = frozenset(order[s:e].tolist())
         return out
 
     def _subset_groups(self, mask, keys, depth, **extra) -> Groups:
@@ -323,14 +329,19 @@ class AddressLibrary:
             return None
         return str(self.grid_names[lo])
 
-    def anchors_summary(self, anchors: np.ndarray) -> tuple[int, str | None]:
-        """Representative row and single grid (or None) of a set of anchors."""
+    def anchors_summary(self, anchors: frozenset[int]) -> tuple[int, str | None]:
+        """Representative row and single grid (or None) of a set of anchors.
+
+        The representative is the least specific anchor (a community's own entry before its
+        doors), then the first row; the grid is given only when every anchor lies in one grid.
+        """
         if len(anchors) == 1:
-            a = int(anchors[0])
+            (a,) = anchors
             return int(self.anchor_rep[a]), self.grid_of_ranks(
                 int(self.anchor_grid_lo[a]), int(self.anchor_grid_hi[a])
             )
-        best = anchors[np.lexsort((self.anchor_rep[anchors], self.anchor_depth[anchors]))[0]]
-        lo = int(self.anchor_grid_lo[anchors].min())
-        hi = int(self.anchor_grid_hi[anchors].max())
+        index = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
+        best = index[np.lexsort((self.anchor_rep[index], self.anchor_depth[index]))[0]]
+        lo = int(self.anchor_grid_lo[index].min())
+        hi = int(self.anchor_grid_hi[index].max())
         return int(self.anchor_rep[best]), self.grid_of_ranks(lo, hi)

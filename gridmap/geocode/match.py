@@ -14,13 +14,15 @@ How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
    the library's city otherwise); the candidates above the cutoff are tried.
 4. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
    (doors/compounds, see :mod:`gridmap.geocode.library`), narrowed by the admin units named; from
-   there the building, unit and room are looked up. The deepest level wins; among equals the
-   higher score.
+   there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
+   as the surest, the deepest level wins, then the higher score.
 
 Confidence (0-1) = the weakest name score used (exact 1.0, fuzzy ``ratio/100``), times 0.85
-for each door part the query gave that the library lacks, divided by the number of distinct
+for each door part the query gave that the library lacks and for each exact road or compound
+name of the query the match does not use, divided by the number of distinct
 library places it could equally be, halved when the query's admin units contradict the match
-or when a different place scores within 0.05 of it. A query naming a province or city other
+or when a different place scores within 0.05 of it (0.15 when the best one rests on a fuzzy
+name: a typo nearly as close to two names is a guess). A query naming a province or city other
 than the library's (``北京市朝阳区...`` against 浙江省嘉兴市) is level ``none`` with confidence 0:
 ambiguous names (朝阳区) only ever resolve inside the library's city.
 
@@ -47,7 +49,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from gridmap.geocode.library import AddressLibrary, name_key
-from gridmap.geocode.normalize import normalize
+from gridmap.geocode.normalize import chinese_number, normalize
 
 LEVEL_DEPTH = {
     "none": -1,
@@ -65,9 +67,19 @@ MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log
 FUZZY_CUTOFF = 60.0  # fuzz.ratio; one wrong character in a three-character name scores 66.7
 MISSING_PART_FACTOR = 0.85
 CLOSE_SECOND = 0.05
+CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as close
+NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
+MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
 
-_NUMBER = re.compile(r"(-?(?:[A-Z]?\d+(?:-\d+)?[A-Z]?|[A-Z](?=幢)))(幢|单元|层|室|弄|号|组)?")
+_NUMBER = re.compile(
+    r"(-?(?:[A-Z]?\d+(?:-\d+)?(?:[A-Z]|[甲乙丙丁](?=号))?|[A-Z](?=幢)))(幢|单元|层|室|弄|号|组)?"
+)
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# a room number in Chinese numerals ending the text after a unit or floor (2单元六〇一)
+_CN_ROOM = "[零〇○一二两三四五六七八九十百0]"
+_TRAILING_CN_ROOM = re.compile(
+    rf"(?<=单元|\d层|\d幢)({_CN_ROOM}{{2,}}(?=室|$)|{_CN_ROOM}{{3,}}(?!{_CN_ROOM}))室?"
+)
 _FOREIGN_ADMIN = re.compile(r"^[\u3400-\u9fff]{2,}?(?:省|自治区|特别行政区|市)")
 _FOREIGN_DISTRICT = re.compile(r"^[\u3400-\u9fff]{1,5}?[区县旗]")
 _NOT_A_DISTRICT = re.compile(r"(小|园|工业|开发|校|景|社|街|片|厂|营|院|城|商)区$")
@@ -143,6 +155,10 @@ class Matcher:
         self.vocab: dict[str, list[tuple[str, str]]] = {}
         self._build_vocab(aliases or {})
         self.max_name = max((len(k) for k in self.vocab), default=0)
+        self.spellings: dict[tuple[str, str], list[str]] = {}
+        for spelling, entries in self.vocab.items():
+            for target in entries:
+                self.spellings.setdefault(target, []).append(spelling)
         self.prefixes = {k[:2] for k in self.vocab}
         self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
 
@@ -346,18 +362,22 @@ class Matcher:
         if context:
             kind, name = context[0]
             anchors = lib.admin_anchors[kind][name]
+            index = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
             fields = lib.anchor_fields
-            names = {("road", v) for v in set(fields["road"][anchors].tolist()) if v}
-            names |= {("poi", v) for v in set(fields["poi"][anchors].tolist()) if v}
-            names |= {("subpoi", v) for v in set(fields["subpoi"][anchors].tolist()) if v}
+            names = {("road", v) for v in set(fields["road"][index].tolist()) if v}
+            names |= {("poi", v) for v in set(fields["poi"][index].tolist()) if v}
+            names |= {("subpoi", v) for v in set(fields["subpoi"][index].tolist()) if v}
         else:
             names = {("road", v) for v in lib.road_anchors}
             names |= {("poi", v) for v in lib.poi_anchors}
             names |= {("subpoi", v) for v in lib.subpoi_anchors}
         for kind in ("district", "town", "community"):
             names |= {(kind, v) for v in lib.admin_anchors[kind]}
-        ordered = sorted(names)
-        result = ([name for _, name in ordered], ordered)
+        # every spelling of those names (aliases too: 银杏公寓小区 for 银杏公寓)
+        targets = sorted(
+            (spelling, target) for target in names for spelling in self.spellings.get(target, ())
+        )
+        result = ([spelling for spelling, _ in targets], [target for _, target in targets])
         if len(self._fuzzy_cache) < 10_000:
             self._fuzzy_cache[context] = result
         return result
@@ -375,7 +395,7 @@ class Matcher:
             if not choices:
                 continue
             hits = process.extract(
-                cjk, choices, scorer=fuzz.ratio, limit=6, score_cutoff=FUZZY_CUTOFF
+                cjk, choices, scorer=fuzz.ratio, limit=10, score_cutoff=FUZZY_CUTOFF
             )
             for _, score, index in hits:
                 kind, name = kinds[index]
@@ -408,6 +428,7 @@ class Matcher:
             )
         if not _CJK.search(norm):
             return Resolution(text, reason="no Chinese address text", normalized=norm)
+        norm = _TRAILING_CN_ROOM.sub(_room_digits, norm)
         parts = self._read(norm)
         if parts.foreign:
             return Resolution(
@@ -417,7 +438,11 @@ class Matcher:
             )
         if parts.residues:
             self._fuzzy(parts)
-        if parts.foreign_district and not (parts.admin.keys() & {"district"}):
+        if (
+            parts.foreign_district
+            and self.library.admin_anchors["district"]
+            and "district" not in parts.admin
+        ):
             return Resolution(
                 text,
                 reason=f"names {parts.foreign_district}, not a district of {self.city_label}",
@@ -428,6 +453,9 @@ class Matcher:
             return Resolution(
                 text, reason="no road, compound or admin unit of the library found", normalized=norm
             )
+        # the deepest of the hypotheses nearly as sure as the surest, then the surest of those
+        surest = max(h.score for h in hypotheses)
+        hypotheses = [h for h in hypotheses if h.score >= surest * NEARLY_AS_SURE]
         hypotheses.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
         best = hypotheses[0]
         confidence = best.score
@@ -435,7 +463,8 @@ class Matcher:
         for other in hypotheses[1:]:
             if other.level != best.level:
                 break
-            if other.target != best.target and other.score >= best.score - CLOSE_SECOND:
+            margin = CLOSE_SECOND if best.score >= 1.0 else CLOSE_SECOND_FUZZY
+            if other.target != best.target and other.score >= best.score - margin:
                 confidence *= 0.5
                 notes.append("another place matches as well")
                 break
@@ -449,90 +478,98 @@ class Matcher:
             normalized=norm,
         )
 
-    def _admin_filter(self, parts: _Parts) -> tuple[np.ndarray | None, float]:
-        """Anchors inside every admin unit the query named (None: none named) and its score."""
-        lib = self.library
-        allowed = None
-        score = 1.0
+    def _admin_names(self, parts: _Parts) -> dict[str, tuple[str, float]]:
+        """The best name the query gave for each admin level the library knows."""
+        out = {}
         for kind in ("district", "town", "community"):
             names = parts.admin.get(kind)
-            if not names:
-                continue
-            name, s = max(names, key=lambda x: x[1])
-            anchors = lib.admin_anchors[kind].get(name)
-            if anchors is None:
-                continue
-            score = min(score, s)
-            allowed = anchors if allowed is None else np.intersect1d(allowed, anchors)
-        return allowed, score
+            if names:
+                name, score = max(names, key=lambda x: x[1])
+                if name in self.library.admin_anchors[kind]:
+                    out[kind] = (name, score)
+        return out
 
     def _hypotheses(self, parts: _Parts) -> list[_Hypothesis]:
+        """Candidate places, most specific combination of names first.
+
+        Stops early when a combination using every exact name matches every door part the
+        query gave, in one place: no other combination can beat it.
+        """
         lib = self.library
-        allowed, admin_score = self._admin_filter(parts)
-        out: list[_Hypothesis] = []
+        admin = self._admin_names(parts)
         roads = _best_per_name(parts.roads)
         pois = _best_per_name([((k, n), s) for k, n, s in parts.pois])
-        road_options: list[tuple[str | None, str | None, float]] = [(None, None, 1.0)]
-        for road, score in roads:
-            road_options.append((road, None, score))
-            for number in parts.roadno:
-                if (road, number) in lib.door_anchors:
-                    road_options.append((road, number, score))
-        poi_options: list[tuple[tuple[str, str] | None, float]] = [(None, 1.0)]
-        poi_options += pois
-        for road, door, road_score in road_options:
-            for poi, poi_score in poi_options:
-                if road is None and poi is None:
-                    continue
-                anchors = None
-                if road is not None:
-                    anchors = lib.door_anchors[(road, door)] if door else lib.road_anchors[road]
-                if poi is not None:
-                    table = lib.poi_anchors if poi[0] == "poi" else lib.subpoi_anchors
-                    poi_anchors = table[poi[1]]
-                    anchors = (
-                        poi_anchors if anchors is None else np.intersect1d(anchors, poi_anchors)
-                    )
-                if anchors is None or not len(anchors):
-                    continue
-                level = "door" if door else "compound" if poi is not None else "road"
-                score = min(road_score, poi_score)
-                out.append(self._descend(parts, anchors, level, score, allowed, admin_score))
+        exact_roads = any(s >= 1.0 for _, s in roads)
+        exact_pois = any(s >= 1.0 for _, s in pois)
+        doors = [
+            (road, number, score)
+            for road, score in roads
+            for number in parts.roadno
+            if (road, number) in lib.door_anchors
+        ]
+
+        def poi_set(poi):
+            kind, name = poi
+            return (lib.poi_anchors if kind == "poi" else lib.subpoi_anchors)[name]
+
+        combos = []  # (anchors, level, score, uses road, uses poi)
+        for road, number, road_score in doors:
+            for poi, poi_score in pois:
+                both = lib.door_anchors[(road, number)] & poi_set(poi)
+                if both:
+                    combos.append((both, "door", min(road_score, poi_score), True, True))
+        for road, number, road_score in doors:
+            combos.append((lib.door_anchors[(road, number)], "door", road_score, True, False))
+        for poi, poi_score in pois:
+            for road, road_score in roads:
+                both = lib.road_anchors[road] & poi_set(poi)
+                if both:
+                    combos.append((both, "compound", min(road_score, poi_score), True, True))
+        for poi, poi_score in pois:
+            combos.append((poi_set(poi), "compound", poi_score, False, True))
+        for road, road_score in roads:
+            combos.append((lib.road_anchors[road], "road", road_score, True, False))
+
+        out: list[_Hypothesis] = []
+        for anchors, level, score, uses_road, uses_poi in combos:
+            unused = (exact_roads and not uses_road) + (exact_pois and not uses_poi)
+            hypothesis = self._descend(parts, anchors, level, score, admin, unused)
+            out.append(hypothesis)
+            if hypothesis.score >= 1.0 and not hypothesis.notes:
+                return out
         if not out:
             # admin units only: the deepest one named
-            for kind, level in (
-                ("community", "community"),
-                ("town", "town"),
-                ("district", "district"),
-            ):
-                names = parts.admin.get(kind)
-                if not names:
-                    continue
-                for name, score in _best_per_name(names):
-                    anchors = lib.admin_anchors[kind].get(name)
-                    if anchors is not None:
-                        out.append(
-                            self._descend(parts, anchors, level, score, allowed, admin_score)
-                        )
-                if out:
+            for kind in ("community", "town", "district"):
+                if kind in admin:
+                    name, score = admin[kind]
+                    anchors = lib.admin_anchors[kind][name]
+                    out.append(self._descend(parts, anchors, kind, score, admin, 0))
                     break
         return out
 
-    def _descend(self, parts, anchors, level, score, allowed, admin_score) -> _Hypothesis:
+    def _descend(self, parts, anchors, level, score, admin, unused) -> _Hypothesis:
         """From a set of anchors down through building, unit and room, as deep as it goes."""
         lib = self.library
         notes: list[str] = []
-        if allowed is not None:
-            inside = np.intersect1d(anchors, allowed)
-            if len(inside):
+        fields = lib.anchor_fields
+        for kind, (name, admin_score) in admin.items():
+            if kind == level:
+                continue
+            column = fields[kind]
+            inside = frozenset(a for a in anchors if column[a] == name)
+            if inside:
                 anchors = inside
                 score = min(score, admin_score)
             else:
                 score *= 0.5
                 notes.append("admin units in the text contradict the match")
+                break
+        if unused:
+            score *= MISSING_PART_FACTOR**unused
+            notes.append("a road or compound name in the text is not part of the match")
         missing = 0
-        group = None  # (Groups, [group numbers]) at the deepest door part found
-        if parts.house is not None:
+        group = None  # (Groups, [(anchor, group)]) at the deepest door part found
+        if parts.house is not None and len(anchors) <= MAX_DESCEND_ANCHORS:
             found = _lookup(lib.building_groups, anchors, parts.house)
             if found:
                 level, group = "building", (lib.building_groups, found)
@@ -543,7 +580,7 @@ class Matcher:
                     else:
                         missing += 1
                 if parts.room is not None:
-                    if parts.cell is not None and level == "unit":
+                    if level == "unit":
                         rooms = _lookup(
                             lib.room_groups, anchors, parts.house, parts.cell, parts.room
                         )
@@ -557,7 +594,7 @@ class Matcher:
                         missing += 1
             else:
                 missing += 1 + (parts.cell is not None) + (parts.room is not None)
-        elif parts.room is not None or parts.cell is not None:
+        elif parts.house is not None or parts.room is not None or parts.cell is not None:
             missing += 1
         if level in ("compound", "road") and parts.roadno:
             missing += 1
@@ -569,7 +606,7 @@ class Matcher:
             row = rows[pick]
             grid = lib.grid_of_ranks(int(table.grid_lo[g]), int(table.grid_hi[g]))
             places = len(found) + int(table.count[g]) - 1 if level == "room" else len(found)
-            target = (level, anchor, g)
+            target = (level, int(row))
         else:
             row, grid = lib.anchors_summary(anchors)
             places = _distinct_places(lib, anchors, level)
@@ -583,6 +620,10 @@ class Matcher:
         return _Hypothesis(level, score, row, grid, target, notes)
 
 
+def _room_digits(match: re.Match[str]) -> str:
+    return f"{chinese_number(match.group(1).replace('0', '〇'))}室"
+
+
 def _best_per_name(candidates):
     """Unique names, each with its best score, best first."""
     best: dict = {}
@@ -592,30 +633,25 @@ def _best_per_name(candidates):
     return sorted(best.items(), key=lambda x: -x[1])
 
 
-def _lookup(groups, anchors: np.ndarray, *parts: str) -> list[tuple[int, int]]:
+def _lookup(groups, anchors, *parts: str) -> list[tuple[int, int]]:
     """(anchor, group) pairs holding the door parts under any of ``anchors``."""
     found = []
-    for anchor in anchors.tolist():
+    for anchor in anchors:
         g = groups.find(anchor, *parts)
         if g is not None:
             found.append((anchor, g))
     return found
 
 
-def _distinct_places(lib: AddressLibrary, anchors: np.ndarray, level: str) -> int:
+def _distinct_places(lib: AddressLibrary, anchors, level: str) -> int:
     """How many different real places a set of anchors stands for at ``level``."""
     if len(anchors) == 1:
         return 1
     fields = lib.anchor_fields
     if level == "door":
-        keys = zip(
-            fields["community"][anchors],
-            fields["road"][anchors],
-            fields["roadno"][anchors],
-            strict=True,
-        )
+        keys = {(fields["community"][a], fields["road"][a], fields["roadno"][a]) for a in anchors}
     elif level == "compound":
-        keys = zip(fields["community"][anchors], fields["poi"][anchors], strict=True)
+        keys = {(fields["community"][a], fields["poi"][a]) for a in anchors}
     else:
         return 1  # a road, community, town or district is one place however many doors
-    return len(set(keys))
+    return len(keys)
