@@ -49,9 +49,10 @@ def validate(files, kind, crs, repair, limit) -> None:
     unreadable: list[str] = []
     summary: list[tuple[str, str, int, int, int]] = []
     by_check: Counter[str] = Counter()
-    quiet = len(files) < 2 or not sys.stderr.isatty()
-    progress = tqdm(files, desc="validate", unit="file", disable=quiet, leave=False)
+    # A bar per file (with its name) on a terminal: one big CSV alone takes seconds to check.
+    progress = tqdm(files, desc="validate", unit="file", disable=not sys.stderr.isatty())
     for path in progress:
+        progress.set_postfix_str(str(path)[-40:])
         try:
             report = check_file(
                 path, kind, crs=crs, repair=repair, limit=limit or None, build=False
