@@ -330,6 +330,8 @@ def test_incident_filters(client, tokens, city_store):  # noqa: F811
     assert ids("status=accepted") == ["garbage"]
     assert ids("status=reported,accepted&type=garbage,noise") == ["garbage", "noise"]
     assert ids("bbox=120.70,30.70,120.75,30.75") == ["garbage"]
+    assert ids("bbox=120.0,30.0,120.75,30.75") == ["garbage"]  # a wide view scans
+    assert ids("bbox=120.76,30.76,121.5,31.5") == ["noise"]
     assert ids("grid=330402002") == ["noise"]
     assert ids("since=2000-01-01T00:00:00Z&until=2100-01-01") == ["garbage", "noise"]
     assert ids("since=2100-01-01T00:00:00%2B08:00") == []

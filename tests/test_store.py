@@ -14,24 +14,39 @@ from webcity import city_store  # noqa: F401  (fixture)
 from gridmap.errors import InputError
 from gridmap.store import IncidentFilter, NotFound, open_store
 from gridmap.store.publish import publish
+from gridmap.store.schema import MIGRATIONS
 from gridmap.store.sqlite import BANDS, band_for_zoom
 
 
 def test_new_store_is_migrated_wal_with_foreign_keys(tmp_path):
     store = open_store(tmp_path / "s.sqlite")
-    assert store.schema_version() == 1
+    assert store.schema_version() == MIGRATIONS[-1][0]
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     store.close()
     again = open_store(tmp_path / "s.sqlite")  # reopening applies nothing twice
     rows = again.conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]
-    assert rows == 1
+    assert rows == len(MIGRATIONS)
+
+
+def test_older_store_is_migrated_forward(tmp_path, monkeypatch):
+    import gridmap.store.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", MIGRATIONS[:1])
+    old = open_store(tmp_path / "old.sqlite")
+    assert old.schema_version() == 1
+    old.close()
+    monkeypatch.undo()
+    new = open_store(tmp_path / "old.sqlite")
+    assert new.schema_version() == MIGRATIONS[-1][0]
+    names = {r[0] for r in new.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "incidents_kpi_grid" in names
 
 
 def test_unsupported_url_is_refused(tmp_path):
     with pytest.raises(ValueError, match="postgresql"):
         open_store("postgresql://localhost/grid")
-    assert open_store(f"sqlite:///{tmp_path}/u.sqlite").schema_version() == 1
+    assert open_store(f"sqlite:///{tmp_path}/u.sqlite").schema_version() == MIGRATIONS[-1][0]
 
 
 def test_publish_stores_every_layer_and_band(city_store):  # noqa: F811

@@ -395,7 +395,7 @@ def incidents_heat():
     """Heat map points ``[lat, lon, weight]`` aggregated to at most ~5,000 cells."""
     flt = incident_filter()
     zoom = parse_zoom(request.args.get("zoom"))
-    cell = _cell_degrees(flt, zoom, pixels=8)
+    cell = _cell_degrees(flt, zoom, pixels=12)
     cells = store().incident_clusters(flt, cell)
     while len(cells) > HEAT_MAX_CELLS:
         cell *= 2

@@ -5,7 +5,7 @@ with the :class:`~gridmap.store.sqlite.SQLiteStore` methods. Only SQLite exists 
 ``postgresql://`` URL is where a PostGIS backend would plug in.
 
 >>> open_store(":memory:").schema_version()
-1
+2
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ from gridmap.errors import InputError
 from gridmap.model import ADDRESS_COMPONENTS, STORAGE_CRS
 from gridmap.store.sqlite import BANDS, SQLiteStore, pixel_degrees
 
-# Decimal places that keep about a tenth of a pixel at each band (full detail: ~1 cm).
-DECIMALS = {9: 4, 11: 5, 13: 5, 15: 6, 99: 7}
+# Decimal places that keep a pixel or better at each band (0.0001 deg is 0.15 px at zoom 11;
+# full detail: ~1 cm).
+DECIMALS = {9: 4, 11: 4, 13: 5, 15: 6, 99: 7}
 GRID_PROPS = ("grid_code", "kind", "community_code", "host_grid_code", "households", "population")
 
 

@@ -3,8 +3,8 @@
 Each migration is applied once, in order, inside one transaction; ``schema_version`` records which
 ones ran. Add a new entry at the end to change the schema: never edit one that has shipped.
 
->>> [number for number, _ in MIGRATIONS][:1]
-[1]
+>>> [number for number, _ in MIGRATIONS]
+[1, 2]
 """
 
 from __future__ import annotations
@@ -112,6 +112,21 @@ MIGRATIONS: list[tuple[int, str]] = [
             created_at TEXT NOT NULL,
             revoked_at TEXT
         );
+        """,
+    ),
+    (
+        2,
+        # Covering indexes: KPIs per level (and the grid layer's open/overdue/closure rate)
+        # aggregate from the index alone instead of reading every incident row.
+        """
+        CREATE INDEX incidents_kpi_grid
+            ON incidents(grid_code, status, due_at, late_steps, rework);
+        CREATE INDEX incidents_kpi_community
+            ON incidents(community_code, status, due_at, late_steps, rework);
+        CREATE INDEX incidents_kpi_street
+            ON incidents(street_code, status, due_at, late_steps, rework);
+        CREATE INDEX incidents_kpi_district
+            ON incidents(district_code, status, due_at, late_steps, rework);
         """,
     ),
 ]
