@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -9,13 +11,18 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gridmap.errors import InputError
 from gridmap.partition import PartitionConfig, partition
 from gridmap.partition.checks import verify
+from gridmap.partition.regionalize import Bounds, regionalize
 
 LON, LAT = 120.75, 30.75
 SERIAL = PartitionConfig(workers=1)
+# Property tests run a bounded number of examples in the suite; raise it for a deeper search.
+EXAMPLES = int(os.environ.get("PARTITION_EXAMPLES", "12"))
 
 
 def community_frame(polygons, codes=None) -> gpd.GeoDataFrame:
@@ -91,7 +98,7 @@ def random_city(seed: int, n_points: int = 120, n_barriers: int = 6, size: float
 
 
 # ---- guarantees on random inputs ---------------------------------------------------------
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     n_points=st.integers(0, 200),
@@ -399,3 +406,99 @@ def test_bad_households_and_degenerate_barriers():
     )
     result = partition(communities, addresses, odd, config=SERIAL)
     assert result.summary["violations"] == []
+
+
+# ---- the regionalizer alone -----------------------------------------------------------------
+def lattice_graph(keep: np.ndarray):
+    """Rook edges between the kept cells of a boolean grid."""
+    cells = np.full(keep.shape, -1)
+    cells[keep] = np.arange(keep.sum())
+    i = np.r_[cells[:, :-1].ravel(), cells[:-1, :].ravel()]
+    j = np.r_[cells[:, 1:].ravel(), cells[1:, :].ravel()]
+    ok = (i >= 0) & (j >= 0)
+    ys, xs = np.nonzero(keep)
+    return xs.astype(float), ys.astype(float), i[ok], j[ok]
+
+
+def feasible(total: float, low=300, high=500) -> bool:
+    return any(k * low <= total <= k * high for k in range(1, int(total // low) + 2))
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    width=st.integers(2, 30),
+    height=st.integers(2, 30),
+    holes=st.floats(0, 0.3),
+)
+def test_regions_are_connected_and_in_band_when_possible(seed, width, height, holes):
+    rng = np.random.default_rng(seed)
+    keep = rng.random((height, width)) >= holes
+    n = int(keep.sum())
+    if n == 0:
+        return
+    x, y, i, j = lattice_graph(keep)
+    households = rng.integers(20, 81, n)
+    labels = regionalize(
+        x, y, households, np.zeros(n), np.ones(n), i, j, np.ones(len(i)), Bounds(300, 500)
+    )
+    assert len(labels) == n and labels.min() == 0
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    _, piece = connected_components(graph, directed=False)
+    totals = np.bincount(labels, weights=households)
+    piece_totals = np.bincount(piece, weights=households)
+    for region in range(labels.max() + 1):
+        members = np.flatnonzero(labels == region)
+        count, _ = connected_components(graph[members][:, members], directed=False)
+        assert count == 1  # contiguous
+        assert len(set(piece[members])) == 1  # never spans two pieces
+    if holes == 0 and feasible(households.sum()):
+        # a full rectangle of 20-80 household units can always be cut into the band
+        assert ((totals >= 300) & (totals <= 500)).all(), sorted(totals)
+    else:
+        in_feasible_piece = np.array(
+            [
+                feasible(piece_totals[piece[np.flatnonzero(labels == r)[0]]])
+                for r in range(len(totals))
+            ]
+        )
+        good = (totals >= 300) & (totals <= 500)
+        if in_feasible_piece.sum() >= 5:
+            assert good[in_feasible_piece].mean() >= 0.8
+
+
+# ---- the command ----------------------------------------------------------------------------
+def run_cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "partition", *map(str, args)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_cli_writes_identical_files_and_exits_2_on_bad_input(tmp_path):
+    communities, addresses, barriers = lattice_city(12, households=None)
+    communities.to_file(tmp_path / "b.gpkg")
+    addresses.to_csv(tmp_path / "a.csv", index=False)
+    barriers.to_file(tmp_path / "r.gpkg")
+    common = [
+        "--boundaries",
+        tmp_path / "b.gpkg",
+        "--addresses",
+        tmp_path / "a.csv",
+        "--barriers",
+        tmp_path / "r.gpkg",
+    ]
+    first = run_cli(*common, "--out", tmp_path / "g1.gpkg")
+    assert first.returncode == 0, first.stderr
+    assert "within [300, 500]: 100.0%" in first.stdout
+    second = run_cli(*common, "--out", tmp_path / "g2.gpkg", "--previous", tmp_path / "g1.gpkg")
+    assert second.returncode == 0, second.stderr
+    assert "retired 0" in second.stdout
+    assert (tmp_path / "g1.gpkg").read_bytes() == (tmp_path / "g2.gpkg").read_bytes()
+    bad = run_cli(*common, "--out", tmp_path / "g3.gpkg", "--min-households", "600")
+    assert bad.returncode == 2 and "min_households" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "g3.gpkg").exists()

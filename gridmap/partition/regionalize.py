@@ -89,9 +89,36 @@ class _Graph:
         self.csr: csr_matrix = matrix.tocsr()
         self.csr.sum_duplicates()
         self.indptr, self.indices, self.weights = self.csr.indptr, self.csr.indices, self.csr.data
+        coo = self.csr.tocoo()
+        upper = coo.row < coo.col
+        self.ei, self.ej, self.ew = coo.row[upper], coo.col[upper], coo.data[upper]
 
     def neighbours(self, u: int) -> np.ndarray:
         return self.indices[self.indptr[u] : self.indptr[u + 1]]
+
+
+def _make_contiguous(r, c, side: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Move stray components of each side to the other side; True when anything moved."""
+    fixed = False
+    for value in (True, False):
+        members = side == value
+        count_members = int(members.sum())
+        if count_members <= 1:
+            continue
+        position = np.cumsum(members) - 1
+        inside = members[r] & members[c]
+        graph = coo_matrix(
+            (np.ones(int(inside.sum())), (position[r[inside]], position[c[inside]])),
+            shape=(count_members, count_members),
+        )
+        count, comp = connected_components(graph, directed=False)
+        if count <= 1:
+            continue
+        keep = int(np.argmax(np.bincount(comp)))
+        stray = np.flatnonzero(members)[comp != keep]
+        side[stray] = not value
+        fixed = True
+    return side, fixed
 
 
 def regionalize(
@@ -159,47 +186,57 @@ class _Data:
             self.h[idx].sum(), self.p[idx].sum(), self.a[idx].sum(), len(idx)
         )
 
+    def local_edges(self, idx: np.ndarray):
+        """Edges (local indices r < c, cost w) of the subgraph induced by ``idx``."""
+        position = np.full(len(self.h), -1, np.int64)
+        position[idx] = np.arange(len(idx))
+        g = self.g
+        keep = (position[g.ei] >= 0) & (position[g.ej] >= 0)
+        return position[g.ei[keep]], position[g.ej[keep]], g.ew[keep]
+
     def bisect(self, idx: np.ndarray, k: int | None = None) -> list[np.ndarray]:
         """Cut a connected set of units into ``k`` connected parts (``k`` chosen when None)."""
         out = []
-        stack = [(idx, self.count_for(idx) if k is None else k)]
+        stack = [(idx, *self.local_edges(idx), self.count_for(idx) if k is None else k)]
         while stack:
-            part, parts = stack.pop()
+            part, r, c, w, parts = stack.pop()
             if parts <= 1 or len(part) <= 1:
                 out.append(part)
                 continue
-            a, b = self.best_cut(part, parts)
-            if len(a) == 0 or len(b) == 0:
+            side = self.best_cut(part, r, c, w, parts)
+            if side is None:
                 out.append(part)
                 continue
-            stack.append((b, self.count_for(b)))
-            stack.append((a, self.count_for(a)))
+            for value in (False, True):  # push B first so that A is cut first
+                members = side == value
+                position = np.cumsum(members) - 1
+                inside = (side[r] == value) & (side[c] == value)
+                sub = part[members]
+                stack.append(
+                    (sub, position[r[inside]], position[c[inside]], w[inside], self.count_for(sub))
+                )
         return out
 
-    def best_cut(self, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def best_cut(self, idx: np.ndarray, r, c, w, k: int) -> np.ndarray | None:
+        """Side mask (True: part A) of the best feasible, contiguous cut of ``idx`` into k."""
         m = len(idx)
-        sub = self.g.csr[idx][:, idx]
-        coo = sub.tocoo()
-        upper = coo.row < coo.col
-        r, c, w = coo.row[upper], coo.col[upper], coo.data[upper]
         h, p, a = self.h[idx], self.p[idx], self.a[idx]
         total_h, total_p, total_a = h.sum(), p.sum(), a.sum()
         scale = math.sqrt(total_a) if total_a > 0 else max(1.0, float(w.sum()))
         splits = sorted({k // 2, k - k // 2})
         candidates = []
+        x, y = self.x[idx], self.y[idx]
         for d, (cos, sin) in enumerate(_DIRECTIONS):
-            order = np.lexsort((idx, self.x[idx] * cos + self.y[idx] * sin))
+            order = np.lexsort((idx, x * cos + y * sin))
             rank = np.empty(m, np.int64)
             rank[order] = np.arange(m)
             lo, hi = np.minimum(rank[r], rank[c]), np.maximum(rank[r], rank[c])
             diff = np.bincount(lo + 1, weights=w, minlength=m + 1)
             diff -= np.bincount(hi + 1, weights=w, minlength=m + 1)
             cut = np.cumsum(diff)[1:m]
-            ha, pa, aa = (
-                np.cumsum(h[order])[:-1],
-                np.cumsum(p[order])[:-1],
-                np.cumsum(a[order])[:-1],
-            )
+            ha = np.cumsum(h[order])[:-1]
+            pa = np.cumsum(p[order])[:-1]
+            aa = np.cumsum(a[order])[:-1]
             for ka in splits:
                 kb = k - ka
                 score = self._score(cut, scale, ha, pa, aa, total_h, total_p, total_a, ka, kb)
@@ -211,7 +248,7 @@ class _Data:
         for score, _, ka, pos, order in candidates[:_CANDIDATES_TRIED]:
             side = np.zeros(m, bool)
             side[order[:pos]] = True
-            side, fixed = self._make_contiguous(sub, side)
+            side, fixed = _make_contiguous(r, c, side)
             if fixed:
                 if not side.any() or side.all():
                     continue
@@ -223,9 +260,7 @@ class _Data:
                 chosen, chosen_score = side, score
                 if not fixed:
                     break  # the best-scoring cut needed no repair: take it
-        if chosen is None:
-            return idx, idx[:0]
-        return idx[chosen], idx[~chosen]
+        return chosen
 
     def _score(self, cut, scale, ha, pa, aa, total_h, total_p, total_a, ka, kb):
         b = self.b
@@ -234,23 +269,6 @@ class _Data:
         )
         imbalance = np.abs(ha / ka - (total_h - ha) / kb) / max(b.target, 1.0)
         return _VIOLATION_WEIGHT * violation + cut / scale + _IMBALANCE_WEIGHT * imbalance
-
-    @staticmethod
-    def _make_contiguous(sub, side: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Move stray components of each side to the other side; True when anything moved."""
-        fixed = False
-        for value in (True, False):
-            members = np.flatnonzero(side == value)
-            if len(members) <= 1:
-                continue
-            count, comp = connected_components(sub[members][:, members], directed=False)
-            if count <= 1:
-                continue
-            sizes = np.bincount(comp)
-            keep = int(np.argmax(sizes))
-            side[members[comp != keep]] = not value
-            fixed = True
-        return side, fixed
 
     # ---- warm start ------------------------------------------------------------------------
     def from_initial(self, initial: np.ndarray) -> np.ndarray:

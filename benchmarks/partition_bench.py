@@ -1,0 +1,242 @@
+"""Partitioner vs PySAL spopt MaxPHeuristic on the same lattice units, side by side in one process.
+
+    python benchmarks/partition_bench.py            # 2,500-unit lattice (50 x 50)
+    python benchmarks/partition_bench.py --full     # also the 10,000-unit lattice (spopt: minutes)
+    python benchmarks/partition_bench.py --city     # also the whole sample city at 2,000,000
+                                                    # households, end to end through the CLI
+    python benchmarks/partition_bench.py --no-spopt # ours only (quick)
+
+Units are square blocks (about 50 m) with 20-80 households each (seeded). spopt gets the rook
+weights and a floor of 400 households (MaxP has no ceiling); ours gets the band [300, 500]. Both
+are timed with the adjacency built from the geometries; peak memory is the growth of resident
+memory over the run, sampled every 5 ms. Polsby-Popper is measured on the dissolved regions in
+the Gauss-Kruger zone. The headline is the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import psutil
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gridmap.partition.adjacency import metric_scale_for, shared_edges  # noqa: E402
+from gridmap.partition.measure import polsby_popper  # noqa: E402
+from gridmap.partition.regionalize import Bounds, regionalize  # noqa: E402
+
+LON, LAT, STEP = 120.70, 30.70, 0.0005
+
+
+class PeakMemory:
+    """Peak growth of resident memory (this process and its children) while the block runs."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = 0
+
+    def _rss(self) -> int:
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a child may exit meanwhile
+                total += child.memory_info().rss
+        return total
+
+    def __enter__(self):
+        gc.collect()
+        self.base = self._rss()
+        self.peak = self.base
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def lattice(side: int, seed: int = 0) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    cells = [
+        shapely.box(LON + i * STEP, LAT + j * STEP, LON + (i + 1) * STEP, LAT + (j + 1) * STEP)
+        for j in range(side)
+        for i in range(side)
+    ]
+    households = rng.integers(20, 81, side * side)
+    return gpd.GeoDataFrame({"households": households}, geometry=cells, crs=4490)
+
+
+def quality(units: gpd.GeoDataFrame, labels: np.ndarray) -> dict:
+    totals = np.bincount(labels, weights=units["households"].to_numpy())
+    regions = units.assign(region=labels).dissolve("region")
+    pp = polsby_popper(regions.geometry)
+    return {
+        "regions": len(totals),
+        "in_band": float(np.mean((totals >= 300) & (totals <= 500))),
+        "above_500": float(np.mean(totals > 500)),
+        "below_300": float(np.mean(totals < 300)),
+        "median_pp": float(np.median(pp)),
+        "contiguous": bool((regions.geometry.geom_type == "Polygon").all()),
+    }
+
+
+def run_ours(units: gpd.GeoDataFrame) -> tuple[np.ndarray, float, float]:
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        geoms = units.geometry.to_numpy()
+        scale = metric_scale_for(LAT)
+        i, j, length = shared_edges(geoms, scale)
+        xy = shapely.get_coordinates(shapely.centroid(geoms)) * np.asarray(scale)
+        labels = regionalize(
+            xy[:, 0],
+            xy[:, 1],
+            units["households"].to_numpy(),
+            np.zeros(len(units)),
+            shapely.area(geoms) * scale[0] * scale[1],
+            i,
+            j,
+            length,
+            Bounds(300, 500),
+        )
+        seconds = time.perf_counter() - start
+    return labels, seconds, memory.mb
+
+
+def run_spopt(units: gpd.GeoDataFrame) -> tuple[np.ndarray, float, float]:
+    from libpysal.weights import Rook
+    from spopt.region import MaxPHeuristic
+
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        weights = Rook.from_dataframe(units, use_index=False, silence_warnings=True)
+        model = MaxPHeuristic(
+            units,
+            weights,
+            attrs_name=["households"],
+            threshold_name="households",
+            threshold=400,
+            top_n=2,
+        )
+        model.solve()
+        seconds = time.perf_counter() - start
+    return np.asarray(model.labels_, dtype=np.int64), seconds, memory.mb
+
+
+def show(name: str, seconds: float, mb: float, q: dict) -> None:
+    print(
+        f"  {name:<7} {seconds:8.2f} s  peak +{mb:7.1f} MB  regions {q['regions']:5d}  "
+        f"in [300,500] {100 * q['in_band']:5.1f}%  above 500 {100 * q['above_500']:5.1f}%  "
+        f"below 300 {100 * q['below_300']:5.1f}%  median PP {q['median_pp']:.3f}  "
+        f"contiguous {q['contiguous']}"
+    )
+
+
+def compare(side: int, with_spopt: bool) -> str:
+    units = lattice(side)
+    print(
+        f"lattice {side}x{side} = {side * side} units, {int(units['households'].sum())} households"
+    )
+    labels, ours_s, ours_mb = run_ours(units)
+    ours = quality(units, labels)
+    show("ours", ours_s, ours_mb, ours)
+    if not with_spopt:
+        return (
+            f"{side * side} units: ours {ours_s:.2f} s, {ours_mb:.0f} MB, "
+            f"{100 * ours['in_band']:.1f}% in band, median PP {ours['median_pp']:.2f} (no spopt)"
+        )
+    labels, spopt_s, spopt_mb = run_spopt(units)
+    theirs = quality(units, labels)
+    show("spopt", spopt_s, spopt_mb, theirs)
+    ratio = spopt_s / ours_s
+    print(
+        f"  ratio: ours is {ratio:.0f}x faster, uses {spopt_mb / max(ours_mb, 0.1):.1f}x less "
+        "memory growth"
+    )
+    return (
+        f"{side * side} units: {ratio:.0f}x faster than spopt MaxPHeuristic "
+        f"({ours_s:.2f} s vs {spopt_s:.1f} s), peak +{ours_mb:.0f} MB vs +{spopt_mb:.0f} MB, "
+        f"in band {100 * ours['in_band']:.1f}% vs {100 * theirs['in_band']:.1f}%, "
+        f"median PP {ours['median_pp']:.2f} vs {theirs['median_pp']:.2f}"
+    )
+
+
+def city(households: int) -> str:
+    """Build the sample city, then time `gridmap partition` on it end to end (subprocess)."""
+    folder = Path(tempfile.mkdtemp(prefix="partition_bench_"))
+    gridmap = [sys.executable, "-m", "gridmap.cli"]
+    start = time.perf_counter()
+    subprocess.run(
+        [*gridmap, "sample", "--out", str(folder), "--households", str(households)],
+        check=True,
+        capture_output=True,
+    )
+    print(f"sample city with {households} households built in {time.perf_counter() - start:.1f} s")
+    command = [
+        *gridmap,
+        "partition",
+        "--boundaries",
+        str(folder / "boundaries.gpkg"),
+        "--addresses",
+        str(folder / "addresses.csv"),
+        "--barriers",
+        str(folder / "barriers.gpkg"),
+        "--sites",
+        str(folder / "sites.gpkg"),
+        "--out",
+        str(folder / "grids.gpkg"),
+    ]
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    print(done.stdout)
+    if done.returncode:
+        print(done.stderr[-3000:])
+    grids = gpd.read_file(folder / "grids.gpkg")
+    return (
+        f"sample city {households} households: {len(grids)} grids end to end in {seconds:.1f} s "
+        f"(exit {done.returncode}), peak +{memory.mb:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also the 10,000-unit lattice")
+    parser.add_argument("--city", action="store_true", help="also the 2M-household sample city")
+    parser.add_argument("--households", type=int, default=2_000_000)
+    parser.add_argument("--no-spopt", action="store_true", help="skip spopt (quick check)")
+    args = parser.parse_args()
+    lines = [compare(50, not args.no_spopt)]
+    if args.full:
+        lines.append(compare(100, not args.no_spopt))
+    if args.city:
+        lines.append(city(args.households))
+    print()
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
