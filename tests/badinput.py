@@ -332,13 +332,6 @@ def case_grids(folder: Path) -> tuple[Path, Expected]:
     ]
 
 
-CASES = {
-    name[len("case_") :]: function
-    for name, function in sorted(globals().items())
-    if name.startswith("case_") and callable(function)
-}
-
-
 def write_clean_set(folder: Path) -> dict[str, Path]:
     """The four good layers (one per format family), to validate clean."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,3 +346,18 @@ def write_clean_set(folder: Path) -> dict[str, Path]:
     barriers().to_file(paths["barriers"], engine="pyogrio")
     sites().to_file(paths["sites"], engine="pyogrio", encoding="UTF-8")
     return paths
+
+
+def case_malformed_rows(folder: Path) -> tuple[Path, Expected]:
+    lines = addresses().to_csv(index=False).splitlines()
+    lines[2] += ",extra"  # line 3: one field too many (an unquoted comma)
+    path = folder / "malformed.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, [("row 3", None, "malformed row (expected 9 fields, saw 10)")]
+
+
+CASES = {
+    name[len("case_") :]: function
+    for name, function in sorted(globals().items())
+    if name.startswith("case_") and callable(function)
+}

@@ -206,3 +206,9 @@ def test_csv_round_trip_any_text(tmp_path, texts, households, encoding):
     assert read["address"].tolist() == texts
     assert read["address_id"].tolist() == frame["address_id"].tolist()
     assert read["households"].tolist() == frame["households"].tolist()
+
+
+def test_csv_with_semicolons_or_tabs(tmp_path):
+    for sep, name in ((";", "semi.csv"), ("\t", "tab.csv")):
+        b.addresses().to_csv(tmp_path / name, index=False, sep=sep)
+        assert read_addresses(tmp_path / name)["households"].tolist() == [1, 2, 3, 1, 2, 3]

@@ -169,3 +169,16 @@ def test_blank_lines_keep_row_numbers_as_line_numbers(tmp_path):
     assert result.exit_code == 1
     assert reported(result.output, path, "row 6", "households", "not a number: 'abc'")
     assert re.search(r"addresses\s+6 read", result.output)
+
+
+def test_sample_city_validates_clean(tmp_path):
+    from gridmap.sample import build_city
+
+    build_city(tmp_path, households=3000, seed=7)
+    files = [tmp_path / name for name in ("boundaries.gpkg", "addresses.csv")]
+    files += [tmp_path / name for name in ("barriers.gpkg", "sites.gpkg")]
+    result = validate(*files)
+    assert result.exit_code == 0, result.output
+    assert "problem:" not in result.output
+    for kind in ("boundaries", "addresses", "barriers", "sites"):
+        assert re.search(rf"{kind}\s+\d+ read\s+ok", result.output), result.output

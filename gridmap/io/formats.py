@@ -42,6 +42,7 @@ _SAMPLE_BYTES = 1 << 20
 _BLOCK_BYTES = 8 << 20
 _MAX_ENCODING_PROBLEMS = 200
 # Two consecutive UTF-8 encoded CJK characters: rare by chance in GBK text, verified afterwards.
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+): ([^\n]*)")
 _UTF8_CJK_PAIR = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2}")
 
 
@@ -58,7 +59,8 @@ class RawTable:
     # Features whose geometry could not even be decoded (e.g. a ring that is not closed):
     # position -> (reason, best-effort fixed geometry or None).
     broken: dict[int, tuple[str, object]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # decoding problems (mixed encodings)
+    # Problems found while reading (check name, problem): mixed encodings, malformed rows.
+    problems: list[tuple[str, Problem]] = field(default_factory=list)
     # CSV line number of each row when blank lines were dropped (None: row i is on line i + 2).
     line_numbers: np.ndarray | None = None
 
@@ -245,36 +247,68 @@ def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
     header_text = sample.decode(encoding, errors="replace").splitlines()[:1]
     if not header_text or not header_text[0].strip():
         raise InputError.one(name, "no header line (expected column names on the first line)")
-    header = [col.strip() for col in next(csv.reader(header_text))]
+    delimiter = sniff_delimiter(header_text[0])
+    header = [col.strip() for col in next(csv.reader(header_text, delimiter=delimiter))]
     dtype = {col: "str" for col in header if col.lower() not in NUMERIC_COLUMNS}
     try:
-        frame = pd.read_csv(
-            file,
-            encoding=encoding,
-            encoding_errors="replace",
-            dtype=dtype,
-            keep_default_na=False,
-            na_values=[""],
-            skipinitialspace=True,
-            skip_blank_lines=False,  # kept, then dropped below, so row numbers stay line numbers
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                file,
+                sep=delimiter,
+                encoding=encoding,
+                encoding_errors="replace",
+                dtype=dtype,
+                keep_default_na=False,
+                na_values=[""],
+                skipinitialspace=True,
+                skip_blank_lines=False,  # kept, then dropped below: row numbers stay line numbers
+                on_bad_lines="warn",  # a row with too many fields is reported, not fatal
+            )
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
     frame.columns = [str(col).strip() for col in frame.columns]
-    line_numbers = None
+    problems = [("mixed encodings", p) for p in scan_encoding(file, encoding, header, name=name)]
+    skipped = []
+    for warning in caught:
+        for number, why in _SKIPPED_LINE.findall(str(warning.message)):
+            skipped.append(int(number))
+            problems.append(
+                (
+                    "malformed row",
+                    Problem(
+                        name,
+                        f"malformed row ({why}): quote values that hold a comma",
+                        row=int(number),
+                    ),
+                )
+            )
+    # Line of each row read: the header is line 1; skipped and blank lines leave gaps.
+    lines = np.arange(2, 2 + len(frame) + len(skipped))
+    lines = np.setdiff1d(lines, np.array(skipped, dtype=int)) if skipped else lines
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
-        line_numbers = np.flatnonzero(~blank) + 2
         frame = frame.loc[~blank].reset_index(drop=True)
-    problems = scan_encoding(file, encoding, header, name=name)
+        lines = lines[~blank]
     return RawTable(
         path=name,
         format="CSV",
         frame=frame,
         encoding=encoding,
         problems=problems,
-        line_numbers=line_numbers,
+        line_numbers=lines if (skipped or blank.any()) else None,
     )
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV from its header line: comma unless tab, ';' or '|' clearly is.
+
+    >>> sniff_delimiter("address_id;address;lon;lat"), sniff_delimiter("a,b;c")
+    (';', ',')
+    """
+    counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return "," if counts[","] or not counts[best] else best
 
 
 def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) -> list[Problem]:

@@ -74,9 +74,9 @@ def check_file(
         kind = guess_kind(table.frame.columns, [names[t] for t in types if 0 <= t < len(names)])
     report = Report(path=table.path, kind=kind, count=len(table.frame))
     f = Findings(table, limit)
-    for problem in table.problems:
+    for check, problem in table.problems:
         f.problems.append(problem)
-        f.counts["mixed encodings"] += 1
+        f.counts[check] += 1
     if kind is not None and kind not in LAYERS:
         raise InputError.one(table.path, f"unknown kind {kind!r}: one of {', '.join(LAYERS)}")
     if len(table.frame) == 0:
