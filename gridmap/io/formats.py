@@ -10,14 +10,12 @@ vector feature is its 1-based position in the layer.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -25,6 +23,7 @@ import pyogrio.errors
 import shapely
 
 from gridmap.errors import InputError, Problem
+from gridmap.io.encoding import SAMPLE_BYTES, detect_encoding, scan_encoding
 
 VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "Shapefile"}
 TABLE_SUFFIXES = {".csv": "CSV"}
@@ -38,12 +37,7 @@ NUMERIC_COLUMNS = {
     "area_m2",
     "polsby_popper",
 }
-_SAMPLE_BYTES = 1 << 20
-_BLOCK_BYTES = 8 << 20
-_MAX_ENCODING_PROBLEMS = 200
-# Two consecutive UTF-8 encoded CJK characters: rare by chance in GBK text, verified afterwards.
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): ([^\n]*)")
-_UTF8_CJK_PAIR = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2}")
 
 
 @dataclass
@@ -196,7 +190,7 @@ def shapefile_encoding(shp: Path) -> str | None:
         if head[29] != 0:  # language driver id: GDAL maps it to a code page itself
             return None
         handle.seek(int.from_bytes(head[8:10], "little"))
-        sample = handle.read(_SAMPLE_BYTES)
+        sample = handle.read(SAMPLE_BYTES)
     if sample.isascii():
         return None
     detected = detect_encoding(sample)
@@ -208,41 +202,11 @@ def shapefile_encoding(shp: Path) -> str | None:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def detect_encoding(sample: bytes) -> str:
-    """Codec of a sample of bytes: utf-8-sig, utf-8, gb18030 or charset-normalizer's guess.
-
-    >>> detect_encoding("名称".encode("gbk") * 20), detect_encoding("名称".encode("utf-8"))
-    ('gb18030', 'utf-8')
-    """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if _decodes(sample, "utf-8"):
-        return "utf-8"
-    # Mixed files: the encoding most non-ASCII lines are in wins; the others are reported.
-    lines = [line for line in sample.split(b"\n")[:-1] if not line.isascii()]
-    for encoding in ("utf-8", "gb18030"):
-        if lines and sum(_decodes(line, encoding) for line in lines) > len(lines) / 2:
-            return encoding
-    best = charset_normalizer.from_bytes(sample, cp_isolation=["utf_8", "gb18030", "big5"]).best()
-    if best is None:
-        return "utf-8"
-    return {"utf_8": "utf-8"}.get(best.encoding, best.encoding)
-
-
-def _decodes(sample: bytes, encoding: str) -> bool:
-    """True when ``sample`` decodes strictly, allowing a character cut at its end."""
-    try:
-        codecs.getincrementaldecoder(encoding)("strict").decode(sample, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
     """Read a CSV in its detected encoding; known numeric columns as numbers, the rest as text."""
     name = name or str(file)
     with open(file, "rb") as handle:
-        sample = handle.read(_SAMPLE_BYTES)
+        sample = handle.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     header_text = sample.decode(encoding, errors="replace").splitlines()[:1]
     if not header_text or not header_text[0].strip():
@@ -309,96 +273,6 @@ def sniff_delimiter(header: str) -> str:
     counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=counts.get)
     return "," if counts[","] or not counts[best] else best
-
-
-def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) -> list[Problem]:
-    """Rows whose bytes are not in the file's encoding (mixed UTF-8 and GBK), one problem each.
-
-    The file is scanned in blocks with the C decoder; Python only looks at the offending lines.
-    """
-    problems: list[Problem] = []
-    codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    line_offset = 1  # line number of the first line in the current block
-    with open(file, "rb") as handle:
-        tail = b""
-        while len(problems) < _MAX_ENCODING_PROBLEMS:
-            block = handle.read(_BLOCK_BYTES)
-            data = tail + block
-            if not data:
-                break
-            if block:
-                cut = data.rfind(b"\n") + 1
-                data, tail = (data[:cut], data[cut:]) if cut else (b"", data)
-                if not data:
-                    continue
-            else:
-                tail = b""
-            for index in _bad_lines(data, codec):
-                line_start = data.rfind(b"\n", 0, index) + 1
-                line_end = data.find(b"\n", index)
-                line = data[line_start : line_end if line_end >= 0 else len(data)]
-                number = line_offset + data.count(b"\n", 0, line_start)
-                problems.append(_encoding_problem(name, number, line, codec, header))
-            line_offset += data.count(b"\n")
-            if not block:
-                break
-    return problems
-
-
-def _bad_lines(data: bytes, codec: str) -> list[int]:
-    """Start offsets of the lines in ``data`` that are not in ``codec``."""
-    found: list[int] = []
-    start = 0
-    while start < len(data) and len(found) < _MAX_ENCODING_PROBLEMS:
-        try:
-            data[start:].decode(codec)
-            break
-        except UnicodeDecodeError as error:
-            offset = start + error.start
-            found.append(data.rfind(b"\n", 0, offset) + 1)
-            next_line = data.find(b"\n", offset)
-            start = len(data) if next_line < 0 else next_line + 1
-    if codec != "utf-8":
-        # A UTF-8 line inside a GBK file often decodes as GBK without error (as mojibake).
-        for match in _UTF8_CJK_PAIR.finditer(data):
-            line_start = data.rfind(b"\n", 0, match.start()) + 1
-            line_end = data.find(b"\n", match.start())
-            line = data[line_start : line_end if line_end >= 0 else len(data)]
-            if _decodes(line + b"\n", "utf-8") and line_start not in found:
-                found.append(line_start)
-    return sorted(set(found))
-
-
-def _encoding_problem(
-    name: str, number: int, line: bytes, codec: str, header: list[str]
-) -> Problem:
-    """Problem naming the row and, when it can be told, the field with foreign bytes."""
-    other = "utf-8" if codec != "utf-8" else "gb18030"
-    readable = line.decode(other, errors="replace").rstrip("\r\n")
-    column = None
-    try:
-        values = next(csv.reader([line.decode("latin-1")]))
-        for col, value in zip(header, values, strict=False):
-            raw = value.encode("latin-1")
-            if not raw.isascii():
-                try:
-                    raw.decode(codec)
-                    if codec != "utf-8" and _decodes(raw, "utf-8"):
-                        column = col
-                        break
-                except UnicodeDecodeError:
-                    column = col
-                    break
-    except (csv.Error, StopIteration):
-        pass
-    label = {"utf-8": "UTF-8", "gb18030": "GBK"}
-    return Problem(
-        name,
-        f"mixed encodings: the file is {label.get(codec, codec)} but this row is "
-        f"{label.get(other, other)} ({readable[:60]!r}); save the whole file in one encoding",
-        row=number,
-        field=column,
-    )
 
 
 def _first_line(error: Exception) -> str:
