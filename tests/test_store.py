@@ -180,3 +180,73 @@ def test_failed_transaction_leaves_nothing(city_store):  # noqa: F811
         )
         raise RuntimeError("boom")
     assert city_store.tokens() == []
+
+
+def _run(argv):
+    from gridmap.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code
+
+
+def test_cli_publish_token_simulate(tmp_path, capsys):
+    webcity.grids().to_file(tmp_path / "grids.gpkg")
+    webcity.boundaries().to_file(tmp_path / "boundaries.gpkg")
+    webcity.barriers().to_file(tmp_path / "barriers.gpkg")
+    webcity.addresses().to_csv(tmp_path / "addresses.csv", index=False)
+    db = str(tmp_path / "cli.sqlite")
+    code = _run(
+        [
+            "publish",
+            "--grids",
+            str(tmp_path / "grids.gpkg"),
+            "--boundaries",
+            str(tmp_path / "boundaries.gpkg"),
+            "--addresses",
+            str(tmp_path / "addresses.csv"),
+            "--barriers",
+            str(tmp_path / "barriers.gpkg"),
+            "--db",
+            db,
+            "--note",
+            "first",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "published grid version 1" in out and "grids           8" in out
+    assert open_store(db).current_version()["note"] == "first"
+
+    assert _run(["token", "create", "--role", "field", "--grid", "330402001001", "--db", db]) == 0
+    token = capsys.readouterr().out.strip()
+    assert open_store(db).check_token(token).grids == ("330402001001",)
+    assert _run(["token", "create", "--role", "field", "--db", db]) == 2  # field needs --grid
+    assert _run(["token", "create", "--role", "god", "--db", db]) == 2
+    assert _run(["token", "revoke", "99", "--db", db]) == 2
+    capsys.readouterr()
+
+    assert _run(["incidents", "simulate", "--db", db, "--count", "50", "--seed", "1"]) == 0
+    assert "total    50" in capsys.readouterr().out
+    assert open_store(db).count_incidents(IncidentFilter()) == 50
+
+
+def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
+    webcity.boundaries().to_file(tmp_path / "boundaries.gpkg")
+    webcity.addresses().to_csv(tmp_path / "addresses.csv", index=False)
+    code = _run(
+        [
+            "publish",
+            "--grids",
+            str(tmp_path / "missing.gpkg"),
+            "--boundaries",
+            str(tmp_path / "boundaries.gpkg"),
+            "--addresses",
+            str(tmp_path / "addresses.csv"),
+            "--db",
+            str(tmp_path / "x.sqlite"),
+        ]
+    )
+    assert code == 2
+    assert "missing.gpkg" in capsys.readouterr().err
+    assert _run(["incidents", "simulate", "--db", str(tmp_path / "empty.sqlite")]) == 2

@@ -46,6 +46,23 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution):
         )
     else:
         click.echo("  no grid version published yet: run `gridmap publish` first")
+        _warm_geocoder(app, version["id"])
     if not store.tokens():
         click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _warm_geocoder(app, version_id: int) -> None:
+    """Build the geocoder in the background so the first address search does not wait for it."""
+    import threading
+
+    def build():
+        from web import geocoding
+
+        with app.app_context():
+            try:
+                geocoding.geocoder(version_id)
+            except Exception as error:  # the search endpoint reports it when used
+                app.logger.warning("geocoder not ready: %s", error)
+
+    threading.Thread(target=build, name="geocoder-warmup", daemon=True).start()

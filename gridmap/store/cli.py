@@ -149,6 +149,6 @@ def incidents_simulate(db, count, seed):
             figures = simulate(store, count=count, seed=seed, progress=bar.update)
         except LookupError as error:
             raise InputError.one(db, str(error)) from None
-    click.echo(f"loaded {count:,} simulated incidents into {db}")
+    click.echo(f"loaded {count:,} simulated incidents into {db}; the store now holds:")
     for key in ("total", "open", "closed", "overdue", "rework"):
-        click.echo(f"  {key:<8} {figures.get(key, 0):,} (all incidents in the store)")
+        click.echo(f"  {key:<8} {figures.get(key, 0):,}")
