@@ -202,3 +202,24 @@ def test_addresses_csv_reads_back_as_text_ids(city):
     frame = pd.read_csv(city[0] / "addresses.csv", dtype=str)
     assert frame["community_code"].str.fullmatch(r"\d{12}").all()
     assert np.isfinite(frame["lon"].astype(float)).all()
+
+
+def test_validate_reports_no_problem_on_any_file(city):
+    from gridmap.cli import cli
+
+    files = [str(city[0] / name) for name in FILES if name != "README.txt"]
+    result = CliRunner().invoke(cli, ["validate", *files])
+    assert result.exit_code == 0, result.output
+    assert "0 problem(s)" in result.output
+
+
+def test_default_city_has_urban_communities(tmp_path):
+    summary = build_city(tmp_path, seed=1)  # the `make demo` city: 60,000 households
+    assert summary["households"] == 60_000 and summary["districts"] == 2
+    assert 12 <= summary["communities"] <= 25
+    assert (
+        1500 <= summary["community_households_min"] <= summary["community_households_max"] <= 6000
+    )
+    frame = pd.read_csv(tmp_path / "addresses.csv", usecols=["floorno"], dtype=str)
+    floors = frame["floorno"].dropna().str.removesuffix("层").astype(int)
+    assert floors.max() >= 11 and (floors <= 6).mean() > 0.3  # walk-ups and high-rises

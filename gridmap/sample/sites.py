@@ -87,7 +87,12 @@ def plan_sites(
     plans: list[SitePlan] = []
     counter: dict[str, int] = {}
 
-    def add(community: Community, category: str, name: str, whole: bool = False) -> None:
+    centre = blocks.centre_xy.mean(axis=0)
+    reach = np.hypot(*(blocks.centre_xy - centre).T)  # distance of each block from the centre
+
+    def add(
+        community: Community, category: str, name: str, whole: bool = False, edge: bool = False
+    ) -> None:
         buildable = [k for k in community.blocks if blocks.buildable[k]]
         free = [k for k in buildable if k not in taken]
         # Homes come first: at most half a community's blocks carry a site (at least one may),
@@ -96,7 +101,8 @@ def plan_sites(
             return
         if whole and len(buildable) < 3:
             return
-        block = free[int(rng.integers(len(free)))]
+        # Industry sits at the edge of the built-up area; everything else anywhere.
+        block = max(free, key=lambda k: reach[k]) if edge else free[int(rng.integers(len(free)))]
         taken.add(block)
         code = community.division.code
         counter[code] = counter.get(code, 0) + 1
@@ -120,6 +126,13 @@ def plan_sites(
     for community in communities:
         by_district.setdefault(community.district_code, []).append(community)
 
+    for _district, members in sorted(by_district.items()):
+        if len(members) >= 6:  # an industrial park in the outermost roomy community
+            roomy = [c for c in members if blocks.buildable[c.blocks].sum() >= 3]
+            if roomy:
+                outer = max(roomy, key=lambda c: (reach[c.blocks].max(), c.division.code))
+                street = outer.street.name.removesuffix("街道").removesuffix("镇")
+                add(outer, "industrial_park", f"{street}工业园区", whole=True, edge=True)
     for code, members in sorted(by_district.items()):
         district = extract.district_names[code]
         add(members[0], "government", f"嘉兴市{district}人民政府")
@@ -156,15 +169,6 @@ def plan_sites(
         if n % 10 == 5:
             hospital = HOSPITALS[(n // 10) % len(HOSPITALS)] + _lap(n // 10, len(HOSPITALS))
             add(community, "hospital", hospital)
-    for _district, members in sorted(by_district.items()):
-        if len(members) >= 6:
-            street = members[-1].street
-            add(
-                members[-1],
-                "industrial_park",
-                f"{street.name.removesuffix('街道')}工业园区",
-                whole=True,
-            )
     _dedupe_names(plans)
     return plans
 
