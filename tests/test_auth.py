@@ -77,3 +77,19 @@ def test_malformed_authorization_headers(client):  # noqa: F811
     for header in ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "token abc", "Bearer " + "x" * 5000]:
         r = client.get("/api/config", headers={"Authorization": header})
         assert r.status_code == 401, header
+
+
+def test_cookie_writes_must_be_same_site_json(client, tokens):  # noqa: F811
+    body = {"type": "garbage", "description": "x", "lon": 120.71, "lat": 30.71}
+    client.post("/login", data={"token": tokens["admin"]})
+    r = client.post("/api/incidents", data=body)  # a form post riding on the cookie
+    assert r.status_code == 415
+    r = client.post("/api/incidents", json=body, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    r = client.post("/api/incidents", json=body, headers={"Origin": "http://localhost"})
+    assert r.status_code == 201
+    # Open311 never takes the cookie: it wants api_key.
+    r = client.post(
+        "/open311/v2/requests.json", data={"service_code": "garbage", "lat": 30.71, "long": 120.71}
+    )
+    assert r.status_code == 401

@@ -29,11 +29,12 @@ from gridmap.store.workflow import (
     utc_now,
 )
 from web import geocoding
-from web.auth import User, current_user, require_user, requires
+from web.auth import User, check_cross_site_write, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.before_request(check_cross_site_write)
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500

@@ -68,7 +68,8 @@ def current_user() -> User | None:
     record = None
     if token is not None:
         record = store().check_token(token)
-    elif "token_id" in session:
+    elif "token_id" in session and not request.path.startswith("/open311/"):
+        # Open311 callers authenticate with api_key as the spec says, never with a cookie.
         record = store().token_by_id(int(session["token_id"]))
     user = User(record.id, record.name, record.role, record.grids) if record else None
     g.gridmap_user = user
@@ -99,6 +100,24 @@ def requires(role: str):
         return inner
 
     return wrap
+
+
+def check_cross_site_write() -> None:
+    """Refuse a cookie-authenticated write that a page on another site could have sent.
+
+    The session cookie is SameSite=Lax already; on top of that a write riding on the cookie must
+    be JSON (an HTML form on another site cannot send that without a CORS preflight) and, when
+    the browser names its Origin, come from this host. Token (Bearer) callers are not affected.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS") or _bearer() is not None:
+        return
+    if "token_id" not in session:
+        return
+    origin = request.headers.get("Origin")
+    if origin and origin.split("://", 1)[-1].rstrip("/") != request.host:
+        raise ApiError(403, "cross-site request refused")
+    if not request.is_json:
+        raise ApiError(415, "send the body as application/json")
 
 
 def _safe_next(target: str | None) -> str:
