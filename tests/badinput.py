@@ -76,6 +76,29 @@ def sites() -> gpd.GeoDataFrame:
     )
 
 
+def grids() -> gpd.GeoDataFrame:
+    """Two comprehensive grids tiling community A and one exclusive grid (a hospital) inside."""
+    return gpd.GeoDataFrame(
+        {
+            "grid_code": ["330402001001001", "330402001001002", "330402001001501"],
+            "kind": ["comprehensive", "comprehensive", "exclusive"],
+            "community_code": ["330402001001"] * 3,
+            "host_grid_code": [None, None, "330402001001001"],
+            "households": [320, 410, 0],
+            "population": [900, 1100, 0],
+            "area_m2": [1.2e6, 1.2e6, 3.6e4],
+            "polsby_popper": [0.6, 0.6, 0.78],
+            "flags": ["", "too_few_households", ""],
+        },
+        geometry=[
+            box(120.70, 30.70, 120.725, 30.725),
+            box(120.70, 30.725, 120.725, 30.75),
+            box(120.71, 30.71, 120.712, 30.712),
+        ],
+        crs=CRS,
+    )
+
+
 def write_geojson_text(path: Path, features: list[dict]) -> Path:
     """Write a FeatureCollection by hand (for geometries no library will write)."""
     collection = {"type": "FeatureCollection", "features": features}

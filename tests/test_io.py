@@ -4,6 +4,7 @@ encodings, CRS handling, atomic writes."""
 from __future__ import annotations
 
 import badinput as b
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from gridmap.io import (
     read_addresses,
     read_barriers,
     read_boundaries,
+    read_grids,
     read_sites,
     write_layer,
 )
@@ -212,3 +214,23 @@ def test_csv_with_semicolons_or_tabs(tmp_path):
     for sep, name in ((";", "semi.csv"), ("\t", "tab.csv")):
         b.addresses().to_csv(tmp_path / name, index=False, sep=sep)
         assert read_addresses(tmp_path / name)["households"].tolist() == [1, 2, 3, 1, 2, 3]
+
+
+def test_grids_round_trip(tmp_path):
+    read = read_grids(write_layer(b.grids(), tmp_path / "grids.gpkg"))
+    assert read["grid_code"].tolist() == b.grids()["grid_code"].tolist()
+    assert read["households"].dtype == np.int64 and read["area_m2"].dtype == np.float64
+    assert pd.isna(read["host_grid_code"].iloc[0])
+    assert read["host_grid_code"].iloc[2] == "330402001001001"
+    assert read["flags"].tolist() == ["", "too_few_households", ""]
+
+
+def test_addresses_as_points_in_a_vector_file(tmp_path):
+    frame = b.addresses()
+    points = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs="EPSG:4490",
+    )
+    read = read_addresses(write_layer(points, tmp_path / "a.geojson"))
+    assert np.allclose(read["lon"], frame["lon"]) and np.allclose(read["lat"], frame["lat"])

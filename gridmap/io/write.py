@@ -17,8 +17,8 @@ WRITE_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".c
 def write_layer(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
     """Write ``frame`` to ``path`` atomically; the layer name defaults to the file stem.
 
-    CSV gets the attribute columns only (no geometry column). Raises InputError for an
-    unknown suffix. Returns the written path.
+    The file is replaced as a whole (one layer per file). CSV gets the attribute columns only
+    (no geometry column), UTF-8. Raises InputError for an unknown suffix. Returns the path.
     """
     target = Path(path)
     driver = WRITE_DRIVERS.get(target.suffix.lower())
