@@ -5,6 +5,15 @@
   'use strict';
   var GM = window.GridMap;
 
+  // Keep popups clear of the header and the side panels when Leaflet pans them into view.
+  var POPUP_OPTIONS = {
+    maxWidth: 460,
+    minWidth: 300,
+    autoPanPaddingTopLeft: L.point(360, 100),
+    autoPanPaddingBottomRight: L.point(430, 50),
+  };
+  GM.POPUP_OPTIONS = POPUP_OPTIONS;
+
   var WINDOWS = { '24h': 24, '7d': 24 * 7, '30d': 24 * 30, all: 0 };
 
   function Incidents(map) {
@@ -150,12 +159,13 @@
   Incidents.prototype.show = function (collection) {
     var self = this;
     var features = collection.features || [];
-    this.cluster.clearLayers();
-    this.serverClusters.clearLayers();
-    this.markers = {};
+    var wasAggregated = this.aggregated;
     this.aggregated = !!collection.aggregated;
+    this.serverClusters.clearLayers();
     var total = 0;
     if (this.aggregated) {
+      this.cluster.clearLayers();
+      this.markers = {};
       features.forEach(function (feature) {
         var c = feature.geometry.coordinates;
         var p = feature.properties || {};
@@ -170,11 +180,36 @@
         total += p.count || 0;
       });
     } else {
-      var markers = features.map(function (feature) {
-        return self.makeMarker(feature.properties || {}, feature.geometry.coordinates);
+      // Update in place: markers that stay keep their open popup (nobody reading one should
+      // lose it because the view reloaded), only the difference is added or removed.
+      if (wasAggregated) this.markers = {};
+      var previous = this.markers;
+      var next = {};
+      var added = [];
+      features.forEach(function (feature) {
+        var props = feature.properties || {};
+        var marker = previous[props.id];
+        if (marker) {
+          L.extend(marker.gmProps, props);
+          marker.setStyle(markerStyle(marker.gmProps));
+        } else {
+          marker = self.makeMarker(props, feature.geometry.coordinates);
+          added.push(marker);
+        }
+        next[props.id] = marker;
       });
-      this.cluster.addLayers(markers);
-      total = markers.length;
+      var removed = Object.keys(previous)
+        .filter(function (id) {
+          return !next[id];
+        })
+        .map(function (id) {
+          return previous[id];
+        });
+      this.markers = next;
+      this.cluster.removeLayers(removed);
+      this.cluster.addLayers(added);
+      this.cluster.refreshClusters();
+      total = features.length;
     }
     GM.stats.incidents = total;
     GM.stats.aggregated = this.aggregated;
@@ -184,10 +219,10 @@
   Incidents.prototype.makeMarker = function (props, coords) {
     var marker = L.circleMarker([coords[1], coords[0]], markerStyle(props));
     marker.gmProps = props;
+    this.markers[props.id] = marker;
     marker.bindPopup(function () {
       return incidentPopup(marker.gmProps);
-    }, { maxWidth: 460, minWidth: 300 });
-    this.markers[props.id] = marker;
+    }, POPUP_OPTIONS);
     return marker;
   };
 
@@ -202,7 +237,7 @@
   }
 
   function incidentPopup(props) {
-    var statusName = props.status_name || GM.STATUS_NAMES[props.status] || props.status;
+    var statusName = props.status_name || GM.statusName(props.status);
     var box = GM.el('div', { class: 'gm-popup' }, [
       GM.el('div', { class: 'gm-popup-title' }, [
         GM.el('span', { class: 'gm-dot', style: 'background:' + GM.statusColor(props.status) }),
@@ -238,7 +273,7 @@
           'ol',
           { class: 'gm-steps' },
           history.map(function (step) {
-            var state = GM.STATUS_NAMES[step.state] || step.state;
+            var state = GM.statusName(step.state);
             var text = GM.fmtTime(step.at) + ' ' + (state || '') + ' · ' + (step.actor || '') +
               (step.note ? ' · ' + step.note : '');
             return GM.el('li', { text: text });
@@ -251,7 +286,8 @@
     var note = GM.el('input', { class: 'gm-input', placeholder: '办理意见（可选）', maxlength: '500' });
     var buttons = actions.map(function (action) {
       var code = typeof action === 'string' ? action : action.action || action.code;
-      var label = typeof action === 'string' ? action : action.name || code;
+      var names = detail.action_names || {};
+      var label = typeof action === 'string' ? names[code] || GM.actionName(code) : action.name || code;
       return GM.el('button', {
         class: 'gm-button',
         text: label,
@@ -313,10 +349,13 @@
     if (existing) {
       L.extend(existing.gmProps, {
         status: event.status,
-        status_name: GM.STATUS_NAMES[event.status] || event.status,
+        status_name: GM.statusName(event.status),
         overdue: event.overdue,
       });
-      if (visible) existing.setStyle(markerStyle(existing.gmProps));
+      if (visible) {
+        existing.setStyle(markerStyle(existing.gmProps));
+        if (existing.isPopupOpen()) existing.getPopup().update();
+      }
       else {
         this.cluster.removeLayer(existing);
         delete this.markers[event.id];
@@ -343,7 +382,10 @@
       .then(function (detail) {
         if (!detail) return;
         var marker = self.markers[event.id];
-        if (marker) L.extend(marker.gmProps, detail);
+        if (marker) {
+          L.extend(marker.gmProps, detail);
+          if (marker.isPopupOpen()) marker.getPopup().update();
+        }
         GM.feed.fill(item, detail);
       })
       .catch(function () {});

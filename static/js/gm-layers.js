@@ -13,7 +13,7 @@
       title: '户数',
       field: 'households',
       breaks: [200, 300, 400, 500, 600],
-      colors: ['#0b3d5c', '#11698e', '#19a7ce', '#62cdff', '#b8f1ff', '#ffffff'],
+      colors: ['#143d59', '#1b5e84', '#2386b0', '#2bb0d8', '#5fd3f0', '#a0ecff'],
       label: function (v) {
         return GM.fmtInt(v);
       },
@@ -153,7 +153,7 @@
           self.byCode[props.grid_code] = layer;
           layer.bindPopup(function () {
             return gridPopup(props);
-          }, { maxWidth: 420 });
+          }, GM.POPUP_OPTIONS);
           layer.bindTooltip(function () {
             return GM.el('span', { text: props.grid_code + ' · ' + GM.fmtInt(props.households) + '户' });
           }, { sticky: true, className: 'gm-tooltip' });

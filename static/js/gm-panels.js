@@ -28,6 +28,18 @@
     return code;
   };
 
+  GM.statusName = function (code) {
+    var statuses = GM.codeList((GM.config && GM.config.statuses) || [], GM.STATUS_NAMES);
+    for (var i = 0; i < statuses.length; i += 1) if (statuses[i].code === code) return statuses[i].name;
+    return GM.STATUS_NAMES[code] || code;
+  };
+
+  GM.actionName = function (code) {
+    var actions = (GM.config && GM.config.actions) || [];
+    for (var i = 0; i < actions.length; i += 1) if (actions[i].code === code) return actions[i].name;
+    return code;
+  };
+
   /* Header: clock and city-wide counters (sum of the district KPI rows). */
   GM.header = {
     start: function () {
@@ -75,7 +87,7 @@
   GM.feed = {
     add: function (event) {
       var list = GM.byId('gm-feed');
-      var verb = event.event === 'created' ? '新上报' : GM.STATUS_NAMES[event.status] || event.status;
+      var verb = event.event === 'created' ? '新上报' : GM.statusName(event.status);
       var item = GM.el('li', { class: 'gm-feed-item' + (event.overdue ? ' gm-feed-overdue' : '') }, [
         GM.el('div', { class: 'gm-feed-head' }, [
           GM.el('span', { class: 'gm-dot', style: 'background:' + GM.statusColor(event.status) }),
