@@ -14,7 +14,8 @@ import math
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.store import IncidentFilter, NotFound
-from gridmap.store.sqlite import LAYERS, pixel_degrees
+from gridmap.store.publish import DECIMALS
+from gridmap.store.sqlite import LAYERS, band_for_zoom, pixel_degrees
 from gridmap.store.workflow import (
     ACTION_NAMES,
     INCIDENT_TYPES,
@@ -42,6 +43,7 @@ MAX_NOTE = 4000
 MAX_QUERY = 200
 CLUSTER_ABOVE = 2000
 HEAT_MAX_CELLS = 5000
+SHIFT_CACHE_LIMIT = 300_000  # shifted geometry texts kept (10,000 grids x 5 bands x 6 layers)
 LAYER_TITLES = {
     "district": "区",
     "street": "街道/镇",
@@ -334,7 +336,7 @@ def layer(name: str):
     if version is None:
         return jsonify({"type": "FeatureCollection", "features": []})
     rows = store().layer_features(version["id"], name, bbox, zoom)
-    geometries = datum().geojson_to_display([r[4] for r in rows])
+    geometries = _display_geometries(rows, band_for_zoom(zoom))
     stats = grid_stats() if name in ("grid", "exclusive") else {}
     parts = []
     for (fid, code, _name, props, _geom), geometry in zip(rows, geometries, strict=True):
@@ -345,6 +347,21 @@ def layer(name: str):
         parts.append(f'{{"type":"Feature","id":{fid},"properties":{props},"geometry":{geometry}}}')
     head = f'{{"type":"FeatureCollection","layer":{json.dumps(name)},"version":{version["id"]}'
     return json_response(f'{head},"features":[{",".join(parts)}]}}')
+
+
+def _display_geometries(rows: list[tuple], band: int) -> list[str]:
+    """Stored geometry texts in the display datum; shifted ones are cached per feature and band
+    (shifting every grid of a city view on each pan would cost more than the query)."""
+    if datum().identity:
+        return [r[4] for r in rows]
+    cache = current_app.extensions["gridmap_cache"].setdefault("shifted", {})
+    missing = [r for r in rows if (r[0], band) not in cache]
+    if missing:
+        if len(cache) > SHIFT_CACHE_LIMIT:
+            cache.clear()
+        shifted = datum().geojson_to_display([r[4] for r in missing], DECIMALS[band])
+        cache.update({(r[0], band): text for r, text in zip(missing, shifted, strict=True)})
+    return [cache[(r[0], band)] for r in rows]
 
 
 @bp.get("/incidents")

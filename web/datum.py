@@ -55,15 +55,15 @@ class Datum:
         pad = 0.01  # GCJ-02 offsets vary by less than this across a view
         return (xs.min() - pad, ys.min() - pad, xs.max() + pad, ys.max() + pad)
 
-    def geojson_to_display(self, texts: list[str]) -> list[str]:
-        """GeoJSON geometry texts shifted to the display datum (7 decimals)."""
+    def geojson_to_display(self, texts: list[str], decimals: int = 7) -> list[str]:
+        """GeoJSON geometry texts shifted to the display datum, rounded to ``decimals``."""
         if self.identity or not texts:
             return texts
         geoms = shapely.from_geojson(texts)
 
         def shift(coords: np.ndarray) -> np.ndarray:
             x, y = self.to_display(coords[:, 0], coords[:, 1])
-            return np.round(np.column_stack([x, y]), 7)
+            return np.round(np.column_stack([x, y]), decimals)
 
         return list(shapely.to_geojson(shapely.transform(geoms, shift)))
 
