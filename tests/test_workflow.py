@@ -148,3 +148,29 @@ def test_simulation_gives_a_plausible_mix(tmp_path):
     again = open_store(tmp_path / "sim2.sqlite")
     webcity.publish_city(again)
     assert simulate(again, count=300, seed=3, now=now) == figures  # deterministic by seed
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"ufo": {"reported": 1}},
+        {"garbage": {"closed": 1}},
+        {"garbage": {"reported": -1}},
+        {"garbage": {"reported": "six"}},
+        {"garbage": 6},
+        [1, 2],
+    ],
+)
+def test_bad_time_limits_are_refused(overrides):
+    with pytest.raises(ValueError):
+        TimeLimits(overrides)
+
+
+def test_configured_time_limits_drive_due_times(tmp_path):
+    import webcity
+
+    store = open_store(tmp_path / "t.sqlite", TimeLimits({"*": {"reported": 1}}))
+    webcity.publish_city(store)
+    iid = _report(store)
+    assert store.incident(iid, now=T0)["due_at"] == "2026-03-01T09:00:00Z"
+    assert store.incident(iid, now=T0 + timedelta(hours=2))["overdue"]

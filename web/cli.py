@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from gridmap.errors import InputError
@@ -21,10 +24,22 @@ from gridmap.store import DEFAULT_DB
     help="Datum of the tiles; on gcj02 every overlay is shifted to line up.",
 )
 @click.option("--basemap-attribution", default="", help="Attribution text of the tiles.")
-def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution):
+@click.option(
+    "--time-limits",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help='JSON {"type or *": {"state": hours}} overriding the default step time limits.',
+)
+def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_limits):
     """Serve the one map and its API (threaded; live updates need one thread per viewer)."""
     from web import create_app
 
+    limits = {}
+    if time_limits:
+        try:
+            limits = json.loads(Path(time_limits).read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InputError.one(time_limits, f"not valid JSON: {error}") from None
     try:
         app = create_app(
             {
@@ -32,10 +47,11 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution):
                 "BASEMAP_URL": basemap_url,
                 "BASEMAP_DATUM": basemap_datum,
                 "BASEMAP_ATTRIBUTION": basemap_attribution,
+                "INCIDENT_TIME_LIMITS": limits,
             }
         )
-    except ValueError as error:
-        raise InputError.one(db, str(error), field="--db") from None
+    except ValueError as error:  # a bad store URL, datum or time limit
+        raise InputError.one(time_limits or db, str(error)) from None
     store = app.extensions["gridmap_store"]
     version = store.current_version()
     click.echo(f"gridmap one map on http://{host}:{port}/  (store {db})")

@@ -179,6 +179,22 @@ class TimeLimits:
 
     overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.overrides, Mapping):
+            raise ValueError("time limits must be {incident type or '*': {state: hours}}")
+        for kind, steps in self.overrides.items():
+            if kind != "*" and kind not in INCIDENT_TYPES:
+                raise ValueError(f"time limits: unknown incident type {kind!r}")
+            if not isinstance(steps, Mapping):
+                raise ValueError(f"time limits for {kind!r} must map states to hours")
+            for state, hours in steps.items():
+                if state not in OPEN_STATES:
+                    raise ValueError(f"time limits for {kind!r}: {state!r} is not an open state")
+                if hours is not None and (
+                    isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0
+                ):
+                    raise ValueError(f"time limits for {kind!r}.{state}: hours must be > 0")
+
     def hours(self, incident_type: str, state: str) -> float | None:
         for key in (incident_type, "*"):
             if state in self.overrides.get(key, {}):
