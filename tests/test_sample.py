@@ -198,6 +198,16 @@ def test_cli_builds_and_rejects_bad_options(tmp_path):
     assert bad.exit_code == 2 and "households" in bad.output
 
 
+def test_cli_unwritable_out_is_bad_input(tmp_path):
+    from gridmap.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as stop:
+        main(["sample", "--out", str(blocker / "city"), "--households", "100"])
+    assert stop.value.code == 2
+
+
 def test_addresses_csv_reads_back_as_text_ids(city):
     frame = pd.read_csv(city[0] / "addresses.csv", dtype=str)
     assert frame["community_code"].str.fullmatch(r"\d{12}").all()

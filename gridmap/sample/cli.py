@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gridmap.errors import InputError
 from gridmap.sample.build import DEFAULT_HOUSEHOLDS, DEFAULT_SEED
 
 
@@ -23,7 +24,11 @@ def sample(out_dir: str, households: int, seed: int) -> None:
     """
     from gridmap.sample.build import build_city
 
-    summary = build_city(out_dir, households=households, seed=seed, progress=True)
+    try:
+        summary = build_city(out_dir, households=households, seed=seed, progress=True)
+    except OSError as error:  # an unwritable or impossible --out is bad input, not a crash
+        raise InputError.one(out_dir, f"cannot write the sample city: {error.strerror or error}",
+                             field="--out") from error  # fmt: skip
     click.echo(f"sample city written to {summary['out_dir']}/ in {summary['seconds']} s")
     click.echo(
         f"  districts {summary['districts']}, streets {summary['streets']}, communities "
