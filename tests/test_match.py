@@ -159,6 +159,31 @@ def test_ambiguous_district_resolves_inside_the_configured_city():
     assert "北京市" in beijing.reason and "长春市" in beijing.reason
 
 
+def test_lanes_and_lane_doors():
+    place = dict(prov="上海市", city="上海市", district="长宁区")
+    lib = pd.DataFrame(
+        [
+            _row("L-802", 121.42, 31.22, road="长宁路", roadno="58弄", houseno="11号",
+                 roomno="802室", **place),
+            _row("L-DOOR", 121.43, 31.22, road="四川中路", roadno="126弄5号", **place),
+            _row("L-15A", 121.44, 31.22, road="中山东一路", roadno="15甲号", **place),
+        ]
+    )  # fmt: skip
+    geocoder = Geocoder.from_frames(lib)
+    assert answer(geocoder, "长宁路58弄11-802") == ("room", "L-802")
+    assert answer(geocoder, "长宁区长宁路五十八弄11号802室") == ("room", "L-802")
+    assert answer(geocoder, "四川中路126弄5号") == ("door", "L-DOOR")
+    assert answer(geocoder, "中山东一路15甲号") == ("door", "L-15A")
+
+
+def test_grids_and_boundaries_need_their_columns():
+    grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 1, 1).rename(columns={"grid_code": "code"})
+    with pytest.raises(InputError, match="grids: missing column"):
+        Geocoder.from_frames(small_library(), grids)
+    with pytest.raises(InputError, match="lib.csv: missing column"):
+        Geocoder.from_frames(small_library().drop(columns=["lon"]), source="lib.csv")
+
+
 def test_city_defaults_to_the_library_city():
     geocoder = Geocoder.from_frames(chaoyang_library())
     assert geocoder.matcher.city_label == "吉林省长春市"
@@ -219,10 +244,12 @@ def test_match_many_keeps_every_input(geocoder):
     assert [m.level for m in matches] == ["room", "none", "none", "none", "door"]
 
 
-def test_library_without_component_columns_matches_nothing_but_does_not_fail():
+def test_library_without_component_columns_is_split_from_its_text():
     lib = small_library()[["address_id", "address", "lon", "lat"]]
     geocoder = Geocoder.from_frames(lib, city="浙江省嘉兴市")
-    assert geocoder.match("幸福小区1幢").level == "none"
+    assert answer(geocoder, "幸福小区3幢2单元201室") == ("room", "XF-3-2-201")
+    assert answer(geocoder, "中华路7号") == ("door", "ZH-7")
+    assert answer(geocoder, "南湖区建设街道幸福社区") == ("community", "XF-COMMUNITY")
 
 
 @settings(max_examples=150, deadline=None)

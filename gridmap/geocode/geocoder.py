@@ -95,9 +95,11 @@ class Geocoder:
         Raises InputError on a duplicate ``address_id`` or a missing required column. Library
         points outside every grid are kept (listed in :attr:`unassigned`).
         """
-        missing = [c for c in ("address_id", "address", "lon", "lat") if c not in addresses]
-        if missing:
-            raise InputError.one(source, f"missing column(s) {', '.join(missing)}")
+        _require(addresses, ("address_id", "address", "lon", "lat"), source)
+        if grids is not None:
+            _require(grids, ("grid_code", "geometry"), "grids")
+        if boundaries is not None:
+            _require(boundaries, ("code", "level", "geometry"), "boundaries")
         grid_index = GridIndex(grids) if grids is not None and len(grids) else None
         codes = None
         unassigned: list[str] = []
@@ -198,3 +200,12 @@ class Geocoder:
         if self.grid_index is None:
             return np.full(len(lon), None, dtype=object)
         return self.grid_index.assign(lon, lat)
+
+
+def _require(frame, columns: tuple[str, ...], source: str) -> None:
+    """InputError naming the columns a frame lacks."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError.one(
+            source, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})"
+        )

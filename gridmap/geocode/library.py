@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError, Problem
+from gridmap.geocode.components import fill_missing_components
 from gridmap.geocode.normalize import normalize
 
 ADMIN_KINDS = ("prov", "city", "district", "town", "community")
@@ -144,8 +145,10 @@ class AddressLibrary:
 
     ``rows`` needs ``address_id``, ``address``, ``lon``, ``lat`` and the component columns
     (``prov city district town community road roadno poi subpoi houseno cellno floorno roomno``;
-    missing ones count as empty). ``grid_codes`` (optional) gives each row's grid. Raises
-    InputError when ``address_id`` repeats, naming the rows.
+    missing ones count as empty; a row without any is split from its ``address`` text by
+    :func:`gridmap.geocode.components.split_standard_address`, which is slower). ``grid_codes``
+    (optional) gives each row's grid. Raises InputError when ``address_id`` repeats, naming
+    the rows.
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class AddressLibrary:
     ) -> None:
         n = len(rows)
         self.source = source
+        rows = fill_missing_components(rows)
         ids = rows["address_id"].astype(str).to_numpy(dtype=object)
         self._check_unique(ids, source)
         self.ids = ids

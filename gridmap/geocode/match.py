@@ -2,17 +2,13 @@
 
 How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
 
-1. **Names.** The text is scanned left to right for the longest name the library knows
-   (province, city, district, town, community, road, compound (poi/subpoi), plus aliases: short
-   forms ``嘉兴``/``南湖`` of admin units, ``幸福家园`` for ``幸福家园小区`` and back). What no name
-   covers is a *residue*: numbers, noise, typos and names of other places.
-2. **Numbers** in the residues become door parts by their unit word: ``弄`` lane, ``号`` door
-   (or building when it follows a compound or a lane), ``幢`` building, ``单元`` unit, ``层``
-   floor, ``室`` room; a bare number fills the next empty part.
-3. **Fuzzy names.** A Chinese residue of two or more characters is compared with rapidfuzz
+1. **Names and numbers** (:mod:`gridmap.geocode.query`): the longest names the library knows
+   (admin units, roads, compounds, with aliases), door parts by unit word, and *residues*: text
+   no name covers (typos, noise, names of other places).
+2. **Fuzzy names.** A Chinese residue of two or more characters is compared with rapidfuzz
    (``fuzz.ratio``) to the library's names *inside the admin units the query named* (all of
    the library's city otherwise); the candidates above the cutoff are tried.
-4. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
+3. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
    (doors/compounds, see :mod:`gridmap.geocode.library`), narrowed by the admin units named; from
    there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
    as the surest, the deepest level wins, then the higher score.
@@ -41,15 +37,15 @@ ambiguous names (朝阳区) only ever resolve inside the library's city.
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from gridmap.geocode.library import AddressLibrary, name_key
-from gridmap.geocode.normalize import chinese_number, normalize
+from gridmap.geocode.library import AddressLibrary
+from gridmap.geocode.normalize import normalize
+from gridmap.geocode.query import CJK, QueryParts, Vocabulary, parse_city, read_query
 
 LEVEL_DEPTH = {
     "none": -1,
@@ -71,28 +67,6 @@ CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as 
 NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
 
-_NUMBER = re.compile(
-    r"(-?(?:[A-Z]?\d+(?:-\d+)?(?:[A-Z]|[甲乙丙丁](?=号))?|[A-Z](?=幢)))(幢|单元|层|室|弄|号|组)?"
-)
-_CJK = re.compile(r"[\u3400-\u9fff]")
-# a room number in Chinese numerals ending the text after a unit or floor (2单元六〇一)
-_CN_ROOM = "[零〇○一二两三四五六七八九十百0]"
-_TRAILING_CN_ROOM = re.compile(
-    rf"(?<=单元|\d层|\d幢)({_CN_ROOM}{{2,}}(?=室|$)|{_CN_ROOM}{{3,}}(?!{_CN_ROOM}))室?"
-)
-_FOREIGN_ADMIN = re.compile(r"^[\u3400-\u9fff]{2,}?(?:省|自治区|特别行政区|市)")
-_FOREIGN_DISTRICT = re.compile(r"^[\u3400-\u9fff]{1,5}?[区县旗]")
-_NOT_A_DISTRICT = re.compile(r"(小|园|工业|开发|校|景|社|街|片|厂|营|院|城|商)区$")
-_ROAD_SUFFIX = re.compile(r"(路|街|大道|道|巷|弄|公路|线)$")
-_SHORTENABLE = {
-    "prov": re.compile(r"(.{2,}?)(省|自治区|特别行政区|市)$"),
-    "city": re.compile(r"(.{2,}?)(市|地区|自治州|盟)$"),
-    "district": re.compile(r"(.{2,}?)(区|县|市|旗)$"),
-}
-_COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "大厦")
-_COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
-_TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
-
 
 @dataclass
 class Resolution:
@@ -105,23 +79,6 @@ class Resolution:
     grid_code: str | None = None
     reason: str = ""
     normalized: str = ""
-
-
-@dataclass
-class _Parts:
-    """A query read into names, door parts and leftovers."""
-
-    admin: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    roads: list[tuple[str, float]] = field(default_factory=list)
-    pois: list[tuple[str, str, float]] = field(default_factory=list)  # (kind, name, score)
-    roadno: list[str] = field(default_factory=list)  # alternatives, best first
-    house: str | None = None
-    cell: str | None = None
-    floor: str | None = None
-    room: str | None = None
-    residues: list[tuple[int, str]] = field(default_factory=list)
-    foreign: str | None = None
-    foreign_district: str | None = None
 
 
 @dataclass
@@ -150,205 +107,13 @@ class Matcher:
         aliases: dict[str, str] | None = None,
     ) -> None:
         self.library = library
-        self.city_prov, self.city_name = self._city(library, city)
+        self.city_prov, self.city_name = parse_city(library, city)
         self.city_label = (self.city_prov or "") + (self.city_name or "")
-        self.vocab: dict[str, list[tuple[str, str]]] = {}
-        self._build_vocab(aliases or {})
-        self.max_name = max((len(k) for k in self.vocab), default=0)
-        self.spellings: dict[tuple[str, str], list[str]] = {}
-        for spelling, entries in self.vocab.items():
-            for target in entries:
-                self.spellings.setdefault(target, []).append(spelling)
-        self.prefixes = {k[:2] for k in self.vocab}
+        self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
         self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
 
-    # --- set-up ---------------------------------------------------------------------------
-    @staticmethod
-    def _city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
-        if city:
-            text = name_key(city)
-            match = re.match(r"^(.+?(?:省|自治区|特别行政区))?(.+?(?:市|地区|自治州|盟))?$", text)
-            if match and (match.group(1) or match.group(2)):
-                return match.group(1), match.group(2)
-            return None, text
-
-        def most_common(values: np.ndarray) -> str | None:
-            values = values[values != ""]
-            if not len(values):
-                return None
-            names, counts = np.unique(values.astype(str), return_counts=True)
-            return str(names[np.argmax(counts)])
-
-        return most_common(library.names["prov"]), most_common(library.names["city"])
-
-    def _add(self, name: str, kind: str, target: str) -> None:
-        if len(name) < 2:
-            return
-        entries = self.vocab.setdefault(name, [])
-        if (kind, target) not in entries:
-            entries.append((kind, target))
-
-    def _build_vocab(self, aliases: dict[str, str]) -> None:
-        lib = self.library
-        for kind, name in (("prov", self.city_prov), ("city", self.city_name)):
-            if name:
-                self._add(name, kind, name)
-                short = _SHORTENABLE[kind].match(name)
-                if short:
-                    self._add(short.group(1), kind, name)
-        for name in lib.admin_anchors["district"]:
-            self._add(name, "district", name)
-            short = _SHORTENABLE["district"].match(name)
-            if short and short.group(1) not in self.vocab:
-                self._add(short.group(1), "district", name)
-        for kind, suffixes in (("town", _TOWN_ALIASES), ("community", _COMMUNITY_ALIASES)):
-            for name in lib.admin_anchors[kind]:
-                self._add(name, kind, name)
-                for suffix, alias in suffixes:
-                    if name.endswith(suffix):
-                        self._add(name[: -len(suffix)] + alias, kind, name)
-        for name in lib.road_anchors:
-            self._add(name, "road", name)
-        for kind, table in (("poi", lib.poi_anchors), ("subpoi", lib.subpoi_anchors)):
-            for name in table:
-                self._add(name, kind, name)
-        # compound aliases after the real names, so that a real name is never shadowed
-        for kind, table in (("poi", lib.poi_anchors),):
-            for name in table:
-                for alias in self._compound_aliases(name):
-                    if alias not in self.vocab:
-                        self._add(alias, kind, name)
-        for alias, target in aliases.items():
-            alias, target = name_key(alias), name_key(target)
-            for kind, name in list(self.vocab.get(target, [])):
-                self._add(alias, kind, name)
-
-    @staticmethod
-    def _compound_aliases(name: str) -> list[str]:
-        """``幸福家园小区`` is also called ``幸福家园``; ``阳光花园`` also ``阳光花园小区``."""
-        out = []
-        if name.endswith("小区") and len(name) >= 5:
-            out.append(name[:-2])
-        elif not name.endswith("小区") and name.endswith(_COMPOUND_SUFFIXES):
-            out.append(name + "小区")
-        return out
-
-    # --- reading a query ------------------------------------------------------------------
-    def _scan(self, text: str) -> list[tuple]:
-        """Items in text order: ("name", start, entries) and ("residue", start, text)."""
-        items: list[tuple] = []
-        vocab, prefixes, max_name = self.vocab, self.prefixes, self.max_name
-        i, n, residue_start = 0, len(text), None
-        while i < n:
-            found = None
-            if text[i : i + 2] in prefixes:
-                for length in range(min(max_name, n - i), 1, -1):
-                    entries = vocab.get(text[i : i + length])
-                    if entries is not None:
-                        found = (length, entries)
-                        break
-            if found is None:
-                if residue_start is None:
-                    residue_start = i
-                i += 1
-                continue
-            if residue_start is not None:
-                items.append(("residue", residue_start, text[residue_start:i]))
-                residue_start = None
-            items.append(("name", i, found[1]))
-            i += found[0]
-        if residue_start is not None:
-            items.append(("residue", residue_start, text[residue_start:]))
-        return items
-
-    def _read(self, text: str) -> _Parts:
-        parts = _Parts()
-        last_name = None  # kind of the name last seen: decides what a 号 number is
-        lane = None
-        seen_place = False  # a district/town/community/road/compound name came before
-        for item in self._scan(text):
-            if item[0] == "name":
-                kinds = {kind for kind, _ in item[2]}
-                for kind, name in item[2]:
-                    if kind in ("road",):
-                        parts.roads.append((name, 1.0))
-                    elif kind in ("poi", "subpoi"):
-                        parts.pois.append((kind, name, 1.0))
-                    else:
-                        parts.admin.setdefault(kind, []).append((name, 1.0))
-                last_name = (
-                    "road" if "road" in kinds else "poi" if kinds & {"poi", "subpoi"} else "admin"
-                )
-                seen_place = seen_place or bool(kinds - {"prov", "city"})
-                continue
-            start, residue = item[1], item[2]
-            pos = 0
-            for number in _NUMBER.finditer(residue):
-                words = residue[pos : number.start()]
-                if words:
-                    self._residue_words(parts, start + pos, words, seen_place)
-                    last_name = "road" if _ROAD_SUFFIX.search(words) else "residue"
-                pos = number.end()
-                value, unit = number.group(1).lstrip("-") or number.group(1), number.group(2)
-                value = value.lstrip("0") or value
-                if unit == "弄":
-                    lane = value
-                    parts.roadno.insert(0, f"{value}弄")
-                    last_name = "lane"
-                elif unit == "号":
-                    if lane is not None and parts.house is None:
-                        parts.roadno.insert(0, f"{lane}弄{value}")
-                        parts.house = value
-                    elif not parts.roadno and last_name in ("road", "residue", "admin", None):
-                        parts.roadno.append(value)
-                    elif parts.house is None:
-                        parts.house = value
-                    last_name = "number"
-                elif unit == "幢":
-                    parts.house = value
-                elif unit == "单元":
-                    parts.cell = value
-                elif unit == "层":
-                    parts.floor = number.group(1)
-                elif unit == "室":
-                    parts.room = value
-                elif unit is None:
-                    self._bare_number(parts, value, last_name)
-                    last_name = "number"
-            if pos < len(residue):
-                self._residue_words(parts, start + pos, residue[pos:], seen_place)
-                last_name = "residue"
-        return parts
-
-    @staticmethod
-    def _bare_number(parts: _Parts, value: str, last_name: str | None) -> None:
-        if last_name == "road" and not parts.roadno:
-            parts.roadno.append(value)
-        elif parts.house is None and last_name in ("poi", "lane"):
-            parts.house = value
-        elif parts.house is None and not parts.roadno:
-            parts.roadno.append(value)
-        elif parts.house is None:
-            parts.house = value
-        elif parts.cell is None and parts.room is None and len(value) <= 2:
-            parts.cell = value
-        elif parts.room is None:
-            parts.room = value
-
-    def _residue_words(self, parts: _Parts, start: int, words: str, seen_place: bool) -> None:
-        if not _CJK.search(words):
-            return
-        if not seen_place and not parts.residues and start == 0 or not seen_place:
-            foreign = _FOREIGN_ADMIN.match(words)
-            if foreign and parts.foreign is None:
-                parts.foreign = foreign.group(0)
-            district = _FOREIGN_DISTRICT.match(words)
-            if district and not _NOT_A_DISTRICT.search(district.group(0)):
-                parts.foreign_district = district.group(0)
-        parts.residues.append((start, words))
-
     # --- fuzzy names ----------------------------------------------------------------------
-    def _choices(self, parts: _Parts) -> tuple[list[str], list[tuple[str, str]]]:
+    def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]]]:
         """Names (and their kinds) a residue may be a misspelling of, inside the named units."""
         context = tuple(
             (kind, parts.admin[kind][0][0])
@@ -374,19 +139,20 @@ class Matcher:
         for kind in ("district", "town", "community"):
             names |= {(kind, v) for v in lib.admin_anchors[kind]}
         # every spelling of those names (aliases too: 银杏公寓小区 for 银杏公寓)
+        spellings = self.vocabulary.spellings
         targets = sorted(
-            (spelling, target) for target in names for spelling in self.spellings.get(target, ())
+            (spelling, target) for target in names for spelling in spellings.get(target, ())
         )
         result = ([spelling for spelling, _ in targets], [target for _, target in targets])
         if len(self._fuzzy_cache) < 10_000:
             self._fuzzy_cache[context] = result
         return result
 
-    def _fuzzy(self, parts: _Parts) -> None:
+    def _fuzzy(self, parts: QueryParts) -> None:
         """Add fuzzy road/compound/admin candidates for the residues that may be names."""
         found_names = bool(parts.roads or parts.pois)
         for _, words in parts.residues:
-            cjk = "".join(ch for ch in words if _CJK.match(ch))
+            cjk = "".join(ch for ch in words if CJK.match(ch))
             if len(cjk) < 2:
                 continue
             if found_names and len(cjk) < 3:
@@ -426,10 +192,9 @@ class Matcher:
                 reason=f"too long ({len(norm)} characters, limit {MAX_QUERY_CHARS})",
                 normalized=norm,
             )
-        if not _CJK.search(norm):
+        if not CJK.search(norm):
             return Resolution(text, reason="no Chinese address text", normalized=norm)
-        norm = _TRAILING_CN_ROOM.sub(_room_digits, norm)
-        parts = self._read(norm)
+        parts = read_query(norm, self.vocabulary)
         if parts.foreign:
             return Resolution(
                 text,
@@ -478,7 +243,7 @@ class Matcher:
             normalized=norm,
         )
 
-    def _admin_names(self, parts: _Parts) -> dict[str, tuple[str, float]]:
+    def _admin_names(self, parts: QueryParts) -> dict[str, tuple[str, float]]:
         """The best name the query gave for each admin level the library knows."""
         out = {}
         for kind in ("district", "town", "community"):
@@ -489,7 +254,7 @@ class Matcher:
                     out[kind] = (name, score)
         return out
 
-    def _hypotheses(self, parts: _Parts) -> list[_Hypothesis]:
+    def _hypotheses(self, parts: QueryParts) -> list[_Hypothesis]:
         """Candidate places, most specific combination of names first.
 
         Stops early when a combination using every exact name matches every door part the
@@ -618,10 +383,6 @@ class Matcher:
             score *= MISSING_PART_FACTOR**missing
             notes.append(f"{missing} door part(s) not in the library")
         return _Hypothesis(level, score, row, grid, target, notes)
-
-
-def _room_digits(match: re.Match[str]) -> str:
-    return f"{chinese_number(match.group(1).replace('0', '〇'))}室"
 
 
 def _best_per_name(candidates):
