@@ -546,3 +546,66 @@ def test_openapi_lists_every_route(client):  # noqa: F811
         assert templated in doc["paths"], templated
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in doc["paths"][templated], (templated, method)
+
+
+def test_publish_over_the_api_needs_planner(client, tokens, tmp_path):  # noqa: F811
+    import io
+
+    import webcity
+
+    webcity.grids().to_file(tmp_path / "g.gpkg")
+    webcity.boundaries().to_file(tmp_path / "b.gpkg")
+    webcity.addresses().to_csv(tmp_path / "a.csv", index=False)
+
+    def files(**extra):
+        form = {
+            "grids": (io.BytesIO((tmp_path / "g.gpkg").read_bytes()), "g.gpkg"),
+            "boundaries": (io.BytesIO((tmp_path / "b.gpkg").read_bytes()), "b.gpkg"),
+            "addresses": (io.BytesIO((tmp_path / "a.csv").read_bytes()), "a.csv"),
+            "note": "uploaded",
+        }
+        form.update(extra)
+        return form
+
+    url = "/api/versions"
+    r = client.post(url, data=files(), headers=bearer(tokens["dispatcher"]))
+    assert r.status_code == 403
+    r = client.post(url, data=files(), headers=bearer(tokens["planner"]))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["version_id"] == 2 and r.get_json()["grids"] == 8
+    current = client.get("/api/config", headers=bearer(tokens["viewer"])).get_json()["version"]
+    assert current == {"id": 2, "note": "uploaded", "published_at": current["published_at"]}
+    bad_csv = (io.BytesIO(b"address_id,address\nA1,x\n"), "a.csv")
+    r = client.post(url, data=files(addresses=bad_csv), headers=bearer(tokens["planner"]))
+    assert r.status_code == 400 and r.get_json()["field"] == "addresses"
+    form = files()
+    del form["grids"]
+    r = client.post(url, data=form, headers=bearer(tokens["planner"]))
+    assert r.status_code == 400 and r.get_json()["field"] == "grids"
+    exe = (io.BytesIO(b"MZ"), "grids.exe")
+    r = client.post(url, data=files(grids=exe), headers=bearer(tokens["planner"]))
+    assert r.status_code == 400
+
+
+def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_path):  # noqa: F811
+    import io
+
+    import webcity
+
+    webcity.grids().to_file(tmp_path / "g.gpkg")
+    webcity.boundaries().to_file(tmp_path / "b.gpkg")
+    webcity.addresses().to_csv(tmp_path / "a.csv", index=False)
+    small = create_app({"DB": city_store.path, "MAX_CONTENT_LENGTH": 2000})
+    form = {
+        "grids": (io.BytesIO((tmp_path / "g.gpkg").read_bytes()), "g.gpkg"),
+        "boundaries": (io.BytesIO((tmp_path / "b.gpkg").read_bytes()), "b.gpkg"),
+        "addresses": (io.BytesIO((tmp_path / "a.csv").read_bytes()), "a.csv"),
+    }
+    r = small.test_client().post("/api/versions", data=form, headers=bearer(tokens["planner"]))
+    assert r.status_code == 201, r.get_json()
+    tiny = create_app({"DB": city_store.path, "PUBLISH_MAX_CONTENT_LENGTH": 2000})
+    form["grids"] = (io.BytesIO((tmp_path / "g.gpkg").read_bytes()), "g.gpkg")
+    form["boundaries"] = (io.BytesIO((tmp_path / "b.gpkg").read_bytes()), "b.gpkg")
+    form["addresses"] = (io.BytesIO((tmp_path / "a.csv").read_bytes()), "a.csv")
+    r = tiny.test_client().post("/api/versions", data=form, headers=bearer(tokens["planner"]))
+    assert r.status_code == 413 and "error" in r.get_json()

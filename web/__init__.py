@@ -28,6 +28,7 @@ DEFAULTS = {
     "BASEMAP_ATTRIBUTION": "",
     "CITY": "",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "PUBLISH_MAX_CONTENT_LENGTH": 512 * 1024 * 1024,  # POST /api/versions (planner) only
     "INCIDENT_TIME_LIMITS": {},
     "SSE_POLL_SECONDS": 0.5,
     "SSE_KEEPALIVE_SECONDS": 15.0,

@@ -106,17 +106,18 @@ def check_cross_site_write() -> None:
     """Refuse a cookie-authenticated write that a page on another site could have sent.
 
     The session cookie is SameSite=Lax already; on top of that a write riding on the cookie must
-    be JSON (an HTML form on another site cannot send that without a CORS preflight) and, when
-    the browser names its Origin, come from this host. Token (Bearer) callers are not affected.
+    come from this host when the browser names its Origin, and be JSON when it does not (an HTML
+    form on another site cannot send JSON without a CORS preflight). Bearer callers are exempt.
     """
     if request.method in ("GET", "HEAD", "OPTIONS") or _bearer() is not None:
         return
     if "token_id" not in session:
         return
     origin = request.headers.get("Origin")
-    if origin and origin.split("://", 1)[-1].rstrip("/") != request.host:
-        raise ApiError(403, "cross-site request refused")
-    if not request.is_json:
+    if origin:
+        if origin.split("://", 1)[-1].rstrip("/") != request.host:
+            raise ApiError(403, "cross-site request refused")
+    elif not request.is_json:  # no Origin to check: only a body a plain form cannot send
         raise ApiError(415, "send the body as application/json")
 
 

@@ -207,7 +207,16 @@ def spec() -> dict:
         "/api/grids/{code}": {
             "get": _op("One grid: properties, KPIs, geometry", "viewer", [_path_param("code")])
         },
-        "/api/versions": {"get": _op("Published grid versions", "viewer")},
+        "/api/versions": {
+            "get": _op("Published grid versions", "viewer"),
+            "post": _op(
+                "Publish a grid version from files (multipart: grids, boundaries, addresses, "
+                "barriers?, note?)",
+                "planner",
+                body={"multipart/form-data": {"schema": {"type": "object"}}},
+                ok="201",
+            ),
+        },
         "/api/versions/{version_id}/activate": {
             "post": _op("Make a version current", "planner", [_path_param("version_id", "integer")])
         },
