@@ -21,6 +21,7 @@ from gridmap.model import LAYERS, Layer
 # Required columns whose values may be blank (an exclusive grid's host, a grid without flags).
 MAY_BE_BLANK = {"host_grid_code", "flags"}
 LEVEL_DIGITS = {"district": 6, "street": 9, "community": 12}
+_LARGEST_COUNT = 2**53  # beyond this a float no longer holds whole numbers exactly
 
 
 class Findings:
@@ -131,7 +132,7 @@ def as_text(values: pd.Series) -> pd.Series:
     return text.where(text != "", np.nan)
 
 
-def per_unique(text: pd.Series, function) -> pd.Series:
+def per_unique(text: pd.Series, function: Callable[[str], object]) -> pd.Series:
     """``function`` applied once per distinct value (codes, choices: few distinct values)."""
     unique = pd.unique(text.dropna())
     return text.map(dict(zip(unique, map(function, unique), strict=True)))
@@ -178,12 +179,17 @@ def check_number(
         f.flag(
             finite & (number < 0), col, lambda i: f"negative: {number.iloc[i]:g}", check="negative"
         )
+        f.flag(
+            finite & (number > _LARGEST_COUNT),
+            col,
+            lambda i: f"implausibly large: {number.iloc[i]:g}",
+            check="wrong type",
+        )
     return number
 
 
-def check_choice(
-    f: Findings, text: pd.Series, col: str, choices: tuple[str, ...], *, required: bool
-) -> pd.Series:
+def check_choice(f: Findings, text: pd.Series, col: str, choices: tuple[str, ...]) -> pd.Series:
+    """Flag values not among ``choices`` (case and spaces ignored); returns them lowered."""
     lowered = per_unique(text, lambda value: value.strip().lower())
     bad = text.notna() & ~lowered.isin(choices)
     f.flag(
@@ -267,7 +273,7 @@ def check_attributes(table: RawTable, layer: Layer, f: Findings) -> dict[str, pd
             continue
         text = check_text(f, frame, col, required=required)
         if kind == "enum":
-            text = check_choice(f, text, col, layer.choices[col], required=required)
+            text = check_choice(f, text, col, layer.choices[col])
         clean[col] = text
     if layer.key and layer.key in clean:
         check_unique(f, clean[layer.key], layer.key)
