@@ -72,16 +72,29 @@ class Findings:
         self.notices.append((number, f"{self.table.path}: {where}{message}"))
 
 
+_KNOWN = {col for layer in LAYERS.values() for col in layer.columns}
+# Shapefile (DBF) field names are cut at 10 characters: parent_cod -> parent_code.
+_CUT = {name[:10]: name for name in _KNOWN if len(name) > 10}
+
+
+def canonical_name(column: str) -> str:
+    """The known column a name stands for, up to case, spaces and DBF's 10-character cut.
+
+    >>> canonical_name(" Lon "), canonical_name("parent_cod"), canonical_name("remark")
+    ('lon', 'parent_code', 'remark')
+    """
+    key = str(column).strip().lower()
+    if key in _KNOWN:
+        return key
+    return _CUT.get(key, str(column))
+
+
 def canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rename columns that match a known column up to case, spaces and DBF's 10-character cut."""
-    known = {col for layer in LAYERS.values() for col in layer.columns}
-    # Shapefile (DBF) field names are cut at 10 characters: parent_cod -> parent_code.
-    cut = {name[:10]: name for name in known if len(name) > 10}
+    """Rename columns that stand for a known column (see ``canonical_name``)."""
     renames = {}
     for col in frame.columns:
-        key = str(col).strip().lower()
-        key = key if key in known else cut.get(key, key)
-        if key in known and key != col and key not in frame.columns:
+        key = canonical_name(col)
+        if key != col and key not in frame.columns:
             renames[col] = key
     return frame.rename(columns=renames) if renames else frame
 
