@@ -481,6 +481,8 @@ def test_stream_sends_events_and_resumes(client, tokens):  # noqa: F811
     later = _events(r.get_data(as_text=True))
     assert [(e[1]["event"], e[1]["status"]) for e in later] == [("transition", "accepted")]
     assert client.get("/api/stream?last_id=x&once=1", headers=h).status_code == 400
+    for bad in ("nan", "-1", "soon"):
+        assert client.get(f"/api/stream?max_seconds={bad}", headers=h).status_code == 400
 
 
 def test_stream_delivers_new_event_while_open(app, tokens, city_store):  # noqa: F811
@@ -609,3 +611,68 @@ def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_pa
     form["addresses"] = (io.BytesIO((tmp_path / "a.csv").read_bytes()), "a.csv")
     r = tiny.test_client().post("/api/versions", data=form, headers=bearer(tokens["planner"]))
     assert r.status_code == 413 and "error" in r.get_json()
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(["type", "description", "lon", "lat", "crs", "address", "action", "note"])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.dictionaries(FIELDS, JSON_VALUES, max_size=6) | JSON_VALUES)
+def test_no_json_body_makes_a_500(client, tokens, body):  # noqa: F811
+    h = bearer(tokens["admin"])
+    for url in ("/api/incidents", "/api/incidents/1/transition"):
+        r = client.post(url, headers=h, data=json.dumps(body), content_type="application/json")
+        assert r.status_code < 500, (url, body, r.get_json())
+        assert r.is_json
+
+
+QUERY_KEYS = st.sampled_from(
+    [
+        "bbox",
+        "zoom",
+        "status",
+        "type",
+        "since",
+        "until",
+        "grid",
+        "q",
+        "level",
+        "format",
+        "last_id",
+        "once",
+    ]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=st.dictionaries(QUERY_KEYS, st.text(max_size=40), max_size=4),
+    path=st.sampled_from(
+        [
+            "/api/layers/grid",
+            "/api/incidents",
+            "/api/incidents/heat",
+            "/api/kpi",
+            "/api/geocode",
+            "/open311/v2/requests.json",
+        ]
+    ),
+)
+def test_no_query_string_makes_a_500(client, tokens, query, path):  # noqa: F811
+    query = dict(query, once="1") if path == "/api/stream" else query
+    r = client.get(path, headers=bearer(tokens["viewer"]), query_string=query)
+    assert r.status_code < 500, (path, query, r.get_data(as_text=True)[:200])

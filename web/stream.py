@@ -9,6 +9,7 @@ pending and ends; the stream also ends after ``SSE_MAX_SECONDS`` (the browser re
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from flask import Response, current_app, request, stream_with_context
@@ -64,6 +65,8 @@ def stream():
         limit = float(request.args.get("max_seconds", cfg["SSE_MAX_SECONDS"]))
     except ValueError:
         raise ApiError(400, "max_seconds must be a number", field="max_seconds") from None
+    if not math.isfinite(limit) or limit < 0:
+        raise ApiError(400, "max_seconds must be a number >= 0", field="max_seconds")
     limit = min(limit, float(cfg["SSE_MAX_SECONDS"]))
 
     def generate():
