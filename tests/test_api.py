@@ -225,6 +225,7 @@ def test_script_in_description_is_stored_as_text(client, tokens):  # noqa: F811
     got = client.get(f"/api/incidents/{r.get_json()['id']}", headers=bearer(tokens["viewer"]))
     assert got.get_json()["description"] == payload
     assert got.mimetype == "application/json"
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_roles_for_reporting(client, tokens):  # noqa: F811
