@@ -3,6 +3,8 @@ encodings, CRS handling, atomic writes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import badinput as b
 import geopandas as gpd
 import numpy as np
@@ -15,6 +17,7 @@ from gridmap import crs as gcrs
 from gridmap.errors import InputError
 from gridmap.io import (
     atomic_output,
+    check_file,
     read_addresses,
     read_barriers,
     read_boundaries,
@@ -22,6 +25,7 @@ from gridmap.io import (
     read_sites,
     write_layer,
 )
+from gridmap.model import BARRIER_KINDS
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp"])
@@ -234,3 +238,25 @@ def test_addresses_as_points_in_a_vector_file(tmp_path):
     )
     read = read_addresses(write_layer(points, tmp_path / "a.geojson"))
     assert np.allclose(read["lon"], frame["lon"]) and np.allclose(read["lat"], frame["lat"])
+
+
+SHANGHAI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "shanghai-bund"
+
+
+def test_real_osm_roads_read_as_barriers(tmp_path):
+    """1,094 real OpenStreetMap road lines (central Shanghai): no false geometry problem, and
+    every OSM kind outside the barrier kinds reported as such."""
+    roads = SHANGHAI / "roads.geojson"
+    if not roads.exists():
+        pytest.fail(f"real data missing: {roads} (expected ../shared/data beside the checkout)")
+    raw = gpd.read_file(roads, engine="pyogrio")
+    report = check_file(roads, "barriers")
+    assert report.count == len(raw) == 1094
+    assert report.counts == {"not a choice": int((~raw["kind"].isin(BARRIER_KINDS)).sum())}
+    assert {p.field for p in report.problems} == {"kind"}
+    mapped = raw.assign(kind=raw["kind"].map({"major_road": "road", "minor_road": "road"}))
+    mapped["kind"] = mapped["kind"].where(raw["kind"] != "rail", "rail")
+    read = read_barriers(write_layer(mapped, tmp_path / "barriers.gpkg"))
+    assert len(read) == 1094 and read.crs.to_epsg() == 4490
+    assert set(read["kind"]) == {"road", "rail", ""}
+    assert read.geometry.geom_equals(raw.geometry).all()  # GPKG promotes mixed to Multi
