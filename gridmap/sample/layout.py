@@ -365,7 +365,7 @@ def plan_divisions(
     chosen.sort(key=lambda item: item[0].code)
     # Households follow the buildable area, so every community has about the same density.
     room = np.array([capacity[own].sum() for *_, own in chosen])
-    quotas = integer_split(households, np.maximum(room, 1.0))
+    quotas = integer_split(households, banded(households, np.maximum(room, 1.0)))
     communities = [
         Community(division, street, district, int(quota), own)
         for (division, street, district, own), quota in zip(chosen, quotas, strict=True)
@@ -400,6 +400,31 @@ def _spread(total: int, caps: list[int]) -> list[int]:
         k = min(open_slots, key=lambda s: (counts[s], s))
         counts[k] += 1
     return counts
+
+
+def banded(
+    total: float, weights: np.ndarray, low: float = MIN_COMMUNITY_HH, high: float = MAX_COMMUNITY_HH
+) -> np.ndarray:
+    """Shares of ``total`` proportional to ``weights`` but kept within [low, high] when the mean
+    allows it (water-filling: clamped shares are fixed, the rest rescaled).
+
+    >>> banded(9000, np.array([1.0, 1.0, 10.0]), 1500, 6000).round().tolist()
+    [1500.0, 1500.0, 6000.0]
+    """
+    shares = total * weights / weights.sum()
+    if not low * len(weights) <= total <= high * len(weights):
+        return shares
+    fixed = np.zeros(len(weights), dtype=bool)
+    for _ in range(len(weights)):
+        free = ~fixed
+        rest = total - shares[fixed].sum()
+        shares[free] = rest * weights[free] / weights[free].sum()
+        out = free & ((shares < low) | (shares > high))
+        if not out.any():
+            break
+        shares[out] = np.clip(shares[out], low, high)
+        fixed |= out
+    return shares
 
 
 def integer_split(total: int, weights: np.ndarray) -> np.ndarray:
