@@ -100,7 +100,10 @@ def read_table(path: str | Path) -> RawTable:
     suffix = file.suffix.lower()
     if suffix not in VECTOR_SUFFIXES and suffix not in TABLE_SUFFIXES:
         known = ", ".join(sorted(set(VECTOR_SUFFIXES) | set(TABLE_SUFFIXES)))
-        raise InputError.one(name, f"unknown format {suffix or '(no suffix)'!r}: expected {known}")
+        hint = " (save the sheet as CSV)" if suffix in (".xls", ".xlsx", ".et") else ""
+        raise InputError.one(
+            name, f"unknown format {suffix or '(no suffix)'!r}: expected {known}{hint}"
+        )
     if file.stat().st_size == 0:
         raise InputError.one(name, "file is empty (0 bytes)")
     if suffix in TABLE_SUFFIXES:
