@@ -19,7 +19,7 @@ import shapely
 
 from gridmap.model import ADDRESS_COMPONENTS
 from gridmap.sample.buildings import Building, plan_block, rooms
-from gridmap.sample.layout import integer_split
+from gridmap.sample.regions import integer_split
 
 HEADER = [
     "address_id",
