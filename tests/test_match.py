@@ -176,12 +176,54 @@ def test_lanes_and_lane_doors():
     assert answer(geocoder, "中山东一路15甲号") == ("door", "L-15A")
 
 
+def typo_library() -> pd.DataFrame:
+    """Names that typos turn into one another: 府南苑 / 府南小区, 南湖(区) / 南湖小区."""
+    nanhu = dict(district="南湖区", town="建设街道", community="幸福社区")
+    xiuzhou = dict(district="秀洲区", town="新城街道", community="东升社区")
+    rooms = dict(houseno="15幢", cellno="2单元")
+    return pd.DataFrame(
+        [
+            _row("FNY", 120.71, 30.75, road="银杏路", roadno="335号", poi="府南苑", roomno="101室",
+                 **rooms, **nanhu),
+            _row("FNX", 120.72, 30.75, road="放鹤路", roadno="197号", poi="府南小区",
+                 roomno="1101室", **rooms, **xiuzhou),
+            _row("NHX", 120.73, 30.75, road="中环路", roadno="118号", poi="南湖小区",
+                 roomno="1001室", **rooms, **xiuzhou),
+            _row("BHF", 120.74, 30.75, road="中环路", roadno="202号", poi="百花华府",
+                 roomno="101室", **rooms, **nanhu),
+        ]
+    )  # fmt: skip
+
+
+def test_a_typo_that_contains_another_name():
+    # 府南小区 mistyped 府南苑区 contains the real name 府南苑, which has no room 1101
+    geocoder = Geocoder.from_frames(typo_library())
+    assert answer(geocoder, "府南苑区15幢2单元1101室") == ("room", "FNX")
+
+
+def test_a_short_form_district_inside_a_misspelt_name_is_weak_evidence():
+    # 南湖小区 mistyped 南湖富区: 南湖 reads as the short form of 南湖区, which the door is not in
+    geocoder = Geocoder.from_frames(typo_library())
+    assert answer(geocoder, "中环路118号南湖富区15幢2单元1001室") == ("room", "NHX")
+    strong = geocoder.resolve("南湖区中环路118号15幢2单元1001室")
+    assert strong.guess.address_id == "NHX" and not strong.accepted  # the full name contradicts
+
+
 def test_grids_and_boundaries_need_their_columns():
     grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 1, 1).rename(columns={"grid_code": "code"})
     with pytest.raises(InputError, match="grids: missing column"):
         Geocoder.from_frames(small_library(), grids)
     with pytest.raises(InputError, match="lib.csv: missing column"):
         Geocoder.from_frames(small_library().drop(columns=["lon"]), source="lib.csv")
+
+
+def test_empty_grid_and_boundary_layers_count_as_none():
+    import geopandas as gpd
+
+    geocoder = Geocoder.from_frames(small_library(), gpd.GeoDataFrame(), gpd.GeoDataFrame())
+    m = geocoder.match("中华路7号")
+    assert m.address_id == "ZH-7" and m.grid_code is None
+    assert geocoder.assign([120.76], [30.76]).tolist() == [None]
 
 
 def test_city_defaults_to_the_library_city():

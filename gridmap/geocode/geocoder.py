@@ -96,11 +96,14 @@ class Geocoder:
         points outside every grid are kept (listed in :attr:`unassigned`).
         """
         _require(addresses, ("address_id", "address", "lon", "lat"), source)
+        # an empty layer (a store without grids yet) is the same as none
+        grids = grids if grids is not None and len(grids) else None
+        boundaries = boundaries if boundaries is not None and len(boundaries) else None
         if grids is not None:
             _require(grids, ("grid_code", "geometry"), "grids")
         if boundaries is not None:
             _require(boundaries, ("code", "level", "geometry"), "boundaries")
-        grid_index = GridIndex(grids) if grids is not None and len(grids) else None
+        grid_index = GridIndex(grids) if grids is not None else None
         codes = None
         unassigned: list[str] = []
         if grid_index is not None:

@@ -13,14 +13,20 @@ How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
    there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
    as the surest, the deepest level wins, then the higher score.
 
-Confidence (0-1) = the weakest name score used (exact 1.0, fuzzy ``ratio/100``), times 0.85
-for each door part the query gave that the library lacks and for each exact road or compound
-name of the query the match does not use, divided by the number of distinct
-library places it could equally be, halved when the query's admin units contradict the match
-or when a different place scores within 0.05 of it (0.15 when the best one rests on a fuzzy
-name: a typo nearly as close to two names is a guess). A query naming a province or city other
-than the library's (``北京市朝阳区...`` against 浙江省嘉兴市) is level ``none`` with confidence 0:
-ambiguous names (朝阳区) only ever resolve inside the library's city.
+Confidence (0-1) starts at the weakest name score used (exact 1.0, fuzzy ``ratio/100``), then:
+
+* times 0.85 for each door part the query gave that the library lacks, and for each exact road
+  or compound name of the query the match does not use;
+* divided by the number of distinct library places it could equally be;
+* halved when the query's admin units contradict the match (times 0.8 when the unit was
+  written in a short form such as 南湖), or when a building was found along the road behind
+  another door number than the one written;
+* halved when a different place scores within 0.05 of it (0.15 when the best one rests on a
+  fuzzy name: a typo nearly as close to two names is a guess).
+
+A query naming a province or city other than the library's (``北京市朝阳区...`` against
+浙江省嘉兴市) is level ``none`` with confidence 0: ambiguous names (朝阳区) only ever resolve
+inside the library's city.
 
 >>> import pandas as pd
 >>> rows = pd.DataFrame({"address_id": ["r1"], "address": ["嘉兴市南湖区中山路58号3幢2单元1303室"],
@@ -45,7 +51,14 @@ from rapidfuzz import fuzz, process
 
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.normalize import normalize
-from gridmap.geocode.query import CJK, QueryParts, Vocabulary, parse_city, read_query
+from gridmap.geocode.query import (
+    ALIAS_SCORE,
+    CJK,
+    QueryParts,
+    Vocabulary,
+    parse_city,
+    read_query,
+)
 
 LEVEL_DEPTH = {
     "none": -1,
@@ -65,6 +78,8 @@ MISSING_PART_FACTOR = 0.85
 CLOSE_SECOND = 0.05
 CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as close
 NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
+CONTRADICTION = 0.5  # the query names an admin unit the match is not in
+ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
 
 
@@ -151,11 +166,13 @@ class Matcher:
     def _fuzzy(self, parts: QueryParts) -> None:
         """Add fuzzy road/compound/admin candidates for the residues that may be names."""
         found_names = bool(parts.roads or parts.pois)
-        for _, words in parts.residues:
+        for glued, (_, words) in [(False, r) for r in parts.residues] + [
+            (True, g) for g in parts.glued
+        ]:
             cjk = "".join(ch for ch in words if CJK.match(ch))
             if len(cjk) < 2:
                 continue
-            if found_names and len(cjk) < 3:
+            if found_names and len(cjk) < 3 and not glued:
                 continue  # a two-character leftover beside real names is noise (旁边, 对面)
             choices, kinds = self._choices(parts)
             if not choices:
@@ -201,7 +218,7 @@ class Matcher:
                 reason=f"names {parts.foreign}, outside the library city {self.city_label}",
                 normalized=norm,
             )
-        if parts.residues:
+        if parts.residues or parts.glued:
             self._fuzzy(parts)
         if (
             parts.foreign_district
@@ -317,6 +334,7 @@ class Matcher:
         lib = self.library
         notes: list[str] = []
         fields = lib.anchor_fields
+        door_given_but_unmatched = bool(parts.roadno) and level != "door"
         for kind, (name, admin_score) in admin.items():
             if kind == level:
                 continue
@@ -324,9 +342,11 @@ class Matcher:
             inside = frozenset(a for a in anchors if column[a] == name)
             if inside:
                 anchors = inside
-                score = min(score, admin_score)
+                if admin_score < ALIAS_SCORE:
+                    score = min(score, admin_score)  # a misspelt admin unit
             else:
-                score *= 0.5
+                # a short form (南湖) is weaker evidence: it may be part of another name
+                score *= CONTRADICTION if admin_score >= 1.0 else ALIAS_CONTRADICTION
                 notes.append("admin units in the text contradict the match")
                 break
         if unused:
@@ -361,7 +381,11 @@ class Matcher:
                 missing += 1 + (parts.cell is not None) + (parts.room is not None)
         elif parts.house is not None or parts.room is not None or parts.cell is not None:
             missing += 1
-        if level in ("compound", "road") and parts.roadno:
+        if door_given_but_unmatched and group is not None:
+            # a building found along the road, behind another door than the one written
+            score *= CONTRADICTION
+            notes.append("the door number in the text is not the building's")
+        elif door_given_but_unmatched:
             missing += 1
         if group is not None:
             table, found = group

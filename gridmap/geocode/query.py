@@ -31,6 +31,10 @@ NUMBER = re.compile(
     r"(-?(?:[A-Z]?\d+(?:-\d+)?(?:[A-Z]|[甲乙丙丁](?=号))?|[A-Z](?=幢)))(幢|单元|层|室|弄|号|组)?"
 )
 CJK = re.compile(r"[\u3400-\u9fff]")
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+MAX_GLUED = 3  # characters of a leftover tried together with the name before it
+ALIAS_SCORE = 0.99  # score of an admin unit written in another spelling (南湖 for 南湖区)
+MAX_BARE_DIGITS = 6  # a longer number without a unit word is a phone or order number
 # a room number in Chinese numerals after a unit or floor (2单元六〇一), which normalize() leaves
 # alone because no unit word follows it
 _CN_ROOM = "[零〇○一二两三四五六七八九十百0]"
@@ -64,6 +68,7 @@ class QueryParts:
     floor: str | None = None
     room: str | None = None
     residues: list[tuple[int, str]] = field(default_factory=list)
+    glued: list[tuple[int, str]] = field(default_factory=list)  # name + following leftover
     foreign: str | None = None  # a province or city named that is not the library's
     foreign_district: str | None = None  # a district-like name the library does not know
 
@@ -208,22 +213,32 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
     last_name = None  # kind of the name last seen: decides what a 号 number is
     lane = None
     seen_place = False  # a district/town/community/road/compound name came before
-    for item in vocabulary.scan(text):
+    items = vocabulary.scan(text)
+    for index, item in enumerate(items):
         if item[0] == "name":
             kinds = {kind for kind, _ in item[2]}
+            end = items[index + 1][1] if index + 1 < len(items) else len(text)
+            spelling = text[item[1] : end]
             for kind, name in item[2]:
                 if kind == "road":
                     parts.roads.append((name, 1.0))
                 elif kind in ("poi", "subpoi"):
                     parts.pois.append((kind, name, 1.0))
                 else:
-                    parts.admin.setdefault(kind, []).append((name, 1.0))
+                    score = 1.0 if spelling == name else ALIAS_SCORE
+                    parts.admin.setdefault(kind, []).append((name, score))
             last_name = (
                 "road" if "road" in kinds else "poi" if kinds & {"poi", "subpoi"} else "admin"
             )
             seen_place = seen_place or bool(kinds - {"prov", "city"})
             continue
         start, residue = item[1], item[2]
+        if index and items[index - 1][0] == "name":
+            # a name glued to a leftover may be a misspelt longer name (府南苑 + 区 for 府南小区)
+            glued = CJK_RUN.match(residue)
+            if glued and len(glued.group(0)) <= MAX_GLUED:
+                head = items[index - 1][1]
+                parts.glued.append((head, text[head:start] + glued.group(0)))
         pos = 0
         for number in NUMBER.finditer(residue):
             words = residue[pos : number.start()]
@@ -255,6 +270,8 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             elif unit == "室":
                 parts.room = value
             elif unit is None:
+                if len(value) > MAX_BARE_DIGITS:
+                    continue  # a phone number or an order number, not part of the address
                 _bare_number(parts, value, last_name)
                 last_name = "number"
         if pos < len(residue):
