@@ -233,3 +233,23 @@ def test_default_city_has_urban_communities(tmp_path):
     frame = pd.read_csv(tmp_path / "addresses.csv", usecols=["floorno"], dtype=str)
     floors = frame["floorno"].dropna().str.removesuffix("层").astype(int)
     assert floors.max() >= 11 and (floors <= 6).mean() > 0.3  # walk-ups and high-rises
+
+
+@pytest.mark.parametrize(("households", "seed"), [(2_000, 3), (30_000, 4), (400_000, 5)])
+def test_plan_assigns_every_block_once_at_many_sizes(households, seed):
+    from gridmap.sample.layout import make_lattice, plan_divisions, select_window
+
+    extract = load_extract()
+    blocks = select_window(extract, make_lattice(seed), households)
+    street_blocks, communities = plan_divisions(extract, blocks, households, seed)
+    every = list(range(len(blocks.geometry)))
+    assert sorted(b for own in street_blocks.values() for b in own) == every
+    assert sorted(b for c in communities for b in c.blocks) == every
+    for community in communities:
+        assert set(community.blocks) <= set(street_blocks[community.street.code])
+        assert blocks.buildable[community.blocks].any()
+        assert (blocks.district[community.blocks] == community.district_code).all()
+    quotas = [c.households for c in communities]
+    assert sum(quotas) == households
+    if households >= 3000:
+        assert min(quotas) >= 1500 and max(quotas) <= 6000
