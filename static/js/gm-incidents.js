@@ -142,7 +142,7 @@
     if (this.pending) this.pending.abort();
     var controller = new AbortController();
     this.pending = controller;
-    var wanted = view.pad(0.25);
+    var wanted = view.pad(GM.VIEW_PAD);
     var self = this;
     return GM.api('/api/incidents' + GM.query(this.params(wanted)), { signal: controller.signal })
       .then(function (collection) {
@@ -315,7 +315,7 @@
     if (!force && this.heatHeld && this.heatHeld.zoom === zoom && this.heatHeld.bounds.contains(view)) {
       return Promise.resolve();
     }
-    var wanted = view.pad(0.25);
+    var wanted = view.pad(GM.VIEW_PAD);
     var self = this;
     return GM.api('/api/incidents/heat' + GM.query(this.params(wanted)))
       .then(function (answer) {

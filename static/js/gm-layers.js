@@ -38,6 +38,9 @@
     },
   };
 
+  // Data is asked for the view plus this share on each side, so small pans need no request.
+  GM.VIEW_PAD = 0.2;
+
   GM.choroplethColor = function (key, value) {
     var scheme = GM.CHOROPLETHS[key];
     if (!scheme || !scheme.field || value === null || value === undefined) return null;
@@ -64,7 +67,7 @@
 
   // Below these zooms a layer is not requested: at city scale 10,000 grids would not fit the
   // payload budget and would not be readable anyway (communities show then).
-  GM.MIN_ZOOM = { district: 0, street: 9, community: 11, grid: 13, exclusive: 13, roads: 0 };
+  GM.MIN_ZOOM = { district: 0, street: 9, community: 11, grid: 14, exclusive: 14, roads: 0 };
 
   /** Add the hatch pattern used for exclusive grids to the SVG renderer once it is on the map. */
   GM.addHatchPattern = function (renderer) {
@@ -214,7 +217,7 @@
     if (this.pending) this.pending.abort();
     var controller = new AbortController();
     this.pending = controller;
-    var wanted = view.pad(0.25);
+    var wanted = view.pad(GM.VIEW_PAD);
     var self = this;
     var url = '/api/layers/' + this.name + GM.query({ bbox: GM.bboxParam(wanted), zoom: zoom });
     return GM.api(url, { signal: controller.signal })

@@ -119,8 +119,10 @@
     map.on('zoomend', GM.updateStatusBar);
 
     // Keep the city clear of the side panels.
-    if (config.bounds) map.fitBounds(config.bounds, { paddingTopLeft: [350, 20], paddingBottomRight: [420, 20] });
-    else if (config.center) map.setView(config.center, 12);
+    // (No animation: the first data calls below must already see the city's view.)
+    if (config.bounds) {
+      map.fitBounds(config.bounds, { paddingTopLeft: [350, 20], paddingBottomRight: [420, 20], animate: false });
+    } else if (config.center) map.setView(config.center, 12, { animate: false });
     refreshAll(false).then(function () {
       GM.state.ready = true;
       document.body.setAttribute('data-ready', '1');

@@ -6,7 +6,7 @@
   var GM = (window.GridMap = window.GridMap || {});
 
   // Figures the tests and the benchmark read from the running page.
-  GM.stats = { requests: 0, bytes: 0, grids: 0, incidents: 0, sseEvents: 0, errors: [] };
+  GM.stats = { requests: 0, inflight: 0, bytes: 0, grids: 0, incidents: 0, sseEvents: 0, errors: [] };
 
   /** el('div', {class: 'x', text: 'hello', onclick: fn}, [children]) -> HTMLElement. */
   GM.el = function (tag, attrs, children) {
@@ -50,27 +50,33 @@
       init.body = JSON.stringify(options.body);
     }
     GM.stats.requests += 1;
-    return fetch(path, init).then(function (response) {
-      if (response.status === 401) {
-        window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
-        throw new Error('未登录');
-      }
-      return response.text().then(function (body) {
-        GM.stats.bytes += body.length;
-        var data = null;
-        try {
-          data = body ? JSON.parse(body) : null;
-        } catch (error) {
-          data = null;
+    GM.stats.inflight += 1;
+    var done = function () {
+      GM.stats.inflight -= 1;
+    };
+    return fetch(path, init)
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
+          throw new Error('未登录');
         }
-        if (!response.ok) {
-          var message = (data && data.error) || response.status + ' ' + response.statusText;
-          GM.stats.errors.push(path + ': ' + message);
-          throw new Error(message);
-        }
-        return data;
-      });
-    });
+        return response.text().then(function (body) {
+          GM.stats.bytes += body.length;
+          var data = null;
+          try {
+            data = body ? JSON.parse(body) : null;
+          } catch (error) {
+            data = null;
+          }
+          if (!response.ok) {
+            var message = (data && data.error) || response.status + ' ' + response.statusText;
+            GM.stats.errors.push(path + ': ' + message);
+            throw new Error(message);
+          }
+          return data;
+        });
+      })
+      .finally(done);
   };
 
   /** Query string from an object, skipping empty values. */

@@ -222,8 +222,14 @@ def publish_city(store, city: SyntheticCity, note: str = "synthetic city") -> di
     )
 
 
-def add_incidents(store, city: SyntheticCity, count: int, seed: int = 0, progress=None) -> None:
-    """``count`` incidents at random grid centres over the last 30 days, some moved on."""
+def add_incidents(
+    store, city: SyntheticCity, count: int, seed: int = 0, progress=None, moved_share: float = 1.0
+) -> None:
+    """``count`` incidents near random grid centres, most of them moved along the workflow.
+
+    ``moved_share`` of the incidents get their workflow steps stored one by one (the rest stay
+    reported), which is what makes large counts slow; the benchmark lowers it.
+    """
     from gridmap.store.workflow import INCIDENT_TYPES
 
     rng = np.random.default_rng(seed)
@@ -264,7 +270,8 @@ def add_incidents(store, city: SyntheticCity, count: int, seed: int = 0, progres
             version_id=version["id"] if version else None,
             at=created,
         )
-        for s, action in enumerate(path[: min(int(steps[n]), len(path))]):
+        moved = path[: min(int(steps[n]), len(path))] if n < count * moved_share else ()
+        for s, action in enumerate(moved):
             store.transition(iid, action, "synthetic", at=created + timedelta(hours=2 * (s + 1)))
         if progress is not None:
             progress(1)
