@@ -11,9 +11,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from gridmap import crs as gcrs
 from gridmap.cli import cli
 from gridmap.errors import InputError
-from gridmap.io import read_addresses, read_boundaries
+from gridmap.io import read_addresses, read_boundaries, read_sites
 
 
 def validate(*args: str):
@@ -182,3 +183,18 @@ def test_sample_city_validates_clean(tmp_path):
     assert "problem:" not in result.output
     for kind in ("boundaries", "addresses", "barriers", "sites"):
         assert re.search(rf"{kind}\s+\d+ read\s+ok", result.output), result.output
+
+
+def test_crs_option_applies_to_wgs84_labelled_files_only(tmp_path):
+    truth = b.sites()
+    shifted = truth.copy()
+    shifted.geometry = gcrs.transform_geoseries(truth.geometry, "cgcs2000", "gcj02")
+    geojson = tmp_path / "sites.geojson"  # GeoJSON is always labelled WGS84
+    shifted.set_crs(4326, allow_override=True).to_file(geojson, engine="pyogrio")
+    read = read_sites(geojson, crs="gcj02")
+    assert read.geometry.geom_equals_exact(truth.geometry, 1e-8).all()
+    labelled = tmp_path / "sites.gpkg"  # declares CGCS2000: --crs gcj02 contradicts it
+    truth.to_file(labelled, engine="pyogrio")
+    result = validate(labelled, "--crs", "gcj02")
+    assert result.exit_code == 1
+    assert reported(result.output, labelled, None, "crs", "declares cgcs2000 but --crs says gcj02")

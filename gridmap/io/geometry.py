@@ -43,9 +43,10 @@ class CRSConflict(ValueError):
 def source_crs(user_crs: str | None, file_crs: str | None) -> str | pyproj.CRS:
     """The CRS input coordinates are in: ``--crs`` when given, else the file's own, else CGCS2000.
 
-    ``--crs`` wins over a file labelled WGS84/CGCS2000, because GCJ-02/BD-09 data is routinely
-    labelled EPSG:4326 (GeoJSON always is); a file declaring any other CRS (a projected ``.prj``)
-    that ``--crs`` contradicts raises CRSConflict. Raises ValueError for an unknown name.
+    ``--crs`` wins over a file labelled WGS84, because GCJ-02/BD-09 data is routinely labelled
+    EPSG:4326 (GeoJSON always is); a file declaring any other CRS (CGCS2000, a projected
+    ``.prj``) that ``--crs`` contradicts raises CRSConflict rather than being shifted silently.
+    Raises ValueError for an unknown name.
 
     >>> source_crs("gcj02", "EPSG:4326"), source_crs(None, None), source_crs(None, "EPSG:4326")
     ('gcj02', 'cgcs2000', 'wgs84')
@@ -59,7 +60,7 @@ def source_crs(user_crs: str | None, file_crs: str | None) -> str | pyproj.CRS:
     if not user_crs:
         return "cgcs2000" if declared is None else declared
     given = gcrs.parse_crs(user_crs)
-    if declared is None or declared in ("wgs84", "cgcs2000") or _same_crs(given, declared):
+    if declared is None or declared == "wgs84" or _same_crs(given, declared):
         return given
     raise CRSConflict(
         f"the file declares {_crs_name(declared)} but --crs says {_crs_name(given)}: "
