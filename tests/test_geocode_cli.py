@@ -107,6 +107,8 @@ QUERIES = (
     'q7,"幸福小区1幢1单元101室\x01"\n'  # control character
     f"q8,{'中' * 4000}\n"  # 4,000 characters
     "q9,hello\n"  # not Chinese
+    'q10,"中华路\n7号"\n'  # a newline inside a quoted field
+    'q11,"中华路\x007号\x1e"\n'  # NUL and a record separator
 )
 
 
@@ -129,7 +131,7 @@ def test_geocode_keeps_every_id_and_reports_bad_rows(files, capsys):
     )
     assert code == 1  # malformed rows are a reported quality failure
     rows = read_rows(out)
-    assert [r["id"] for r in rows] == [f"q{i}" for i in range(1, 10)]
+    assert [r["id"] for r in rows] == [f"q{i}" for i in range(1, 12)]
     by_id = {r["id"]: r for r in rows}
     assert by_id["q1"]["level"] == "room" and by_id["q1"]["address_id"] == "XF-3-2-201"
     assert by_id["q1"]["grid_code"] and by_id["q1"]["status"] == "ok"
@@ -137,6 +139,7 @@ def test_geocode_keeps_every_id_and_reports_bad_rows(files, capsys):
     assert by_id["q3"]["status"] == "bad_row"
     assert by_id["q4"]["level"] == "door" and by_id["q4"]["address"] == "中华路7号,旁边"
     assert by_id["q7"]["level"] == "room" and by_id["q7"]["address_id"] == "XF-1-1-101"
+    assert by_id["q10"]["address_id"] == "ZH-7" and by_id["q11"]["address_id"] == "ZH-7"
     for qid in ("q5", "q6", "q8", "q9"):
         assert by_id[qid]["level"] == "none" and by_id[qid]["address_id"] == ""
     review = {r["id"]: r for r in read_rows(files["dir"] / "results.review.csv")}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import Counter
+from io import StringIO
 from pathlib import Path
 
 import click
@@ -153,7 +154,8 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
         raise InputError.one(name, f"cannot read: {error.strerror or error}") from None
     encoding = detect_encoding(data[: 1 << 20])
     text = data.decode(encoding, errors="replace")
-    reader = csv.reader(text.splitlines())
+    # csv over a stream (not splitlines): quoted fields may hold newlines and control characters
+    reader = csv.reader(StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         raise InputError.one(name, "empty file (expected a header line: id,address)")
@@ -165,7 +167,8 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
         )
     id_at, address_at, width = header.index("id"), header.index("address"), len(header)
     queries, problems = [], []
-    for line, fields in enumerate(reader, start=2):
+    for fields in reader:
+        line = reader.line_num
         if not fields:
             continue  # a blank line is not a row
         problem = ""
@@ -241,9 +244,13 @@ def geocode(
     """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
 
     Each result names the deepest level matched (room, unit, building, door, compound, road,
-    community, town, district or none), a confidence in 0-1, the standard address_id, its
-    point and its grid. Every input row gets an output row with its id; a bad row never stops
-    the batch.
+    community, town, district or none), a confidence in 0-1, the standard address_id, its point
+    (CGCS2000 lon/lat) and its grid. Every input row gets an output row with its id; a bad row
+    never stops the batch.
+
+    A guess below --review-threshold is not written as an answer: its row has level none and
+    status review, and the guess with its reason goes to the review file. Exit 0; 1 when some
+    CSV rows had missing or extra fields (reported, and kept); 2 on bad input files.
     """
     from gridmap.geocode.geocoder import Geocoder
 
