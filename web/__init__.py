@@ -98,7 +98,9 @@ def create_app(config: dict | None = None) -> Flask:
         data = response.get_data()
         if len(data) < GZIP_MIN_BYTES:
             return response
-        response.set_data(gzip.compress(data, compresslevel=5))
+        # Level 1 on the big answers (a whole city's grids): 2x faster for ~25% more bytes.
+        level = 5 if len(data) < 1_000_000 else 1
+        response.set_data(gzip.compress(data, compresslevel=level))
         response.headers["Content-Encoding"] = "gzip"
         response.headers["Vary"] = "Accept-Encoding"
         return response

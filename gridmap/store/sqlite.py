@@ -33,6 +33,9 @@ BANDS = (9, 11, 13, 15, 99)
 ADMIN_LEVELS = ("district", "street", "community")
 LAYERS = ("district", "street", "community", "grid", "exclusive", "roads")
 _FINAL = tuple(sorted(FINAL_STATES))
+# An incident query wider than this (about 5 km) holds a large share of the table: scanning it
+# beats collecting ids from the R*Tree first (measured 30 ms vs 370 ms at 100,000 incidents).
+WIDE_VIEW_DEGREES = 0.05
 
 
 def band_for_zoom(zoom: float | None) -> int:
@@ -85,7 +88,7 @@ class IncidentFilter:
         clauses, params = ["1=1"], []
         if (
             self.bbox is not None
-            and max(self.bbox[2] - self.bbox[0], self.bbox[3] - self.bbox[1]) > 0.05
+            and max(self.bbox[2] - self.bbox[0], self.bbox[3] - self.bbox[1]) > WIDE_VIEW_DEGREES
         ):
             # A wide view holds much of the table: a plain scan beats collecting R*Tree ids.
             w, s, e, n = self.bbox
@@ -315,6 +318,8 @@ class SQLiteStore:
         params: list = [band, version_id, layer, min_size, min_size]
         if bbox is not None:
             w, s, e, n = bbox
+            # Unlike incidents, the R*Tree wins at every view size here (measured 1.4 ms vs
+            # 18 ms for 100 of 10,000 grids, and even at a whole-city view).
             sql += (
                 " AND f.id IN (SELECT id FROM feature_rtree WHERE minx <= ? AND maxx >= ? "
                 "AND miny <= ? AND maxy >= ?)"
