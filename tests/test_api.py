@@ -677,3 +677,21 @@ def test_no_query_string_makes_a_500(client, tokens, query, path):  # noqa: F811
     query = dict(query, once="1") if path == "/api/stream" else query
     r = client.get(path, headers=bearer(tokens["viewer"]), query_string=query)
     assert r.status_code < 500, (path, query, r.get_data(as_text=True)[:200])
+
+
+def test_concurrent_reports_are_all_kept(app, tokens, city_store):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    def report(i):
+        c = app.test_client()
+        body = POINT | {"description": f"concurrent {i}"}
+        return c.post("/api/incidents", headers=bearer(tokens["dispatcher"]), json=body)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = [r.status_code for r in pool.map(report, range(60))]
+    assert statuses == [201] * 60
+    other = sqlite3.connect(city_store.path)
+    rows = other.execute("SELECT COUNT(DISTINCT description) FROM incidents").fetchone()[0]
+    assert rows == 60
+    events = other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0]
+    assert events == 60
