@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -305,3 +306,37 @@ def test_any_text_gives_an_answer_in_range(text):
 _SHARED = Geocoder.from_frames(
     pd.concat([small_library(), pd.DataFrame([_row("EXTRA", 120.8, 30.8, road="一路", **NANHU)])])
 )
+
+
+SHANGHAI = (
+    Path(__file__).resolve().parents[1].parent / "shared/data/shanghai-bund/buildings.geojson"
+)
+
+
+def test_real_osm_addresses_of_the_bund_match_at_door_level():
+    assert SHANGHAI.exists(), f"missing shared data {SHANGHAI} (see ../shared/data/README.md)"
+    import geopandas as gpd
+
+    frame = gpd.read_file(SHANGHAI)
+    points = frame[(frame["kind"] == "address") & frame["addr_street"].notna()]
+    points = points[points["addr_street"].str.contains(r"[\u4e00-\u9fff]")]
+    numbers = points["addr_housenumber"].astype(str).str.strip()
+    points = points[numbers.str.fullmatch(r"\d+")]
+    library = pd.DataFrame(
+        {
+            "address_id": "osm-" + points["id"].astype(str),
+            "address": points["addr_street"] + points["addr_housenumber"] + "号",
+            "lon": points.geometry.representative_point().x,
+            "lat": points.geometry.representative_point().y,
+            "city": "上海市",
+            "road": points["addr_street"],
+            "roadno": points["addr_housenumber"].astype(str) + "号",
+        }
+    ).drop_duplicates(subset=["road", "roadno"])
+    assert len(library) > 80
+    geocoder = Geocoder.from_frames(library)
+    for row in library.itertuples():
+        number = row.roadno[:-1].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+        m = geocoder.match(f"上海市 {row.road} {number}号")
+        assert (m.level, m.address_id) == ("door", row.address_id)
+    assert geocoder.match("上海市中山东一路99999号").level == "road"
