@@ -459,6 +459,7 @@ def create_incident():
     elif address:
         found = geocoding.match(version["id"], address)
         if found.level == "none" or found.lon is None:
+            # The geocoder answers "none" below its review threshold: no guessing a location.
             raise ApiError(422, f"address not found in the library: {address}", field="address")
         lon, lat = found.lon, found.lat
         address = found.address or address
@@ -533,7 +534,7 @@ def geocode():
     found = geocoding.match(version["id"], query)
     lon = lat = None
     if found.lon is not None:
-        lon, lat = datum().to_display(found.lon, found.lat)
+        lon, lat = (round(v, 7) for v in datum().to_display(found.lon, found.lat))
     grid = None
     if found.grid_code:
         layer_name = "grid"
