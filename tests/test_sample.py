@@ -253,3 +253,10 @@ def test_plan_assigns_every_block_once_at_many_sizes(households, seed):
     assert sum(quotas) == households
     if households >= 3000:
         assert min(quotas) >= 1500 and max(quotas) <= 6000
+
+
+def test_missing_extract_is_a_clear_error(tmp_path):
+    from gridmap.errors import InputError
+
+    with pytest.raises(InputError, match="boundary extract is missing"):
+        load_extract(tmp_path)

@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry import shape
 
 from gridmap.codes import is_valid_code, parent_code, township_kind
+from gridmap.errors import InputError
 
 PROVINCE = "浙江省"
 CITY = "嘉兴市"
@@ -82,8 +83,10 @@ def load_extract(data_dir: Path = DATA_DIR) -> RealExtract:
     outlines_path = data_dir / OUTLINES_FILE
     divisions_path = data_dir / DIVISIONS_FILE
     for path in (outlines_path, divisions_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: the committed boundary extract is missing")
+        if not path.is_file():  # e.g. a non-editable install: the extract lives in the checkout
+            raise InputError.one(
+                str(path), "the committed boundary extract is missing (install with pip -e)"
+            )
     collection = json.loads(outlines_path.read_text(encoding="utf-8"))
     outlines, names = {}, {}
     for feature in collection["features"]:
@@ -91,8 +94,9 @@ def load_extract(data_dir: Path = DATA_DIR) -> RealExtract:
         outlines[code] = shapely.make_valid(shape(feature["geometry"]))
         names[code] = feature["properties"]["name"]
     if set(outlines) != set(DISTRICT_CODES):
-        raise ValueError(
-            f"{outlines_path}: expected districts {DISTRICT_CODES}, got {sorted(outlines)}"
+        found = sorted(outlines)
+        raise InputError.one(
+            str(outlines_path), f"expected districts {DISTRICT_CODES}, got {found}"
         )
     streets: dict[str, list[Division]] = {code: [] for code in DISTRICT_CODES}
     communities: dict[str, list[Division]] = {}
@@ -102,7 +106,7 @@ def load_extract(data_dir: Path = DATA_DIR) -> RealExtract:
             if not is_valid_code(division.code, division.level) or (
                 parent_code(division.code) != division.parent_code
             ):
-                raise ValueError(f"{divisions_path}: row {number}: bad code {division.code}")
+                raise InputError.one(str(divisions_path), "bad or inconsistent code", row=number)
             if division.level == "street":
                 streets[division.parent_code].append(division)
                 communities.setdefault(division.code, [])
