@@ -113,6 +113,13 @@ LOGIN_BODY = {
 def spec() -> dict:
     """The OpenAPI document (a plain dict)."""
     paths = {
+        "/": {
+            "get": _op(
+                "The one map page (HTML; redirects to /login without a session)",
+                "viewer",
+                content="text/html",
+            )
+        },
         "/login": {
             "get": _op("Login page (HTML)", None, content="text/html"),
             "post": _op("Exchange a token for a session cookie", None, body=LOGIN_BODY),
