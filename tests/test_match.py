@@ -210,6 +210,23 @@ def test_a_short_form_district_inside_a_misspelt_name_is_weak_evidence():
     assert strong.guess.address_id == "NHX" and not strong.accepted  # the full name contradicts
 
 
+def test_a_name_followed_by_a_misspelt_rest_of_a_longer_name_is_doubtful():
+    rooms = dict(houseno="13幢", cellno="1单元", roomno="202室")
+    lib = pd.DataFrame(
+        [
+            _row("DH", 120.71, 30.75, road="中环路", roadno="1482号", poi="东湖小区", **rooms,
+                 **NANHU),
+            _row("DH4", 120.72, 30.75, road="禾平街", roadno="113号", poi="东湖小区四期",
+                 **rooms, district="秀洲区", town="高照街道", community="洪高社区"),
+        ]
+    )  # fmt: skip
+    geocoder = Geocoder.from_frames(lib)
+    assert answer(geocoder, "东湖小区13-1-202") == ("room", "DH")
+    assert answer(geocoder, "东湖小区四期13-1-202") == ("room", "DH4")
+    typo = geocoder.resolve("东湖小区冬期13-1-202")  # 四期 mistyped: either could be meant
+    assert not typo.accepted and typo.guess.level == "room"
+
+
 def test_grids_and_boundaries_need_their_columns():
     grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 1, 1).rename(columns={"grid_code": "code"})
     with pytest.raises(InputError, match="grids: missing column"):

@@ -78,6 +78,8 @@ MISSING_PART_FACTOR = 0.85
 CLOSE_SECOND = 0.05
 CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as close
 NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
+GLUE_RIVAL = 75.0  # fuzz.ratio of a longer name that makes an exact name glued to text doubtful
+SHADOWED = 0.9  # an exact name that may be the start of a longer, misspelt one
 CONTRADICTION = 0.5  # the query names an admin unit the match is not in
 ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
@@ -166,9 +168,10 @@ class Matcher:
     def _fuzzy(self, parts: QueryParts) -> None:
         """Add fuzzy road/compound/admin candidates for the residues that may be names."""
         found_names = bool(parts.roads or parts.pois)
-        for glued, (_, words) in [(False, r) for r in parts.residues] + [
-            (True, g) for g in parts.glued
-        ]:
+        leftovers = [(words, None) for _, words in parts.residues]
+        leftovers += [(words, spelling) for _, words, spelling in parts.glued]
+        for words, glued_to in leftovers:
+            glued = glued_to is not None
             cjk = "".join(ch for ch in words if CJK.match(ch))
             if len(cjk) < 2:
                 continue
@@ -180,6 +183,12 @@ class Matcher:
             hits = process.extract(
                 cjk, choices, scorer=fuzz.ratio, limit=10, score_cutoff=FUZZY_CUTOFF
             )
+            if glued:
+                # the exact name the leftover is glued to may be the start of a longer name
+                # misspelt (东湖小区 + 冬期 for 东湖小区四期): then it is weaker evidence
+                exact = {name for _, name in self.vocabulary.names.get(glued_to, ())}
+                if any(kinds[i][1] not in exact and s >= GLUE_RIVAL for _, s, i in hits):
+                    parts.shadowed |= exact
             for _, score, index in hits:
                 kind, name = kinds[index]
                 score = score / 100.0
@@ -294,28 +303,31 @@ class Matcher:
             kind, name = poi
             return (lib.poi_anchors if kind == "poi" else lib.subpoi_anchors)[name]
 
-        combos = []  # (anchors, level, score, uses road, uses poi)
+        combos = []  # (anchors, level, score, road used, poi used)
         for road, number, road_score in doors:
             for poi, poi_score in pois:
                 both = lib.door_anchors[(road, number)] & poi_set(poi)
                 if both:
-                    combos.append((both, "door", min(road_score, poi_score), True, True))
+                    combos.append((both, "door", min(road_score, poi_score), road, poi[1]))
         for road, number, road_score in doors:
-            combos.append((lib.door_anchors[(road, number)], "door", road_score, True, False))
+            combos.append((lib.door_anchors[(road, number)], "door", road_score, road, None))
         for poi, poi_score in pois:
             for road, road_score in roads:
                 both = lib.road_anchors[road] & poi_set(poi)
                 if both:
-                    combos.append((both, "compound", min(road_score, poi_score), True, True))
+                    combos.append((both, "compound", min(road_score, poi_score), road, poi[1]))
         for poi, poi_score in pois:
-            combos.append((poi_set(poi), "compound", poi_score, False, True))
+            combos.append((poi_set(poi), "compound", poi_score, None, poi[1]))
         for road, road_score in roads:
-            combos.append((lib.road_anchors[road], "road", road_score, True, False))
+            combos.append((lib.road_anchors[road], "road", road_score, road, None))
 
         out: list[_Hypothesis] = []
-        for anchors, level, score, uses_road, uses_poi in combos:
-            unused = (exact_roads and not uses_road) + (exact_pois and not uses_poi)
+        for anchors, level, score, road, poi in combos:
+            unused = (exact_roads and road is None) + (exact_pois and poi is None)
             hypothesis = self._descend(parts, anchors, level, score, admin, unused)
+            if road in parts.shadowed or poi in parts.shadowed:
+                hypothesis.score *= SHADOWED
+                hypothesis.notes.append("the text may name a longer, misspelt name")
             out.append(hypothesis)
             if hypothesis.score >= 1.0 and not hypothesis.notes:
                 return out

@@ -68,7 +68,9 @@ class QueryParts:
     floor: str | None = None
     room: str | None = None
     residues: list[tuple[int, str]] = field(default_factory=list)
-    glued: list[tuple[int, str]] = field(default_factory=list)  # name + following leftover
+    # a name + the leftover glued to it: (start, text, the name's spelling)
+    glued: list[tuple[int, str, str]] = field(default_factory=list)
+    shadowed: set[str] = field(default_factory=set)  # exact names that may be misspelt longer
     foreign: str | None = None  # a province or city named that is not the library's
     foreign_district: str | None = None  # a district-like name the library does not know
 
@@ -238,7 +240,8 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             glued = CJK_RUN.match(residue)
             if glued and len(glued.group(0)) <= MAX_GLUED:
                 head = items[index - 1][1]
-                parts.glued.append((head, text[head:start] + glued.group(0)))
+                spelling = text[head:start]
+                parts.glued.append((head, spelling + glued.group(0), spelling))
         pos = 0
         for number in NUMBER.finditer(residue):
             words = residue[pos : number.start()]
