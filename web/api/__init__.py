@@ -1,0 +1,190 @@
+"""The JSON API under ``/api/`` (see notes/WEB_API.md): blueprint ``bp`` and request helpers.
+
+Views only parse and check the request, call the store and shape the answer; the store owns SQL,
+:mod:`gridmap.store.workflow` owns the rules of the incident loop. The views live beside this
+module: :mod:`.layers` (config, layers, geocoding), :mod:`.incidents` (incidents and their loop),
+:mod:`.kpi` (KPIs and grids), :mod:`.versions` (published grid versions) and
+:mod:`web.stream` (live events).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import Blueprint, Response, current_app, request
+
+from gridmap.store import IncidentFilter
+from gridmap.store.workflow import INCIDENT_TYPES, STATES, iso, parse_iso
+from web.auth import check_cross_site_write
+from web.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+bp.before_request(check_cross_site_write)
+
+MAX_DESCRIPTION = 4000
+MAX_ADDRESS = 500
+MAX_NOTE = 4000
+MAX_QUERY = 200
+CLUSTER_ABOVE = 2000
+HEAT_MAX_CELLS = 5000
+SHIFT_CACHE_LIMIT = 300_000  # shifted geometry texts kept (10,000 grids x 5 bands x 6 layers)
+LAYER_TITLES = {
+    "district": "区",
+    "street": "街道/镇",
+    "community": "社区/村",
+    "grid": "综合网格",
+    "exclusive": "专属网格",
+    "roads": "道路",
+}
+KPI_LEVELS = ("grid", "community", "street", "district")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def store():
+    return current_app.extensions["gridmap_store"]
+
+
+def datum():
+    return current_app.extensions["gridmap_datum"]
+
+
+def current_version(required: bool = True) -> dict | None:
+    version = store().current_version()
+    if version is None and required:
+        raise ApiError(409, "no grid version is published yet: run `gridmap publish`")
+    return version
+
+
+def json_body() -> dict:
+    """The request's JSON object; 400 naming the problem otherwise."""
+    if not request.data:
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        data = json.loads(request.get_data(as_text=True))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"malformed JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return data
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``w,s,e,n`` in the display datum -> storage bbox; 400 when malformed."""
+    if not text:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ApiError(400, "bbox must be w,s,e,n (four numbers)", field="bbox") from None
+    if not all(math.isfinite(v) for v in (w, s, e, n)) or w > e or s > n:
+        raise ApiError(400, "bbox must be w,s,e,n with w <= e and s <= n", field="bbox")
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+        raise ApiError(400, "bbox is outside lon -180..180 / lat -90..90", field="bbox")
+    return datum().bbox_from_display((w, s, e, n))
+
+
+def parse_zoom(text: str | None) -> float | None:
+    if text in (None, ""):
+        return None
+    try:
+        zoom = float(text)
+    except ValueError:
+        raise ApiError(400, "zoom must be a number 0-24", field="zoom") from None
+    if not 0 <= zoom <= 24:
+        raise ApiError(400, "zoom must be a number 0-24", field="zoom")
+    return zoom
+
+
+def parse_time(name: str) -> str | None:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        return iso(parse_iso(text))
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 time", field=name) from None
+
+
+def parse_list(name: str, allowed) -> tuple[str, ...]:
+    text = request.args.get(name, "")
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    for value in values:
+        if value not in allowed:
+            raise ApiError(
+                400, f"unknown {name} {value!r}; one of {', '.join(allowed)}", field=name
+            )
+    return values
+
+
+def incident_filter() -> IncidentFilter:
+    grid = request.args.get("grid") or None
+    if grid is not None and not grid.isdigit():
+        raise ApiError(400, "grid must be a grid or division code (digits)", field="grid")
+    return IncidentFilter(
+        bbox=parse_bbox(request.args.get("bbox")),
+        statuses=parse_list("status", STATES),
+        types=parse_list("type", tuple(incident_types())),
+        since=parse_time("since"),
+        until=parse_time("until"),
+        grid=grid,
+    )
+
+
+def incident_types() -> dict[str, str]:
+    """code -> name of the configured incident types."""
+    return {code: name for code, (name, _hours) in INCIDENT_TYPES.items()}
+
+
+def type_code(value) -> str:
+    """An incident type given as its code or its Chinese name -> code; 400 otherwise."""
+    types = incident_types()
+    if isinstance(value, str):
+        if value in types:
+            return value
+        for code, name in types.items():
+            if value == name:
+                return code
+    raise ApiError(400, f"unknown incident type {value!r}; one of {', '.join(types)}", field="type")
+
+
+def text_field(data: dict, name: str, limit: int, required: bool) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, f"missing field {name}", field=name)
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name} must be text", field=name)
+    if len(value) > limit:
+        raise ApiError(400, f"{name} is longer than {limit} characters", field=name)
+    return value.strip()
+
+
+def number_field(data: dict, name: str) -> float:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ApiError(400, f"{name} must be a number", field=name)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number", field=name) from None
+    if not math.isfinite(number):
+        raise ApiError(400, f"{name} must be a finite number", field=name)
+    return number
+
+
+def point_json(lon: float, lat: float) -> dict:
+    x, y = datum().to_display(lon, lat)
+    return {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}
+
+
+def json_response(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="application/json")
+
+
+# Register the views on bp (they import the helpers above).
+from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
+from web.api import incidents, kpi, layers, versions  # noqa: E402,F401

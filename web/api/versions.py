@@ -1,0 +1,86 @@
+"""Published grid versions: list, publish from uploaded files (planner), make one current."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from gridmap.store import NotFound
+from web.api import MAX_NOTE, bp, store
+from web.auth import require_user, requires
+from web.errors import ApiError
+
+
+@bp.get("/versions")
+@requires("viewer")
+def versions():
+    """Every published grid version; the current one is marked."""
+    return jsonify({"versions": store().versions()})
+
+
+@bp.post("/versions")
+def publish_version():
+    """Publish a new grid version from uploaded files (planner): multipart fields ``grids``,
+    ``boundaries``, ``addresses`` and optional ``barriers`` (files), ``note`` (text)."""
+    user = require_user("planner")
+    import tempfile
+    from pathlib import Path
+
+    from gridmap import io as gio
+    from gridmap.errors import InputError
+    from gridmap.store.publish import publish
+
+    note = request.form.get("note", "")
+    if len(note) > MAX_NOTE:
+        raise ApiError(400, f"note is longer than {MAX_NOTE} characters", field="note")
+    readers = {
+        "grids": gio.read_grids,
+        "boundaries": gio.read_boundaries,
+        "addresses": gio.read_addresses,
+        "barriers": gio.read_barriers,
+    }
+    with tempfile.TemporaryDirectory(prefix="gridmap-publish-") as folder:
+        frames = {}
+        for name, reader in readers.items():
+            upload = request.files.get(name)
+            if upload is None or not upload.filename:
+                if name == "barriers":
+                    frames[name] = None
+                    continue
+                raise ApiError(400, f"missing file {name}", field=name)
+            suffix = Path(upload.filename).suffix.lower()
+            if suffix not in (".gpkg", ".geojson", ".json", ".csv"):
+                raise ApiError(400, f"{name}: use .gpkg, .geojson or .csv", field=name)
+            path = Path(folder) / f"{name}{suffix}"
+            upload.save(path)
+            try:
+                frames[name] = reader(path)
+            except InputError as error:
+                raise ApiError(400, f"{name}: {error}", field=name) from None
+        try:
+            summary = publish(store(), **frames, note=note, published_by=user.name)
+        except InputError as error:
+            raise ApiError(400, str(error)) from None
+    current_app.extensions["gridmap_cache"].clear()
+    response = jsonify(summary)
+    response.status_code = 201
+    return response
+
+
+@bp.before_app_request
+def _allow_large_publish():
+    # Grid files and address libraries are bigger than any other request: only this one gets
+    # PUBLISH_MAX_CONTENT_LENGTH, and only a planner can use it.
+    if request.endpoint == "api.publish_version" and request.method == "POST":
+        request.max_content_length = current_app.config["PUBLISH_MAX_CONTENT_LENGTH"]
+
+
+@bp.post("/versions/<int:version_id>/activate")
+@requires("planner")
+def activate_version(version_id: int):
+    """Make an earlier (or later) published version the current one (planner)."""
+    try:
+        store().set_current(version_id)
+    except NotFound as error:
+        raise ApiError(404, str(error), field="id") from None
+    current_app.extensions["gridmap_cache"].clear()
+    return jsonify({"current": version_id})
