@@ -126,7 +126,11 @@ def _overdue_sql(now: str) -> tuple[str, list]:
 
 
 class SQLiteStore:
-    """Grid versions, admin units, address library, incidents, their history and tokens."""
+    """Grid versions, admin units, address library, incidents, their history and tokens.
+
+    Every write method commits before it returns (synchronous=FULL). To load many incidents,
+    wrap the calls in ``with store.transaction():`` so they share one commit (100x faster).
+    """
 
     def __init__(self, path: str | Path, time_limits: TimeLimits | None = None):
         self.path = str(path)
