@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.regionalize import Bounds, regionalize
@@ -69,14 +71,15 @@ def partition_community(task: CommunityTask, config: PartitionConfig) -> Communi
     """Units -> exclusive regions -> comprehensive regions -> drafts (retrying finer if needed)."""
     bounds = bounds_of(config)
     site_polygons = [site.geometry for site in task.sites]
-    attempt = _attempt(task, config, bounds, site_polygons, config.max_households)
-    if attempt[1] > 0 and task.households.sum() >= config.min_households:
+    attempt = _attempt(task, config, bounds, site_polygons, config.unit_split_households)
+    if attempt[1] > 1e-9:
         # Whole blocks may be too coarse to reach the band: cut every block holding more than
         # half the floor into address cells and keep whichever attempt breaks the bounds less.
         finer_threshold = max(config.min_households / 2.0, 1.0)
-        finer = _attempt(task, config, bounds, site_polygons, finer_threshold)
-        if finer[1] < attempt[1] - 1e-9:
-            attempt = finer
+        if finer_threshold < config.unit_split_households:
+            finer = _attempt(task, config, bounds, site_polygons, finer_threshold)
+            if finer[1] < attempt[1] - 1e-9:
+                attempt = finer
     units, _, labels = attempt
     return _drafts(task, config, bounds, units, labels)
 
@@ -102,7 +105,39 @@ def _attempt(task, config, bounds, site_polygons, split_above):
     )
     area = np.bincount(labels[comprehensive], weights=units.area_m2[comprehensive], minlength=count)
     violation = float(np.sum(bounds.violation(hh, pop, area))) if count else 0.0
-    return units, violation, labels
+    return units, violation - _unavoidable(units, labels, bounds), labels
+
+
+def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
+    """Violation no grouping can avoid: a connected piece whose totals fit no region count.
+
+    Retrying with finer units cannot help below it, so a retry runs only above it.
+    """
+    free = np.flatnonzero(labels >= 0)
+    if len(free) == 0:
+        return 0.0
+    position = np.full(len(units), -1, np.int64)
+    position[free] = np.arange(len(free))
+    keep = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
+    graph = coo_matrix(
+        (np.ones(int(keep.sum())), (position[units.edge_i[keep]], position[units.edge_j[keep]])),
+        shape=(len(free), len(free)),
+    )
+    pieces, piece = connected_components(graph, directed=False)
+    total = 0.0
+    for values in zip(
+        *(
+            np.bincount(piece, weights=w[free], minlength=pieces)
+            for w in (units.households, units.population, units.area_m2)
+        ),
+        np.bincount(piece, minlength=pieces),
+        strict=True,
+    ):
+        h, p, a, n = (float(v) for v in values)
+        low = max(1, int(h // bounds.max_households))
+        high = max(low, min(int(n), int(h // max(bounds.min_households, 1)) + 1))
+        total += min(float(bounds.violation(h, p, a, k)) for k in range(low, high + 1))
+    return total
 
 
 def _labels(task, config, bounds, units: Units) -> np.ndarray:
@@ -151,6 +186,7 @@ def _drafts(task, config, bounds, units: Units, labels: np.ndarray) -> Community
     drafts: list[GridDraft] = []
     total_regions = n_comp + len(site_region)
     geoms = units.geometries
+    hh_cap = bounds.max_households
     for r in range(total_regions):
         members = np.flatnonzero(region == r)
         geometry = _union(geoms[members])
@@ -158,7 +194,8 @@ def _drafts(task, config, bounds, units: Units, labels: np.ndarray) -> Community
         pop = int(units.population[members].sum())
         if r < n_comp:
             flags = _flags(bounds, hh, pop, float(units.area_m2[members].sum()))
-            if "above_max" in flags and units.indivisible[members].any():
+            single = units.address_points[members] <= 1
+            if "above_max" in flags and (single & (units.households[members] > hh_cap)).any():
                 flags.append("indivisible_building")
             if hh == 0 and len(task.points) == 0:
                 flags.append("no_addresses")

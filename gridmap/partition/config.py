@@ -46,10 +46,21 @@ class PartitionConfig:
     )
     merge_gap_m: float = 5.0  # sites closer than this count as touching
     exclusive_ratio_limit: float = 0.25  # warn when exclusive / comprehensive exceeds it
+    # Blocks holding more households than this are cut into address cells. None: max - min,
+    # the width of the band, so that a sweep over units always has a cut position inside it
+    # (whole blocks keep grid edges on streets; the cuts still prefer barriers). Where the band
+    # is still missed, the community is redone with cells for blocks above min / 2.
+    split_households: int | None = None
     # Cutting along barriers is preferred: a shared edge lying on a barrier costs this fraction.
     barrier_edge_cost: float = 0.25
     workers: int = 0  # 0: one per core (at most 2 by default), 1: no subprocesses
     repair: bool = False  # make invalid polygons valid instead of rejecting them
+
+    @property
+    def unit_split_households(self) -> int:
+        if self.split_households is not None:
+            return self.split_households
+        return max(1, self.max_households - self.min_households)
 
     @property
     def target_households(self) -> float:

@@ -78,21 +78,31 @@ def partition(
         "previous": "previous",
         **(names or {}),
     }
+    stages: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(now - clock[0], 2)
+        clock[0] = now
+
     communities = _communities(boundaries, config, names["boundaries"])
     points, hh, pop, inverse = _address_points(addresses, names["addresses"])
     point_community = _point_communities(points, communities, inverse, addresses, names)
     barrier_geoms = _barrier_lines(barriers)
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
     previous_by_code = _previous(previous, names["previous"])
-
     tasks, indices = _tasks(
         communities, points, hh, pop, point_community, barrier_geoms, exclusive, previous_by_code
     )
+    lap("inputs")
     results = _run(tasks, config, progress)
-
+    lap("communities")
     grids, point_codes = _assemble(results, tasks, indices, communities, previous_by_code)
     assignment = pd.Series(point_codes[inverse], index=addresses.index, name="grid_code")
+    lap("codes")
     violations = checks.verify(grids, communities, points, point_codes, hh, config)
+    lap("checks")
     diff = codes.diff(previous, grids) if previous is not None else None
     summary = report.summarize(
         grids,
@@ -103,7 +113,9 @@ def partition(
         site_stats=site_stats,
         communities=len(communities),
         addresses=len(addresses),
+        mislabelled=_mislabelled(addresses, communities, point_community[inverse]),
     )
+    summary["stages_s"] = stages
     return PartitionResult(grids=grids, summary=summary, diff=diff, assignment=assignment)
 
 
@@ -286,6 +298,16 @@ def _point_communities(points, communities, inverse, addresses, names) -> np.nda
             )
         raise InputError(problems)
     return result
+
+
+def _mislabelled(addresses, communities, row_community: np.ndarray) -> int:
+    """Addresses whose community_code names another community than the one they lie in."""
+    if "community_code" not in addresses.columns:
+        return 0
+    given = addresses["community_code"].astype(str).to_numpy()
+    located = communities["code"].to_numpy()[row_community]
+    known = pd.notna(addresses["community_code"]).to_numpy() & (given != "")
+    return int((known & (given != located)).sum())
 
 
 def _barrier_lines(barriers) -> np.ndarray:

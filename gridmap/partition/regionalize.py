@@ -53,6 +53,8 @@ class Bounds:
 
     def violation(self, households, population, area, k=1):
         """Relative amount by which k regions holding these totals must break the bounds."""
+        if isinstance(households, float | int) and not isinstance(households, bool):
+            return self._scalar_violation(float(households), float(population), float(area), k)
         households = np.asarray(households, dtype=float)
         v = np.maximum(0.0, k * self.min_households - households) / max(self.target, 1.0)
         v = v + np.maximum(0.0, households - k * self.max_households) / max(self.target, 1.0)
@@ -60,6 +62,16 @@ class Bounds:
             v = v + np.maximum(0.0, population - k * self.max_population) / self.max_population
         if math.isfinite(self.max_area_m2):
             v = v + np.maximum(0.0, area - k * self.max_area_m2) / self.max_area_m2
+        return v
+
+    def _scalar_violation(self, households: float, population: float, area: float, k) -> float:
+        target = max(self.target, 1.0)
+        v = max(0.0, k * self.min_households - households) / target
+        v += max(0.0, households - k * self.max_households) / target
+        if population > k * self.max_population:
+            v += (population - k * self.max_population) / self.max_population
+        if area > k * self.max_area_m2:
+            v += (area - k * self.max_area_m2) / self.max_area_m2
         return v
 
     def region_count(self, households: float, population: float, area: float, units: int) -> int:
@@ -97,6 +109,29 @@ class _Graph:
         return self.indices[self.indptr[u] : self.indptr[u + 1]]
 
 
+def _components(m: int, r: np.ndarray, c: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of m nodes and edges (r, c): union-find in Python for small graphs
+    (scipy's per-call overhead dominates there), scipy for big ones."""
+    if m > 256:
+        graph = coo_matrix((np.ones(len(r)), (r, c)), shape=(m, m))
+        return connected_components(graph, directed=False)
+    parent = list(range(m))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(r.tolist(), c.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = [find(a) for a in range(m)]
+    _, comp = np.unique(np.asarray(roots), return_inverse=True)
+    return int(comp.max()) + 1 if m else 0, comp
+
+
 def _make_contiguous(r, c, side: np.ndarray) -> tuple[np.ndarray, bool]:
     """Move stray components of each side to the other side; True when anything moved."""
     fixed = False
@@ -107,11 +142,7 @@ def _make_contiguous(r, c, side: np.ndarray) -> tuple[np.ndarray, bool]:
             continue
         position = np.cumsum(members) - 1
         inside = members[r] & members[c]
-        graph = coo_matrix(
-            (np.ones(int(inside.sum())), (position[r[inside]], position[c[inside]])),
-            shape=(count_members, count_members),
-        )
-        count, comp = connected_components(graph, directed=False)
+        count, comp = _components(count_members, position[r[inside]], position[c[inside]])
         if count <= 1:
             continue
         keep = int(np.argmax(np.bincount(comp)))

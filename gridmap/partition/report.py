@@ -18,6 +18,7 @@ def summarize(
     site_stats: dict,
     communities: int,
     addresses: int,
+    mislabelled: int = 0,
 ) -> dict:
     """Counts by kind, band share, household spread, compactness, barrier share, flags."""
     comprehensive = grids[grids["kind"] == "comprehensive"]
@@ -32,6 +33,11 @@ def summarize(
         warnings.append(
             f"exclusive/comprehensive ratio {ratio:.2f} exceeds the limit "
             f"{config.exclusive_ratio_limit:.2f}: tighten the exclusive-grid criteria"
+        )
+    if mislabelled:
+        warnings.append(
+            f"{mislabelled} addresses lie in another community than their community_code says; "
+            "their location was used"
         )
     flag_counts: dict[str, int] = {}
     for flags in grids["flags"]:
@@ -86,7 +92,10 @@ def format_summary(summary: dict, diff: dict | None = None) -> str:
         f"median Polsby-Popper {summary['median_polsby_popper']}; inner boundary on barriers "
         f"{pct(summary['share_inner_boundary_on_barrier'])}",
         "flags: " + (", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"),
-        f"sites: {summary['sites']}",
+        "sites: {sites} read, {merged_groups} merged groups, {qualified} exclusive, "
+        "{clipped} clipped to a community, {outside} outside every community".format(
+            **summary["sites"]
+        ),
     ]
     if diff is not None:
         counts = diff["counts"]

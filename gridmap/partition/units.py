@@ -52,17 +52,23 @@ class Units:
     edge_length: np.ndarray
     on_barrier: np.ndarray
     split_blocks: int  # blocks cut into address cells
-    indivisible: np.ndarray  # units over the split threshold that hold one address point only
+    address_points: np.ndarray  # distinct address points in each unit
 
     def __len__(self) -> int:
         return len(self.geometries)
+
+
+# Faces smaller than this fraction of the community are numerical dust: where a barrier runs
+# along the boundary, noding leaves rings whose vertices differ in the last bit (area ~1e-30).
+# Together they are far below the 1e-9 coverage tolerance, and alone they would be grids of 0 m2.
+_DUST = 1e-12
 
 
 def _faces(lines: list, community) -> np.ndarray:
     """Polygonize the noded lines and keep the faces lying inside the community."""
     noded = shapely.unary_union(np.asarray(lines, dtype=object))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    faces = faces[shapely.area(faces) > 0]
+    faces = faces[shapely.area(faces) > _DUST * community.area]
     if len(faces) == 0:
         return faces
     inside = shapely.intersects(community, shapely.point_on_surface(faces))
@@ -159,7 +165,6 @@ def build_units(
     centroids = shapely.get_coordinates(shapely.centroid(faces))
     i, j, length = shared_edges(faces, scale)
     on_barrier = face_block[i] != face_block[j]
-    threshold = np.inf if split_above is None else split_above
     return Units(
         geometries=faces,
         block=face_block,
@@ -175,7 +180,7 @@ def build_units(
         edge_length=length,
         on_barrier=on_barrier,
         split_blocks=len(cut_lines),
-        indivisible=(hh > threshold) & (n_points <= 1),
+        address_points=n_points,
     )
 
 
