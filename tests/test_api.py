@@ -389,8 +389,13 @@ def test_grid_layer_carries_incident_kpis(client, tokens):  # noqa: F811
     ).get_json()
     props = fc["features"][0]["properties"]
     assert (props["open"], props["overdue"], props["closure_rate"]) == (1, 0, 0.0)
+    post(client, tokens["admin"], "/api/incidents", POINT)  # the cached counts follow events
+    fc = client.get(
+        "/api/layers/grid?bbox=120.70,30.70,120.72,30.72", headers=bearer(tokens["viewer"])
+    ).get_json()
+    assert fc["features"][0]["properties"]["open"] == 2
     grid = client.get("/api/grids/330402001001001", headers=bearer(tokens["viewer"])).get_json()
-    assert grid["kpi"]["total"] == 2 and grid["kpi"]["rejected"] == 1
+    assert grid["kpi"]["total"] == 3 and grid["kpi"]["rejected"] == 1
     assert grid["households"] == 301 and grid["geometry"]["type"] == "Polygon"
 
 

@@ -591,8 +591,19 @@ class SQLiteStore:
     def last_event_id(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM incident_events").fetchone()[0]
 
-    def kpis(self, level: str, now: datetime | None = None, code: str | None = None) -> list[dict]:
-        """KPIs per grid/community/street/district (see :mod:`gridmap.store.kpi`)."""
+    def kpis(
+        self,
+        level: str,
+        now: datetime | None = None,
+        code: str | None = None,
+        codes: Iterable[str] | None = None,
+    ) -> list[dict]:
+        """Counts per grid/community/street/district (only ``code`` or ``codes`` when given).
+
+        total, open (not closed/rejected), closed, rejected, closed_on_time (closed with no step
+        past its limit), overdue (open and past the current step's limit), rework (returns).
+        Units without incidents have no row.
+        """
         column = {
             "grid": "grid_code",
             "community": "community_code",
@@ -613,6 +624,9 @@ class SQLiteStore:
         if code is not None:
             sql += f" AND i.{column} = ?"
             params.append(code)
+        if codes is not None:
+            sql += f" AND i.{column} IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(list(codes)))
         sql += f" GROUP BY i.{column} ORDER BY i.{column}"
         return [dict(r) for r in self.conn.execute(sql, params)]
 

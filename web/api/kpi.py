@@ -14,12 +14,17 @@ from web.auth import requires
 from web.errors import ApiError
 
 
-def kpi_rows(level: str, code: str | None = None) -> list[dict]:
-    """KPI rows of a level with names and rates (rates null when there is nothing to rate)."""
+def kpi_rows(
+    level: str, code: str | None = None, codes=None, with_names: bool = True
+) -> list[dict]:
+    """KPI rows of a level with names and rates (rates null when there is nothing to rate).
+
+    closure_rate = closed / (total - rejected); on_time_rate = closed on time / closed.
+    """
     version = current_version(required=False)
-    names = store().names(version["id"]) if version else {}
+    names = store().names(version["id"]) if version and with_names else {}
     rows = []
-    for r in store().kpis(level, code=code):
+    for r in store().kpis(level, code=code, codes=codes):
         valid = r["total"] - r["rejected"]
         rows.append(
             {
@@ -40,15 +45,25 @@ def kpi_rows(level: str, code: str | None = None) -> list[dict]:
     return rows
 
 
-def grid_stats() -> dict[str, tuple[int, int, float | None]]:
-    """grid_code -> (open, overdue, closure_rate), cached until the next event or minute."""
-    key = ("grid_stats", store().last_event_id(), iso(utc_now())[:16])
+def grid_stats(codes: list[str]) -> dict[str, tuple[int, int, float | None]]:
+    """grid_code -> (open, overdue, closure_rate) of ``codes``.
+
+    Cached until the next incident event or minute; after an event only the grids a request
+    shows are counted again (a view's few thousand grids, not the whole city).
+    """
+    key = (store().last_event_id(), iso(utc_now())[:16])
     cache = current_app.extensions["gridmap_cache"]
     if cache.get("grid_stats_key") != key:
-        stats = {r["code"]: (r["open"], r["overdue"], r["closure_rate"]) for r in kpi_rows("grid")}
-        cache["grid_stats"] = stats
+        cache["grid_stats"] = {}
         cache["grid_stats_key"] = key
-    return cache["grid_stats"]
+    stats = cache["grid_stats"]
+    missing = [c for c in codes if c not in stats]
+    if missing:
+        fresh = {c: (0, 0, None) for c in missing}
+        for r in kpi_rows("grid", codes=missing, with_names=False):
+            fresh[r["code"]] = (r["open"], r["overdue"], r["closure_rate"])
+        stats.update(fresh)
+    return stats
 
 
 @bp.get("/kpi")

@@ -83,7 +83,7 @@ def layer(name: str):
         return jsonify({"type": "FeatureCollection", "features": []})
     rows = store().layer_features(version["id"], name, bbox, zoom)
     geometries = _display_geometries(rows, band_for_zoom(zoom))
-    stats = grid_stats() if name in ("grid", "exclusive") else {}
+    stats = grid_stats([r[1] for r in rows]) if name in ("grid", "exclusive") else {}
     parts = []
     for (fid, code, _name, props, _geom), geometry in zip(rows, geometries, strict=True):
         if name in ("grid", "exclusive"):
