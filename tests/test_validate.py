@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gridmap import crs as gcrs
 from gridmap.cli import cli
 from gridmap.errors import InputError
-from gridmap.io import read_addresses, read_boundaries, read_sites
+from gridmap.io import check_file, read_addresses, read_boundaries, read_sites
 
 
 def validate(*args: str):
@@ -134,7 +134,9 @@ def test_listing_limit_counts_the_rest(tmp_path):
     frame.to_csv(path, index=False)
     result = validate(path, "--limit", "5")
     lines = [line for line in result.output.splitlines() if line.startswith("problem: ")]
-    assert len(lines) == 6 and "... and 25 more rows like row 2" in lines[-1]
+    assert (
+        len(lines) == 6 and "... and 25 more rows from row 7 on (not a number: 'many')" in lines[-1]
+    )
     assert "30 problems" in result.output
 
 
@@ -198,3 +200,29 @@ def test_crs_option_applies_to_wgs84_labelled_files_only(tmp_path):
     result = validate(labelled, "--crs", "gcj02")
     assert result.exit_code == 1
     assert reported(result.output, labelled, None, "crs", "declares cgcs2000 but --crs says gcj02")
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
+def test_chunked_validation_finds_exactly_what_a_whole_read_finds(tmp_path, chunk_rows):
+    """validate reads CSVs in chunks (bounded memory): same problems, row numbers, duplicates
+    across chunks, malformed and blank lines, and listing limit as reading the file whole."""
+    csv_cases = [function(tmp_path) for function in b.CASES.values()]
+    frame = b.addresses(9).astype({"households": object})
+    frame.loc[[1, 4, 7], "address_id"] = "A00000"  # repeats spread over chunks
+    frame.loc[[2, 3, 5, 6, 8], "households"] = "x"  # more than the limit below
+    repeats = tmp_path / "repeats.csv"
+    lines = frame.to_csv(index=False).splitlines()
+    lines[5] += ",extra"
+    repeats.write_text("\n".join(lines[:3] + [""] + lines[3:]) + "\n", encoding="utf-8")
+    csv_cases.append((repeats, None))
+    for path, _ in csv_cases:
+        if path.suffix != ".csv":
+            continue
+        for limit in (None, 2):
+            whole = check_file(path, limit=limit)
+            chunked = check_file(path, limit=limit, build=False, chunk_rows=chunk_rows)
+            assert [str(p) for p in chunked.problems] == [str(p) for p in whole.problems], path
+            assert (chunked.count, chunked.counts) == (whole.count, whole.counts)
+    counts = check_file(repeats, build=False, chunk_rows=chunk_rows).counts
+    # rows 1 and 7 repeat row 0's id; row 4 does too but its line is malformed (skipped)
+    assert counts["duplicate id"] == 2 and counts["malformed row"] == 1

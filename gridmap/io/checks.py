@@ -25,7 +25,12 @@ _LARGEST_COUNT = 2**53  # beyond this a float no longer holds whole numbers exac
 
 
 class Findings:
-    """Problems and notices for one file, positions named as the user sees them."""
+    """Problems and notices for one file, positions named as the user sees them.
+
+    ``table`` may be swapped for the next chunk of the same file; ``limit`` caps the lines
+    listed per check and field over the whole file, the rest are counted and summarised by
+    ``finish()`` in one "... and N more" line each.
+    """
 
     def __init__(self, table: RawTable, limit: int | None = None):
         self.table = table
@@ -33,6 +38,8 @@ class Findings:
         self.problems: list[Problem] = []
         self.notices: list[tuple[int, str]] = []  # (position, text), sorted when reported
         self.counts: Counter[str] = Counter()  # problems per check, including those not listed
+        self._shown: Counter[tuple[str, str | None]] = Counter()
+        self._hidden: dict[tuple[str, str | None], list] = {}  # key -> [count, where, example]
 
     def add(
         self, message: str, *, check: str, field: str | None = None, index: int | None = None
@@ -44,25 +51,37 @@ class Findings:
     def flag(
         self, mask, field: str | None, message: Callable[[int], str] | str, *, check: str
     ) -> int:
-        """One problem per True in ``mask`` (capped at ``limit``); returns how many were flagged."""
+        """One problem per True in ``mask`` (up to ``limit``); returns how many were flagged."""
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        shown = positions if self.limit is None else positions[: self.limit]
-        for index in shown:
+        if not len(positions):
+            return 0
+        key = (check, field)
+        room = len(positions) if self.limit is None else max(0, self.limit - self._shown[key])
+        for index in positions[:room]:
             text = message(int(index)) if callable(message) else message
             self.add(text, field=field, index=int(index), check=check)
-        self.counts[check] += len(positions) - len(shown)
-        if len(positions) > len(shown):
-            first = message(int(positions[0])) if callable(message) else message
+        self._shown[key] += min(room, len(positions))
+        rest = positions[room:]
+        if len(rest):
+            if key not in self._hidden:
+                text = message(int(rest[0])) if callable(message) else message
+                self._hidden[key] = [0, self.table.position(int(rest[0])), text]
+            self._hidden[key][0] += len(rest)
+            self.counts[check] += len(rest)
+        return len(positions)
+
+    def finish(self) -> None:
+        """Add one "... and N more" line per check and field that went over the limit."""
+        for (_, field), (count, where, example) in self._hidden.items():
+            ((word, number),) = where.items()
             self.problems.append(
                 Problem(
                     self.table.path,
-                    f"... and {len(positions) - len(shown)} more {self.table.where}s like "
-                    f"{self.table.where} {self.table.position(positions[0])[self.table.where]} "
-                    f"({first})",
+                    f"... and {count} more {word}s from {word} {number} on ({example})",
                     field=field,
                 )
             )
-        return len(positions)
+        self._hidden.clear()
 
     def notice(self, message: str, *, index: int | None = None) -> None:
         where, number = "", -1
@@ -243,22 +262,39 @@ def check_code(
     return level.where(~invalid & ~wrong)
 
 
-def check_unique(f: Findings, text: pd.Series, col: str) -> None:
-    """Every repeat of an id is flagged, naming where it first appeared."""
-    present = text.notna()
-    repeat = present & text.duplicated(keep="first")
-    if not repeat.any():
-        return
-    positions = pd.Series(np.arange(len(text)), index=text.index)
-    first = positions[present].groupby(text[present]).transform("min")
-    first = first.reindex(text.index)
-    where, number = f.table.where, f.table.number
-    f.flag(
-        repeat,
-        col,
-        lambda i: f"duplicate {col} {text.iloc[i]!r} (first at {where} {number(first.iloc[i])})",
-        check="duplicate id",
-    )
+class UniqueIds:
+    """Flags every repeat of an id, naming where it first appeared, over one or more chunks."""
+
+    def __init__(self, column: str):
+        self.column = column
+        self.seen = pd.Index([], dtype="str")  # ids of earlier chunks (unique)
+        self.seen_at = np.empty(0, dtype=np.int64)  # their first row/feature number
+
+    def check(self, f: Findings, ids: pd.Series) -> None:
+        present = ids.notna().to_numpy()
+        number = f.table.numbers()
+        earlier = self.seen.get_indexer(ids) if len(self.seen) else np.full(len(ids), -1)
+        earlier = np.where(present, earlier, -1)
+        first_at = np.zeros(len(ids), dtype=np.int64)
+        if len(self.seen):
+            first_at = np.where(earlier >= 0, self.seen_at[earlier.clip(0)], 0)
+        fresh = present & (earlier < 0)
+        repeat_here = fresh & ids.duplicated(keep="first").to_numpy()
+        if repeat_here.any():
+            positions = pd.Series(number[fresh], index=ids[fresh].index)
+            first_here = positions.groupby(ids[fresh]).transform("min").reindex(ids.index)
+            first_at = np.where(repeat_here, first_here.fillna(0).to_numpy(np.int64), first_at)
+        where, col = f.table.where, self.column
+        f.flag(
+            (earlier >= 0) | repeat_here,
+            col,
+            lambda i: f"duplicate {col} {ids.iloc[i]!r} (first at {where} {first_at[i]})",
+            check="duplicate id",
+        )
+        new = fresh & ~repeat_here
+        if new.any():
+            self.seen = self.seen.append(pd.Index(ids[new].to_numpy(), dtype="str"))
+            self.seen_at = np.concatenate([self.seen_at, number[new]])
 
 
 # --- layers ------------------------------------------------------------------------------------
@@ -288,8 +324,6 @@ def check_attributes(table: RawTable, layer: Layer, f: Findings) -> dict[str, pd
         if kind == "enum":
             text = check_choice(f, text, col, layer.choices[col])
         clean[col] = text
-    if layer.key and layer.key in clean:
-        check_unique(f, clean[layer.key], layer.key)
     extra = LAYER_RULES.get(layer.name)
     if extra:
         extra(f, clean)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,12 @@ class RawTable:
         """The word naming a position in this file: ``row`` (CSV) or ``feature``."""
         return "row" if self.format == "CSV" else "feature"
 
+    def numbers(self) -> np.ndarray:
+        """User-facing number of every record (CSV line or feature number)."""
+        if self.line_numbers is not None:
+            return np.asarray(self.line_numbers, dtype=np.int64)
+        return np.arange(len(self.frame), dtype=np.int64) + (2 if self.format == "CSV" else 1)
+
     def number(self, index: int) -> int:
         """User-facing number of the record at 0-based ``index`` (CSV line or feature number)."""
         if self.line_numbers is not None:
@@ -109,6 +116,14 @@ def read_table(path: str | Path) -> RawTable:
     if suffix in TABLE_SUFFIXES:
         return read_csv_table(file, name=name)
     return read_vector_table(file, layer=layer, name=name)
+
+
+def iter_tables(path: str | Path, *, rows: int | None = None) -> Iterator[RawTable]:
+    """``read_table``, but a CSV comes in tables of at most ``rows`` rows (see iter_csv_tables)."""
+    file, _ = split_layer(path)
+    if rows and file.suffix.lower() in TABLE_SUFFIXES and file.is_file() and file.stat().st_size:
+        return iter_csv_tables(file, name=str(path), rows=rows)
+    return iter([read_table(path)])
 
 
 # --- vector files ------------------------------------------------------------------------------
@@ -207,7 +222,77 @@ def shapefile_encoding(shp: Path) -> str | None:
 
 def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
     """Read a CSV in its detected encoding; known numeric columns as numbers, the rest as text."""
+    return next(iter_csv_tables(file, name=name))
+
+
+def iter_csv_tables(
+    file: Path, *, name: str | None = None, rows: int | None = None
+) -> Iterator[RawTable]:
+    """The CSV as tables of at most ``rows`` rows (None: one table), numbered by file line.
+
+    Yields at least one table (an empty one for a header-only file). Mixed-encoding problems
+    come with the first table, malformed rows with the table they were found in.
+    """
     name = name or str(file)
+    encoding, delimiter, header = _csv_layout(file, name)
+    options = {
+        "sep": delimiter,
+        "encoding": encoding,
+        "encoding_errors": "replace",
+        "dtype": {col: "str" for col in header if col.lower() not in NUMERIC_COLUMNS},
+        "keep_default_na": False,
+        "na_values": [""],
+        "skipinitialspace": True,
+        "skip_blank_lines": False,  # kept, then dropped: row numbers stay line numbers
+        "on_bad_lines": "warn",  # a row with too many fields is reported, not fatal
+    }
+    problems = [("mixed encodings", p) for p in scan_encoding(file, encoding, header, name=name)]
+    skipped: list[int] = []  # malformed lines so far (the parser may report them ahead of rows)
+    next_line = 2  # the header is line 1
+    first = True
+    try:
+        reader = pd.read_csv(file, iterator=True, **options)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
+    with reader:
+        while True:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    frame = reader.get_chunk(rows) if rows else reader.read()
+            except StopIteration:
+                if not first:
+                    return
+                frame = pd.DataFrame(columns=header)
+            except (pd.errors.ParserError, ValueError) as error:
+                raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
+            frame.columns = [str(col).strip() for col in frame.columns]
+            for warning in caught:
+                for number, why in _SKIPPED_LINE.findall(str(warning.message)):
+                    skipped.append(int(number))
+                    message = f"malformed row ({why}): quote values that hold a comma"
+                    problems.append(("malformed row", Problem(name, message, row=int(number))))
+            lines = _next_lines(next_line, len(frame), skipped)
+            next_line = int(lines[-1]) + 1 if len(lines) else next_line
+            blank = frame.isna().all(axis=1).to_numpy()
+            if blank.any():
+                frame = frame.loc[~blank].reset_index(drop=True)
+                lines = lines[~blank]
+            yield RawTable(
+                path=name,
+                format="CSV",
+                frame=frame,
+                encoding=encoding,
+                problems=problems,
+                line_numbers=lines,
+            )
+            problems, first = [], False
+            if not rows:
+                return
+
+
+def _csv_layout(file: Path, name: str) -> tuple[str, str, list[str]]:
+    """Encoding, delimiter and header of a CSV."""
     with open(file, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
@@ -216,55 +301,16 @@ def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
         raise InputError.one(name, "no header line (expected column names on the first line)")
     delimiter = sniff_delimiter(header_text[0])
     header = [col.strip() for col in next(csv.reader(header_text, delimiter=delimiter))]
-    dtype = {col: "str" for col in header if col.lower() not in NUMERIC_COLUMNS}
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                file,
-                sep=delimiter,
-                encoding=encoding,
-                encoding_errors="replace",
-                dtype=dtype,
-                keep_default_na=False,
-                na_values=[""],
-                skipinitialspace=True,
-                skip_blank_lines=False,  # kept, then dropped below: row numbers stay line numbers
-                on_bad_lines="warn",  # a row with too many fields is reported, not fatal
-            )
-    except (pd.errors.ParserError, ValueError) as error:
-        raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
-    frame.columns = [str(col).strip() for col in frame.columns]
-    problems = [("mixed encodings", p) for p in scan_encoding(file, encoding, header, name=name)]
-    skipped = []
-    for warning in caught:
-        for number, why in _SKIPPED_LINE.findall(str(warning.message)):
-            skipped.append(int(number))
-            problems.append(
-                (
-                    "malformed row",
-                    Problem(
-                        name,
-                        f"malformed row ({why}): quote values that hold a comma",
-                        row=int(number),
-                    ),
-                )
-            )
-    # Line of each row read: the header is line 1; skipped and blank lines leave gaps.
-    lines = np.arange(2, 2 + len(frame) + len(skipped))
-    lines = np.setdiff1d(lines, np.array(skipped, dtype=int)) if skipped else lines
-    blank = frame.isna().all(axis=1).to_numpy()
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-        lines = lines[~blank]
-    return RawTable(
-        path=name,
-        format="CSV",
-        frame=frame,
-        encoding=encoding,
-        problems=problems,
-        line_numbers=lines if (skipped or blank.any()) else None,
-    )
+    return encoding, delimiter, header
+
+
+def _next_lines(start: int, count: int, skipped: list[int]) -> np.ndarray:
+    """The ``count`` line numbers from ``start`` on that are not malformed (skipped) lines."""
+    gaps = np.array([n for n in skipped if n >= start], dtype=int)
+    lines = np.arange(start, start + count + len(gaps))
+    if len(gaps):
+        lines = np.setdiff1d(lines, gaps)
+    return lines[:count]
 
 
 def sniff_delimiter(header: str) -> str:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,14 @@ import shapely
 
 from gridmap import crs as gcrs
 from gridmap.errors import InputError, Problem
-from gridmap.io.checks import Findings, canonical_columns, check_attributes, guess_kind
-from gridmap.io.formats import RawTable, read_table
+from gridmap.io.checks import (
+    Findings,
+    UniqueIds,
+    canonical_columns,
+    check_attributes,
+    guess_kind,
+)
+from gridmap.io.formats import RawTable, iter_tables
 from gridmap.io.geometry import (
     CRSConflict,
     check_coordinates,
@@ -28,6 +35,7 @@ from gridmap.io.geometry import (
 from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
 
 MAX_RAISED_PROBLEMS = 50
+CHUNK_ROWS = 250_000  # CSV rows checked at a time when only validating
 # Optional free-text columns: a blank is "" (codes and ids stay missing, NaN, when blank).
 BLANK_AS_EMPTY = set(ADDRESS_COMPONENTS) | {"name", "kind", "flags"}
 
@@ -58,40 +66,52 @@ def check_file(
     repair: bool = False,
     limit: int | None = None,
     build: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Report:
     """Read and check one file; ``kind`` is guessed from its columns when None.
 
-    ``build=False`` skips making the typed GeoDataFrame (validation only).
+    ``build=False`` (validation only) skips making the typed GeoDataFrame and reads a CSV in
+    chunks of ``chunk_rows`` rows, so a file of any length is checked in bounded memory.
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
     """
-    table = read_table(path)
+    tables = iter_tables(path, rows=None if build else chunk_rows)
+    table = next(tables)
     table.frame = canonical_columns(table.frame)
     if kind is None:
         types = [] if table.geometry is None else pd.unique(shapely.get_type_id(table.geometry))
         names = ["", "LineString", "", "Polygon", "", "MultiLineString", "MultiPolygon", ""]
         kind = guess_kind(table.frame.columns, [names[t] for t in types if 0 <= t < len(names)])
-    report = Report(path=table.path, kind=kind, count=len(table.frame))
-    f = Findings(table, limit)
-    for check, problem in table.problems:
-        f.problems.append(problem)
-        f.counts[check] += 1
     if kind is not None and kind not in LAYERS:
         raise InputError.one(table.path, f"unknown kind {kind!r}: one of {', '.join(LAYERS)}")
-    if len(table.frame) == 0:
-        f.add(f"no {table.where}s: the file holds no data", check="empty file")
-    elif kind is None:
-        f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
-    else:
+    report = Report(path=table.path, kind=kind, count=0)
+    f = Findings(table, limit)
+    source = None
+    if len(table.frame) and kind is not None:
         try:
             source = source_crs(crs, table.crs)
         except CRSConflict as error:
             f.add(str(error), field="crs", check="crs conflict")
         except ValueError as error:
             raise InputError.one(table.path, str(error), field="crs") from None
-        else:
-            report.frame = _check(table, LAYERS[kind], f, source, repair=repair, build=build)
+    layer = LAYERS.get(kind or "")
+    unique = UniqueIds(layer.key) if layer is not None and layer.key else None
+    for chunk in itertools.chain([table], tables):
+        chunk.frame = canonical_columns(chunk.frame)
+        f.table = chunk
+        report.count += len(chunk.frame)
+        for check, problem in chunk.problems:
+            f.problems.append(problem)
+            f.counts[check] += 1
+        if source is not None and len(chunk.frame) and not f.counts["missing column"]:
+            # (a missing column is said once for the file, not once per chunk)
+            report.frame = _check(chunk, layer, f, source, unique, repair=repair, build=build)
+    if report.count == 0:
+        f.add(f"no {table.where}s: the file holds no data", check="empty file")
+    elif kind is None:
+        f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
+    f.finish()
     report.problems = sorted(f.problems, key=_reading_order)
     report.notices = [text for _, text in sorted(f.notices, key=lambda pair: pair[0])]
     report.counts = {check: n for check, n in f.counts.items() if n}
@@ -108,13 +128,24 @@ def _reading_order(problem: Problem) -> tuple[int, int]:
     return (1, position)
 
 
-def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool, build: bool):
+def _check(
+    table: RawTable,
+    layer: Layer,
+    f: Findings,
+    source,
+    unique: UniqueIds | None,
+    *,
+    repair: bool,
+    build: bool,
+):
     frame = table.frame
     if layer.geometry == "point" and table.geometry is not None:
         _lonlat_from_points(table)
     clean = check_attributes(table, layer, f)
     if clean is None:
         return None
+    if unique is not None:
+        unique.check(f, clean[layer.key])
     if layer.geometry == "point":
         lon = clean["lon"].to_numpy(dtype=float)
         lat = clean["lat"].to_numpy(dtype=float)
@@ -133,6 +164,8 @@ def _check(table: RawTable, layer: Layer, f: Findings, source, *, repair: bool, 
         geometry = gpd.points_from_xy(lon, lat, crs=STORAGE_CRS)
     else:
         if table.geometry is None:
+            if f.counts["no geometry"]:
+                return None  # said for an earlier chunk
             f.add(
                 f"a {layer.name} file needs {layer.geometry} geometry: use GeoJSON, GeoPackage "
                 "or Shapefile",
