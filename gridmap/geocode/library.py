@@ -167,7 +167,6 @@ class AddressLibrary:
         self.address = rows["address"].fillna("").astype(str).to_numpy(dtype=object)
         self.lon = rows["lon"].to_numpy(dtype=np.float64)
         self.lat = rows["lat"].to_numpy(dtype=np.float64)
-        self.row_of_id = dict(zip(ids.tolist(), range(n), strict=True))
 
         # grids: rank codes so that "all rows share one grid" is min == max over ranks
         grids = (
@@ -180,7 +179,6 @@ class AddressLibrary:
         self.grid_names = grid_names.astype(object)
         self.grid_rank = np.full(n, -1, dtype=np.int64)
         self.grid_rank[known] = grid_rank
-        self.grid_of_row = np.where(known, grids, None)
 
         def column(name: str, convert) -> np.ndarray:
             if name in rows.columns:
@@ -191,8 +189,6 @@ class AddressLibrary:
         roadno = column("roadno", number_key)
         house, cell, floor, room = (column(c, number_key) for c in DOOR_PART_COLUMNS)
         self.names = names
-        self.prov_names = sorted({v for v in names["prov"].tolist() if v})
-        self.city_names = sorted({v for v in names["city"].tolist() if v})
 
         # anchors: distinct admin units + road/door + compound
         anchor_frame = pd.DataFrame(
@@ -215,7 +211,6 @@ class AddressLibrary:
         self.anchor_depth = (
             (af["road"] != "").astype(np.int64) + (af["roadno"] != "") + (af["poi"] != "")
         ) + (af["subpoi"] != "")
-        self.n_anchors = len(rep)
 
         self.road_anchors = self._anchors_by(af["road"])
         self.poi_anchors = self._anchors_by(af["poi"])
@@ -236,7 +231,6 @@ class AddressLibrary:
         house_c, house_codes, house_radix = _codes(house)
         cell_c, cell_codes, cell_radix = _codes(cell)
         room_c, room_codes, room_radix = _codes(room)
-        self.floor = floor
         a = self.anchor_of_row
         depth_below_building = (cell != "").astype(np.int64) + (floor != "") + (room != "")
         depth_below_unit = (floor != "").astype(np.int64) + (room != "")
