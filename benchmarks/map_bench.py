@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
+import re
 import shutil
 import statistics
 import sys
@@ -86,13 +87,22 @@ def fetch(base: str, token: str, path: str) -> tuple[float, int, int]:
     return ms, len(body), decoded
 
 
+def page_settings() -> tuple[float, int]:
+    """(view padding, grid minimum zoom) as static/js/gm-layers.js sets them, to ask as it asks."""
+    source = (ROOT / "static" / "js" / "gm-layers.js").read_text(encoding="utf-8")
+    pad = float(re.search(r"GM\.VIEW_PAD = ([0-9.]+)", source).group(1))
+    grid_zoom = int(re.search(r"GM\.MIN_ZOOM = \{[^}]*\bgrid: (\d+)", source).group(1))
+    return pad, grid_zoom
+
+
 def view_bbox(lon: float, lat: float, zoom: float) -> str:
     """The bbox a 1920x1080 screen shows at ``zoom`` around a point, padded as the page pads."""
     import math
 
+    pad, _grid_zoom = page_settings()
     degrees_per_px = 360 / (256 * 2**zoom)
-    half_w = VIEWPORT[0] / 2 * degrees_per_px * 1.5
-    half_h = VIEWPORT[1] / 2 * degrees_per_px * 1.5 * math.cos(math.radians(lat))
+    half_w = VIEWPORT[0] / 2 * degrees_per_px * (1 + 2 * pad)
+    half_h = VIEWPORT[1] / 2 * degrees_per_px * (1 + 2 * pad) * math.cos(math.radians(lat))
     return f"{lon - half_w:.5f},{lat - half_h:.5f},{lon + half_w:.5f},{lat + half_h:.5f}"
 
 
@@ -100,6 +110,7 @@ def endpoint_times(base: str, token: str, bounds, rounds: int) -> dict[str, dict
     import random
 
     rng = random.Random(3)
+    _pad, grid_zoom = page_settings()
     w, s, e, n = bounds
     calls: dict[str, list[str]] = {}
     for _ in range(rounds):
@@ -109,7 +120,7 @@ def endpoint_times(base: str, token: str, bounds, rounds: int) -> dict[str, dict
         q = f"?bbox={bbox}&zoom={zoom}"
         for name in ("district", "street", "community", "roads"):
             calls.setdefault(f"layers/{name}", []).append(f"/api/layers/{name}{q}")
-        if zoom >= 13:
+        if zoom >= grid_zoom:
             for name in ("grid", "exclusive"):
                 calls.setdefault(f"layers/{name}", []).append(f"/api/layers/{name}{q}")
         calls.setdefault("incidents", []).append(f"/api/incidents{q}")
@@ -313,7 +324,11 @@ def main(argv: list[str] | None = None) -> int:
             httpd.shutdown()
         peers = folium_peers(city, db, tmp_path)
 
-    print("\nendpoint answers over HTTP (gzip accepted), random 1920x1080 views at zoom 11-17")
+    pad, grid_zoom = page_settings()
+    print(
+        "\nendpoint answers over HTTP (gzip accepted), random 1920x1080 views at zoom 11-17, "
+        f"padded {pad:.0%} each side as the page asks; grids from zoom {grid_zoom}"
+    )
     print(f"{'endpoint':<24}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'largest wire':>15}{'decoded':>12}")
     worst_p95 = 0.0
     for label, r in times.items():

@@ -199,6 +199,34 @@ def test_the_map_live_in_chromium(server, browser):
     )
     assert driver.execute_script("return window.__xss") is None
 
+    # Filter by grid: only that grid's incidents stay.
+    grid_code = created["grid_code"]
+    driver.execute_script(
+        f"""var box = document.getElementById('gm-grid'); box.value = {grid_code!r};
+        box.dispatchEvent(new Event('change'));"""
+    )
+    wait_for(
+        driver,
+        f"""Object.keys(GridMap.incidents.markers).length > 0 &&
+        Object.values(GridMap.incidents.markers).every(function (m) {{
+            return m.gmProps.grid_code === {grid_code!r}; }})""",
+    )
+    driver.execute_script("document.getElementById('gm-grid-clear').click()")
+
+    # Address search: zoom to the address, its grid highlighted, the match level shown.
+    driver.find_element("id", "gm-q").send_keys("嘉兴市南湖区建国路3号")
+    driver.find_element("css selector", "#gm-search button").click()
+    wait_for(driver, "GridMap.search.highlight && GridMap.stats.lastGeocode")
+    result = driver.find_element("id", "gm-search-result").text
+    assert "门牌" in result and "100%" in result, result
+    assert driver.execute_script("return GridMap.stats.lastGeocode.grid_code") == (
+        driver.execute_script(
+            "return GridMap.search.highlight.getLayers()[0].feature.properties.grid_code"
+        )
+    )
+    time.sleep(0.8)
+    driver.save_screenshot(str(SCREENSHOTS / "map-search.png"))
+
     # Choropleth switch, heat map and the planner's panel.
     driver.execute_script("document.querySelector('input[value=households]').click()")
     assert "户数" in driver.find_element("id", "gm-legend").text

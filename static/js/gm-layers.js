@@ -41,12 +41,36 @@
   // Data is asked for the view plus this share on each side, so small pans need no request.
   GM.VIEW_PAD = 0.2;
 
-  GM.choroplethColor = function (key, value) {
+  // Below the grid zoom the same switch colours communities from their KPI row (about 25 grids
+  // each, hence wider classes); households are not in the KPI, so that one needs grids.
+  GM.COMMUNITY_BREAKS = { open: [5, 15, 30, 60, 120], closure_rate: [0.5, 0.7, 0.85, 0.95, 1.0] };
+
+  GM.choroplethColor = function (key, value, breaks) {
     var scheme = GM.CHOROPLETHS[key];
     if (!scheme || !scheme.field || value === null || value === undefined) return null;
+    breaks = breaks || scheme.breaks;
     var i = 0;
-    while (i < scheme.breaks.length && value >= scheme.breaks[i]) i += 1;
+    while (i < breaks.length && value >= breaks[i]) i += 1;
     return scheme.colors[i];
+  };
+
+  /** Is the choropleth drawn on communities now (zoomed out past the grids)? */
+  GM.communityChoropleth = function () {
+    var key = GM.state.choropleth;
+    return !!(GM.map && GM.COMMUNITY_BREAKS[key] && GM.map.getZoom() < GM.MIN_ZOOM.grid);
+  };
+
+  /** KPI rows of every community, code -> row, for the community choropleth. */
+  GM.communityKpi = {};
+  GM.loadCommunityKpi = function () {
+    return GM.api('/api/kpi?level=community').then(function (answer) {
+      var rows = {};
+      ((answer && answer.rows) || []).forEach(function (row) {
+        rows[row.code] = row;
+      });
+      GM.communityKpi = rows;
+      if (GM.layers && GM.layers.community) GM.layers.community.restyle();
+    });
   };
 
   var STYLES = {
@@ -65,9 +89,9 @@
   };
   GM.LAYER_STYLES = STYLES;
 
-  // Below these zooms a layer is not requested: at city scale 10,000 grids would not fit the
-  // payload budget and would not be readable anyway (communities show then).
-  GM.MIN_ZOOM = { district: 0, street: 9, community: 11, grid: 14, exclusive: 14, roads: 0 };
+  // Below these zooms a layer is not requested: 10,000 grids of ~150 m would not fit a 2 MB
+  // answer at zoom 14 on a 1920 px screen (map_bench); communities carry the picture there.
+  GM.MIN_ZOOM = { district: 0, street: 9, community: 11, grid: 15, exclusive: 15, roads: 0 };
 
   /** Add the hatch pattern used for exclusive grids to the SVG renderer once it is on the map. */
   GM.addHatchPattern = function (renderer) {
@@ -174,6 +198,12 @@
     var base = STYLES[this.name];
     var props = feature.properties || {};
     var style = L.extend({}, base);
+    if (this.name === 'community' && GM.communityChoropleth()) {
+      var key = GM.state.choropleth;
+      var row = GM.communityKpi[props.code];
+      var fill = row && GM.choroplethColor(key, row[GM.CHOROPLETHS[key].field], GM.COMMUNITY_BREAKS[key]);
+      if (fill) L.extend(style, { fill: true, fillColor: fill, fillOpacity: 0.6 });
+    }
     if (this.name === 'grid' || this.name === 'exclusive') {
       if (props.kind === 'exclusive') L.extend(style, STYLES.exclusive);
       var color = GM.choroplethColor(GM.state.choropleth, props[GM.CHOROPLETHS[GM.state.choropleth].field]);

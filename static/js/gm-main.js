@@ -116,7 +116,15 @@
     map.on('moveend', GM.debounce(function () {
       refreshAll(false);
     }, 150));
-    map.on('zoomend', GM.updateStatusBar);
+    map.on('zoomend', function () {
+      GM.updateStatusBar();
+      // Crossing the grid zoom moves the choropleth between communities and grids.
+      GM.layers.community.restyle();
+      GM.legend.render();
+    });
+    setInterval(function () {
+      if (GM.COMMUNITY_BREAKS[GM.state.choropleth]) GM.loadCommunityKpi();
+    }, 60000);
 
     // Keep the city clear of the side panels.
     // (No animation: the first data calls below must already see the city's view.)
@@ -177,6 +185,8 @@
     document.querySelectorAll('input[name="gm-choropleth"]').forEach(function (radio) {
       radio.addEventListener('change', function () {
         GM.state.choropleth = this.value;
+        if (GM.COMMUNITY_BREAKS[this.value]) GM.loadCommunityKpi();
+        GM.layers.community.restyle();
         GM.layers.grid.restyle();
         if (GM.layers.exclusive) GM.layers.exclusive.restyle();
         GM.legend.render();

@@ -322,10 +322,16 @@
       var key = GM.state.choropleth;
       var scheme = GM.CHOROPLETHS[key];
       if (scheme && scheme.field) {
-        box.appendChild(GM.el('div', { class: 'gm-legend-title', text: '网格着色：' + scheme.title }));
+        var onCommunities = GM.communityChoropleth();
+        var breaks = onCommunities ? GM.COMMUNITY_BREAKS[key] : scheme.breaks;
+        var title = (onCommunities ? '社区着色：' : '网格着色：') + scheme.title;
+        box.appendChild(GM.el('div', { class: 'gm-legend-title', text: title }));
+        if (!onCommunities && GM.map && GM.map.getZoom() < GM.MIN_ZOOM.grid) {
+          box.appendChild(GM.el('div', { class: 'gm-muted', text: '放大到 ' + GM.MIN_ZOOM.grid + ' 级显示网格' }));
+        }
         scheme.colors.forEach(function (color, i) {
-          var low = i === 0 ? null : scheme.breaks[i - 1];
-          var high = i < scheme.breaks.length ? scheme.breaks[i] : null;
+          var low = i === 0 ? null : breaks[i - 1];
+          var high = i < breaks.length ? breaks[i] : null;
           var label =
             low === null ? '< ' + scheme.label(high) : high === null ? '≥ ' + scheme.label(low) : scheme.label(low) + ' – ' + scheme.label(high);
           box.appendChild(

@@ -150,6 +150,7 @@ def synthetic_city(cols: int = 100, rows: int = 100, seed: int = 0) -> Synthetic
             )
     boundaries = gpd.GeoDataFrame(district_rows + street_rows + community_rows, crs=STORAGE_CRS)
 
+    names = dict(zip(boundaries["code"], boundaries["name"], strict=True))
     grid_rows: list[dict] = []
     address_rows: list[dict] = []
     serials: dict[str, int] = {}
@@ -163,17 +164,25 @@ def synthetic_city(cols: int = 100, rows: int = 100, seed: int = 0) -> Synthetic
             hh = int(households[j, i])
             grid_rows.append(_grid(gcode, "comprehensive", ccode, None, hh, cell))
             centre = cell.centroid
-            road = ROAD_NAMES[j % len(ROAD_NAMES)]
+            # Roads run east-west, one per lattice row: "<road>路<column>号" is unique per cell.
+            road = f"{ROAD_NAMES[j % len(ROAD_NAMES)]}{'' if j < len(ROAD_NAMES) else j}路"
+            district, town, community = names[ccode[:6]], names[ccode[:9]], names[ccode]
             address_rows.append(
                 {
                     "address_id": f"A{gcode}",
-                    "address": f"浙江省嘉兴市{road}路{i + 1}号",
+                    "address": f"浙江省嘉兴市{district}{town}{road}{i + 1}号",
                     "lon": round(centre.x, 7),
                     "lat": round(centre.y, 7),
                     "households": hh,
                     "population": int(hh * 2.6),
                     "community_code": ccode,
+                    "prov": "浙江省",
                     "city": "嘉兴市",
+                    "district": district,
+                    "town": town,
+                    "community": community,
+                    "road": road,
+                    "roadno": f"{i + 1}号",
                 }
             )
             if (i * 7 + j * 3) % 10 == 0:  # a school, hospital or park inside this grid
