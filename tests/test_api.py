@@ -700,3 +700,14 @@ def test_concurrent_reports_are_all_kept(app, tokens, city_store):  # noqa: F811
     assert rows == 60
     events = other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0]
     assert events == 60
+
+
+def test_stream_sends_keep_alive_comments(city_store, tokens):  # noqa: F811
+    quick = create_app(
+        {"DB": city_store.path, "SSE_KEEPALIVE_SECONDS": 0.1, "SSE_POLL_SECONDS": 0.05}
+    )
+    r = quick.test_client().get("/api/stream?max_seconds=0.5", headers=bearer(tokens["viewer"]))
+    text = r.get_data(as_text=True)
+    assert text.startswith("retry: 1000\n")
+    assert text.count(": keep-alive\n\n") >= 2
+    assert r.headers["Cache-Control"] == "no-cache"
