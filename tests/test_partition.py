@@ -89,12 +89,27 @@ def random_city(seed: int, n_points: int = 120, n_barriers: int = 6, size: float
         p = rng.uniform([x0, y0], [x0 + size, y0 + size])
         if union.contains(shapely.Point(p)):
             points.append(p)
-    points = np.array(points)
+    points = np.array(points).reshape(-1, 2)
+    if seed % 2 and len(points) > 2:
+        points[0] = (x0 + size / 2, y0 + size / 3)  # exactly on the border of both communities
+        points[1] = (x0 + size / 2, y0)  # on the outer corner of the border
     # some buildings with several address rows at one point (rooms of one building)
     repeat = rng.integers(1, 4, len(points))
     points = np.repeat(points, repeat, axis=0)
     households = rng.integers(1, 40, len(points))
     return community_frame(polygons), address_frame(points, households), barrier_frame(lines)
+
+
+def random_sites(seed: int, count: int, size: float = 0.01) -> gpd.GeoDataFrame:
+    """Random rectangles: some overlap each other, some cross community borders or stick out."""
+    rng = np.random.default_rng(seed + 1)
+    rows = []
+    for k in range(count):
+        x, y = rng.uniform([LON - size * 0.05, LAT], [LON + size, LAT + size])
+        w, h = rng.uniform(size * 0.03, size * 0.3, 2)
+        category = ["school", "mall", "government", "park"][k % 4]
+        rows.append((f"S{k}", category, int(rng.integers(0, 600)), shapely.box(x, y, x + w, y + h)))
+    return site_frame(rows)
 
 
 # ---- guarantees on random inputs ---------------------------------------------------------
@@ -105,11 +120,19 @@ def random_city(seed: int, n_points: int = 120, n_barriers: int = 6, size: float
     n_barriers=st.integers(0, 10),
     low=st.integers(50, 400),
     span=st.integers(0, 300),
+    n_sites=st.integers(0, 6),
 )
-def test_guarantees_hold_on_random_cities(seed, n_points, n_barriers, low, span):
+def test_guarantees_hold_on_random_cities(seed, n_points, n_barriers, low, span, n_sites):
     communities, addresses, barriers = random_city(seed, n_points, n_barriers)
-    config = PartitionConfig(min_households=low, max_households=low + span, workers=1)
-    result = partition(communities, addresses, barriers, config=config)
+    sites = random_sites(seed, n_sites)
+    config = PartitionConfig(
+        min_households=low,
+        max_households=low + span,
+        exclusive_min_area_m2=2_000,
+        merge_small_sites_m2=8_000,
+        workers=1,
+    )
+    result = partition(communities, addresses, barriers, sites, config=config)
     assert result.summary["violations"] == []
     grids = result.grids
     assert (grids.geometry.geom_type == "Polygon").all()
@@ -120,10 +143,17 @@ def test_guarantees_hold_on_random_cities(seed, n_points, n_barriers, low, span)
     by_code = grids.set_index("grid_code").geometry
     shapes = shapely.points(addresses[["lon", "lat"]].to_numpy())
     assert shapely.covers(by_code.loc[result.assignment].to_numpy(), shapes).all()
-    # out-of-band grids always say why
-    hh = grids["households"]
+    # out-of-band comprehensive grids always say why (exclusive grids hold one site, any size)
+    comprehensive = grids[grids["kind"] == "comprehensive"]
+    hh = comprehensive["households"]
     out = (hh < config.min_households) | (hh > config.max_households)
-    assert (grids.loc[out, "flags"] != "").all()
+    assert (comprehensive.loc[out, "flags"] != "").all()
+    exclusive = grids[grids["kind"] == "exclusive"]
+    hosts = set(comprehensive["grid_code"])
+    assert all(
+        h in hosts or "no_host" in f
+        for h, f in zip(exclusive["host_grid_code"], exclusive["flags"], strict=True)
+    )
 
 
 def test_verify_catches_a_gap_an_overlap_and_a_lost_address():
