@@ -21,10 +21,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
 )
 from flask.blueprints import BlueprintSetupState
 
+from web.auth import current_user
 from web.map.page import STATIC_DIR, asset_version, render_page
 
 bp = Blueprint(
@@ -45,21 +45,11 @@ def _point_app_static_at_repo_static(state: BlueprintSetupState) -> None:
         app.static_folder = str(STATIC_DIR)
 
 
-def _viewer() -> object | None:
-    """The signed-in user allowed to read the map, or None."""
-    try:
-        from web import auth
-    except ImportError:  # backend auth not there yet: fall back to the plain session
-        auth = None
-    if auth is not None and hasattr(auth, "current_user"):
-        return auth.current_user()
-    return session.get("user")
-
-
 @bp.get("/")
 def index() -> Response:
     """The full-screen map; needs a viewer session, otherwise the login page."""
-    if _viewer() is None:
+    # Any signed-in user is at least a viewer (the lowest role).
+    if current_user() is None:
         return redirect(f"{request.script_root}/login?next=/")
     response = Response(_page_html(), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
