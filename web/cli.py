@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from gridmap.errors import InputError
 from gridmap.store import DEFAULT_DB
+
+_API_KEY = re.compile(r"(api_key=)[^&\s]+", re.IGNORECASE)
 
 
 @click.command()
@@ -65,7 +69,28 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_
         _warm_geocoder(app, version["id"])
     if not store.tokens():
         click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(
+        host=host, port=port, threaded=True, use_reloader=False, request_handler=RedactingHandler
+    )
+
+
+class RedactingHandler(WSGIRequestHandler):
+    """The access log without Open311 ``api_key`` values (they are tokens).
+
+    >>> redact("GET /open311/v2/requests.json?api_key=s3cret&status=open HTTP/1.1")
+    'GET /open311/v2/requests.json?api_key=***&status=open HTTP/1.1'
+    """
+
+    def log_request(self, code="-", size="-") -> None:
+        # Called once the app has its environ: the logged copies only are rewritten.
+        self.requestline = redact(self.requestline)
+        if hasattr(self, "path"):
+            self.path = redact(self.path)
+        super().log_request(code, size)
+
+
+def redact(line: str) -> str:
+    return _API_KEY.sub(r"\1***", line)
 
 
 def _warm_geocoder(app, version_id: int) -> None:
