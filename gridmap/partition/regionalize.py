@@ -178,6 +178,7 @@ def regionalize(
     else:
         labels = data.from_initial(np.asarray(initial, np.int64))
     labels = data.repair(labels)
+    labels = data.smooth(labels)
     return _relabel(labels)
 
 
@@ -388,6 +389,65 @@ class _Data:
                         break
                 if members[r] and viol(th[r], tp[r], ta[r]) > 0:
                     moved |= self._merge(r, labels, members, th, tp, ta, viol)
+            if not moved:
+                break
+        return labels
+
+    def smooth(self, labels: np.ndarray, rounds: int = 2) -> np.ndarray:
+        """Move boundary units to the neighbouring region they share more edge cost with.
+
+        Each move shortens the weighted boundary (edges on barriers are cheap, so boundaries slide
+        onto streets, and shorter boundaries are more compact) and is taken only when it keeps
+        both regions' bound violation from rising and the giving region connected.
+        """
+        labels = labels.copy()
+        count = int(labels.max()) + 1
+        th = np.bincount(labels, weights=self.h, minlength=count)
+        tp = np.bincount(labels, weights=self.p, minlength=count)
+        ta = np.bincount(labels, weights=self.a, minlength=count)
+        members = {r: set(np.flatnonzero(labels == r).tolist()) for r in range(count)}
+        indptr, indices, weights = self.g.indptr, self.g.indices, self.g.weights
+        violation = self.b._scalar_violation
+        for _ in range(rounds):
+            crossing = labels[self.g.ei] != labels[self.g.ej]
+            boundary = np.unique(np.r_[self.g.ei[crossing], self.g.ej[crossing]]).tolist()
+            moved = 0
+            for u in boundary:
+                r = int(labels[u])
+                if len(members[r]) <= 1:
+                    continue
+                start, stop = indptr[u], indptr[u + 1]
+                shared: dict[int, float] = {}
+                for v, w in zip(
+                    indices[start:stop].tolist(), weights[start:stop].tolist(), strict=True
+                ):
+                    lab = int(labels[v])
+                    shared[lab] = shared.get(lab, 0.0) + w
+                own = shared.pop(r, 0.0)
+                if not shared:
+                    continue
+                s_best = min(shared, key=lambda lab: (-shared[lab], lab))
+                if shared[s_best] <= own * (1 + 1e-9):
+                    continue
+                h, p, a = self.h[u], self.p[u], self.a[u]
+                before = violation(th[r], tp[r], ta[r], 1) + violation(
+                    th[s_best], tp[s_best], ta[s_best], 1
+                )
+                after = violation(th[r] - h, tp[r] - p, ta[r] - a, 1) + violation(
+                    th[s_best] + h, tp[s_best] + p, ta[s_best] + a, 1
+                )
+                if after > before + 1e-12 or not self._stays_connected(u, members[r]):
+                    continue
+                labels[u] = s_best
+                members[r].discard(u)
+                members[s_best].add(u)
+                th[r] -= h
+                tp[r] -= p
+                ta[r] -= a
+                th[s_best] += h
+                tp[s_best] += p
+                ta[s_best] += a
+                moved += 1
             if not moved:
                 break
         return labels
