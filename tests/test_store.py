@@ -250,3 +250,12 @@ def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
     assert code == 2
     assert "missing.gpkg" in capsys.readouterr().err
     assert _run(["incidents", "simulate", "--db", str(tmp_path / "empty.sqlite")]) == 2
+
+
+def test_sqlite_store_implements_the_store_protocol(tmp_path):
+    from gridmap.store import Store
+
+    store = open_store(tmp_path / "p.sqlite")
+    assert isinstance(store, Store)
+    wanted = {n for n in dir(Store) if not n.startswith("_")} - {"time_limits"}
+    assert wanted <= {n for n in dir(store) if not n.startswith("_")}

@@ -1,8 +1,9 @@
 """Storage of published grid versions, the address library, incidents and tokens.
 
-``open_store(path_or_url)`` is the only entry point the app and the CLI use; it returns an object
-with the :class:`~gridmap.store.sqlite.SQLiteStore` methods. Only SQLite exists today; a
-``postgresql://`` URL is where a PostGIS backend would plug in.
+``open_store(path_or_url)`` is the only entry point the app and the CLI use; it returns a
+:class:`~gridmap.store.base.Store` (the protocol every backend implements). Only SQLite exists
+today (:mod:`gridmap.store.sqlite`); a ``postgresql://`` URL is where a PostGIS backend would
+plug in.
 
 >>> open_store(":memory:").schema_version()
 2
@@ -12,17 +13,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gridmap.store.sqlite import IncidentFilter, NotFound, SQLiteStore, Token
+from gridmap.store.base import IncidentFilter, NotFound, Store, Token
+from gridmap.store.sqlite import SQLiteStore
 from gridmap.store.workflow import TimeLimits
 
 DEFAULT_DB = "data/gridmap.sqlite"
 
-Store = SQLiteStore
-
 __all__ = ["DEFAULT_DB", "IncidentFilter", "NotFound", "Store", "Token", "open_store"]
 
 
-def open_store(path_or_url: str | Path | None = None, time_limits: TimeLimits | None = None):
+def open_store(
+    path_or_url: str | Path | None = None, time_limits: TimeLimits | None = None
+) -> Store:
     """Open (creating and migrating when needed) the store at a path or ``sqlite:///`` URL."""
     target = str(path_or_url or DEFAULT_DB)
     if target.startswith("sqlite:///"):

@@ -18,13 +18,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import shapely
 
 from gridmap.store import workflow
+from gridmap.store.base import IncidentFilter, NotFound, Token
 from gridmap.store.schema import MIGRATIONS
 from gridmap.store.workflow import FINAL_STATES, TimeLimits, iso, utc_now
 
@@ -59,66 +59,40 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class NotFound(LookupError):
-    """No such incident, version or token."""
-
-
-@dataclass(frozen=True)
-class Token:
-    """A caller as the store knows it (the token itself is never kept)."""
-
-    id: int
-    name: str
-    role: str
-    grids: tuple[str, ...]
-
-
-@dataclass
-class IncidentFilter:
-    """Filters of an incident query; every field optional. bbox is (w, s, e, n) in EPSG:4490."""
-
-    bbox: tuple[float, float, float, float] | None = None
-    statuses: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    since: str | None = None
-    until: str | None = None
-    grid: str | None = None  # grid or division code: everything under it
-
-    def where(self) -> tuple[str, list]:
-        clauses, params = ["1=1"], []
-        if (
-            self.bbox is not None
-            and max(self.bbox[2] - self.bbox[0], self.bbox[3] - self.bbox[1]) > WIDE_VIEW_DEGREES
-        ):
-            # A wide view holds much of the table: a plain scan beats collecting R*Tree ids.
-            w, s, e, n = self.bbox
-            clauses.append("i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?")
-            params += [w, e, s, n]
-        elif self.bbox is not None:
-            w, s, e, n = self.bbox
-            clauses.append(
-                "i.id IN (SELECT id FROM incident_rtree WHERE minx <= ? AND maxx >= ? "
-                "AND miny <= ? AND maxy >= ?)"
-            )
-            params += [e, w, n, s]
-        if self.statuses:
-            # Unary + keeps SQLite off the status index: for the common statuses a scan of the
-            # table is several times faster than index lookups, and never much slower.
-            clauses.append(f"+i.status IN ({','.join('?' * len(self.statuses))})")
-            params += list(self.statuses)
-        if self.types:
-            clauses.append(f"i.type IN ({','.join('?' * len(self.types))})")
-            params += list(self.types)
-        if self.since:
-            clauses.append("i.created_at >= ?")
-            params.append(self.since)
-        if self.until:
-            clauses.append("i.created_at <= ?")
-            params.append(self.until)
-        if self.grid:
-            clauses.append("i.grid_code LIKE ?")
-            params.append(self.grid.replace("%", "").replace("_", "") + "%")
-        return " AND ".join(clauses), params
+def _where(flt: IncidentFilter) -> tuple[str, list]:
+    """SQL condition and parameters of an incident filter (table alias ``i``)."""
+    clauses, params = ["1=1"], []
+    bbox = flt.bbox
+    if bbox is not None and max(bbox[2] - bbox[0], bbox[3] - bbox[1]) > WIDE_VIEW_DEGREES:
+        # A wide view holds much of the table: a plain scan beats collecting R*Tree ids.
+        w, s, e, n = bbox
+        clauses.append("i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?")
+        params += [w, e, s, n]
+    elif bbox is not None:
+        w, s, e, n = bbox
+        clauses.append(
+            "i.id IN (SELECT id FROM incident_rtree WHERE minx <= ? AND maxx >= ? "
+            "AND miny <= ? AND maxy >= ?)"
+        )
+        params += [e, w, n, s]
+    if flt.statuses:
+        # Unary + keeps SQLite off the status index: for the common statuses a scan of the
+        # table is several times faster than index lookups, and never much slower.
+        clauses.append(f"+i.status IN ({','.join('?' * len(flt.statuses))})")
+        params += list(flt.statuses)
+    if flt.types:
+        clauses.append(f"i.type IN ({','.join('?' * len(flt.types))})")
+        params += list(flt.types)
+    if flt.since:
+        clauses.append("i.created_at >= ?")
+        params.append(flt.since)
+    if flt.until:
+        clauses.append("i.created_at <= ?")
+        params.append(flt.until)
+    if flt.grid:
+        clauses.append("i.grid_code LIKE ?")
+        params.append(flt.grid.replace("%", "").replace("_", "") + "%")
+    return " AND ".join(clauses), params
 
 
 def _overdue_sql(now: str) -> tuple[str, list]:
@@ -534,7 +508,7 @@ class SQLiteStore:
         ]
 
     def count_incidents(self, flt: IncidentFilter) -> int:
-        where, params = flt.where()
+        where, params = _where(flt)
         return self.conn.execute(
             f"SELECT COUNT(*) FROM incidents i WHERE {where}", params
         ).fetchone()[0]
@@ -542,7 +516,7 @@ class SQLiteStore:
     def incidents(
         self, flt: IncidentFilter, limit: int | None = None, offset: int = 0, now=None
     ) -> list[dict]:
-        where, params = flt.where()
+        where, params = _where(flt)
         overdue, oparams = _overdue_sql(iso(now or utc_now()))
         sql = f"SELECT i.*, {overdue} AS overdue FROM incidents i WHERE {where} ORDER BY i.id DESC"
         if limit is not None:
@@ -551,7 +525,7 @@ class SQLiteStore:
 
     def incident_clusters(self, flt: IncidentFilter, cell_degrees: float, now=None) -> list[tuple]:
         """(lon, lat, count, overdue) per square cell of ``cell_degrees``: centroid of members."""
-        where, params = flt.where()
+        where, params = _where(flt)
         overdue, oparams = _overdue_sql(iso(now or utc_now()))
         # One integer key per cell: SQLite groups on it much faster than on two expressions.
         key = "CAST((i.lon + 180) / ? AS INTEGER) * 10000000 + CAST((i.lat + 90) / ? AS INTEGER)"
