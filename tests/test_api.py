@@ -711,3 +711,17 @@ def test_stream_sends_keep_alive_comments(city_store, tokens):  # noqa: F811
     assert text.startswith("retry: 1000\n")
     assert text.count(": keep-alive\n\n") >= 2
     assert r.headers["Cache-Control"] == "no-cache"
+
+
+def test_point_report_gets_the_nearest_address_once_the_geocoder_is_loaded(client, tokens):  # noqa: F811
+    first = post(
+        client, tokens["admin"], "/api/incidents", POINT | {"lon": 120.7125, "lat": 30.7251}
+    )
+    assert first.get_json()["address"] == ""  # the geocoder is not loaded yet: nobody waits
+    client.get("/api/geocode?q=测试路1号", headers=bearer(tokens["viewer"]))  # loads it
+    second = post(
+        client, tokens["admin"], "/api/incidents", POINT | {"lon": 120.7125, "lat": 30.7251}
+    )
+    assert second.get_json()["address"] == "浙江省嘉兴市南湖区测试路1号"
+    far = post(client, tokens["admin"], "/api/incidents", POINT | {"lon": 120.701, "lat": 30.799})
+    assert far.get_json()["address"] == ""

@@ -64,6 +64,21 @@ def geocoder(version_id: int):
     return cache[key]
 
 
+def nearest_address(version_id: int, lon: float, lat: float, radius_m: float = 50.0) -> str:
+    """The standard address nearest a point (EPSG:4490) within ``radius_m``, or "".
+
+    Only when the geocoder is already built: a report must never wait for it to load.
+    """
+    found = current_app.extensions["gridmap_cache"].get(("geocoder", version_id))
+    if found is None:
+        return ""
+    try:
+        answer = found.reverse(lon, lat, crs="cgcs2000", radius_m=radius_m)
+    except ValueError:
+        return ""
+    return answer.get("address") or ""
+
+
 def match(version_id: int, text: str) -> Match:
     """The best library match of ``text`` (level "none" when nothing fits)."""
     found = geocoder(version_id)

@@ -177,6 +177,8 @@ def create_request():
     location = store().locate(version["id"], lon, lat)
     if location is None:
         raise ApiError(400, "the location is outside the city")
+    if not address.strip():
+        address = geocoding.nearest_address(version["id"], lon, lat)
     if user.role == "field" and not in_own_grids(location["grid_code"], user.grids):
         raise ApiError(403, "this api_key may report only inside its own grids")
     if not description.strip():

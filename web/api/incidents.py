@@ -185,6 +185,8 @@ def create_incident():
     location = store().locate(version["id"], lon, lat)
     if location is None:
         raise ApiError(422, "the point is outside the city", field="lon")
+    if not address:  # a point report: name the standard address it is at, when one is close
+        address = geocoding.nearest_address(version["id"], lon, lat)
     if user.role == "field" and not in_own_grids(location["grid_code"], user.grids):
         raise ApiError(403, "field staff report only inside their own grids", field="lon")
     incident_id = store().create_incident(
