@@ -114,7 +114,7 @@ class Noise:
                 poi = self.typo(poi)
             elif road:
                 road = self.typo(road)
-        if "alias" in kinds and poi:
+        if "alias" in kinds and poi and row.get("houseno"):  # residential compounds only
             poi = poi[:-2] if poi.endswith("小区") and len(poi) >= 5 else poi + "小区"
         numerals = "numerals" in kinds
         unit_words = "unit_words" in kinds

@@ -227,6 +227,29 @@ def test_a_name_followed_by_a_misspelt_rest_of_a_longer_name_is_doubtful():
     assert not typo.accepted and typo.guess.level == "room"
 
 
+def test_a_fuzzy_guess_at_an_admin_unit_is_no_evidence_against_a_match(geocoder):
+    # 中化路 is a typo of 中华路 (南湖区); 和平社 is close to 和平社区 (秀洲区): that guess must not
+    # count against the door
+    m = geocoder.match("中化路7号和平社")
+    assert (m.level, m.address_id) == ("door", "ZH-7")
+    assert m.confidence == pytest.approx(2 / 3, abs=0.01)
+
+
+def test_xiaoqu_after_a_phase_name_is_not_a_misspelling():
+    rooms = dict(houseno="1幢", cellno="1单元", roomno="101室")
+    lib = pd.DataFrame(
+        [
+            _row("P2", 120.71, 30.75, road="子城街", roadno="1号", poi="书香公寓二期", **rooms,
+                 **NANHU),
+            _row("P3", 120.72, 30.75, road="子城街", roadno="3号", poi="书香公寓小区", **rooms,
+                 **NANHU),
+        ]
+    )  # fmt: skip
+    geocoder = Geocoder.from_frames(lib)
+    m = geocoder.match("书香公寓二期小区1幢1单元101室")
+    assert (m.level, m.address_id, m.confidence) == ("room", "P2", 1.0)
+
+
 def test_grids_and_boundaries_need_their_columns():
     grids = lattice_grids(120.69, 30.74, 120.78, 30.81, 1, 1).rename(columns={"grid_code": "code"})
     with pytest.raises(InputError, match="grids: missing column"):

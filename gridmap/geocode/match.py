@@ -133,9 +133,10 @@ class Matcher:
     def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]]]:
         """Names (and their kinds) a residue may be a misspelling of, inside the named units."""
         context = tuple(
-            (kind, parts.admin[kind][0][0])
+            (kind, name)
             for kind in ("community", "town", "district")
-            if kind in parts.admin
+            for name, score in parts.admin.get(kind, ())[:1]
+            if score >= ALIAS_SCORE  # written out, not itself a fuzzy guess
         )[:1]
         cached = self._fuzzy_cache.get(context)
         if cached is not None:
@@ -354,8 +355,8 @@ class Matcher:
             inside = frozenset(a for a in anchors if column[a] == name)
             if inside:
                 anchors = inside
-                if admin_score < ALIAS_SCORE:
-                    score = min(score, admin_score)  # a misspelt admin unit
+            elif admin_score < ALIAS_SCORE:
+                continue  # a fuzzy guess at an admin unit: no evidence against the match
             else:
                 # a short form (南湖) is weaker evidence: it may be part of another name
                 score *= CONTRADICTION if admin_score >= 1.0 else ALIAS_CONTRADICTION

@@ -33,6 +33,10 @@ NUMBER = re.compile(
 CJK = re.compile(r"[\u3400-\u9fff]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 MAX_GLUED = 3  # characters of a leftover tried together with the name before it
+# words that often follow a name without being part of it
+GENERIC_TAILS = frozenset(
+    ("小区", "附近", "旁边", "对面", "门口", "楼下", "东侧", "西侧", "南侧", "北侧")
+)
 ALIAS_SCORE = 0.99  # score of an admin unit written in another spelling (南湖 for 南湖区)
 MAX_BARE_DIGITS = 6  # a longer number without a unit word is a phone or order number
 # a room number in Chinese numerals after a unit or floor (2单元六〇一), which normalize() leaves
@@ -238,7 +242,7 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
         if index and items[index - 1][0] == "name":
             # a name glued to a leftover may be a misspelt longer name (府南苑 + 区 for 府南小区)
             glued = CJK_RUN.match(residue)
-            if glued and len(glued.group(0)) <= MAX_GLUED:
+            if glued and len(glued.group(0)) <= MAX_GLUED and glued.group(0) not in GENERIC_TAILS:
                 head = items[index - 1][1]
                 spelling = text[head:start]
                 parts.glued.append((head, spelling + glued.group(0), spelling))
