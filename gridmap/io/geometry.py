@@ -34,6 +34,7 @@ _TYPE_NAMES = np.array(
     dtype=object,
 )
 _POLYGONAL = ("Polygon", "MultiPolygon")
+REPAIR_HINT = " (--repair fixes it)"
 
 
 class CRSConflict(ValueError):
@@ -161,20 +162,22 @@ def check_geometry(
     geometry = np.array(geometry, dtype=object, copy=True)
     n = len(geometry)
     was_broken = np.zeros(n, dtype=bool)
-    for index, (reason, fixed) in broken.items():
+    broken_reason = np.full(n, "", dtype=object)
+    for index, (reason, fixed) in broken.items():  # only the undecodable features
         fixed = polygonal_part(shapely.make_valid(fixed)) if fixed is not None else None
         if repair and expected == "polygon" and fixed is not None:
             geometry[index] = fixed
             f.notice(f"repaired geometry ({reason}) with make_valid", index=index)
         else:
             was_broken[index] = True
-            hint = "" if expected != "polygon" else " (gridmap validate --repair can fix it)"
-            f.add(
-                f"invalid geometry: {reason}{hint}",
-                field="geometry",
-                index=index,
-                check="invalid geometry",
-            )
+            fixable = expected == "polygon" and fixed is not None
+            broken_reason[index] = reason + (REPAIR_HINT if fixable else "")
+    f.flag(
+        was_broken,
+        "geometry",
+        lambda i: f"invalid geometry: {broken_reason[i]}",
+        check="invalid geometry",
+    )
     null = pd.isna(geometry) & ~was_broken
     f.flag(null, "geometry", "no geometry (null)", check="no geometry")
     present = ~null & ~was_broken
@@ -195,23 +198,25 @@ def check_geometry(
     if expected == "polygon" and usable.any():
         invalid = usable.copy()
         invalid[usable] = ~shapely.is_valid(geometry[usable])
-        for index in np.flatnonzero(invalid):
-            reason = shapely.is_valid_reason(geometry[index])
-            fixed = polygonal_part(shapely.make_valid(geometry[index])) if repair else None
-            if fixed is not None:
-                geometry[index] = fixed
-                f.notice(
-                    f"repaired invalid polygon ({reason}) with make_valid, kept polygonal parts",
-                    index=index,
-                )
-                invalid[index] = False
-            else:
-                hint = "" if repair else " (gridmap validate --repair can fix it)"
-                f.add(
-                    f"invalid geometry: {reason}{hint}",
-                    field="geometry",
-                    index=index,
-                    check="invalid geometry",
-                )
+        reasons = np.full(n, "", dtype=object)
+        reasons[invalid] = shapely.is_valid_reason(geometry[invalid])
+        if repair:
+            for index in np.flatnonzero(invalid):
+                fixed = polygonal_part(shapely.make_valid(geometry[index]))
+                if fixed is not None:
+                    geometry[index] = fixed
+                    invalid[index] = False
+                    f.notice(
+                        f"repaired invalid polygon ({reasons[index]}) with make_valid, "
+                        "kept polygonal parts",
+                        index=index,
+                    )
+        hint = "" if repair else REPAIR_HINT
+        f.flag(
+            invalid,
+            "geometry",
+            lambda i: f"invalid geometry: {reasons[i]}{hint}",
+            check="invalid geometry",
+        )
         usable &= ~invalid
     return geometry, usable
