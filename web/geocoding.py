@@ -60,7 +60,11 @@ def geocoder(version_id: int):
             else:
                 store = current_app.extensions["gridmap_store"]
                 addresses, grids, boundaries = frames(store, version_id)
-                cache[key] = Geocoder.from_frames(addresses, grids, boundaries)
+                built = Geocoder.from_frames(addresses, grids, boundaries)
+                # One library in memory: the geocoders of earlier versions go.
+                for old in [k for k in cache if isinstance(k, tuple) and k[0] == "geocoder"]:
+                    del cache[old]
+                cache[key] = built
     return cache[key]
 
 
