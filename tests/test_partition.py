@@ -532,3 +532,24 @@ def test_cli_writes_identical_files_and_exits_2_on_bad_input(tmp_path):
     bad = run_cli(*common, "--out", tmp_path / "g3.gpkg", "--min-households", "600")
     assert bad.returncode == 2 and "min_households" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "g3.gpkg").exists()
+
+
+def test_multipart_community_and_polygon_barriers():
+    # a community in two parts (an island), and a pond given as a polygon barrier
+    main = shapely.box(LON, LAT, LON + 0.004, LAT + 0.004)
+    island = shapely.box(LON + 0.005, LAT, LON + 0.006, LAT + 0.001)
+    community = community_frame([shapely.MultiPolygon([main, island])])
+    rng = np.random.default_rng(9)
+    points = np.r_[
+        rng.uniform([LON, LAT], [LON + 0.004, LAT + 0.004], (40, 2)), [[LON + 0.0055, LAT + 0.0005]]
+    ]
+    addresses = address_frame(points, np.r_[np.full(40, 30), [50]])
+    pond = shapely.box(LON + 0.001, LAT + 0.001, LON + 0.002, LAT + 0.002)
+    barriers = gpd.GeoDataFrame({"kind": ["river"]}, geometry=[pond], crs=4490)
+    result = partition(community, addresses, barriers, config=SERIAL)
+    assert result.summary["violations"] == []
+    grids = result.grids
+    assert (grids.geometry.geom_type == "Polygon").all()
+    island_grid = grids[grids.geometry.intersects(island)]
+    assert len(island_grid) == 1 and "below_min" in island_grid["flags"].iloc[0]
+    assert grids["households"].sum() == 1250
