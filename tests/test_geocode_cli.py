@@ -222,3 +222,21 @@ def test_geocode_without_id_column_is_bad_input(files, capsys):
     err = capsys.readouterr().err
     assert "bad.csv: row 1: no id or address column" in err
     assert not out.exists()
+
+
+def test_geocode_aliases_file(files, capsys):
+    aliases = files["dir"] / "aliases.csv"
+    aliases.write_text("alias,name\n老街,中华路\n旧名,没有这条路\n", encoding="utf-8")
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\n1,老街7号\n", encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    code = run(["geocode", "--library", str(files["library"]), "--grids", str(files["grids"]),
+                "--in", str(queries), "--out", str(out), "--aliases", str(aliases)])  # fmt: skip
+    assert code == 0
+    assert read_rows(out)[0]["address_id"] == "ZH-7"
+    assert "'没有这条路' is no library name" in capsys.readouterr().err
+    aliases.write_text("alias,name\n,中华路\n", encoding="utf-8")
+    code = run(["geocode", "--library", str(files["library"]), "--grids", str(files["grids"]),
+                "--in", str(queries), "--out", str(out), "--aliases", str(aliases)])  # fmt: skip
+    assert code == 2
+    assert "aliases.csv: row 2: needs an alias and a name" in capsys.readouterr().err

@@ -139,11 +139,10 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
 
 
 # --- geocode --------------------------------------------------------------------------------
-def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Problem]]:
-    """Queries as (line, id, address, problem) in file order, plus the problems found.
+def _csv_rows(path: Path, columns: tuple[str, ...]):
+    """(lower-cased header, reader) of a UTF-8/GBK CSV that must have ``columns``.
 
-    Raises InputError when the file cannot be read or has no ``id`` and ``address`` columns.
-    Malformed rows are returned (with their problem) rather than dropped.
+    Raises InputError when the file cannot be read or lacks a column.
     """
     from gridmap.io.formats import detect_encoding
 
@@ -158,13 +157,41 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
     reader = csv.reader(StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
-        raise InputError.one(name, "empty file (expected a header line: id,address)")
+        raise InputError.one(name, f"empty file (expected a header line: {','.join(columns)})")
     header = [h.strip().lower() for h in header]
-    missing = [c for c in ("id", "address") if c not in header]
+    missing = [c for c in columns if c not in header]
     if missing:
         raise InputError.one(
             name, f"no {' or '.join(missing)} column (found: {', '.join(header)})", row=1
         )
+    return header, reader
+
+
+def read_aliases(path: Path) -> dict[str, str]:
+    """``alias,name`` rows (another spelling -> the library's name); InputError on bad rows."""
+    header, reader = _csv_rows(path, ("alias", "name"))
+    alias_at, name_at = header.index("alias"), header.index("name")
+    aliases, problems = {}, []
+    for fields in reader:
+        if not fields:
+            continue
+        if len(fields) <= max(alias_at, name_at) or not fields[alias_at].strip():
+            problems.append(Problem(str(path), "needs an alias and a name", row=reader.line_num))
+            continue
+        aliases[fields[alias_at].strip()] = fields[name_at].strip()
+    if problems:
+        raise InputError(problems)
+    return aliases
+
+
+def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Problem]]:
+    """Queries as (line, id, address, problem) in file order, plus the problems found.
+
+    Raises InputError when the file cannot be read or has no ``id`` and ``address`` columns.
+    Malformed rows are returned (with their problem) rather than dropped.
+    """
+    name = str(path)
+    header, reader = _csv_rows(path, ("id", "address"))
     id_at, address_at, width = header.index("id"), header.index("address"), len(header)
     queries, problems = [], []
     for fields in reader:
@@ -229,6 +256,13 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
     help="The library's city, e.g. 浙江省嘉兴市 [default: the "
     "library's most common province and city].",
 )
+@click.option(
+    "--aliases",
+    "aliases_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV alias,name: other spellings of the library's names (老街,中山路).",
+)
 @click.option("--crs", default=None, help="CRS of the library's lon/lat (default CGCS2000).")
 def geocode(
     library_path: str,
@@ -239,6 +273,7 @@ def geocode(
     review_threshold: float,
     boundaries_path: str | None,
     city: str | None,
+    aliases_path: Path | None,
     crs: str | None,
 ) -> None:
     """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
@@ -256,6 +291,7 @@ def geocode(
 
     started = time.perf_counter()
     queries, problems = read_queries(in_path)
+    aliases = read_aliases(aliases_path) if aliases_path else None
     geocoder = Geocoder.from_files(
         library_path,
         grids_path,
@@ -263,7 +299,12 @@ def geocode(
         crs=crs,
         city=city,
         review_threshold=review_threshold,
+        aliases=aliases,
     )
+    for alias, target in geocoder.matcher.vocabulary.unknown_aliases:
+        click.echo(
+            f"warning: {aliases_path}: alias {alias!r}: {target!r} is no library name", err=True
+        )
     loaded = time.perf_counter()
     answers = geocoder.resolve_many([q[2] for q in queries], progress=True)
     matched = time.perf_counter()

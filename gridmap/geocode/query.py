@@ -119,6 +119,7 @@ class Vocabulary:
     ) -> None:
         self.library = library
         self.names: dict[str, list[tuple[str, str]]] = {}
+        self.unknown_aliases: list[tuple[str, str]] = []  # (alias, target) naming no library name
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
         self.prefixes = {k[:2] for k in self.names}
@@ -164,9 +165,11 @@ class Vocabulary:
                 if alias not in self.names:
                     self._add(alias, "poi", name)
         for alias, target in aliases.items():
-            alias, target = name_key(alias), name_key(target)
-            for kind, name in list(self.names.get(target, [])):
-                self._add(alias, kind, name)
+            spelling, name_text = name_key(alias), name_key(target)
+            if name_text not in self.names:
+                self.unknown_aliases.append((alias, target))
+            for kind, name in list(self.names.get(name_text, [])):
+                self._add(spelling, kind, name)
 
     def scan(self, text: str) -> list[tuple]:
         """Items in text order: ("name", start, entries) and ("residue", start, text).
