@@ -308,6 +308,15 @@ def test_unknown_ids_are_404(client, tokens):  # noqa: F811
     assert client.get("/api/nothing", headers=h).status_code == 404
     assert client.get("/api/nothing").get_json()["error"]
     assert client.put("/api/incidents", headers=h).status_code == 405
+    big = "9" * 20  # more than SQLite's 64-bit integers
+    assert client.get(f"/api/incidents/{big}", headers=h).status_code == 404
+    r = client.post(f"/api/incidents/{big}/transition", headers=h, json={"action": "accept"})
+    assert r.status_code == 404
+    assert client.post(f"/api/versions/{big}/activate", headers=h).status_code == 404
+    assert client.get(f"/api/stream?once=1&last_id={big}", headers=h).status_code == 400
+    assert client.get(f"/open311/v2/requests/{big}.json", headers=h).status_code == 404
+    r = client.get(f"/open311/v2/requests.json?service_request_id={big}", headers=h)
+    assert r.status_code == 200 and r.get_json() == []
 
 
 def test_incident_filters(client, tokens, city_store):  # noqa: F811
@@ -725,3 +734,15 @@ def test_point_report_gets_the_nearest_address_once_the_geocoder_is_loaded(clien
     assert second.get_json()["address"] == "浙江省嘉兴市南湖区测试路1号"
     far = post(client, tokens["admin"], "/api/incidents", POINT | {"lon": 120.701, "lat": 30.799})
     assert far.get_json()["address"] == ""
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(number=st.integers(min_value=0, max_value=10**30))
+def test_no_id_in_a_path_makes_a_500(client, tokens, number):  # noqa: F811
+    h = bearer(tokens["admin"])
+    for url in (f"/api/incidents/{number}", f"/open311/v2/requests/{number}.json"):
+        assert client.get(url, headers=h).status_code in (200, 404), url
+    r = client.post(f"/api/incidents/{number}/transition", headers=h, json={"action": "close"})
+    assert r.status_code in (404, 409)

@@ -47,8 +47,8 @@ def _start_id() -> int:
         raise ApiError(
             400, "last_id / Last-Event-ID must be an event id", field="last_id"
         ) from None
-    if value < 0:
-        raise ApiError(400, "last_id must be >= 0", field="last_id")
+    if not 0 <= value < 2**63:
+        raise ApiError(400, "last_id must be an event id >= 0", field="last_id")
     return value
 
 

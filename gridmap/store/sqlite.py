@@ -59,6 +59,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _row_id(value: int, what: str) -> int:
+    """An id SQLite can hold; anything else names no row (NotFound, not an OverflowError)."""
+    if not 0 < value < 2**63:
+        raise NotFound(f"no {what} {value}")
+    return value
+
+
 def _where(flt: IncidentFilter) -> tuple[str, list]:
     """SQL condition and parameters of an incident filter (table alias ``i``)."""
     clauses, params = ["1=1"], []
@@ -261,6 +268,7 @@ class SQLiteStore:
         return version_id
 
     def set_current(self, version_id: int) -> None:
+        _row_id(version_id, "grid version")
         with self.transaction() as tx:
             if not tx.execute("SELECT 1 FROM versions WHERE id=?", (version_id,)).fetchone():
                 raise NotFound(f"no grid version {version_id}")
@@ -453,6 +461,7 @@ class SQLiteStore:
     ) -> dict:
         """Take ``action`` on an incident (IllegalTransition if its state forbids it)."""
         moment = at or utc_now()
+        _row_id(incident_id, "incident")
         with self.transaction() as tx:
             row = tx.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
             if row is None:
@@ -481,6 +490,7 @@ class SQLiteStore:
         return self.incident(incident_id)
 
     def incident(self, incident_id: int, now: datetime | None = None) -> dict:
+        _row_id(incident_id, "incident")
         row = self.conn.execute(
             f"SELECT i.*, {_overdue_sql('?')[0]} AS overdue FROM incidents i WHERE i.id=?",
             (iso(now or utc_now()), incident_id),
@@ -626,6 +636,8 @@ class SQLiteStore:
         return _token(row) if row else None
 
     def token_by_id(self, token_id: int) -> Token | None:
+        if not 0 < token_id < 2**63:
+            return None
         row = self.conn.execute(
             "SELECT id, name, role, grids FROM tokens WHERE id=? AND revoked_at IS NULL",
             (token_id,),
@@ -639,6 +651,7 @@ class SQLiteStore:
         return [dict(r) | {"grids": json.loads(r["grids"])} for r in rows]
 
     def revoke_token(self, token_id: int) -> None:
+        _row_id(token_id, "active token")
         with self.transaction() as tx:
             cur = tx.execute(
                 "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
