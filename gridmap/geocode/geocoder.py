@@ -181,13 +181,24 @@ class Geocoder:
         return [answer.match for answer in self.resolve_many(texts, progress=progress)]
 
     def resolve_many(self, texts: Iterable[str], *, progress: bool = False) -> list[Answer]:
-        """:meth:`resolve` for many texts; one bad text never stops the batch."""
+        """:meth:`resolve` for many texts; one bad text never stops the batch.
+
+        A text repeated in the batch (department lists repeat addresses) is resolved once.
+        """
         texts = list(texts)
         if progress:
             from tqdm import tqdm
 
             texts = tqdm(texts, desc="geocoding", unit="addr", leave=False)
-        return [self.resolve(text) for text in texts]
+        seen: dict[str, Answer] = {}
+        out = []
+        for text in texts:
+            key = text if isinstance(text, str) else repr(text)
+            answer = seen.get(key)
+            if answer is None:
+                answer = seen[key] = self.resolve(text)
+            out.append(answer)
+        return out
 
     # --- points ---------------------------------------------------------------------------
     def reverse(self, lon: float, lat: float, crs: str = "wgs84", radius_m: float = 100.0) -> dict:
