@@ -84,6 +84,7 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     exclusive grid before a comprehensive one, then to the smallest grid_code. Addresses in no
     grid get an empty grid_code and are listed in OUT.unassigned.csv (exit code 1).
     """
+    import shapely
     from tqdm import tqdm
 
     from gridmap import io
@@ -96,8 +97,6 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     index = GridIndex(grids)
     lon = addresses["lon"].to_numpy(dtype=np.float64)
     lat = addresses["lat"].to_numpy(dtype=np.float64)
-    import shapely
-
     winners = np.empty(len(addresses), dtype=np.int64)
     ties = 0
     with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
