@@ -247,13 +247,16 @@ def _masked(
     lat: ArrayLike,
     convert: Callable[[NDArray, NDArray], tuple[NDArray, NDArray]],
     inverse: bool,
+    inside: Callable[[NDArray, NDArray], bool | NDArray[np.bool_]] | None = None,
 ) -> tuple:
     """Apply `convert` inside China only; every other point is copied through unchanged.
 
     A forward conversion tests the point it is given. An inverse is solved only near China (the
     offsets are hundredths of a degree) and kept where the point it finds is inside, so that every
-    point inside China round-trips exactly.
+    point inside China round-trips exactly. `inside` tests a point of the *unconverted* datum
+    (default: `in_china`, right for WGS84); GCJ-02 points are tested at their WGS84 location.
     """
+    inside = inside or in_china
     lon_a, lat_a = _as_arrays(lon, lat)
     out_lon, out_lat = lon_a.copy(), lat_a.copy()
     if inverse:
@@ -265,10 +268,10 @@ def _masked(
             & (lat_a < max_y + _INVERSE_MARGIN_DEG)
         )
     else:
-        todo = np.asarray(in_china(lon_a, lat_a), dtype=bool).reshape(lon_a.shape)
+        todo = np.asarray(inside(lon_a, lat_a), dtype=bool).reshape(lon_a.shape)
     if todo.any():
         new_lon, new_lat = convert(lon_a[todo], lat_a[todo])
-        keep = np.asarray(in_china(new_lon, new_lat), dtype=bool) if inverse else True
+        keep = np.asarray(inside(new_lon, new_lat), dtype=bool) if inverse else True
         out_lon[todo] = np.where(keep, new_lon, lon_a[todo])
         out_lat[todo] = np.where(keep, new_lat, lat_a[todo])
     return _scalar_or_array(lon, lat, out_lon, out_lat)
@@ -298,7 +301,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 9) for v in gcj02_to_bd09(116.404, 39.915)]
     [116.410369494, 39.921336994]
     """
-    return _masked(lon, lat, _bd_forward, inverse=False)
+    return _masked(lon, lat, _bd_forward, inverse=False, inside=_gcj_in_china)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinate]:
@@ -307,7 +310,15 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Coordinate, Coordinat
     >>> [round(v, 9) for v in bd09_to_gcj02(*gcj02_to_bd09(116.404, 39.915))]
     [116.404, 39.915]
     """
-    return _masked(lon, lat, functools.partial(_invert, _bd_forward), inverse=True)
+    return _masked(
+        lon, lat, functools.partial(_invert, _bd_forward), inverse=True, inside=_gcj_in_china
+    )
+
+
+def _gcj_in_china(lon: NDArray, lat: NDArray) -> NDArray[np.bool_]:
+    """Whether GCJ-02 points lie in China, judged at their WGS84 location (the physical place), so
+    that GCJ-02 <-> BD-09 agrees with WGS84 <-> GCJ-02 near the outline."""
+    return np.asarray(in_china(*gcj02_to_wgs84(lon, lat)), dtype=bool)
 
 
 def _wgs_to_bd(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:

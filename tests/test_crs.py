@@ -546,3 +546,11 @@ def test_area_handles_missing_empty_and_projected_input():
     assert area_m2(gpd.GeoSeries([], crs=4490)).shape == (0,)
     with pytest.raises(ValueError, match="outside the CGCS2000 Gauss-Kruger zones"):
         area_m2(gpd.GeoSeries([box(139.0, 35.0, 139.01, 35.01)], crs=4490))
+
+
+def test_gcj_bd_round_trip_near_the_coast_is_judged_at_the_physical_place():
+    # Found by hypothesis: a WGS84 point just inside the outline whose GCJ-02 point lies just
+    # outside it. GCJ-02 <-> BD-09 must decide "in China" at the WGS84 location both ways.
+    lon, lat = 122.91015625, 28.828125
+    gcj = wgs84_to_gcj02(lon, lat)
+    assert metres(*gcj, *bd09_to_gcj02(*gcj02_to_bd09(*gcj)))[()] < 1e-3
