@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := data/demo
+DB     := $(DEMO)/gridmap.sqlite
 
 .PHONY: demo test lint format venv clean
 
@@ -15,8 +16,23 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+# The sample city, partitioned, its library put on grids, published with a few hundred incidents and
+# served. The store is rebuilt each time (it holds only demo data).
 demo: $(STAMP)
 	$(BIN)/gridmap sample --out $(DEMO)
+	$(BIN)/gridmap partition --boundaries $(DEMO)/boundaries.gpkg --addresses $(DEMO)/addresses.csv \
+		--barriers $(DEMO)/barriers.gpkg --sites $(DEMO)/sites.gpkg --out $(DEMO)/grids.gpkg
+	$(BIN)/gridmap assign --grids $(DEMO)/grids.gpkg --addresses $(DEMO)/addresses.csv \
+		--out $(DEMO)/addresses_with_grids.csv
+	rm -f $(DB) $(DB)-wal $(DB)-shm
+	$(BIN)/gridmap publish --grids $(DEMO)/grids.gpkg --boundaries $(DEMO)/boundaries.gpkg \
+		--addresses $(DEMO)/addresses.csv --barriers $(DEMO)/barriers.gpkg --db $(DB) --note "sample city"
+	$(BIN)/gridmap incidents simulate --db $(DB) --count 300
+	@echo
+	@echo "Log in at http://127.0.0.1:5000/login with this admin token (also in $(DEMO)/admin-token.txt):"
+	@$(BIN)/gridmap token create --role admin --name demo --db $(DB) 2>/dev/null | tee $(DEMO)/admin-token.txt
+	@echo
+	$(BIN)/gridmap serve --db $(DB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
