@@ -196,7 +196,9 @@ def test_bad_reports_are_4xx_json(client, tokens, body, status, field):  # noqa:
     assert r.get_json()["field"] == field
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b"", b"\xff\xfe", b"null"])
+@pytest.mark.parametrize(
+    "data", [b"{not json", b"[1, 2]", b"", b"\xff\xfe", b"null", b"[" * 100_000, b'{"a":' * 50_000]
+)
 def test_malformed_json_is_400(client, tokens, data):  # noqa: F811
     r = client.post(
         "/api/incidents",

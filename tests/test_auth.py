@@ -32,6 +32,8 @@ def test_bad_login_is_refused(client):  # noqa: F811
     assert r.status_code == 401 and r.get_json()["field"] == "token"
     r = client.post("/login", data={})
     assert r.status_code == 401
+    r = client.post("/login", data=b'{"token":' + b"[" * 100_000, content_type="application/json")
+    assert r.status_code == 401
     assert client.get("/api/config").status_code == 401
 
 

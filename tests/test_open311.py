@@ -122,3 +122,7 @@ def test_open311_errors_are_geoReport_json(client, tokens):  # noqa: F811
         f"{BASE}/requests.json?api_key={key}", data=b"{bad", content_type="application/json"
     )
     assert r.status_code == 400 and r.get_json()[0]["code"] == 400
+    r = client.post(
+        f"{BASE}/requests.json?api_key={key}", data=b"[" * 100_000, content_type="application/json"
+    )
+    assert r.status_code == 400

@@ -15,6 +15,7 @@ import threading
 from datetime import timedelta
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 
 from gridmap.store import DEFAULT_DB, open_store
 from gridmap.store.workflow import TimeLimits
@@ -41,9 +42,21 @@ DEFAULTS = {
 GZIP_MIN_BYTES = 2048
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply to parse is bad input (ValueError, so
+    a 400) rather than a RecursionError."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def create_app(config: dict | None = None) -> Flask:
     """A new app over the store named by ``config["DB"]`` (created and migrated when needed)."""
     app = Flask(__name__, static_folder=None)
+    app.json = SafeJSONProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.json.sort_keys = False

@@ -9,7 +9,6 @@ module: :mod:`.layers` (config, layers, geocoding), :mod:`.incidents` (incidents
 
 from __future__ import annotations
 
-import json
 import math
 
 from flask import Blueprint, Response, current_app, request
@@ -63,7 +62,7 @@ def json_body() -> dict:
     if not request.data:
         raise ApiError(400, "request body must be a JSON object")
     try:
-        data = json.loads(request.get_data(as_text=True))
+        data = current_app.json.loads(request.get_data(as_text=True))
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(400, f"malformed JSON: {error}") from None
     if not isinstance(data, dict):
