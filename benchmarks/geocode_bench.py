@@ -260,7 +260,8 @@ def lattice(lon, lat, side: int) -> gpd.GeoDataFrame:
     south, north = float(np.min(lat)) - 1e-4, float(np.max(lat)) + 1e-4
     xs, ys = np.linspace(west, east, side + 1), np.linspace(north, south, side + 1)
     shapes = [box(xs[i], ys[j + 1], xs[i + 1], ys[j]) for j in range(side) for i in range(side)]
-    codes = [f"330402001001{k + 1:03d}" for k in range(len(shapes))]
+    # 15-digit codes: up to 999 grids per (made-up) community
+    codes = [f"330402001{1 + k // 999:03d}{1 + k % 999:03d}" for k in range(len(shapes))]
     return gpd.GeoDataFrame({"grid_code": codes}, geometry=shapes, crs="EPSG:4490")
 
 

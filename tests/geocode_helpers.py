@@ -81,14 +81,16 @@ def lattice_grids(west, south, east, north, columns, rows, community="3304020010
     codes, shapes = [], []
     for j in range(rows):
         for i in range(columns):
-            codes.append(f"{community}{len(codes) + 1:03d}")
+            k = len(codes)  # 999 grids at most per community: the next ones get the next code
+            block = f"{community[:9]}{int(community[9:]) + k // 999:03d}"
+            codes.append(f"{block}{k % 999 + 1:03d}")
             shapes.append(box(xs[i], ys[j + 1], xs[i + 1], ys[j]))
     n = len(codes)
     return gpd.GeoDataFrame(
         {
             "grid_code": codes,
             "kind": ["comprehensive"] * n,
-            "community_code": [community] * n,
+            "community_code": [code[:12] for code in codes],
             "host_grid_code": [""] * n,
             "households": [0] * n,
             "population": [0] * n,
