@@ -347,7 +347,15 @@ def test_incident_filters(client, tokens, city_store):  # noqa: F811
     assert ids("grid=330402002") == ["noise"]
     assert ids("since=2000-01-01T00:00:00Z&until=2100-01-01") == ["garbage", "noise"]
     assert ids("since=2100-01-01T00:00:00%2B08:00") == []
-    for bad in ["status=lost", "type=ufo", "since=yesterday", "grid=abc", "bbox=1"]:
+    for bad in [
+        "status=lost",
+        "type=ufo",
+        "since=yesterday",
+        "grid=abc",
+        "bbox=1",
+        "since=9999-12-31T23:59:59-23:59",
+        "until=0001-01-01T00:00:00%2B23:59",
+    ]:
         assert client.get(f"/api/incidents?{bad}", headers=h).status_code == 400, bad
 
 

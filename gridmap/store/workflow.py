@@ -229,7 +229,8 @@ def iso(moment: datetime | None) -> str | None:
     """
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"  # %Y drops leading zeros on glibc
 
 
 def parse_iso(text: str) -> datetime:
@@ -241,4 +242,7 @@ def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-23:59: a real date, but not in UTC
+        raise ValueError(f"{text!r} is outside the years 1-9999 in UTC") from None
