@@ -178,6 +178,7 @@ def regionalize(
     else:
         labels = data.from_initial(np.asarray(initial, np.int64))
     labels = data.repair(labels)
+    labels = data.recut(labels)
     labels = data.smooth(labels)
     return _relabel(labels)
 
@@ -390,6 +391,58 @@ class _Data:
                 if members[r] and viol(th[r], tp[r], ta[r]) > 0:
                     moved |= self._merge(r, labels, members, th, tp, ta, viol)
             if not moved:
+                break
+        return labels
+
+    def recut(self, labels: np.ndarray) -> np.ndarray:
+        """Re-cut each region still out of bounds together with its neighbour regions.
+
+        The pooled parts keep the labels of the regions they overlap most (in households), so
+        earlier codes survive; a pool is only replaced when that lowers its violation.
+        """
+        labels = labels.copy()
+        next_label = int(labels.max()) + 1
+        for _ in range(3):
+            th = np.bincount(labels, weights=self.h, minlength=next_label)
+            tp = np.bincount(labels, weights=self.p, minlength=next_label)
+            ta = np.bincount(labels, weights=self.a, minlength=next_label)
+            regions = np.flatnonzero(np.bincount(labels, minlength=next_label) > 0)
+            bad = [int(r) for r in regions if self.b._scalar_violation(th[r], tp[r], ta[r], 1) > 0]
+            changed = False
+            done: set[int] = set()
+            for r in bad:
+                if r in done:
+                    continue
+                crossing = (labels[self.g.ei] == r) != (labels[self.g.ej] == r)
+                touching = np.r_[labels[self.g.ei[crossing]], labels[self.g.ej[crossing]]]
+                pool_labels = sorted(set(touching.tolist()) | {r})
+                if done & set(pool_labels):
+                    continue
+                pool = np.flatnonzero(np.isin(labels, pool_labels))
+                before = sum(self.b._scalar_violation(th[q], tp[q], ta[q], 1) for q in pool_labels)
+                parts = self.bisect(pool)
+                totals = [(self.h[x].sum(), self.p[x].sum(), self.a[x].sum()) for x in parts]
+                after = sum(self.b._scalar_violation(h, p, a, 1) for h, p, a in totals)
+                if after >= before - 1e-9:
+                    continue
+                # each part takes the label it shares most households with (largest first)
+                order = sorted(range(len(parts)), key=lambda k: (-totals[k][0], k))
+                free = list(pool_labels)
+                new = labels.copy()
+                for k in order:
+                    part = parts[k]
+                    weight = {q: float(self.h[part][labels[part] == q].sum()) for q in free}
+                    if free:
+                        best = max(free, key=lambda q: (weight[q], -q))
+                        free.remove(best)
+                    else:
+                        best = next_label
+                        next_label += 1
+                    new[part] = best
+                labels = new
+                done |= set(pool_labels)
+                changed = True
+            if not changed:
                 break
         return labels
 
