@@ -62,13 +62,7 @@
     // Panes keep the drawing order whatever order the answers arrive in.
     GM.layers = {};
     var overlays = {};
-    var names = ((config.layers && config.layers.length && config.layers) || Object.keys(LAYER_TITLES).map(function (n) {
-      return { name: n };
-    })).map(function (layer) {
-      return typeof layer === 'string' ? layer : layer.name;
-    });
     ORDER.forEach(function (name, i) {
-      if (names.indexOf(name) < 0 && !(name in LAYER_TITLES)) return;
       var pane = map.createPane('gm-' + name);
       pane.style.zIndex = 380 + i;
       var renderer = L.svg({ padding: 0.3, pane: 'gm-' + name });
