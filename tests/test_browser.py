@@ -246,6 +246,12 @@ def test_the_map_live_in_chromium(server, browser):
     network = [url for url in seen if urlsplit(url).scheme in ("http", "https", "ws", "wss", "ftp")]
     hosts = {urlsplit(url).hostname for url in network}
     assert len(network) > 15 and hosts == {"127.0.0.1"}, hosts
+    # Map data comes by bounding box and zoom, never as the whole city at once.
+    data_calls = [
+        urlsplit(url) for url in network if urlsplit(url).path.startswith("/api/layers/")
+    ] + [urlsplit(url) for url in network if urlsplit(url).path == "/api/incidents"]
+    assert len(data_calls) >= 7
+    assert all("bbox=" in call.query and "zoom=" in call.query for call in data_calls)
     errors = [
         entry["message"]
         for entry in driver.get_log("browser")
