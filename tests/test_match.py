@@ -168,6 +168,7 @@ def test_lanes_and_lane_doors():
                  roomno="802室", **place),
             _row("L-DOOR", 121.43, 31.22, road="四川中路", roadno="126弄5号", **place),
             _row("L-15A", 121.44, 31.22, road="中山东一路", roadno="15甲号", **place),
+            _row("L-RANGE", 121.45, 31.22, road="张杨路", roadno="628弄4-7号", **place),
         ]
     )  # fmt: skip
     geocoder = Geocoder.from_frames(lib)
@@ -175,6 +176,9 @@ def test_lanes_and_lane_doors():
     assert answer(geocoder, "长宁区长宁路五十八弄11号802室") == ("room", "L-802")
     assert answer(geocoder, "四川中路126弄5号") == ("door", "L-DOOR")
     assert answer(geocoder, "中山东一路15甲号") == ("door", "L-15A")
+    # a lane door holds its number: a typo in the road (张山路) still gives the door
+    m = geocoder.match("张山路628弄4~7号")
+    assert (m.level, m.address_id) == ("door", "L-RANGE") and m.confidence > 0.6
 
 
 def typo_library() -> pd.DataFrame:

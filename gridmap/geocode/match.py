@@ -44,7 +44,7 @@ inside the library's city.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -304,28 +304,36 @@ class Matcher:
             kind, name = poi
             return (lib.poi_anchors if kind == "poi" else lib.subpoi_anchors)[name]
 
-        combos = []  # (anchors, level, score, road used, poi used)
+        # a lane door (58弄11) already holds the building number: not looked up again below it
+        below_lane_door = replace(parts, house=None)
+        combos = []  # (anchors, level, score, road used, poi used, parts to descend with)
         for road, number, road_score in doors:
+            door_parts = below_lane_door if number == parts.lane_door else parts
             for poi, poi_score in pois:
                 both = lib.door_anchors[(road, number)] & poi_set(poi)
                 if both:
-                    combos.append((both, "door", min(road_score, poi_score), road, poi[1]))
+                    score = min(road_score, poi_score)
+                    combos.append((both, "door", score, road, poi[1], door_parts))
         for road, number, road_score in doors:
-            combos.append((lib.door_anchors[(road, number)], "door", road_score, road, None))
+            door_parts = below_lane_door if number == parts.lane_door else parts
+            combos.append(
+                (lib.door_anchors[(road, number)], "door", road_score, road, None, door_parts)
+            )
         for poi, poi_score in pois:
             for road, road_score in roads:
                 both = lib.road_anchors[road] & poi_set(poi)
                 if both:
-                    combos.append((both, "compound", min(road_score, poi_score), road, poi[1]))
+                    score = min(road_score, poi_score)
+                    combos.append((both, "compound", score, road, poi[1], parts))
         for poi, poi_score in pois:
-            combos.append((poi_set(poi), "compound", poi_score, None, poi[1]))
+            combos.append((poi_set(poi), "compound", poi_score, None, poi[1], parts))
         for road, road_score in roads:
-            combos.append((lib.road_anchors[road], "road", road_score, road, None))
+            combos.append((lib.road_anchors[road], "road", road_score, road, None, parts))
 
         out: list[_Hypothesis] = []
-        for anchors, level, score, road, poi in combos:
+        for anchors, level, score, road, poi, descend_parts in combos:
             unused = (exact_roads and road is None) + (exact_pois and poi is None)
-            hypothesis = self._descend(parts, anchors, level, score, admin, unused)
+            hypothesis = self._descend(descend_parts, anchors, level, score, admin, unused)
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
                 hypothesis.notes.append("the text may name a longer, misspelt name")

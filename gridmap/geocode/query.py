@@ -67,6 +67,7 @@ class QueryParts:
     roads: list[tuple[str, float]] = field(default_factory=list)
     pois: list[tuple[str, str, float]] = field(default_factory=list)  # (kind, name, score)
     roadno: list[str] = field(default_factory=list)  # alternatives, best first
+    lane_door: str | None = None  # 58弄11: a door number that already holds the building
     house: str | None = None
     cell: str | None = None
     floor: str | None = None
@@ -264,7 +265,9 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
                 last_name = "lane"
             elif unit == "号":
                 if lane is not None and parts.house is None:
-                    parts.roadno.insert(0, f"{lane}弄{value}")
+                    # 58弄11号: the door 58弄11 of the road, or building 11 in lane 58
+                    parts.lane_door = f"{lane}弄{value}"
+                    parts.roadno.insert(0, parts.lane_door)
                     parts.house = value
                 elif not parts.roadno and last_name in ("road", "residue", "admin", None):
                     parts.roadno.append(value)
