@@ -94,6 +94,7 @@ def _attempt(task, config, bounds, site_polygons, split_above):
         task.population,
         split_above=split_above,
     )
+    _keep_main_site_pieces(units)
     labels = _labels(task, config, bounds, units)
     comprehensive = labels >= 0
     count = int(labels.max()) + 1 if comprehensive.any() else 0
@@ -106,6 +107,56 @@ def _attempt(task, config, bounds, site_polygons, split_above):
     area = np.bincount(labels[comprehensive], weights=units.area_m2[comprehensive], minlength=count)
     violation = float(np.sum(bounds.violation(hh, pop, area))) if count else 0.0
     return units, violation - _unavoidable(units, labels, bounds), labels
+
+
+def _keep_main_site_pieces(units: Units) -> None:
+    """A site cut in pieces (by another, overlapping site) keeps its biggest piece only; the
+    other pieces become ordinary land, so every exclusive grid is one polygon."""
+    for s in np.unique(units.site[units.site >= 0]):
+        faces = np.flatnonzero(units.site == s)
+        if len(faces) <= 1:
+            continue
+        position = np.full(len(units), -1, np.int64)
+        position[faces] = np.arange(len(faces))
+        keep = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
+        graph = coo_matrix(
+            (
+                np.ones(int(keep.sum())),
+                (position[units.edge_i[keep]], position[units.edge_j[keep]]),
+            ),
+            shape=(len(faces), len(faces)),
+        )
+        count, piece = connected_components(graph, directed=False)
+        if count > 1:
+            area = np.bincount(piece, weights=units.area_m2[faces])
+            main = int(np.argmax(area))
+            units.site[faces[piece != main]] = -1
+
+
+def _absorb_empty_pieces(region: np.ndarray, n_comp: int, units: Units) -> np.ndarray:
+    """Comprehensive regions holding no household that border an exclusive grid join it.
+
+    Such a region is land cut off by a site (a strip between a campus and the boundary); as a
+    grid of its own it would only be a flagged, empty grid.
+    """
+    ri, rj = region[units.edge_i], region[units.edge_j]
+    households = np.bincount(region, weights=units.households, minlength=region.max() + 1)
+    for r in range(n_comp):
+        if households[r] > 0:
+            continue
+        touching = ((ri == r) & (rj >= n_comp)) | ((rj == r) & (ri >= n_comp))
+        if not touching.any():
+            continue
+        other = np.where(ri[touching] == r, rj[touching], ri[touching])
+        shared = np.bincount(other, weights=units.edge_length[touching])
+        region[region == r] = int(np.argmax(shared))
+        ri, rj = region[units.edge_i], region[units.edge_j]
+    # renumber: comprehensive regions first, then exclusive, order kept
+    kept = np.unique(region)
+    comprehensive = kept[kept < n_comp]
+    mapping = np.full(region.max() + 1, -1, np.int64)
+    mapping[kept] = np.arange(len(kept))
+    return mapping[region], len(comprehensive)
 
 
 def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
@@ -183,6 +234,10 @@ def _drafts(task, config, bounds, units: Units, labels: np.ndarray) -> Community
             continue
         site_region[s] = n_comp + len(site_region)
         region[faces] = site_region[s]
+    if site_region and len(task.points):
+        region, new_comp = _absorb_empty_pieces(region, n_comp, units)
+        site_region = {s: r - n_comp + new_comp for s, r in site_region.items()}
+        n_comp = new_comp
     drafts: list[GridDraft] = []
     total_regions = n_comp + len(site_region)
     geoms = units.geometries

@@ -440,8 +440,11 @@ class _Data:
                         next_label += 1
                     new[part] = best
                 labels = new
-                done |= set(pool_labels)
+                done |= set(pool_labels) | set(range(len(th), next_label))
                 changed = True
+                th = np.bincount(labels, weights=self.h, minlength=next_label)
+                tp = np.bincount(labels, weights=self.p, minlength=next_label)
+                ta = np.bincount(labels, weights=self.a, minlength=next_label)
             if not changed:
                 break
         return labels
