@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import subprocess
 import sys
 import tempfile
@@ -209,6 +210,8 @@ def city(households: int, folder: Path | None) -> str:
         str(folder / "sites.gpkg"),
         "--out",
         str(folder / "grids.gpkg"),
+        "--summary-json",
+        str(folder / "summary.json"),
     ]
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -218,6 +221,8 @@ def city(households: int, folder: Path | None) -> str:
     if done.returncode:
         print(done.stderr[-3000:])
     grids = gpd.read_file(folder / "grids.gpkg")
+    stages = json.loads((folder / "summary.json").read_text("utf-8"))["summary"]["stages_s"]
+    print(f"partition stages (s, inside the command): {stages}")
     return (
         f"sample city: {len(grids)} grids end to end (read, partition, check, write) in "
         f"{seconds:.1f} s (exit {done.returncode}), peak resident +{memory.mb:.0f} MB "

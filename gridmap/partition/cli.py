@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gridmap.partition.config import PartitionConfig
+from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 
 # GeoPackage files record when they were written; a fixed date keeps same input -> same bytes.
 _FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
@@ -40,6 +40,26 @@ _FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
     show_default=True,
     help="Warn when exclusive/comprehensive grids exceed this ratio.",
 )
+@click.option(
+    "--exclusive-categories",
+    default=",".join(DEFAULT_EXCLUSIVE_CATEGORIES),
+    show_default=True,
+    help="Site categories that may become exclusive grids (comma-separated).",
+)
+@click.option(
+    "--exclusive-min-area-m2",
+    type=float,
+    default=20_000.0,
+    show_default=True,
+    help="A site qualifies from this area...",
+)
+@click.option(
+    "--exclusive-min-headcount",
+    type=int,
+    default=300,
+    show_default=True,
+    help="...or from this headcount.",
+)
 @click.option("--workers", type=int, default=0, help="Processes (0: up to 2, one per core).")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="GRIDS.gpkg to write.")
@@ -56,6 +76,9 @@ def partition(
     crs,
     repair,
     exclusive_ratio_limit,
+    exclusive_categories,
+    exclusive_min_area_m2,
+    exclusive_min_headcount,
     workers,
     summary_json,
     out,
@@ -79,6 +102,9 @@ def partition(
         max_population=max_population,
         max_area_km2=max_area_km2,
         exclusive_ratio_limit=exclusive_ratio_limit,
+        exclusive_categories=tuple(c.strip() for c in exclusive_categories.split(",") if c.strip()),
+        exclusive_min_area_m2=exclusive_min_area_m2,
+        exclusive_min_headcount=exclusive_min_headcount,
         workers=workers,
         repair=repair,
     ).validate()

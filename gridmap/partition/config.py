@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gridmap.errors import InputError, Problem
+from gridmap.model import SITE_CATEGORIES
 
 # Sequence ranges of the 3-digit grid sequence: comprehensive grids first, exclusive grids apart.
 COMPREHENSIVE_RANGE = (1, 499)
@@ -87,6 +88,9 @@ class PartitionConfig:
             bad("max_population", f"max_population {self.max_population} must be at least 1")
         if self.max_area_km2 is not None and not self.max_area_km2 > 0:
             bad("max_area_km2", f"max_area_km2 {self.max_area_km2} must be positive")
+        unknown = sorted(set(self.exclusive_categories) - set(SITE_CATEGORIES))
+        if unknown:
+            bad("exclusive_categories", f"unknown site categories {', '.join(unknown)}")
         if not 0 <= self.barrier_edge_cost <= 1:
             bad("barrier_edge_cost", "barrier_edge_cost must be within 0-1")
         if problems:
