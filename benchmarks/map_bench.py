@@ -13,6 +13,7 @@ published into a temporary SQLite store and served by the real app on 127.0.0.1.
    FastMarkerCluster), and one with 10,000 folium.Marker, rendered in this process.
 
     python benchmarks/map_bench.py [--side 100] [--incidents 100000] [--no-browser]
+                                   [--show-requests]
 
 Last line: the headline figure.
 """
@@ -43,7 +44,6 @@ VIEWPORT = (1920, 1080)
 LIMIT_FIRST_LOAD = 1_000_000
 LIMIT_PAN = 2_000_000
 LIMIT_MS = 300.0
-DEBUG = False
 
 
 def build_store(db: Path, side: int, incidents: int):
@@ -165,7 +165,7 @@ return performance.getEntriesByType('navigation').concat(performance.getEntriesB
 """
 
 
-def browser_figures(base: str, token: str) -> dict | None:
+def browser_figures(base: str, token: str, show: bool = False) -> dict | None:
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver_path):
         return None
@@ -188,7 +188,7 @@ def browser_figures(base: str, token: str) -> dict | None:
         settle(driver, "GridMap.stats.inflight === 0")
         driver.execute_script("performance.setResourceTimingBufferSize(100000)")
         counted: set[str] = set()
-        first = take(driver, counted)
+        first = take(driver, counted, debug="first load" if show else None)
         zoom0 = driver.execute_script("return GridMap.map.getZoom()")
         steps = []
         # A duty officer's session: into the city centre, along it, down to street level, out.
@@ -209,7 +209,7 @@ def browser_figures(base: str, token: str) -> dict | None:
             driver.execute_script(script)
             time.sleep(0.4)  # the page waits 150 ms after a move before it asks
             settle(driver, "GridMap.stats.inflight === 0")
-            wire, decoded, calls = take(driver, counted, debug=label)
+            wire, decoded, calls = take(driver, counted, debug=label if show else None)
             steps.append((label, wire, decoded, calls))
         stats = driver.execute_script("return GridMap.stats")
         return {"first": first, "zoom": zoom0, "steps": steps, "stats": stats}
@@ -227,7 +227,7 @@ def settle(driver, condition: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"page did not reach {condition!r} in {timeout}s")
 
 
-def take(driver, counted: set[str], debug=None) -> tuple[int, int, int]:
+def take(driver, counted: set[str], debug: str | None = None) -> tuple[int, int, int]:
     """Bytes (wire, decoded) and count of the requests not counted yet."""
     wire = decoded = calls = 0
     for i, (name, transfer, body) in enumerate(driver.execute_script(RESOURCES_JS)):
@@ -235,8 +235,9 @@ def take(driver, counted: set[str], debug=None) -> tuple[int, int, int]:
         if key in counted:
             continue
         counted.add(key)
-        if debug and DEBUG:
-            print("   ", debug, name[len("http://127.0.0.1:") :][:90], transfer, body)
+        if debug:
+            path = name.split("/", 3)[-1]
+            print(f"    {debug:<28} {transfer:>9,} {body:>10,}  /{path[:100]}")
         wire += transfer
         decoded += body
         calls += 1
@@ -299,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=40, help="random views per endpoint")
     parser.add_argument("--no-browser", action="store_true", help="skip the chromium figures")
+    parser.add_argument(
+        "--show-requests", action="store_true", help="list every request the page makes, by step"
+    )
     args = parser.parse_args(argv)
 
     from web import create_app
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         httpd, base = serve(app)
         try:
             times = endpoint_times(base, token, tuple(city.grids.total_bounds), args.rounds)
-            page = None if args.no_browser else browser_figures(base, token)
+            page = None if args.no_browser else browser_figures(base, token, args.show_requests)
         finally:
             httpd.shutdown()
         peers = folium_peers(city, db, tmp_path)

@@ -139,12 +139,17 @@
         (this.held.zoom === zoom || (!this.aggregated && zoom > this.held.zoom))) {
       return Promise.resolve();
     }
+    // A request already on its way for this zoom and a view around this one will do.
+    var asked = this.pending && this.pending.extent;
+    if (!force && asked && asked.zoom === zoom && asked.bounds.contains(view)) return this.pending.promise;
     if (this.pending) this.pending.abort();
     var controller = new AbortController();
     this.pending = controller;
     var wanted = view.pad(GM.VIEW_PAD);
+    controller.extent = { bounds: wanted, zoom: zoom };
     var self = this;
-    return GM.api('/api/incidents' + GM.query(this.params(wanted)), { signal: controller.signal })
+    var url = '/api/incidents' + GM.query(this.params(wanted));
+    controller.promise = GM.api(url, { signal: controller.signal })
       .then(function (collection) {
         if (self.pending !== controller) return;
         self.pending = null;
@@ -154,6 +159,7 @@
       .catch(function (error) {
         if (error.name !== 'AbortError') GM.toast('事件加载失败：' + error.message);
       });
+    return controller.promise;
   };
 
   Incidents.prototype.show = function (collection) {

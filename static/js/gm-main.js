@@ -104,8 +104,9 @@
     GM.planner.start(config);
 
     map.on('overlayadd', function (event) {
-      refreshAll(false);
+      // The heat map is always asked afresh (filters may have changed while it was off).
       if (event.layer === GM.incidents.heat) GM.incidents.refreshHeat(true);
+      else refreshAll(false);
     });
     map.on('moveend', GM.debounce(function () {
       refreshAll(false);
