@@ -74,12 +74,17 @@ def test_layers_by_bbox_and_zoom(client, tokens):  # noqa: F811
         "households",
         "population",
         "area_m2",
+        "flags",
         "open",
         "overdue",
         "closure_rate",
     ):
         assert key in props
     assert props["closure_rate"] is None and props["open"] == 0
+    flagged = client.get("/api/layers/grid?zoom=15", headers=h).get_json()["features"]
+    assert {f["properties"]["grid_code"]: f["properties"]["flags"] for f in flagged}[
+        "330402001001002"
+    ] == "below_min"
     admin = client.get("/api/layers/street", headers=h).get_json()["features"]
     assert {f["properties"]["code"] for f in admin} == {"330402001", "330402002"}
     assert set(admin[0]["properties"]) == {"code", "name", "level", "parent_code"}

@@ -68,11 +68,11 @@ def grids() -> gpd.GeoDataFrame:
                     "kind": "comprehensive",
                     "community_code": code,
                     "host_grid_code": "",
-                    "households": 300 + gi,
+                    "households": 300 + gi if gi == 1 else 290,
                     "population": 800,
                     "area_m2": 1.2e7,
                     "polsby_popper": 0.7,
-                    "flags": "",
+                    "flags": "" if gi == 1 else "below_min",
                     "geometry": box(a, y0, b, y1),
                 }
             )

@@ -22,7 +22,15 @@ from gridmap.store.sqlite import BANDS, SQLiteStore, pixel_degrees
 # Decimal places that keep a pixel or better at each band (0.0001 deg is 0.15 px at zoom 11;
 # full detail: ~1 cm).
 DECIMALS = {9: 4, 11: 4, 13: 5, 15: 6, 99: 7}
-GRID_PROPS = ("grid_code", "kind", "community_code", "host_grid_code", "households", "population")
+GRID_PROPS = (
+    "grid_code",
+    "kind",
+    "community_code",
+    "host_grid_code",
+    "households",
+    "population",
+    "flags",
+)
 
 
 def publish(
@@ -154,6 +162,9 @@ def _grid_props(r) -> dict:
         "households": _number(getattr(r, "households", 0), int) or 0,
         "population": _number(getattr(r, "population", 0), int) or 0,
         "area_m2": None if area is None else _number(area, lambda v: round(float(v), 1)),
+        # The partitioner's own violation names (below_min, above_max, ...): the planner panel
+        # lists them instead of guessing from a household band.
+        "flags": _text(getattr(r, "flags", None)) or "",
     }
 
 
