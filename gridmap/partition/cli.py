@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -110,6 +111,11 @@ def partition(
     ).validate()
     boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
     addresses = io.read_addresses(addresses_path, crs=crs)
+    # Only these columns matter here; dropping the address text and its components before the
+    # worker processes fork keeps a multi-million-row library from being held twice.
+    needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
+    addresses = addresses[[c for c in needed if c in addresses.columns]].copy()
+    gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
     sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
     previous = io.read_grids(previous_path) if previous_path else None
