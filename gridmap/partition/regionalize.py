@@ -420,9 +420,22 @@ class _Data:
                     continue
                 pool = np.flatnonzero(np.isin(labels, pool_labels))
                 before = sum(self.b._scalar_violation(th[q], tp[q], ta[q], 1) for q in pool_labels)
-                parts = self.bisect(pool)
-                totals = [(self.h[x].sum(), self.p[x].sum(), self.a[x].sum()) for x in parts]
-                after = sum(self.b._scalar_violation(h, p, a, 1) for h, p, a in totals)
+                # the natural count first, then one region more (finer parts fit more easily)
+                k0 = self.count_for(pool)
+                best_after, parts, totals = math.inf, [], []
+                for k in (k0, k0 + 1):
+                    if k > len(pool) or k * self.b.min_households > self.h[pool].sum():
+                        continue
+                    trial = self.bisect(pool, k)
+                    trial_totals = [
+                        (self.h[x].sum(), self.p[x].sum(), self.a[x].sum()) for x in trial
+                    ]
+                    trial_after = sum(self.b._scalar_violation(*t, 1) for t in trial_totals)
+                    if trial_after < best_after - 1e-9:
+                        best_after, parts, totals = trial_after, trial, trial_totals
+                    if best_after == 0:
+                        break
+                after = best_after
                 if after >= before - 1e-9:
                     continue
                 # each part takes the label it shares most households with (largest first)
