@@ -9,7 +9,8 @@ NAACL 2019). The parser learns from T when this script runs; nothing learnt is k
 Printed: training time, per-label and overall chunk precision/recall/F1 by conlleval rules
 (``gridmap.geocode.conll``: a chunk counts when label, start and end all match), and parsing
 throughput on one core (tokens in, tags out, features included; the gold tokenisation is used so
-chunks line up with the gold ones). Last line: ``F1 <overall chunk F1, 0-100>``.
+chunks line up with the gold ones; best of three passes, as other processes on a shared machine
+only ever slow a pass down). Last line: ``F1 <overall chunk F1, 0-100>``.
 """
 
 from __future__ import annotations
@@ -61,13 +62,19 @@ def main(argv: list[str] | None = None) -> int:
 
     token_lists = [[token for token, _ in address] for address in evaluation]
     parser.tag(token_lists[0])  # warm up
-    wall, cpu = time.perf_counter(), time.process_time()
-    predicted = [parser.tag(tokens) for tokens in token_lists]
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # Best of three passes: the machine may be shared, and other processes only ever slow a pass.
+    tag_cpu, tag_wall = [], []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        predicted = [parser.tag(tokens) for tokens in token_lists]
+        tag_wall.append(time.perf_counter() - wall)
+        tag_cpu.append(time.process_time() - cpu)
     texts = ["".join(tokens) for tokens in token_lists]
-    text_cpu = time.process_time()
-    parser.parse_many(texts)
-    text_cpu = time.process_time() - text_cpu
+    text_cpu = []
+    for _ in range(3):
+        cpu = time.process_time()
+        parser.parse_many(texts)
+        text_cpu.append(time.process_time() - cpu)
 
     scores = score_chunks([[tag for _, tag in address] for address in evaluation], predicted)
     overall = scores.pop("overall")
@@ -84,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     # CPU time is what one core costs; wall time also counts waiting for a shared machine
     n = len(token_lists)
     print(
-        f"\nthroughput (one core): {n / cpu:,.0f} addresses per CPU-second tagging tokens "
-        f"({n / wall:,.0f}/s wall clock), {n / text_cpu:,.0f} per CPU-second parse() from raw text"
+        f"\nthroughput (one core, best of 3 passes over {n} addresses): "
+        f"{n / min(tag_cpu):,.0f} addresses per CPU-second tagging tokens "
+        f"(median pass {n / sorted(tag_cpu)[1]:,.0f}; wall clock {n / min(tag_wall):,.0f}/s), "
+        f"{n / min(text_cpu):,.0f} per CPU-second parse() from raw text"
     )
     print(f"F1 {overall.f1:.2f}")
     return 0

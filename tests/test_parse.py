@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -102,7 +103,7 @@ def test_features_mark_repeats_keywords_and_names() -> None:
     assert "rp=B" in rows[5] and "rp=E" in rows[7]  # the second 杭州市 repeats the first
     assert "rn=B" in rows[0]  # ... and the first is repeated later
     assert "g=Bcity" in rows[0] and "g=Ecity" in rows[2]
-    assert "nx=city" in rows[0] and "pv=city" in rows[3]
+    assert "nx=city2" in rows[0] and "pv=city" in rows[3]  # 市 is two tokens ahead
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -170,6 +171,21 @@ def test_parser_full_width_input_and_empty(small_parser: AddressParser) -> None:
     assert small_parser.parse("滨康路１０３７号") == small_parser.parse("滨康路1037号")
     assert small_parser.parse("") == []
     assert small_parser.parse_many(["", "  "]) == [[], []]
+
+
+def test_parser_on_long_and_odd_input(small_parser: AddressParser) -> None:
+    long_text = "浙江省杭州市滨江区滨康路1037号" * 250  # 4,000 characters
+    parsed = small_parser.parse(long_text)
+    assert "".join(chunk for _, chunk in parsed) == long_text
+    odd = small_parser.parse("abc\x00\t!!")  # control characters separate like spaces
+    assert "".join(chunk for _, chunk in odd) == "abc!!"
+    assert [label for label, _ in small_parser.parse("滨康路\x001037号")] == ["road", "roadno"]
+
+
+def test_parser_survives_pickling(small_parser: AddressParser) -> None:
+    copy = pickle.loads(pickle.dumps(small_parser))
+    text = "杭州市西湖区文三路90号东部软件园3号楼5楼"
+    assert copy.parse(text) == small_parser.parse(text)
 
 
 def test_unfitted_parser_says_so() -> None:

@@ -42,6 +42,7 @@ _ADMIN_SUFFIXES = {
     "town": ("街道", "镇", "乡"),
     "community": ("社区", "村", "居委会"),
 }
+_DISTANCE = defaultdict(lambda: "4", {d: str(d) for d in range(4)})
 _MAX_SPAN = 16  # tokens: longer names are rare and still get their character features
 
 
@@ -276,8 +277,6 @@ def featurize(tokens: Sequence[str], lexicon: Lexicon | None = None) -> list[lis
         ["w+2=" + a for a in wp2],
         ["w-1w=" + a + b for a, b in zip(wm1, w0, strict=True)],
         ["ww+1=" + a + b for a, b in zip(w0, wp1, strict=True)],
-        ["w-2w-1=" + a + b for a, b in zip(wm2, wm1, strict=True)],
-        ["w+1w+2=" + a + b for a, b in zip(wp1, wp2, strict=True)],
         ["w-1ww+1=" + a + b + c for a, b, c in zip(wm1, w0, wp1, strict=True)],
         ["k=" + a + b + c for a, b, c in zip(kinds[:-2], kinds[1:-1], kinds[2:], strict=True)],
     ]
@@ -339,43 +338,33 @@ def _mark_span(rows: list[list[str]], start: int, end: int, name: str) -> None:
 
 
 def _keyword_columns(labels: list[str | None]) -> list[list[str]]:
-    """The label of the last keyword before each token, and of the next one at or after it."""
+    """The label of the last keyword before each token, and of the next one at or after it (with
+    its distance, 0-4+)."""
     before, last = [], "^"
     for label in labels:
         before.append("pv=" + last)
         if label is not None:
             last = label
-    after, after_distance = [], []
+    after = []
     following, distance = "$", 0
     for label in reversed(labels):
         if label is not None:
             following, distance = label, 0
-        after.append("nx=" + following)
-        after_distance.append("nxd=" + following + str(min(distance, 4)))
+        after.append("nx=" + following + _DISTANCE[distance])
         distance += 1
-    return [before, after[::-1], after_distance[::-1]]
+    return [before, after[::-1]]
 
 
 def _add_gazetteer_features(
     tokens: Sequence[str], gazetteer: Gazetteer, rows: list[list[str]]
 ) -> None:
-    """Mark tokens inside dictionary names (with B/I/E/S position), and repeated names."""
-    seen: dict[str, int] = {}
+    """Mark tokens inside dictionary names, with their position (B/I/E, S for one token)."""
     for start, end, labels in gazetteer.matches(tokens):
-        length = end - start
-        text = "".join(tokens[start:end])
-        repeated = text in seen and seen[text] + length <= start
-        seen.setdefault(text, start)
-        size = "L" + str(min(length, 6))
         for label in labels:
-            if length == 1:
+            if end - start == 1:
                 rows[start].append("g=S" + label)
-            else:
-                rows[start].append("g=B" + label)
-                for k in range(start + 1, end - 1):
-                    rows[k].append("g=I" + label)
-                rows[end - 1].append("g=E" + label)
-            rows[start].append("gl=" + label + size)
-            if repeated:
-                for k in range(start, end):
-                    rows[k].append("rep=" + label)
+                continue
+            rows[start].append("g=B" + label)
+            for k in range(start + 1, end - 1):
+                rows[k].append("g=I" + label)
+            rows[end - 1].append("g=E" + label)
