@@ -138,7 +138,14 @@ def build_units(
         if not clipped.is_empty:
             base.append(clipped)
     base.extend(shapely.boundary(site) for site in sites)
-    blocks = _faces(base, community)
+    try:
+        blocks = _faces(base, community)
+    except shapely.errors.GEOSException:  # linework GEOS cannot node: cut without barriers
+        base = [community.boundary, *(shapely.boundary(site) for site in sites)]
+        try:
+            blocks = _faces(base, community)
+        except shapely.errors.GEOSException:
+            base, blocks = [community.boundary], np.zeros(0, dtype=object)
     if len(blocks) == 0:  # degenerate linework: the community itself is the only unit
         blocks = np.array(shapely.get_parts(community), dtype=object)
     point_block = _locate(points, blocks)
@@ -152,7 +159,11 @@ def build_units(
             if edges is not None:
                 cut_lines.append(edges)
     if cut_lines:
-        faces = _faces(base + cut_lines, community)
+        try:
+            faces = _faces(base + cut_lines, community)
+        except shapely.errors.GEOSException:  # keep whole blocks rather than fail
+            faces, cut_lines = blocks, []
+    if cut_lines:
         face_block = _locate(shapely.get_coordinates(shapely.point_on_surface(faces)), blocks)
     else:
         faces, face_block = blocks, np.arange(len(blocks))
