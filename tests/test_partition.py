@@ -553,3 +553,30 @@ def test_multipart_community_and_polygon_barriers():
     island_grid = grids[grids.geometry.intersects(island)]
     assert len(island_grid) == 1 and "below_min" in island_grid["flags"].iloc[0]
     assert grids["households"].sum() == 1250
+
+
+def test_cli_exits_1_and_reports_when_a_guarantee_breaks(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gridmap.partition import checks
+    from gridmap.partition.cli import partition as command
+
+    communities, addresses, barriers = lattice_city(6, households=40)
+    communities.to_file(tmp_path / "b.gpkg")
+    addresses.to_csv(tmp_path / "a.csv", index=False)
+    monkeypatch.setattr(checks, "verify", lambda *args, **kwargs: ["community X: grids overlap"])
+    result = CliRunner().invoke(
+        command,
+        [
+            "--boundaries",
+            str(tmp_path / "b.gpkg"),
+            "--addresses",
+            str(tmp_path / "a.csv"),
+            "--out",
+            str(tmp_path / "g.gpkg"),
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "VIOLATIONS (1)" in result.output and "grids overlap" in result.output
