@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.regionalize import Bounds, regionalize
-from gridmap.partition.units import Units, _locate, build_units
+from gridmap.partition.units import Units, build_units, locate
 
 
 @dataclass
@@ -206,8 +206,9 @@ def _labels(task, config, bounds, units: Units) -> np.ndarray:
     if previous:
         prev_geoms = np.array([geom for _, geom in previous], dtype=object)
         inner = shapely.get_coordinates(shapely.point_on_surface(units.geometries[free]))
-        inside = shapely.intersects(prev_geoms[_locate(inner, prev_geoms)], shapely.points(inner))
-        initial = np.where(inside, _locate(inner, prev_geoms), -1)
+        where = locate(inner, prev_geoms)  # nearest when outside all: keep only true hits
+        inside = shapely.intersects(prev_geoms[where], shapely.points(inner))
+        initial = np.where(inside, where, -1)
     labels[free] = regionalize(
         units.x[free],
         units.y[free],
@@ -277,7 +278,7 @@ def _drafts(task, config, bounds, units: Units, labels: np.ndarray) -> Community
     # Earlier grids each new grid overlaps, in households (for stable codes).
     if task.previous:
         prev_geoms = np.array([geom for _, _, geom in task.previous], dtype=object)
-        where = _locate(task.points, prev_geoms)
+        where = locate(task.points, prev_geoms)
         inside = shapely.intersects(prev_geoms[where], shapely.points(task.points))
         point_region = region[units.point_unit]
         for p in np.flatnonzero(inside):

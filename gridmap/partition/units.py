@@ -75,7 +75,7 @@ def _faces(lines: list, community) -> np.ndarray:
     return faces[inside]
 
 
-def _locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+def locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """Polygon holding each point: the lowest index on a shared edge, the nearest if none."""
     result = np.full(len(points), -1, dtype=np.int64)
     if len(points) == 0 or len(polygons) == 0:
@@ -148,7 +148,7 @@ def build_units(
             base, blocks = [community.boundary], np.zeros(0, dtype=object)
     if len(blocks) == 0:  # degenerate linework: the community itself is the only unit
         blocks = np.array(shapely.get_parts(community), dtype=object)
-    point_block = _locate(points, blocks)
+    point_block = locate(points, blocks)
     block_households = np.bincount(point_block, weights=households, minlength=len(blocks))
     block_site = _site_of(blocks, sites)
 
@@ -164,10 +164,10 @@ def build_units(
         except shapely.errors.GEOSException:  # keep whole blocks rather than fail
             faces, cut_lines = blocks, []
     if cut_lines:
-        face_block = _locate(shapely.get_coordinates(shapely.point_on_surface(faces)), blocks)
+        face_block = locate(shapely.get_coordinates(shapely.point_on_surface(faces)), blocks)
     else:
         faces, face_block = blocks, np.arange(len(blocks))
-    point_unit = _locate(points, faces)
+    point_unit = locate(points, faces)
     hh = np.bincount(point_unit, weights=households, minlength=len(faces)).astype(np.int64)
     pop = np.bincount(point_unit, weights=population, minlength=len(faces)).astype(np.int64)
     n_points = np.bincount(point_unit, minlength=len(faces))
