@@ -4,6 +4,7 @@
     python benchmarks/partition_bench.py --full     # also the 10,000-unit lattice (spopt: minutes)
     python benchmarks/partition_bench.py --city     # also the whole sample city at 2,000,000
                                                     # households, end to end through the CLI
+    python benchmarks/partition_bench.py --stability # also codes kept after +/-5% households
     python benchmarks/partition_bench.py --no-spopt # ours only (quick)
 
 Units are square blocks (about 50 m) with 20-80 households each (seeded). spopt gets the rook
@@ -239,12 +240,55 @@ def city(households: int, folder: Path | None) -> str:
     )
 
 
+def stability(seed: int = 1) -> str:
+    """+5% and -5% households in each community of the default sample city, one at a time,
+    re-partitioned with --previous: share of that community's codes that survive."""
+    from gridmap import io
+    from gridmap.partition import partition
+    from gridmap.sample import build_city
+
+    folder = Path(tempfile.mkdtemp(prefix="partition_stability_"))
+    build_city(folder)
+    layers = {
+        "boundaries": io.read_boundaries(folder / "boundaries.gpkg"),
+        "barriers": io.read_barriers(folder / "barriers.gpkg"),
+        "sites": io.read_sites(folder / "sites.gpkg"),
+    }
+    addresses = io.read_addresses(folder / "addresses.csv")
+    first = partition(addresses=addresses, **layers)
+    rng = np.random.default_rng(seed)
+    survival, in_band, violations = [], [], 0
+    column = addresses["community_code"].astype(str).to_numpy()
+    for sign in (1, -1):
+        for code in sorted(first.grids["community_code"].unique()):
+            changed = addresses.copy()
+            mine = np.flatnonzero(column == code)
+            total = int(changed["households"].to_numpy()[mine].sum())
+            pick = changed.index[rng.choice(mine, size=round(0.05 * total), replace=False)]
+            changed.loc[pick, "households"] = (changed.loc[pick, "households"] + sign).clip(0)
+            second = partition(addresses=changed, previous=first.grids, **layers)
+            before = set(first.grids.loc[first.grids["community_code"] == code, "grid_code"])
+            after = set(second.grids.loc[second.grids["community_code"] == code, "grid_code"])
+            survival.append(len(before & after) / len(before))
+            in_band.append(second.summary["share_in_band"])
+            violations += len(second.summary["violations"])
+    survival = np.array(survival)
+    print(f"stability: {len(survival)} re-partitions (+5% and -5% households, one community each)")
+    return (
+        f"codes surviving a 5% household change: min {100 * survival.min():.1f}%, median "
+        f"{100 * np.median(survival):.1f}%, communities at >= 90%: "
+        f"{100 * (survival >= 0.9).mean():.0f}%; share in band after: min "
+        f"{100 * min(in_band):.1f}%; violations {violations}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the 10,000-unit lattice")
     parser.add_argument("--city", action="store_true", help="also the 2M-household sample city")
     parser.add_argument("--households", type=int, default=2_000_000)
     parser.add_argument("--city-dir", type=Path, help="an already built sample city to reuse")
+    parser.add_argument("--stability", action="store_true", help="also the code-stability sweep")
     parser.add_argument("--no-spopt", action="store_true", help="skip spopt (quick check)")
     args = parser.parse_args()
     lines = [compare(50, not args.no_spopt)]
@@ -252,6 +296,8 @@ def main() -> None:
         lines.append(compare(100, not args.no_spopt))
     if args.city:
         lines.append(city(args.households, args.city_dir))
+    if args.stability:
+        lines.append(stability())
     print()
     for line in lines:
         print(line)
