@@ -24,6 +24,7 @@ import click
 import numpy as np
 
 from gridmap.errors import InputError, Problem
+from gridmap.model import MATCH_LEVELS
 
 CHUNK = 100_000
 RESULT_COLUMNS = (
@@ -350,18 +351,7 @@ def geocode(
     elapsed = time.perf_counter() - started
     rate = len(queries) / max(matched - loaded, 1e-9)
     click.echo(f"geocode: {len(queries):,} queries against {len(geocoder.library):,} addresses")
-    for level in (
-        "room",
-        "unit",
-        "building",
-        "door",
-        "compound",
-        "road",
-        "community",
-        "town",
-        "district",
-        "none",
-    ):
+    for level in MATCH_LEVELS:
         if levels[level]:
             click.echo(f"  {level:<10} {levels[level]:>8,}")
     click.echo(f"  review     {statuses['review']:>8,}  -> {review_path}")

@@ -22,15 +22,6 @@ from gridmap.store.sqlite import BANDS, SQLiteStore, pixel_degrees
 # Decimal places that keep a pixel or better at each band (0.0001 deg is 0.15 px at zoom 11;
 # full detail: ~1 cm).
 DECIMALS = {9: 4, 11: 4, 13: 5, 15: 6, 99: 7}
-GRID_PROPS = (
-    "grid_code",
-    "kind",
-    "community_code",
-    "host_grid_code",
-    "households",
-    "population",
-    "flags",
-)
 
 
 def publish(
