@@ -19,14 +19,9 @@ from gridmap.model import SITE_CATEGORIES
 COMPREHENSIVE_RANGE = (1, 499)
 EXCLUSIVE_RANGE = (501, 999)
 
-DEFAULT_EXCLUSIVE_CATEGORIES = (
-    "government",
-    "enterprise",
-    "industrial_park",
-    "hospital",
-    "school",
-    "mall",
-)
+# Every named kind of premises (government, enterprise, industrial park, hospital, school, mall,
+# park); "other" only when a planner asks for it.
+DEFAULT_EXCLUSIVE_CATEGORIES = tuple(c for c in SITE_CATEGORIES if c != "other")
 
 
 @dataclass(frozen=True)
