@@ -43,6 +43,8 @@ _ADMIN_SUFFIXES = {
     "community": ("社区", "村", "居委会"),
 }
 _DISTANCE = defaultdict(lambda: "4", {d: str(d) for d in range(4)})
+# labels whose keywords are remembered once seen (road, roadno, poi, houseno, floorno)
+_TRACKED = {"road": "r", "roadno": "n", "poi": "p", "houseno": "h", "floorno": "f"}
 _MAX_SPAN = 16  # tokens: longer names are rare and still get their character features
 
 
@@ -281,7 +283,7 @@ def featurize(tokens: Sequence[str], lexicon: Lexicon | None = None) -> list[lis
         ["k=" + a + b + c for a, b, c in zip(kinds[:-2], kinds[1:-1], kinds[2:], strict=True)],
     ]
     if lexicon is not None:
-        columns.extend(_keyword_columns(lexicon.keywords.labels_at(tokens)))
+        columns.extend(_keyword_columns(lexicon.keywords.labels_at(tokens), w0))
         buckets = lexicon.boundaries.buckets
         between = [buckets.get(pair, "?") for pair in zip(w0[:-1], w0[1:], strict=True)]
         left, right = ["^", *between], [*between, "$"]
@@ -337,14 +339,22 @@ def _mark_span(rows: list[list[str]], start: int, end: int, name: str) -> None:
     rows[start].append(name + "l=" + str(min(end - start, 6)))
 
 
-def _keyword_columns(labels: list[str | None]) -> list[list[str]]:
-    """The label of the last keyword before each token, and of the next one at or after it (with
-    its distance, 0-4+)."""
-    before, last = [], "^"
-    for label in labels:
+def _keyword_columns(labels: list[str | None], shapes: list[str]) -> list[list[str]]:
+    """Long-range context from chunk-ending keywords, per token: the label of the last keyword
+    before it (``pv``, also joined with the token itself: ``pvw``), which of road, roadno, poi,
+    houseno and floorno keywords came before it (``sn``), and the label of the next keyword at or
+    after it with its distance 0-4+ (``nx``)."""
+    before, before_word, seen_before = [], [], []
+    last, seen = "^", ""
+    for label, shape in zip(labels, shapes, strict=True):
         before.append("pv=" + last)
+        before_word.append("pvw=" + last + "|" + shape)
+        seen_before.append("sn=" + seen)
         if label is not None:
             last = label
+            mark = _TRACKED.get(label)
+            if mark is not None and mark not in seen:
+                seen = "".join(sorted(seen + mark))
     after = []
     following, distance = "$", 0
     for label in reversed(labels):
@@ -352,7 +362,7 @@ def _keyword_columns(labels: list[str | None]) -> list[list[str]]:
             following, distance = label, 0
         after.append("nx=" + following + _DISTANCE[distance])
         distance += 1
-    return [before, after[::-1]]
+    return [before, before_word, seen_before, after[::-1]]
 
 
 def _add_gazetteer_features(
