@@ -261,3 +261,15 @@ def test_real_osm_roads_read_as_barriers(tmp_path):
     assert set(read["kind"]) == {"road", "rail", ""}
     same = read.geometry.geom_equals(raw.geometry.set_crs(4490, allow_override=True))
     assert same.all()  # (GPKG promotes mixed lines to MultiLineString)
+
+
+def test_same_layer_written_twice_gives_identical_geopackage_bytes(tmp_path):
+    # GDAL would stamp each GeoPackage with the time of writing; outputs must be reproducible.
+    from shapely.geometry import box
+
+    frame = gpd.GeoDataFrame({"code": ["330402"]}, geometry=[box(120.7, 30.7, 120.8, 30.8)])
+    frame = frame.set_crs("EPSG:4490")
+    first, second = tmp_path / "a.gpkg", tmp_path / "b.gpkg"
+    write_layer(frame, first, layer="x")
+    write_layer(frame, second, layer="x")
+    assert first.read_bytes() == second.read_bytes()

@@ -181,7 +181,7 @@ def test_failed_build_leaves_no_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(build, "write_gpkg", broken)
+    monkeypatch.setattr(build, "write_layer", broken)
     with pytest.raises(OSError):
         build_city(tmp_path / "out", households=3000, seed=1)
     assert list((tmp_path / "out").iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +14,9 @@ from gridmap.errors import InputError
 from gridmap.io.atomic import atomic_output
 
 WRITE_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
+# GDAL stamps a GeoPackage with the current time unless told otherwise; a fixed date makes the
+# same data give byte-identical files (partition and sample promise that).
+FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
 def write_layer(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
@@ -35,5 +40,17 @@ def write_layer(frame: pd.DataFrame, path: str | Path, *, layer: str | None = No
             if not isinstance(frame, gpd.GeoDataFrame):
                 raise InputError.one(str(target), f"{driver} output needs a GeoDataFrame")
             options = {"layer": layer or target.stem} if driver == "GPKG" else {}
-            pyogrio.write_dataframe(frame, temp, driver=driver, **options)
+            with gdal_config(OGR_CURRENT_DATE=FIXED_GPKG_DATE):
+                pyogrio.write_dataframe(frame, temp, driver=driver, **options)
     return target
+
+
+@contextlib.contextmanager
+def gdal_config(**options: str) -> Iterator[None]:
+    """Set GDAL config options for the duration of a block, then restore the previous values."""
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
-
-# GeoPackage files record when they were written; a fixed date keeps same input -> same bytes.
-_FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
 @click.command("partition")
@@ -136,7 +132,6 @@ def partition(
         progress=sys.stderr.isatty(),
         names=names,
     )
-    os.environ.setdefault("OGR_CURRENT_DATE", _FIXED_GPKG_DATE)
     io.write_layer(result.grids, out, layer="grids")
     if summary_json:
         payload = {"summary": result.summary, "diff": result.diff}

@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
+from gridmap.io import write_layer
 from gridmap.sample.addresses import HEADER, Compound, place_households, room_rows, site_row
 from gridmap.sample.buildings import SETBACK_M, compound_names
 from gridmap.sample.divisions import CITY, PROVINCE, RealExtract, load_extract
@@ -27,7 +28,7 @@ from gridmap.sample.layout import (
     plan_divisions,
     select_window,
 )
-from gridmap.sample.output import CsvStream, staging, write_gpkg
+from gridmap.sample.output import CsvStream, staging
 from gridmap.sample.roads import Frontage, RoadNames
 from gridmap.sample.sites import SitePlan, plan_sites, site_polygon
 
@@ -111,11 +112,11 @@ def build_city(
         boundaries = boundaries_frame(
             plan.extract, plan.blocks, plan.street_blocks, plan.communities
         )
-        write_gpkg(boundaries, stage.temp_for("boundaries.gpkg"), "boundaries")
+        write_layer(boundaries, stage.temp_for("boundaries.gpkg"), layer="boundaries")
         sites = sites_frame(site_records)
-        write_gpkg(sites, stage.temp_for("sites.gpkg"), "sites")
+        write_layer(sites, stage.temp_for("sites.gpkg"), layer="sites")
         barriers = barriers_frame(plan.names, plan.lattice, plan.blocks, sites)
-        write_gpkg(barriers, stage.temp_for("barriers.gpkg"), "barriers")
+        write_layer(barriers, stage.temp_for("barriers.gpkg"), layer="barriers")
         counts = plan_counts(plan)
         summary.update(
             seed=seed,

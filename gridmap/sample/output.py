@@ -1,6 +1,6 @@
 """Writing the city's files: every file goes to a temp name in DIR and is renamed only when the
-whole city is built, so a failed run leaves no half-written file. GeoPackages carry a fixed
-timestamp so the same seed gives byte-identical files.
+whole city is built, so a failed run leaves no half-written file. (GeoPackages get a fixed
+timestamp from `gridmap.io.write_layer`, so the same seed gives byte-identical files.)
 """
 
 from __future__ import annotations
@@ -11,15 +11,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-import geopandas as gpd
-import pyogrio
-
-from gridmap.io import write_layer
-
-# GDAL stamps GeoPackages with the current time unless told otherwise; a fixed date keeps
-# repeated builds byte-identical.
-FIXED_DATE = "2026-01-01T00:00:00.000Z"
 
 
 class Staging:
@@ -61,23 +52,6 @@ def staging(out_dir: Path) -> Iterator[Staging]:
     except BaseException:
         stage.discard()
         raise
-
-
-def write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    """One-layer GeoPackage with a fixed timestamp (deterministic bytes)."""
-    with pyogrio_config(OGR_CURRENT_DATE=FIXED_DATE):
-        write_layer(frame, path, layer=layer)
-
-
-@contextlib.contextmanager
-def pyogrio_config(**options: str) -> Iterator[None]:
-    old = pyogrio.get_gdal_config_option
-    previous = {key: old(key) for key in options}
-    pyogrio.set_gdal_config_options(options)
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(previous)
 
 
 class CsvStream:
