@@ -265,11 +265,18 @@ def test_real_osm_roads_read_as_barriers(tmp_path):
 
 def test_same_layer_written_twice_gives_identical_geopackage_bytes(tmp_path):
     # GDAL would stamp each GeoPackage with the time of writing; outputs must be reproducible.
+    import sqlite3
+
     from shapely.geometry import box
+
+    from gridmap.io.write import FIXED_GPKG_DATE
 
     frame = gpd.GeoDataFrame({"code": ["330402"]}, geometry=[box(120.7, 30.7, 120.8, 30.8)])
     frame = frame.set_crs("EPSG:4490")
     first, second = tmp_path / "a.gpkg", tmp_path / "b.gpkg"
     write_layer(frame, first, layer="x")
     write_layer(frame, second, layer="x")
+    with sqlite3.connect(first) as db:
+        stamps = {row[0] for row in db.execute("SELECT last_change FROM gpkg_contents")}
+    assert stamps == {FIXED_GPKG_DATE}
     assert first.read_bytes() == second.read_bytes()
