@@ -1,8 +1,10 @@
-"""Tokens and CRF features of an address: character n-grams, character types, gazetteer matches.
+"""Tokens and CRF features of an address.
 
 Tokens are what the labelled data uses: a run of ASCII digits, a run of ASCII letters, or one
-other character (whitespace dropped). Features are plain strings (``name=value``), built once per
-address with the fewest Python steps per token that keep the feature set rich.
+other character (whitespace dropped). Features are plain strings (``name=value``): character
+n-grams and types in a window of two, repeated spans, and what a :class:`Lexicon` learnt from
+labelled chunks says (names by label, chunk-ending keywords, split statistics). They are built a
+whole column at a time, so each token costs few Python steps.
 
 >>> tokenize("文一西路969号K18-1幢")
 ['文', '一', '西', '路', '969', '号', 'K', '18', '-', '1', '幢']
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+
+from gridmap.geocode.conll import chunks
 
 __all__ = ["tokenize", "Gazetteer", "Keywords", "Boundaries", "Lexicon", "featurize"]
 
@@ -142,10 +146,6 @@ class Keywords:
 
     @classmethod
     def learn(cls, data: Iterable[Sequence[tuple[str, str]]], min_count: int = 5) -> Keywords:
-        from collections import Counter
-
-        from gridmap.geocode.conll import chunks
-
         endings: dict[str, Counter[str]] = defaultdict(Counter)
         occurrences: Counter[str] = Counter()
         for address in data:
@@ -196,8 +196,6 @@ class Boundaries:
 
     @classmethod
     def learn(cls, data: Iterable[Sequence[tuple[str, str]]], min_count: int = 3) -> Boundaries:
-        from collections import Counter
-
         splits: Counter[tuple[str, str]] = Counter()
         pairs: Counter[tuple[str, str]] = Counter()
         for address in data:
@@ -242,8 +240,6 @@ class Lexicon:
         data: Sequence[Sequence[tuple[str, str]]],
         vocabulary: Iterable[tuple[str, str]] = (),
     ) -> Lexicon:
-        from gridmap.geocode.conll import chunks
-
         gazetteer = Gazetteer(vocabulary)
         for address in data:
             for label, start, end in chunks([tag for _, tag in address]):
