@@ -139,27 +139,19 @@
         (this.held.zoom === zoom || (!this.aggregated && zoom > this.held.zoom))) {
       return Promise.resolve();
     }
-    // A request already on its way for this zoom and a view around this one will do.
-    var asked = this.pending && this.pending.extent;
-    if (!force && asked && asked.zoom === zoom && asked.bounds.contains(view)) return this.pending.promise;
-    if (this.pending) this.pending.abort();
-    var controller = new AbortController();
-    this.pending = controller;
-    var wanted = view.pad(GM.VIEW_PAD);
-    controller.extent = { bounds: wanted, zoom: zoom };
     var self = this;
-    var url = '/api/incidents' + GM.query(this.params(wanted));
-    controller.promise = GM.api(url, { signal: controller.signal })
-      .then(function (collection) {
-        if (self.pending !== controller) return;
-        self.pending = null;
-        self.held = { bounds: wanted, zoom: zoom };
+    return GM.fetchView(this, {
+      view: view,
+      zoom: zoom,
+      force: force,
+      url: function (wanted) {
+        return '/api/incidents' + GM.query(self.params(wanted));
+      },
+      onData: function (collection) {
         self.show(collection || { features: [] });
-      })
-      .catch(function (error) {
-        if (error.name !== 'AbortError') GM.toast('事件加载失败：' + error.message);
-      });
-    return controller.promise;
+      },
+      failure: '事件加载失败：',
+    });
   };
 
   Incidents.prototype.show = function (collection) {

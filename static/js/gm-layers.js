@@ -244,33 +244,25 @@
     if (!force && this.held && this.held.zoom === zoom && this.held.bounds.contains(view)) {
       return Promise.resolve();
     }
-    // A request already on its way for this zoom and a view around this one will do.
-    var asked = this.pending && this.pending.extent;
-    if (!force && asked && asked.zoom === zoom && asked.bounds.contains(view)) return this.pending.promise;
-    if (this.pending) this.pending.abort();
-    var controller = new AbortController();
-    this.pending = controller;
-    var wanted = view.pad(GM.VIEW_PAD);
-    controller.extent = { bounds: wanted, zoom: zoom };
     var self = this;
-    var url = '/api/layers/' + this.name + GM.query({ bbox: GM.bboxParam(wanted), zoom: zoom });
-    controller.promise = GM.api(url, { signal: controller.signal })
-      .then(function (collection) {
-        if (self.pending !== controller) return;
-        self.pending = null;
+    return GM.fetchView(this, {
+      view: view,
+      zoom: zoom,
+      force: force,
+      url: function (wanted) {
+        return '/api/layers/' + self.name + GM.query({ bbox: GM.bboxParam(wanted), zoom: zoom });
+      },
+      onData: function (collection) {
         self.layer.clearLayers();
         self.byCode = {};
         var features = (collection && collection.features) || [];
         self.layer.addData(collection);
         self.count = features.length;
-        self.held = { bounds: wanted, zoom: zoom };
         self.report();
         if (self.onLoaded) self.onLoaded(features);
-      })
-      .catch(function (error) {
-        if (error.name !== 'AbortError') GM.toast('图层“' + self.title + '”加载失败：' + error.message);
-      });
-    return controller.promise;
+      },
+      failure: '图层“' + self.title + '”加载失败：',
+    });
   };
 
   AreaLayer.prototype.report = function () {

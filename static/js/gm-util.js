@@ -79,6 +79,36 @@
       .finally(done);
   };
 
+  /**
+   * Fetch data for the padded map view into `owner` (which holds `pending` and `held`): a request
+   * already on its way for this zoom and a view around this one is reused (unless `force`), an
+   * older one is aborted; `onData` runs only for the newest answer, after `owner.held` is set.
+   */
+  GM.fetchView = function (owner, options) {
+    var view = options.view;
+    var zoom = options.zoom;
+    var asked = owner.pending && owner.pending.extent;
+    if (!options.force && asked && asked.zoom === zoom && asked.bounds.contains(view)) {
+      return owner.pending.promise;
+    }
+    if (owner.pending) owner.pending.abort();
+    var controller = new AbortController();
+    owner.pending = controller;
+    var wanted = view.pad(GM.VIEW_PAD);
+    controller.extent = { bounds: wanted, zoom: zoom };
+    controller.promise = GM.api(options.url(wanted), { signal: controller.signal })
+      .then(function (data) {
+        if (owner.pending !== controller) return;
+        owner.pending = null;
+        owner.held = { bounds: wanted, zoom: zoom };
+        options.onData(data);
+      })
+      .catch(function (error) {
+        if (error.name !== 'AbortError') GM.toast(options.failure + error.message);
+      });
+    return controller.promise;
+  };
+
   /** Query string from an object, skipping empty values. */
   GM.query = function (params) {
     var parts = [];
