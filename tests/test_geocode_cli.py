@@ -16,6 +16,18 @@ def run(argv) -> int:
     return exit_info.value.code
 
 
+def geocode(files, queries, out, *options) -> int:
+    """Run `gridmap geocode` on the fixture's library and grids."""
+    library, grids = str(files["library"]), str(files["grids"])
+    argv = ["geocode", "--library", library, "--grids", grids, "--in", str(queries)]
+    return run([*argv, "--out", str(out), *map(str, options)])
+
+
+def assign(grids, addresses, out) -> int:
+    """Run `gridmap assign`."""
+    return run(["assign", "--grids", str(grids), "--addresses", str(addresses), "--out", str(out)])
+
+
 def read_rows(path):
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -37,17 +49,7 @@ def files(tmp_path):
 
 def test_assign_every_address_once(files, capsys):
     out = files["dir"] / "assigned.csv"
-    code = run(
-        [
-            "assign",
-            "--grids",
-            str(files["grids"]),
-            "--addresses",
-            str(files["library"]),
-            "--out",
-            str(out),
-        ]
-    )
+    code = assign(files["grids"], files["library"], out)
     assert code == 0
     rows = read_rows(out)
     assert len(rows) == len(small_library())
@@ -60,17 +62,7 @@ def test_assign_every_address_once(files, capsys):
 
 def test_assign_lists_unassigned_and_exits_1(files, capsys):
     out = files["dir"] / "assigned.csv"
-    code = run(
-        [
-            "assign",
-            "--grids",
-            str(files["partial"]),
-            "--addresses",
-            str(files["library"]),
-            "--out",
-            str(out),
-        ]
-    )
+    code = assign(files["partial"], files["library"], out)
     assert code == 1
     rows = read_rows(out)
     assert len(rows) == len(small_library())
@@ -86,9 +78,7 @@ def test_assign_refuses_duplicate_address_ids(files, capsys):
     bad = files["dir"] / "dup.csv"
     lib.to_csv(bad, index=False)
     out = files["dir"] / "never.csv"
-    code = run(
-        ["assign", "--grids", str(files["grids"]), "--addresses", str(bad), "--out", str(out)]
-    )
+    code = assign(files["grids"], bad, out)
     assert code == 2
     err = capsys.readouterr().err
     assert "dup.csv" in err and "address_id" in err and "duplicate" in err
@@ -116,19 +106,7 @@ def test_geocode_keeps_every_id_and_reports_bad_rows(files, capsys):
     queries = files["dir"] / "queries.csv"
     queries.write_text(QUERIES, encoding="utf-8")
     out = files["dir"] / "results.csv"
-    code = run(
-        [
-            "geocode",
-            "--library",
-            str(files["library"]),
-            "--grids",
-            str(files["grids"]),
-            "--in",
-            str(queries),
-            "--out",
-            str(out),
-        ]
-    )
+    code = geocode(files, queries, out)
     assert code == 1  # malformed rows are a reported quality failure
     rows = read_rows(out)
     assert [r["id"] for r in rows] == [f"q{i}" for i in range(1, 12)]
@@ -158,23 +136,7 @@ def test_geocode_review_threshold_option(files):
     queries.write_text("id,address\nq2,幸福小区3幢201室\n", encoding="utf-8")
     out = files["dir"] / "results.csv"
     review = files["dir"] / "to_check.csv"
-    code = run(
-        [
-            "geocode",
-            "--library",
-            str(files["library"]),
-            "--grids",
-            str(files["grids"]),
-            "--in",
-            str(queries),
-            "--out",
-            str(out),
-            "--review-threshold",
-            "0.3",
-            "--review",
-            str(review),
-        ]
-    )
+    code = geocode(files, queries, out, "--review-threshold", "0.3", "--review", str(review))
     assert code == 0
     assert read_rows(out)[0]["level"] == "room"
     assert read_rows(review) == []
@@ -184,19 +146,7 @@ def test_geocode_reads_gbk(files):
     queries = files["dir"] / "gbk.csv"
     queries.write_bytes("id,address\n1,中华路7号\n2,幸福小区1幢1单元101室\n".encode("gbk"))
     out = files["dir"] / "results.csv"
-    code = run(
-        [
-            "geocode",
-            "--library",
-            str(files["library"]),
-            "--grids",
-            str(files["grids"]),
-            "--in",
-            str(queries),
-            "--out",
-            str(out),
-        ]
-    )
+    code = geocode(files, queries, out)
     assert code == 0
     assert [r["level"] for r in read_rows(out)] == ["door", "room"]
 
@@ -205,19 +155,7 @@ def test_geocode_without_id_column_is_bad_input(files, capsys):
     queries = files["dir"] / "bad.csv"
     queries.write_text("name,text\n1,中华路7号\n", encoding="utf-8")
     out = files["dir"] / "results.csv"
-    code = run(
-        [
-            "geocode",
-            "--library",
-            str(files["library"]),
-            "--grids",
-            str(files["grids"]),
-            "--in",
-            str(queries),
-            "--out",
-            str(out),
-        ]
-    )
+    code = geocode(files, queries, out)
     assert code == 2
     err = capsys.readouterr().err
     assert "bad.csv: row 1: no id or address column" in err
@@ -230,13 +168,11 @@ def test_geocode_aliases_file(files, capsys):
     queries = files["dir"] / "queries.csv"
     queries.write_text("id,address\n1,老街7号\n", encoding="utf-8")
     out = files["dir"] / "results.csv"
-    code = run(["geocode", "--library", str(files["library"]), "--grids", str(files["grids"]),
-                "--in", str(queries), "--out", str(out), "--aliases", str(aliases)])  # fmt: skip
+    code = geocode(files, queries, out, "--aliases", aliases)
     assert code == 0
     assert read_rows(out)[0]["address_id"] == "ZH-7"
     assert "'没有这条路' is no library name" in capsys.readouterr().err
     aliases.write_text("alias,name\n,中华路\n", encoding="utf-8")
-    code = run(["geocode", "--library", str(files["library"]), "--grids", str(files["grids"]),
-                "--in", str(queries), "--out", str(out), "--aliases", str(aliases)])  # fmt: skip
+    code = geocode(files, queries, out, "--aliases", aliases)
     assert code == 2
     assert "aliases.csv: row 2: needs an alias and a name" in capsys.readouterr().err
