@@ -31,25 +31,10 @@ import pycrfsuite
 
 from gridmap.geocode.conll import Labelled, canonical_tag, chunks
 from gridmap.geocode.features import Lexicon, featurize, tokenize
+from gridmap.model import ADDRESS_COMPONENTS
 
-__all__ = ["AddressParser", "LIBRARY_COMPONENTS"]
+__all__ = ["AddressParser"]
 
-# Columns of a standard address library that are address components, in hierarchy order.
-LIBRARY_COMPONENTS = (
-    "prov",
-    "city",
-    "district",
-    "town",
-    "community",
-    "road",
-    "roadno",
-    "poi",
-    "subpoi",
-    "houseno",
-    "cellno",
-    "floorno",
-    "roomno",
-)
 _FOLDS = 4
 
 
@@ -161,11 +146,11 @@ class AddressParser:
         Each row's non-empty components, in hierarchy order, make one labelled address; at most
         ``max_training`` distinct rows train the CRF (evenly spread), all rows feed the gazetteer.
         """
-        columns = [c for c in LIBRARY_COMPONENTS if c in addresses.columns]
+        columns = [c for c in ADDRESS_COMPONENTS if c in addresses.columns]
         if not columns:
             raise ValueError(
                 "the address library has none of the component columns "
-                + " ".join(LIBRARY_COMPONENTS)
+                + " ".join(ADDRESS_COMPONENTS)
             )
         frame = addresses[columns].fillna("").astype(str).drop_duplicates()
         vocabulary = set()
