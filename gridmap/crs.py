@@ -402,17 +402,7 @@ def to_cgcs2000(
     >>> [round(v, 6) for v in to_cgcs2000(500000.0, 3400000.0, "EPSG:4549")]
     [120.0, 30.720617]
     """
-    source = parse_crs(crs)
-    if source in ("wgs84", "cgcs2000"):
-        lon_a, lat_a = _as_arrays(lon, lat)
-        return _scalar_or_array(lon, lat, lon_a.copy(), lat_a.copy())
-    if source == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if source == "bd09":
-        return bd09_to_wgs84(lon, lat)
-    lon_a, lat_a = _as_arrays(lon, lat)
-    x, y = _transformer(source, _crs_of("cgcs2000")).transform(lon_a, lat_a)
-    return _scalar_or_array(lon, lat, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return _convert(lon, lat, crs, _FROM_DATUM, towards_storage=True)
 
 
 def from_cgcs2000(
@@ -423,16 +413,31 @@ def from_cgcs2000(
     >>> [round(v, 6) for v in from_cgcs2000(120.7555, 30.7461, "bd09")]
     [120.766383, 30.749626]
     """
-    target = parse_crs(crs)
-    if target in ("wgs84", "cgcs2000"):
-        lon_a, lat_a = _as_arrays(lon, lat)
-        return _scalar_or_array(lon, lat, lon_a.copy(), lat_a.copy())
-    if target == "gcj02":
-        return wgs84_to_gcj02(lon, lat)
-    if target == "bd09":
-        return wgs84_to_bd09(lon, lat)
+    return _convert(lon, lat, crs, _TO_DATUM, towards_storage=False)
+
+
+# The obfuscated datums have no EPSG code: their own functions, one table a direction.
+_FROM_DATUM = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+_TO_DATUM = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+
+
+def _convert(
+    lon: ArrayLike,
+    lat: ArrayLike,
+    crs: str | int | pyproj.CRS,
+    datum_functions: dict[str, Callable],
+    towards_storage: bool,
+) -> tuple[Coordinate, Coordinate]:
+    """Between CGCS2000 lon/lat and `crs`, in the direction `towards_storage` says."""
+    other = parse_crs(crs)
     lon_a, lat_a = _as_arrays(lon, lat)
-    x, y = _transformer(_crs_of("cgcs2000"), target).transform(lon_a, lat_a)
+    if other in ("wgs84", "cgcs2000"):
+        return _scalar_or_array(lon, lat, lon_a.copy(), lat_a.copy())
+    if other in datum_functions:
+        return datum_functions[other](lon, lat)
+    storage = _crs_of("cgcs2000")
+    source, target = (other, storage) if towards_storage else (storage, other)
+    x, y = _transformer(source, target).transform(lon_a, lat_a)
     return _scalar_or_array(lon, lat, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
