@@ -27,21 +27,20 @@ class Datum:
         self.identity = name in IDENTITY
 
     def to_display(self, lon, lat):
-        if self.identity:
-            return lon, lat
         from gridmap.crs import wgs84_to_gcj02
 
-        x, y = wgs84_to_gcj02(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        if np.ndim(x) == 0:
-            return float(x), float(y)
-        return x, y
+        return self._shift(wgs84_to_gcj02, lon, lat)
 
     def from_display(self, lon, lat):
-        if self.identity:
-            return lon, lat
         from gridmap.crs import gcj02_to_wgs84
 
-        x, y = gcj02_to_wgs84(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        return self._shift(gcj02_to_wgs84, lon, lat)
+
+    def _shift(self, convert, lon, lat):
+        """``convert`` applied unless the display datum is the store's; scalars stay floats."""
+        if self.identity:
+            return lon, lat
+        x, y = convert(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         if np.ndim(x) == 0:
             return float(x), float(y)
         return x, y
