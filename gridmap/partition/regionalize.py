@@ -338,6 +338,13 @@ class _Data:
                     next_label += 1
         return labels
 
+    def _totals(self, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Households, population and area of each of ``count`` region labels."""
+        return tuple(
+            np.bincount(labels, weights=values, minlength=count)
+            for values in (self.h, self.p, self.a)
+        )
+
     def _absorb_unlabelled(self, labels: np.ndarray) -> None:
         queue = deque(np.flatnonzero(labels < 0).tolist())
         stalled = 0
@@ -359,9 +366,7 @@ class _Data:
         """Move boundary units or merge regions while the total bound violation drops."""
         labels = labels.copy()
         count = int(labels.max()) + 1
-        th = np.bincount(labels, weights=self.h, minlength=count)
-        tp = np.bincount(labels, weights=self.p, minlength=count)
-        ta = np.bincount(labels, weights=self.a, minlength=count)
+        th, tp, ta = self._totals(labels, count)
         members = {r: set(np.flatnonzero(labels == r).tolist()) for r in range(count)}
         b = self.b
 
@@ -403,9 +408,7 @@ class _Data:
         labels = labels.copy()
         next_label = int(labels.max()) + 1
         for _ in range(3):
-            th = np.bincount(labels, weights=self.h, minlength=next_label)
-            tp = np.bincount(labels, weights=self.p, minlength=next_label)
-            ta = np.bincount(labels, weights=self.a, minlength=next_label)
+            th, tp, ta = self._totals(labels, next_label)
             regions = np.flatnonzero(np.bincount(labels, minlength=next_label) > 0)
             bad = [int(r) for r in regions if self.b._scalar_violation(th[r], tp[r], ta[r], 1) > 0]
             changed = False
@@ -455,9 +458,7 @@ class _Data:
                 labels = new
                 done |= set(pool_labels) | set(range(len(th), next_label))
                 changed = True
-                th = np.bincount(labels, weights=self.h, minlength=next_label)
-                tp = np.bincount(labels, weights=self.p, minlength=next_label)
-                ta = np.bincount(labels, weights=self.a, minlength=next_label)
+                th, tp, ta = self._totals(labels, next_label)
             if not changed:
                 break
         return labels
@@ -471,9 +472,7 @@ class _Data:
         """
         labels = labels.copy()
         count = int(labels.max()) + 1
-        th = np.bincount(labels, weights=self.h, minlength=count)
-        tp = np.bincount(labels, weights=self.p, minlength=count)
-        ta = np.bincount(labels, weights=self.a, minlength=count)
+        th, tp, ta = self._totals(labels, count)
         members = {r: set(np.flatnonzero(labels == r).tolist()) for r in range(count)}
         indptr, indices, weights = self.g.indptr, self.g.indices, self.g.weights
         violation = self.b._scalar_violation
