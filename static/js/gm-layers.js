@@ -14,18 +14,14 @@
       field: 'households',
       breaks: [200, 300, 400, 500, 600],
       colors: ['#143d59', '#1b5e84', '#2386b0', '#2bb0d8', '#5fd3f0', '#a0ecff'],
-      label: function (v) {
-        return GM.fmtInt(v);
-      },
+      label: GM.fmtInt,
     },
     open: {
       title: '未结事件',
       field: 'open',
       breaks: [1, 3, 6, 11, 21],
       colors: ['#1b2a1f', '#5c4d0b', '#8f5f00', '#c0580a', '#e8340c', '#ff1f5a'],
-      label: function (v) {
-        return GM.fmtInt(v);
-      },
+      label: GM.fmtInt,
     },
     closure_rate: {
       title: '结案率',
