@@ -35,10 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from synthetic_city import add_incidents, publish_city, synthetic_city  # noqa: E402
 from tqdm import tqdm  # noqa: E402
-
-from web.map.synthetic import add_incidents, publish_city, synthetic_city  # noqa: E402
 
 VIEWPORT = (1920, 1080)
 LIMIT_FIRST_LOAD = 1_000_000

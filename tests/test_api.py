@@ -7,18 +7,18 @@ import json
 import sqlite3
 
 import pytest
-from webcity import app, bearer, city_store, client, tokens  # noqa: F401  (fixtures)
+from webcity import bearer
 
 from web import create_app
 
 POINT = {"type": "garbage", "description": "路口垃圾堆放", "lon": 120.71, "lat": 30.71}
 
 
-def post(client, token, url, body):  # noqa: F811
+def post(client, token, url, body):
     return client.post(url, headers=bearer(token), json=body)
 
 
-def test_config_describes_city_layers_types_user(client, tokens):  # noqa: F811
+def test_config_describes_city_layers_types_user(client, tokens):
     r = client.get("/api/config", headers=bearer(tokens["viewer"]))
     assert r.status_code == 200
     cfg = r.get_json()
@@ -39,7 +39,7 @@ def test_config_describes_city_layers_types_user(client, tokens):  # noqa: F811
     assert cfg["version"]["id"] == 1
 
 
-def test_every_api_endpoint_needs_a_token(client):  # noqa: F811
+def test_every_api_endpoint_needs_a_token(client):
     for url in [
         "/api/config",
         "/api/layers/grid",
@@ -59,7 +59,7 @@ def test_every_api_endpoint_needs_a_token(client):  # noqa: F811
     assert r.status_code == 401
 
 
-def test_layers_by_bbox_and_zoom(client, tokens):  # noqa: F811
+def test_layers_by_bbox_and_zoom(client, tokens):
     h = bearer(tokens["viewer"])
     r = client.get("/api/layers/grid?bbox=120.70,30.70,120.72,30.72&zoom=14", headers=h)
     fc = r.get_json()
@@ -106,17 +106,17 @@ def test_layers_by_bbox_and_zoom(client, tokens):  # noqa: F811
         "bbox=nan,1,2,3",
     ],
 )
-def test_layers_bad_query_is_400(client, tokens, query):  # noqa: F811
+def test_layers_bad_query_is_400(client, tokens, query):
     r = client.get(f"/api/layers/grid?{query}", headers=bearer(tokens["viewer"]))
     assert r.status_code == 400 and r.get_json()["field"] in ("bbox", "zoom")
 
 
-def test_unknown_layer_is_404_json(client, tokens):  # noqa: F811
+def test_unknown_layer_is_404_json(client, tokens):
     r = client.get("/api/layers/buildings", headers=bearer(tokens["viewer"]))
     assert r.status_code == 404 and "unknown layer" in r.get_json()["error"]
 
 
-def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, city_store):  # noqa: F811
+def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, city_store):
     r = post(client, tokens["field"], "/api/incidents", POINT)
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
@@ -144,7 +144,7 @@ def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, city
         assert key in feature["properties"]
 
 
-def test_report_by_address_and_in_exclusive_grid(client, tokens):  # noqa: F811
+def test_report_by_address_and_in_exclusive_grid(client, tokens):
     r = post(
         client,
         tokens["dispatcher"],
@@ -159,7 +159,7 @@ def test_report_by_address_and_in_exclusive_grid(client, tokens):  # noqa: F811
     assert r.get_json()["grid_code"] == "330402001001501"
 
 
-def test_gcj02_point_is_converted(client, tokens):  # noqa: F811
+def test_gcj02_point_is_converted(client, tokens):
     from gridmap.crs import wgs84_to_gcj02
 
     lon, lat = wgs84_to_gcj02(120.71, 30.71)
@@ -195,7 +195,7 @@ def test_gcj02_point_is_converted(client, tokens):  # noqa: F811
         ({"type": "garbage", "description": "x", "address": "火星基地1号"}, 422, "address"),
     ],
 )
-def test_bad_reports_are_4xx_json(client, tokens, body, status, field):  # noqa: F811
+def test_bad_reports_are_4xx_json(client, tokens, body, status, field):
     r = post(client, tokens["admin"], "/api/incidents", body)
     assert r.status_code == status, r.get_json()
     assert r.get_json()["field"] == field
@@ -204,7 +204,7 @@ def test_bad_reports_are_4xx_json(client, tokens, body, status, field):  # noqa:
 @pytest.mark.parametrize(
     "data", [b"{not json", b"[1, 2]", b"", b"\xff\xfe", b"null", b"[" * 100_000, b'{"a":' * 50_000]
 )
-def test_malformed_json_is_400(client, tokens, data):  # noqa: F811
+def test_malformed_json_is_400(client, tokens, data):
     r = client.post(
         "/api/incidents",
         data=data,
@@ -214,7 +214,7 @@ def test_malformed_json_is_400(client, tokens, data):  # noqa: F811
     assert r.status_code == 400 and "error" in r.get_json()
 
 
-def test_request_size_is_limited_413_json(tmp_path, city_store, tokens):  # noqa: F811
+def test_request_size_is_limited_413_json(tmp_path, city_store, tokens):
     small = create_app({"DB": city_store.path, "MAX_CONTENT_LENGTH": 2000})
     body = json.dumps(POINT | {"description": "x" * 3000})
     r = small.test_client().post(
@@ -226,7 +226,7 @@ def test_request_size_is_limited_413_json(tmp_path, city_store, tokens):  # noqa
     assert r.status_code == 413 and "error" in r.get_json()
 
 
-def test_script_in_description_is_stored_as_text(client, tokens):  # noqa: F811
+def test_script_in_description_is_stored_as_text(client, tokens):
     payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     r = post(client, tokens["admin"], "/api/incidents", POINT | {"description": payload})
     got = client.get(f"/api/incidents/{r.get_json()['id']}", headers=bearer(tokens["viewer"]))
@@ -235,7 +235,7 @@ def test_script_in_description_is_stored_as_text(client, tokens):  # noqa: F811
     assert got.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_roles_for_reporting(client, tokens):  # noqa: F811
+def test_roles_for_reporting(client, tokens):
     assert post(client, tokens["viewer"], "/api/incidents", POINT).status_code == 403
     # Field staff only inside their own grids (community 330402001001).
     assert post(client, tokens["field"], "/api/incidents", POINT).status_code == 201
@@ -245,7 +245,7 @@ def test_roles_for_reporting(client, tokens):  # noqa: F811
     assert post(client, tokens["dispatcher"], "/api/incidents", outside).status_code == 201
 
 
-def test_workflow_over_the_api(client, tokens):  # noqa: F811
+def test_workflow_over_the_api(client, tokens):
     iid = post(client, tokens["field"], "/api/incidents", POINT).get_json()["id"]
     url = f"/api/incidents/{iid}/transition"
     r = post(client, tokens["field"], url, {"action": "accept"})
@@ -300,13 +300,13 @@ def test_workflow_over_the_api(client, tokens):  # noqa: F811
         ({"action": "accept", "note": "n" * 4001}, 400),
     ],
 )
-def test_bad_transitions(client, tokens, body, status):  # noqa: F811
+def test_bad_transitions(client, tokens, body, status):
     iid = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
     r = post(client, tokens["admin"], f"/api/incidents/{iid}/transition", body)
     assert r.status_code == status and "error" in r.get_json()
 
 
-def test_unknown_ids_are_404(client, tokens):  # noqa: F811
+def test_unknown_ids_are_404(client, tokens):
     h = bearer(tokens["admin"])
     assert client.get("/api/incidents/999", headers=h).status_code == 404
     r = client.post("/api/incidents/999/transition", headers=h, json={"action": "accept"})
@@ -326,7 +326,7 @@ def test_unknown_ids_are_404(client, tokens):  # noqa: F811
     assert r.status_code == 200 and r.get_json() == []
 
 
-def test_incident_filters(client, tokens, city_store):  # noqa: F811
+def test_incident_filters(client, tokens, city_store):
     h = bearer(tokens["admin"])
     a = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
     post(
@@ -379,7 +379,7 @@ def _bulk_incidents(store, n):
             )
 
 
-def test_many_incidents_come_as_clusters_and_heat(client, tokens, city_store):  # noqa: F811
+def test_many_incidents_come_as_clusters_and_heat(client, tokens, city_store):
     _bulk_incidents(city_store, 2100)
     h = bearer(tokens["viewer"])
     fc = client.get("/api/incidents?zoom=12", headers=h).get_json()
@@ -396,7 +396,7 @@ def test_many_incidents_come_as_clusters_and_heat(client, tokens, city_store):  
     assert 30.6 < lat < 30.9 and 120.6 < lon < 120.9
 
 
-def test_large_answers_are_gzipped(client, tokens, city_store):  # noqa: F811
+def test_large_answers_are_gzipped(client, tokens, city_store):
     _bulk_incidents(city_store, 300)
     h = bearer(tokens["viewer"]) | {"Accept-Encoding": "gzip"}
     r = client.get("/api/incidents", headers=h)
@@ -404,7 +404,7 @@ def test_large_answers_are_gzipped(client, tokens, city_store):  # noqa: F811
     assert len(json.loads(gzip.decompress(r.data))["features"]) == 300
 
 
-def test_grid_layer_carries_incident_kpis(client, tokens):  # noqa: F811
+def test_grid_layer_carries_incident_kpis(client, tokens):
     iid = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
     post(client, tokens["admin"], "/api/incidents", POINT)
     post(client, tokens["admin"], f"/api/incidents/{iid}/transition", {"action": "reject"})
@@ -423,7 +423,7 @@ def test_grid_layer_carries_incident_kpis(client, tokens):  # noqa: F811
     assert grid["households"] == 301 and grid["geometry"]["type"] == "Polygon"
 
 
-def test_kpi_json_and_csv(client, tokens):  # noqa: F811
+def test_kpi_json_and_csv(client, tokens):
     post(client, tokens["admin"], "/api/incidents", POINT)
     h = bearer(tokens["viewer"])
     rows = client.get("/api/kpi?level=street", headers=h).get_json()["rows"]
@@ -450,7 +450,7 @@ def test_kpi_json_and_csv(client, tokens):  # noqa: F811
     assert client.get("/api/kpi?format=xml", headers=h).status_code == 400
 
 
-def test_geocode(client, tokens):  # noqa: F811
+def test_geocode(client, tokens):
     h = bearer(tokens["viewer"])
     r = client.get("/api/geocode?q=浙江省嘉兴市南湖区测试路3号", headers=h)
     body = r.get_json()
@@ -462,7 +462,7 @@ def test_geocode(client, tokens):  # noqa: F811
     assert client.get("/api/geocode?q=" + "路" * 201, headers=h).status_code == 400
 
 
-def test_versions_and_activation_need_planner(client, tokens, city_store):  # noqa: F811
+def test_versions_and_activation_need_planner(client, tokens, city_store):
     import webcity
 
     webcity.publish_city(city_store, note="second")
@@ -494,7 +494,7 @@ def _events(text):
     return out
 
 
-def test_stream_sends_events_and_resumes(client, tokens):  # noqa: F811
+def test_stream_sends_events_and_resumes(client, tokens):
     h = bearer(tokens["viewer"])
     first = post(client, tokens["admin"], "/api/incidents", POINT).get_json()["id"]
     r = client.get("/api/stream?once=1", headers=h)
@@ -515,7 +515,7 @@ def test_stream_sends_events_and_resumes(client, tokens):  # noqa: F811
         assert client.get(f"/api/stream?max_seconds={bad}", headers=h).status_code == 400
 
 
-def test_stream_delivers_new_event_while_open(app, tokens, city_store):  # noqa: F811
+def test_stream_delivers_new_event_while_open(app, tokens, city_store):
     import threading
     import time
 
@@ -542,7 +542,7 @@ def test_stream_delivers_new_event_while_open(app, tokens, city_store):  # noqa:
     assert time.monotonic() - started < 5
 
 
-def test_gcj02_basemap_shifts_every_overlay(tmp_path, city_store, tokens):  # noqa: F811
+def test_gcj02_basemap_shifts_every_overlay(tmp_path, city_store, tokens):
     from gridmap.crs import wgs84_to_gcj02
 
     shifted = create_app(
@@ -566,7 +566,7 @@ def test_gcj02_basemap_shifts_every_overlay(tmp_path, city_store, tokens):  # no
     assert abs(roads["coordinates"][0][0] - start[0]) < 1e-6
 
 
-def test_openapi_lists_every_route(client):  # noqa: F811
+def test_openapi_lists_every_route(client):
     doc = client.get("/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     app_ = client.application
@@ -580,7 +580,7 @@ def test_openapi_lists_every_route(client):  # noqa: F811
             assert method.lower() in doc["paths"][templated], (templated, method)
 
 
-def test_publish_over_the_api_needs_planner(client, tokens, tmp_path):  # noqa: F811
+def test_publish_over_the_api_needs_planner(client, tokens, tmp_path):
     import io
 
     import webcity
@@ -619,7 +619,7 @@ def test_publish_over_the_api_needs_planner(client, tokens, tmp_path):  # noqa: 
     assert r.status_code == 400
 
 
-def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_path):  # noqa: F811
+def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_path):
     import io
 
     import webcity
@@ -660,7 +660,7 @@ FIELDS = st.sampled_from(["type", "description", "lon", "lat", "crs", "address",
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=st.dictionaries(FIELDS, JSON_VALUES, max_size=6) | JSON_VALUES)
-def test_no_json_body_makes_a_500(client, tokens, body):  # noqa: F811
+def test_no_json_body_makes_a_500(client, tokens, body):
     h = bearer(tokens["admin"])
     for url in ("/api/incidents", "/api/incidents/1/transition"):
         r = client.post(url, headers=h, data=json.dumps(body), content_type="application/json")
@@ -702,13 +702,13 @@ QUERY_KEYS = st.sampled_from(
         ]
     ),
 )
-def test_no_query_string_makes_a_500(client, tokens, query, path):  # noqa: F811
+def test_no_query_string_makes_a_500(client, tokens, query, path):
     query = dict(query, once="1") if path == "/api/stream" else query
     r = client.get(path, headers=bearer(tokens["viewer"]), query_string=query)
     assert r.status_code < 500, (path, query, r.get_data(as_text=True)[:200])
 
 
-def test_concurrent_reports_are_all_kept(app, tokens, city_store):  # noqa: F811
+def test_concurrent_reports_are_all_kept(app, tokens, city_store):
     from concurrent.futures import ThreadPoolExecutor
 
     def report(i):
@@ -726,7 +726,7 @@ def test_concurrent_reports_are_all_kept(app, tokens, city_store):  # noqa: F811
     assert events == 60
 
 
-def test_stream_sends_keep_alive_comments(city_store, tokens):  # noqa: F811
+def test_stream_sends_keep_alive_comments(city_store, tokens):
     quick = create_app(
         {"DB": city_store.path, "SSE_KEEPALIVE_SECONDS": 0.1, "SSE_POLL_SECONDS": 0.05}
     )
@@ -737,7 +737,7 @@ def test_stream_sends_keep_alive_comments(city_store, tokens):  # noqa: F811
     assert r.headers["Cache-Control"] == "no-cache"
 
 
-def test_point_report_gets_the_nearest_address_once_the_geocoder_is_loaded(client, tokens):  # noqa: F811
+def test_point_report_gets_the_nearest_address_once_the_geocoder_is_loaded(client, tokens):
     first = post(
         client, tokens["admin"], "/api/incidents", POINT | {"lon": 120.7125, "lat": 30.7251}
     )
@@ -755,7 +755,7 @@ def test_point_report_gets_the_nearest_address_once_the_geocoder_is_loaded(clien
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(number=st.integers(min_value=0, max_value=10**30))
-def test_no_id_in_a_path_makes_a_500(client, tokens, number):  # noqa: F811
+def test_no_id_in_a_path_makes_a_500(client, tokens, number):
     h = bearer(tokens["admin"])
     for url in (f"/api/incidents/{number}", f"/open311/v2/requests/{number}.json"):
         assert client.get(url, headers=h).status_code in (200, 404), url

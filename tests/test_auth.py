@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from webcity import app, bearer, city_store, client, tokens  # noqa: F401  (fixtures)
+from webcity import bearer
 
 
-def test_login_page_renders_a_form(client):  # noqa: F811
+def test_login_page_renders_a_form(client):
     r = client.get("/login?next=/")
     assert r.status_code == 200 and r.mimetype == "text/html"
     page = r.get_data(as_text=True)
@@ -13,7 +13,7 @@ def test_login_page_renders_a_form(client):  # noqa: F811
     assert "http://" not in page and "https://" not in page  # nothing from outside hosts
 
 
-def test_login_sets_session_cookie_and_logout_ends_it(client, tokens):  # noqa: F811
+def test_login_sets_session_cookie_and_logout_ends_it(client, tokens):
     r = client.post("/login", data={"token": tokens["dispatcher"], "next": "/"})
     assert r.status_code == 302 and r.headers["Location"] == "/"
     cookie = r.headers["Set-Cookie"]
@@ -25,7 +25,7 @@ def test_login_sets_session_cookie_and_logout_ends_it(client, tokens):  # noqa: 
     assert client.get("/api/config").status_code == 401
 
 
-def test_bad_login_is_refused(client):  # noqa: F811
+def test_bad_login_is_refused(client):
     r = client.post("/login", data={"token": "guess"})
     assert r.status_code == 401 and "invalid" in r.get_data(as_text=True)
     r = client.post("/login", json={"token": "guess"})
@@ -37,7 +37,7 @@ def test_bad_login_is_refused(client):  # noqa: F811
     assert client.get("/api/config").status_code == 401
 
 
-def test_json_login_and_no_open_redirect(client, tokens):  # noqa: F811
+def test_json_login_and_no_open_redirect(client, tokens):
     r = client.post("/login", json={"token": tokens["viewer"]})
     assert r.get_json() == {"name": "viewer-user", "role": "viewer"}
     for target in ["https://evil.example/", "//evil.example", "/\\evil"]:
@@ -45,7 +45,7 @@ def test_json_login_and_no_open_redirect(client, tokens):  # noqa: F811
         assert r.headers["Location"] == "/", target
 
 
-def test_revoking_a_token_ends_its_sessions(client, tokens, city_store):  # noqa: F811
+def test_revoking_a_token_ends_its_sessions(client, tokens, city_store):
     client.post("/login", data={"token": tokens["planner"]})
     assert client.get("/api/config").status_code == 200
     token_id = city_store.check_token(tokens["planner"]).id
@@ -54,7 +54,7 @@ def test_revoking_a_token_ends_its_sessions(client, tokens, city_store):  # noqa
     assert client.get("/api/config", headers=bearer(tokens["planner"])).status_code == 401
 
 
-def test_map_page_redirects_to_login_without_session(client, tokens):  # noqa: F811
+def test_map_page_redirects_to_login_without_session(client, tokens):
     if "map.index" not in client.application.view_functions:
         return  # the map page belongs to web.map; checked there when present
     r = client.get("/")
@@ -63,7 +63,7 @@ def test_map_page_redirects_to_login_without_session(client, tokens):  # noqa: F
     assert client.get("/").status_code == 200
 
 
-def test_role_ladder_on_writes(client, tokens):  # noqa: F811
+def test_role_ladder_on_writes(client, tokens):
     body = {"type": "garbage", "description": "x", "lon": 120.71, "lat": 30.71}
     expected = {"viewer": 403, "field": 201, "dispatcher": 201, "planner": 201, "admin": 201}
     for role, status in expected.items():
@@ -75,13 +75,13 @@ def test_role_ladder_on_writes(client, tokens):  # noqa: F811
         assert r.status_code == status, role
 
 
-def test_malformed_authorization_headers(client):  # noqa: F811
+def test_malformed_authorization_headers(client):
     for header in ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "token abc", "Bearer " + "x" * 5000]:
         r = client.get("/api/config", headers={"Authorization": header})
         assert r.status_code == 401, header
 
 
-def test_cookie_writes_must_be_same_site_json(client, tokens):  # noqa: F811
+def test_cookie_writes_must_be_same_site_json(client, tokens):
     body = {"type": "garbage", "description": "x", "lon": 120.71, "lat": 30.71}
     client.post("/login", data={"token": tokens["admin"]})
     r = client.post("/api/incidents", data=body)  # a form post riding on the cookie

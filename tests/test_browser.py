@@ -36,9 +36,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    from synthetic_city import synthetic_app
     from werkzeug.serving import make_server
-
-    from web.map.synthetic import synthetic_app
 
     app, city = synthetic_app(tmp_path_factory.mktemp("browser") / "store.sqlite", 12, 10, 60)
     store = app.extensions["gridmap_store"]

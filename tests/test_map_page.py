@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from synthetic_city import synthetic_app
 
 from web.map.page import EXTRA_CSS, EXTRA_JS
-from web.map.synthetic import synthetic_app
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"

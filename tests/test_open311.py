@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from webcity import app, bearer, city_store, client, tokens  # noqa: F401  (fixtures)
+from webcity import bearer
 
 BASE = "/open311/v2"
 
 
-def test_services_list_the_incident_types(client):  # noqa: F811
+def test_services_list_the_incident_types(client):
     services = client.get(f"{BASE}/services.json").get_json()
     codes = {s["service_code"]: s for s in services}
     assert codes["manhole"]["service_name"] == "井盖破损"
@@ -15,7 +15,7 @@ def test_services_list_the_incident_types(client):  # noqa: F811
     assert codes["noise"]["type"] == "realtime" and codes["noise"]["metadata"] is False
 
 
-def test_post_request_with_api_key_and_read_it_back(client, tokens):  # noqa: F811
+def test_post_request_with_api_key_and_read_it_back(client, tokens):
     r = client.post(
         f"{BASE}/requests.json",
         data={
@@ -40,7 +40,7 @@ def test_post_request_with_api_key_and_read_it_back(client, tokens):  # noqa: F8
     assert incident["source"] == "open311" and incident["grid_code"] == "330402001001001"
 
 
-def test_post_by_address_string_and_json_body(client, tokens):  # noqa: F811
+def test_post_by_address_string_and_json_body(client, tokens):
     r = client.post(
         f"{BASE}/requests.json",
         json={
@@ -53,7 +53,7 @@ def test_post_by_address_string_and_json_body(client, tokens):  # noqa: F811
     assert r.status_code == 201, r.get_json()
 
 
-def test_status_open_closed_follows_the_loop(client, tokens):  # noqa: F811
+def test_status_open_closed_follows_the_loop(client, tokens):
     h = bearer(tokens["admin"])
     rid = client.post(
         f"{BASE}/requests.json",
@@ -75,7 +75,7 @@ def test_status_open_closed_follows_the_loop(client, tokens):  # noqa: F811
     assert [x["service_request_id"] for x in by_id.get_json()] == [rid]
 
 
-def test_open311_errors_are_geoReport_json(client, tokens):  # noqa: F811
+def test_open311_errors_are_geoReport_json(client, tokens):
     key = tokens["admin"]
     cases = [
         ({"service_code": "garbage", "lat": 30.71, "long": 120.71}, 401),  # no api_key

@@ -9,7 +9,6 @@ import sqlite3
 import pytest
 import shapely
 import webcity
-from webcity import city_store  # noqa: F401  (fixture)
 
 from gridmap.errors import InputError
 from gridmap.store import IncidentFilter, NotFound, open_store
@@ -49,7 +48,7 @@ def test_unsupported_url_is_refused(tmp_path):
     assert open_store(f"sqlite:///{tmp_path}/u.sqlite").schema_version() == MIGRATIONS[-1][0]
 
 
-def test_publish_stores_every_layer_and_band(city_store):  # noqa: F811
+def test_publish_stores_every_layer_and_band(city_store):
     version = city_store.current_version()
     assert version["city"] == "嘉兴市" and version["current"]
     assert version["bounds"] == [120.70, 30.70, 120.80, 30.80]
@@ -69,7 +68,7 @@ def test_publish_stores_every_layer_and_band(city_store):  # noqa: F811
     assert version["summary"]["addresses"] == 8
 
 
-def test_bbox_query_uses_only_features_meeting_it(city_store):  # noqa: F811
+def test_bbox_query_uses_only_features_meeting_it(city_store):
     vid = city_store.current_version()["id"]
     west = city_store.layer_features(vid, "grid", (120.70, 30.70, 120.72, 30.72), 14)
     assert [r[1] for r in west] == ["330402001001001"]
@@ -79,7 +78,7 @@ def test_bbox_query_uses_only_features_meeting_it(city_store):  # noqa: F811
     assert geometry["type"] == "Polygon"
 
 
-def test_tiny_features_are_left_out_at_low_zoom(city_store):  # noqa: F811
+def test_tiny_features_are_left_out_at_low_zoom(city_store):
     vid = city_store.current_version()["id"]
     # The exclusive grid is ~0.003 degrees wide: several pixels at zoom 12, under one at zoom 6.
     assert len(city_store.layer_features(vid, "exclusive", None, 12)) == 1
@@ -105,7 +104,7 @@ def test_simplification_reduces_vertices_at_low_zoom(tmp_path):
     assert vertices[band_for_zoom(10)] < 20
 
 
-def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):  # noqa: F811
+def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):
     vid = city_store.current_version()["id"]
     assert city_store.locate(vid, 120.702, 30.702)["grid_code"] == "330402001001501"
     inside = city_store.locate(vid, 120.79, 30.79)
@@ -130,7 +129,7 @@ def test_publish_names_missing_columns(tmp_path):
     assert store.current_version() is None  # nothing half-stored
 
 
-def test_second_publish_becomes_current(city_store):  # noqa: F811
+def test_second_publish_becomes_current(city_store):
     first = city_store.current_version()["id"]
     second = webcity.publish_city(city_store, note="v2")["version_id"]
     assert city_store.current_version()["id"] == second != first
@@ -158,7 +157,7 @@ def test_tokens_are_stored_hashed(tmp_path):
         store.create_token("superuser")
 
 
-def test_created_incident_is_visible_to_another_connection(city_store):  # noqa: F811
+def test_created_incident_is_visible_to_another_connection(city_store):
     vid = city_store.current_version()["id"]
     location = city_store.locate(vid, 120.71, 30.71)
     iid = city_store.create_incident(
@@ -173,7 +172,7 @@ def test_created_incident_is_visible_to_another_connection(city_store):  # noqa:
     assert city_store.count_incidents(IncidentFilter(bbox=(120.75, 30.75, 120.80, 30.80))) == 0
 
 
-def test_failed_transaction_leaves_nothing(city_store):  # noqa: F811
+def test_failed_transaction_leaves_nothing(city_store):
     with pytest.raises(RuntimeError), city_store.transaction() as tx:
         tx.execute(
             "INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('a','viewer','h','t')"

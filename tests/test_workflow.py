@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from webcity import city_store  # noqa: F401  (fixture)
 
 from gridmap.store import open_store
 from gridmap.store.simulate import simulate
@@ -72,7 +71,7 @@ def _report(store, at=T0, grid=(120.71, 30.71), kind="garbage"):
     )
 
 
-def test_full_loop_records_actor_time_note_and_is_on_time(city_store):  # noqa: F811
+def test_full_loop_records_actor_time_note_and_is_on_time(city_store):
     iid = _report(city_store)
     moment = T0
     for action in HAPPY:
@@ -97,7 +96,7 @@ def test_full_loop_records_actor_time_note_and_is_on_time(city_store):  # noqa: 
     assert (kpi["total"], kpi["closed"], kpi["closed_on_time"], kpi["open"]) == (1, 1, 1, 0)
 
 
-def test_illegal_transition_changes_nothing(city_store):  # noqa: F811
+def test_illegal_transition_changes_nothing(city_store):
     iid = _report(city_store)
     with pytest.raises(IllegalTransition):
         city_store.transition(iid, "close", "x", at=T0)
@@ -105,7 +104,7 @@ def test_illegal_transition_changes_nothing(city_store):  # noqa: F811
     assert len(city_store.history(iid)) == 1
 
 
-def test_overdue_late_steps_and_rework_count_in_kpis(city_store):  # noqa: F811
+def test_overdue_late_steps_and_rework_count_in_kpis(city_store):
     late = _report(city_store)  # review limit 6 h: accepted after 7 h is late
     city_store.transition(late, "accept", "d", at=T0 + timedelta(hours=7))
     for i, action in enumerate(["dispatch", "start", "resolve"], start=1):

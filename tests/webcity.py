@@ -136,45 +136,5 @@ def publish_city(store, note: str = "test city") -> dict:
     return publish(store, grids(), boundaries(), addresses(), barriers(), note=note)
 
 
-# -- pytest fixtures (imported by the web test modules) ---------------------------------------
-
-import pytest  # noqa: E402
-
-ROLE_GRIDS = {"field": ("330402001001",)}  # field staff work in community 330402001001
-
-
-@pytest.fixture
-def city_store(tmp_path):
-    from gridmap.store import open_store
-
-    store = open_store(tmp_path / "city.sqlite")
-    publish_city(store)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def app(tmp_path, city_store):
-    from web import create_app
-
-    app = create_app({"DB": city_store.path, "TESTING": True, "SSE_POLL_SECONDS": 0.05})
-    yield app
-
-
-@pytest.fixture
-def tokens(city_store):
-    """role -> token, plus 'field_other' (a field token for another community)."""
-    out = {}
-    for role in ("viewer", "field", "dispatcher", "planner", "admin"):
-        out[role] = city_store.create_token(role, f"{role}-user", ROLE_GRIDS.get(role, ()))
-    out["field_other"] = city_store.create_token("field", "other-field", ("330402002002",))
-    return out
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
