@@ -19,6 +19,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from gridmap.store import DEFAULT_DB, open_store
 from gridmap.store.workflow import TimeLimits
+from web import security
 from web.datum import Datum
 from web.errors import register_error_handlers
 
@@ -71,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = store.secret_key()
 
     register_error_handlers(app)
+    security.register(app)  # CSP, Referrer-Policy, no-store, Server (web/security.py)
 
     from web import api, auth, open311, openapi
 
