@@ -302,7 +302,7 @@ class KpiQuery(Model):
 class StreamQuery(Model):
     last_id: Id | None = None
     once: bool = False
-    max_seconds: Annotated[float, BeforeValidator(_number_in), Field(gt=0, le=3600)] | None = None
+    max_seconds: Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=3600)] | None = None
 
 
 class Open311Query(Model):
