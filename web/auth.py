@@ -30,7 +30,7 @@ from flask import (
     session,
 )
 
-from gridmap.store.workflow import ROLES, role_at_least
+from gridmap.rules.workflow import ROLES, role_at_least
 from web.errors import ApiError
 from web.schema import FORM_TYPES, LoginIn, parse_form
 

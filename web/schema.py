@@ -43,14 +43,15 @@ from pydantic import (
     model_validator,
 )
 
-from gridmap.store.sqlite import LAYERS
-from gridmap.store.workflow import ACTIONS, INCIDENT_TYPES, STATES, parse_iso
+from gridmap.rules import labels
+from gridmap.rules.labels import LAYERS
+from gridmap.rules.workflow import ACTIONS, INCIDENT_TYPES, STATES, iso, parse_iso
+from gridmap.services.reporting import MAX_ADDRESS, MAX_DESCRIPTION
 from web.errors import ApiError
 
 # -- limits (the one place they are written; /api/meta and the views read them from here) -------
 
-MAX_DESCRIPTION = 4000
-MAX_ADDRESS = 500
+# MAX_DESCRIPTION and MAX_ADDRESS belong to the reporting service (gridmap.services.reporting).
 MAX_NOTE = 4000
 MAX_QUERY = 200
 MAX_TOKEN = 200
@@ -140,8 +141,6 @@ Id = Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_ID)]
 
 
 def _iso(value: str) -> str:
-    from gridmap.store.workflow import iso
-
     try:
         return iso(parse_iso(value))
     except (ValueError, OverflowError):
@@ -167,11 +166,11 @@ def _enum(values) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
 
 
-IncidentType = _enum([*INCIDENT_TYPES, *(name for name, _hours in INCIDENT_TYPES.values())])
+IncidentType = _enum([*INCIDENT_TYPES, *(labels.TYPES[code] for code in INCIDENT_TYPES)])
 ServiceCode = _enum(INCIDENT_TYPES)
 Action = _enum(ACTIONS)
 State = _enum(STATES)
-Layer = _enum(LAYERS)
+Layer = _enum(tuple(LAYERS))
 Code = Annotated[str, StringConstraints(pattern=r"^\d{1,32}$")]
 
 
@@ -206,10 +205,9 @@ class IncidentIn(Model):
     @property
     def type_code(self) -> str:
         """The type as its code (a Chinese name is accepted too)."""
-        for code, (name, _hours) in INCIDENT_TYPES.items():
-            if self.type in (code, name):
-                return code
-        raise AssertionError(self.type)
+        from gridmap.services.reporting import incident_type
+
+        return incident_type(self.type)
 
 
 class TransitionIn(Model):
@@ -528,7 +526,7 @@ DOCS: dict[str, Doc] = {
     ),
     "openapi.openapi": Doc(role=None),
 }
-PATH_ENUMS = {("api.layer", "name"): LAYERS}
+PATH_ENUMS = {("api.layer", "name"): tuple(LAYERS)}
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
