@@ -4,9 +4,10 @@
 ``postgresql://`` URL. Many processes and threads may write at once: every write is one short
 transaction; row locks order the writers of one incident, and the live stream's event ids are
 handed out under a lock held to commit, so they commit in id order (a reader polling
-"id > last seen" never skips one). A write that waits longer than :data:`BUSY_SECONDS` for a
-lock or a pooled connection raises :class:`~gridmap.store.base.StoreBusy` (the web app answers
-503 with ``Retry-After``); nothing is half-written.
+"id > last seen" never skips one). A write that waits for a row lock or a pooled connection
+longer than ``busy_timeout`` seconds raises
+:class:`~gridmap.store.base.StoreBusy` (the web app answers 503 with ``Retry-After``); nothing is
+half-written.
 
 Geometry lives in PostGIS columns with GiST indexes; the bbox and point-candidate queries run in
 the database. Which grid holds a point is decided by :mod:`gridmap.rules.grid_index` over the
@@ -40,6 +41,7 @@ from gridmap.rules.display import BANDS, band_for_zoom, pixel_degrees
 from gridmap.rules.kpi import KpiCounts
 from gridmap.rules.workflow import FINAL_STATES, TimeLimits, parse_iso, utc_now
 from gridmap.store.base import (
+    DEFAULT_BUSY_TIMEOUT,
     Address,
     Cluster,
     Event,
@@ -67,8 +69,6 @@ LEVEL_COLUMNS = {
     "street": "street_code",
     "district": "district_code",
 }
-# How long a write waits for a row lock or a pooled connection before giving up (StoreBusy).
-BUSY_SECONDS = 20
 POOL_SIZE = int(os.environ.get("GRIDMAP_PG_POOL_SIZE", "20"))
 # Key of the transaction-level advisory lock that orders incident event ids (any constant).
 EVENT_LOCK = 0x67726964  # "grid"
@@ -185,9 +185,15 @@ class PostGISStore:
     database must have the postgis extension or let this role create it.
     """
 
-    def __init__(self, url: str, time_limits: TimeLimits | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        time_limits: TimeLimits | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self.url = redact_url(url)
         self.time_limits = time_limits or TimeLimits()
+        self.busy_timeout = busy_timeout
         self._conninfo = url
         self._local = threading.local()
         self.migrate()  # on a connection of its own: a bad URL fails here, at once and clearly
@@ -196,9 +202,9 @@ class PostGISStore:
             min_size=1,
             max_size=max(POOL_SIZE, 2),
             kwargs={"autocommit": True},
-            configure=_configure,
+            configure=self._configure,
             name="gridmap",
-            timeout=BUSY_SECONDS,
+            timeout=busy_timeout,
             max_idle=60,
             num_workers=1,
             open=False,
@@ -208,6 +214,11 @@ class PostGISStore:
         self._finalizer = weakref.finalize(self, self._pool.close)
 
     # -- connections ---------------------------------------------------------------------------
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        """Every pooled connection: UTC, and lock waits bounded (then StoreBusy, not a hang)."""
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(f"SET lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
 
     def dispose(self) -> None:
         """Close the pool: every connection of this store (the store is unusable after)."""
@@ -228,9 +239,11 @@ class PostGISStore:
             with self._pool.connection() as conn:
                 yield conn
         except PoolTimeout as error:
-            raise StoreBusy(f"no free database connection within {BUSY_SECONDS} s") from error
+            raise StoreBusy(
+                f"no free database connection within {self.busy_timeout:g} s"
+            ) from error
         except psycopg.errors.LockNotAvailable as error:
-            raise StoreBusy(f"a row stayed locked for over {BUSY_SECONDS} s") from error
+            raise StoreBusy(f"a row stayed locked for over {self.busy_timeout:g} s") from error
         except psycopg.OperationalError as error:
             if isinstance(error, psycopg.errors.QueryCanceled | psycopg.errors.AdminShutdown):
                 raise StoreBusy(str(error).strip()) from error
@@ -928,12 +941,6 @@ class PostGISStore:
     def drop_blobs(self, namespace: str) -> None:
         with self.transaction() as tx:
             tx.execute("DELETE FROM blobs WHERE namespace = %s", (namespace,))
-
-
-def _configure(conn: psycopg.Connection) -> None:
-    """Every pooled connection: UTC, and lock waits bounded (then StoreBusy, not a hang)."""
-    conn.execute("SET TIME ZONE 'UTC'")
-    conn.execute(f"SET lock_timeout = '{BUSY_SECONDS}s'")
 
 
 def _json(value: Mapping) -> str:
