@@ -150,9 +150,6 @@ def stop_shared_cluster() -> None:
     shutil.rmtree(state, ignore_errors=True)
 
 
-_SKIPPED: list[str] = []
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> PgServer:
     """The PostgreSQL server of this run (see the module docstring for where it comes from)."""
@@ -163,7 +160,6 @@ def pg_server() -> PgServer:
         message = f"no PostgreSQL server binaries and no {URL_ENV}: {HOW_TO}"
         if in_ci():
             pytest.fail(f"CI=true but the PostGIS backend cannot run: {message}")
-        _SKIPPED.append(message)
         pytest.skip(f"PostGIS backend NOT TESTED: {message}")
     return _check(url)
 
@@ -188,6 +184,13 @@ def store_url_factory(backend, tmp_path, request) -> Iterator[Callable[[], str]]
 def store_url(store_url_factory) -> str:
     """URL of a fresh, empty store of this test's backend."""
     return store_url_factory()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL schema (for tests of what only PostGIS has)."""
+    with pg_server.fresh_schema() as url:
+        yield url
 
 
 class _Factory:
