@@ -225,9 +225,7 @@ def _insert(tx, backend: str, rows: list[tuple]) -> None:
             "(SELECT max(id) FROM incidents))"
         )
         return
-    text_rows = [
-        r[:10] + tuple(_iso(t) for t in r[10:15]) + r[15:] for r in rows
-    ]
+    text_rows = [r[:10] + tuple(_iso(t) for t in r[10:15]) + r[15:] for r in rows]
     tx.executemany(f"INSERT INTO incidents ({COLUMNS}) VALUES ({','.join('?' * 20)})", text_rows)
     tx.executemany(
         "INSERT INTO incident_rtree VALUES (?, ?, ?, ?, ?)",
@@ -246,18 +244,29 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gridmap.cli", "serve", "--db", db, "--port", str(self.port)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        self.log = Path(tempfile.mkdtemp(prefix="store_bench-serve-")) / "serve.log"
+        command = [
+            sys.executable,
+            "-m",
+            "gridmap.cli",
+            "serve",
+            "--db",
+            db,
+            "--port",
+            str(self.port),
+        ]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self.log.seek(0)
-                raise SystemExit(f"gridmap serve exited:\n{self.log.read().decode()[-2000:]}")
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"gridmap serve exited:\n{tail}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     return

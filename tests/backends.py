@@ -164,6 +164,11 @@ def pg_server() -> PgServer:
     return _check(url)
 
 
+def release_store(store) -> None:
+    """Give back every connection of a store a test opened (a PostGIS pool included)."""
+    getattr(store, "dispose", store.close)()
+
+
 # -- fixtures the tests use ---------------------------------------------------------------------
 
 

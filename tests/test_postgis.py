@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from backends import release_store
 
 from gridmap.rules.workflow import IllegalTransition
 from gridmap.store import IncidentFilter, Location, StoreBusy, open_store
@@ -25,10 +26,6 @@ def _report(store, description: str) -> int:
     return store.create_incident(
         type="noise", description=description, lon=120.71, lat=30.71, location=HERE, actor="t"
     )
-
-
-def _release(store) -> None:
-    getattr(store, "dispose", store.close)()
 
 
 def test_many_writers_lose_and_duplicate_nothing_and_the_stream_skips_nothing(store_url):
@@ -69,7 +66,7 @@ def test_many_writers_lose_and_duplicate_nothing_and_the_stream_skips_nothing(st
     every = [e.event_id for e in store.events_since(0, limit=10_000)]
     assert len(every) == 2 * len(expected)
     assert seen == every  # nothing skipped, nothing twice, in order
-    _release(store)
+    release_store(store)
 
 
 def test_one_of_two_racing_actions_wins(store_url):
@@ -92,7 +89,7 @@ def test_one_of_two_racing_actions_wins(store_url):
         outcomes = list(pool.map(accept, ["a", "b"]))
     assert sorted(type(o).__name__ for o in outcomes) == ["IllegalTransition", "str"]
     assert [h.action for h in store.history(incident_id)] == ["report", "accept"]
-    _release(store)
+    release_store(store)
 
 
 def test_a_write_meeting_a_long_lock_waits_then_reports_busy_and_writes_nothing(store_url):
@@ -121,8 +118,8 @@ def test_a_write_meeting_a_long_lock_waits_then_reports_busy_and_writes_nothing(
     thread.join(30)
     assert 0.4 < waited < 10
     assert [h.actor for h in waiter.history(incident_id)] == ["t", "holder"]
-    _release(waiter)
-    _release(holder)
+    release_store(waiter)
+    release_store(holder)
 
 
 # -- PostgreSQL + PostGIS only --------------------------------------------------------------------
@@ -151,10 +148,10 @@ def test_schema_is_versioned_with_postgis_columns_and_gist_indexes(pg_url):
         }
     assert columns == {"features": "GEOMETRY", "addresses": "POINT", "incidents": "POINT"}
     assert {"features", "incidents"} <= gist
-    _release(store)
+    release_store(store)
     again = open_store(pg_url)  # reopening applies nothing twice
     assert again.schema_version() == MIGRATIONS[-1][0]
-    _release(again)
+    release_store(again)
 
 
 def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
@@ -164,14 +161,14 @@ def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
     monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:1])
     old = open_store(pg_url)
     assert old.schema_version() == 1
-    _release(old)
+    release_store(old)
     monkeypatch.undo()
     new = open_store(pg_url)
     assert new.schema_version() == MIGRATIONS[-1][0]
     with psycopg.connect(pg_url) as conn:
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
     assert "incidents_kpi_grid" in names
-    _release(new)
+    release_store(new)
 
 
 def test_stores_opened_at_once_migrate_once(pg_url):
@@ -180,7 +177,7 @@ def test_stores_opened_at_once_migrate_once(pg_url):
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] >= 3
     for store in stores:
-        _release(store)
+        release_store(store)
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password():
@@ -192,4 +189,4 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password():
 def test_the_store_url_names_no_password(pg_url):
     store = open_store(pg_url)
     assert store.url == pg_url  # no password in it: shown as given
-    _release(store)
+    release_store(store)

@@ -173,10 +173,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         CREATE INDEX sessions_token ON sessions (token_id);
         CREATE TABLE blobs (
-            namespace text NOT NULL,
-            key text NOT NULL,
-            value bytea NOT NULL,
-            PRIMARY KEY (namespace, key)
+            key text COLLATE "C" PRIMARY KEY, -- e.g. tiles/v3/1/wgs84/grid/12/3421/1663
+            value bytea NOT NULL
         );
         """,
     ),

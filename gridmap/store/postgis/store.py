@@ -585,6 +585,19 @@ class PostGISStore:
                     approximate,
                 ),
             ).fetchone()[0]
+            if version_id is not None:  # where it is under that version, for its KPIs
+                tx.execute(
+                    "INSERT INTO incident_locations (version_id, incident_id, grid_code, "
+                    "community_code, street_code, district_code) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        version_id,
+                        incident_id,
+                        location.grid_code,
+                        location.community_code,
+                        location.street_code,
+                        location.district_code,
+                    ),
+                )
             self._event_lock(tx)
             tx.execute(
                 "INSERT INTO incident_events (incident_id, event, action, from_state, to_state, "
@@ -837,7 +850,7 @@ class PostGISStore:
                                 status,
                                 actor,
                                 moment,
-                                f"{old or '-'} → {new or '-'} (v{version_id})",
+                                f"{old or '-'} → {new or '-'}（版本 {version_id}）",
                             )
                             for incident_id, old, new, status in moved
                         ],
@@ -923,24 +936,25 @@ class PostGISStore:
 
     # -- blobs ---------------------------------------------------------------------------------
 
-    def get_blob(self, namespace: str, key: str) -> bytes | None:
+    def get_blob(self, key: str) -> bytes | None:
         with self._conn() as conn:
-            row = conn.execute(
-                "SELECT value FROM blobs WHERE namespace = %s AND key = %s", (namespace, key)
-            ).fetchone()
+            row = conn.execute("SELECT value FROM blobs WHERE key = %s", (key,)).fetchone()
         return bytes(row[0]) if row else None
 
-    def put_blobs(self, namespace: str, items: Iterable[tuple[str, bytes]]) -> None:
+    def put_blobs(self, items: Iterable[tuple[str, bytes]]) -> None:
         with self.transaction() as tx, tx.cursor() as cur:
             cur.executemany(
-                "INSERT INTO blobs (namespace, key, value) VALUES (%s, %s, %s) "
-                "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-                [(namespace, key, value) for key, value in items],
+                "INSERT INTO blobs (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(key, bytes(value)) for key, value in items],
             )
 
-    def drop_blobs(self, namespace: str) -> None:
+    def drop_blobs(self, prefix: str) -> int:
         with self.transaction() as tx:
-            tx.execute("DELETE FROM blobs WHERE namespace = %s", (namespace,))
+            # a key range, not LIKE: the primary key answers it and % or _ mean nothing special
+            return tx.execute(
+                "DELETE FROM blobs WHERE key >= %s AND key < %s", (prefix, prefix + "\U0010ffff")
+            ).rowcount
 
 
 def _json(value: Mapping) -> str:
