@@ -191,6 +191,14 @@ def store_url(store_url_factory) -> str:
     return store_url_factory()
 
 
+@pytest.fixture(scope="module", params=selected_backends())
+def module_store_url(request, tmp_path_factory) -> Iterator[str]:
+    """Like ``store_url`` for a module-scoped fixture (a served app, a browser): one fresh store
+    per backend, shared by the module's tests, which run once per backend."""
+    with _Factory(request.param, tmp_path_factory.mktemp(request.param), request) as factory:
+        yield factory()
+
+
 @pytest.fixture
 def pg_url(pg_server) -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL schema (for tests of what only PostGIS has)."""

@@ -18,7 +18,7 @@ from gridmap.rules.workflow import IllegalTransition
 from gridmap.store import IncidentFilter, Location, StoreBusy, open_store
 
 WRITERS = 8
-REPORTS_EACH = 25
+REPORTS_EACH = 12
 HERE = Location.of_grid("330402001001001")
 
 
