@@ -36,8 +36,9 @@ from gridmap.errors import InputError
 from gridmap.geocode.assign import GridIndex
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.match import Matcher, Resolution
+from gridmap.geocode.places import Describer
 from gridmap.geocode.reverse import ReverseIndex
-from gridmap.model import Match
+from gridmap.model import Candidate, Match
 
 DEFAULT_REVIEW_THRESHOLD = 0.6
 
@@ -65,6 +66,7 @@ class Geocoder:
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         aliases: dict[str, str] | None = None,
         unassigned: Sequence[str] = (),
+        roads: dict | None = None,
     ) -> None:
         if not 0.0 <= review_threshold <= 1.0:
             raise ValueError(f"review_threshold must be within 0-1, got {review_threshold}")
@@ -72,6 +74,7 @@ class Geocoder:
         self.grid_index = grid_index
         self.review_threshold = float(review_threshold)
         self.matcher = Matcher(library, city=city, aliases=aliases)
+        self.describer = Describer(library, roads)
         #: address_ids of library points that fall in no grid (their matches carry no grid_code)
         self.unassigned = list(unassigned)
         self._reverse = ReverseIndex(
@@ -143,19 +146,48 @@ class Geocoder:
 
     # --- matching -------------------------------------------------------------------------
     def _as_match(self, resolution: Resolution) -> Match:
-        row = resolution.row
-        if row is None or resolution.level == "none":
-            return Match(resolution.query, "none", resolution.confidence)
-        lib = self.library
+        place = resolution.place
+        candidates = tuple(
+            self._candidate(candidate, score, why)
+            for candidate, score, why in resolution.candidates
+        )
+        if place is None or resolution.level == "none":
+            return Match(
+                resolution.query,
+                "none",
+                resolution.confidence,
+                candidates=candidates,
+                reason=resolution.reason,
+            )
+        about = self.describer.describe(place)
         return Match(
             query=resolution.query,
             level=resolution.level,
             confidence=resolution.confidence,
-            address_id=str(lib.ids[row]),
-            address=str(lib.address[row]),
-            lon=float(lib.lon[row]),
-            lat=float(lib.lat[row]),
-            grid_code=resolution.grid_code,
+            address_id=about.address_id,
+            address=about.address,
+            lon=about.lon,
+            lat=about.lat,
+            grid_code=about.grid_code,
+            approximate=about.approximate,
+            label=about.label,
+            highlight=about.highlight,
+            candidates=candidates,
+            reason=resolution.reason,
+        )
+
+    def _candidate(self, place, confidence: float, reason: str) -> Candidate:
+        about = self.describer.describe(place)
+        return Candidate(
+            level=place.level,
+            confidence=confidence,
+            reason=reason,
+            label=about.label,
+            address_id=about.address_id,
+            lon=about.lon,
+            lat=about.lat,
+            grid_code=about.grid_code,
+            approximate=about.approximate,
         )
 
     def resolve(self, text: str) -> Answer:
@@ -170,7 +202,14 @@ class Geocoder:
             reason = f"confidence {resolution.confidence:.2f} below {self.review_threshold:.2f}" + (
                 f": {reason}" if reason else ""
             )
-        return Answer(Match(guess.query, "none", resolution.confidence), guess, False, reason)
+        # not sure enough: no place, but the places it may be to choose from
+        candidates = guess.candidates
+        if not candidates and guess.level != "none":
+            candidates = (self._candidate(resolution.place, resolution.confidence, reason),)
+        refused = Match(
+            guess.query, "none", resolution.confidence, candidates=candidates, reason=reason
+        )
+        return Answer(refused, guess, False, reason)
 
     def match(self, text: str) -> Match:
         """Best standard address for ``text``; level ``none`` when nothing sure enough matches."""

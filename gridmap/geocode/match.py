@@ -44,34 +44,24 @@ inside the library's city.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.normalize import normalize
+from gridmap.geocode.places import LEVEL_DEPTH, Place
 from gridmap.geocode.query import (
     ALIAS_SCORE,
     CJK,
+    GENERIC_TAILS,
     QueryParts,
     Vocabulary,
     parse_city,
     read_query,
 )
 
-LEVEL_DEPTH = {
-    "none": -1,
-    "district": 0,
-    "town": 1,
-    "community": 2,
-    "road": 3,
-    "compound": 4,
-    "door": 5,
-    "building": 6,
-    "unit": 7,
-    "room": 8,
-}
 MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
 FUZZY_CUTOFF = 60.0  # fuzz.ratio; one wrong character in a three-character name scores 66.7
 MISSING_PART_FACTOR = 0.85
@@ -83,6 +73,8 @@ SHADOWED = 0.9  # an exact name that may be the start of a longer, misspelt one
 CONTRADICTION = 0.5  # the query names an admin unit the match is not in
 ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
+UNUSED_TEXT = 0.95  # per leftover of Chinese text that no name of the answer accounts for
+MAX_CANDIDATES = 5
 
 
 @dataclass
@@ -92,20 +84,25 @@ class Resolution:
     query: str
     level: str = "none"
     confidence: float = 0.0
-    row: int | None = None  # representative library row of the matched place
-    grid_code: str | None = None
+    place: Place | None = None  # the matched place
     reason: str = ""
     normalized: str = ""
+    # other places the query may mean: (place, confidence, reason), surest first, the best
+    # guess included first when there is more than one
+    candidates: list[tuple[Place, float, str]] = field(default_factory=list)
 
 
 @dataclass
 class _Hypothesis:
     level: str
     score: float
-    row: int
-    grid_code: str | None
-    target: tuple
+    places: list[Place]  # more than one: library places that match equally
     notes: list[str]
+    names: frozenset = frozenset()  # road and compound names it rests on
+
+    @property
+    def target(self) -> tuple:
+        return self.places[0].key
 
 
 class Matcher:
@@ -128,6 +125,7 @@ class Matcher:
         self.city_label = (self.city_prov or "") + (self.city_name or "")
         self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
         self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
+        self._explained: dict[int, set[str]] = {}  # residue -> names fuzzy-matched from it
 
     # --- fuzzy names ----------------------------------------------------------------------
     def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]]]:
@@ -171,7 +169,7 @@ class Matcher:
         found_names = bool(parts.roads or parts.pois)
         leftovers = [(words, None) for _, words in parts.residues]
         leftovers += [(words, spelling) for _, words, spelling in parts.glued]
-        for words, glued_to in leftovers:
+        for position, (words, glued_to) in enumerate(leftovers):
             glued = glued_to is not None
             cjk = "".join(ch for ch in words if CJK.match(ch))
             if len(cjk) < 2:
@@ -192,6 +190,8 @@ class Matcher:
                     parts.shadowed |= exact
             for _, score, index in hits:
                 kind, name = kinds[index]
+                if position < len(parts.residues):
+                    self._explained.setdefault(position, set()).add(name)
                 score = score / 100.0
                 if kind == "road":
                     parts.roads.append((name, score))
@@ -228,6 +228,7 @@ class Matcher:
                 reason=f"names {parts.foreign}, outside the library city {self.city_label}",
                 normalized=norm,
             )
+        self._explained = {}
         if parts.residues or parts.glued:
             self._fuzzy(parts)
         if (
@@ -245,30 +246,77 @@ class Matcher:
             return Resolution(
                 text, reason="no road, compound or admin unit of the library found", normalized=norm
             )
+        unexplained = self._unexplained(parts)
+        if unexplained:
+            for hypothesis in hypotheses:
+                left = [
+                    words
+                    for i, words in unexplained
+                    if not self._explained.get(i, set()) & hypothesis.names
+                ]
+                if left:
+                    hypothesis.score *= UNUSED_TEXT ** len(left)
+                    hypothesis.notes.append(f"text not used: {'、'.join(left)}")
         # the deepest of the hypotheses nearly as sure as the surest, then the surest of those
         surest = max(h.score for h in hypotheses)
-        hypotheses = [h for h in hypotheses if h.score >= surest * NEARLY_AS_SURE]
-        hypotheses.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
-        best = hypotheses[0]
+        close = [h for h in hypotheses if h.score >= surest * NEARLY_AS_SURE]
+        close.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
+        best = close[0]
         confidence = best.score
         notes = list(best.notes)
-        for other in hypotheses[1:]:
+        rival = None
+        for other in close[1:]:
             if other.level != best.level:
                 break
             margin = CLOSE_SECOND if best.score >= 1.0 else CLOSE_SECOND_FUZZY
             if other.target != best.target and other.score >= best.score - margin:
                 confidence *= 0.5
                 notes.append("another place matches as well")
+                rival = other
                 break
+        confidence = round(float(confidence), 4)
+        reason = "; ".join(notes)
+        candidates = []
+        if rival is not None or len(best.places) > 1:
+            candidates = self._candidates(best, confidence, reason, hypotheses)
         return Resolution(
             text,
             level=best.level,
-            confidence=round(float(confidence), 4),
-            row=best.row,
-            grid_code=best.grid_code,
-            reason="; ".join(notes),
+            confidence=confidence,
+            place=best.places[0],
+            reason=reason,
             normalized=norm,
+            candidates=candidates,
         )
+
+    @staticmethod
+    def _unexplained(parts: QueryParts) -> list[tuple[int, str]]:
+        """Leftovers of two or more Chinese characters: (residue number, text)."""
+        out = []
+        for i, (_, words) in enumerate(parts.residues):
+            cjk = "".join(ch for ch in words if CJK.match(ch))
+            if len(cjk) >= 2 and cjk not in GENERIC_TAILS:
+                out.append((i, cjk))
+        return out
+
+    @staticmethod
+    def _candidates(best, confidence, reason, hypotheses) -> list[tuple[Place, float, str]]:
+        """Up to MAX_CANDIDATES distinct places, the best guess first, then the surest."""
+        out: list[tuple[Place, float, str]] = []
+        seen: set = set()
+
+        def add(place: Place, score: float, why: str) -> None:
+            if place.key not in seen and len(out) < MAX_CANDIDATES:
+                seen.add(place.key)
+                out.append((place, round(float(score), 4), why))
+
+        for place in best.places:
+            add(place, confidence, reason)
+        ranked = sorted(hypotheses, key=lambda h: (-h.score, -LEVEL_DEPTH[h.level]))
+        for hypothesis in ranked:
+            for place in hypothesis.places:
+                add(place, hypothesis.score, "; ".join(hypothesis.notes))
+        return out
 
     def _admin_names(self, parts: QueryParts) -> dict[str, tuple[str, float]]:
         """The best name the query gave for each admin level the library knows."""
@@ -334,6 +382,7 @@ class Matcher:
         for anchors, level, score, road, poi, descend_parts in combos:
             unused = (exact_roads and road is None) + (exact_pois and poi is None)
             hypothesis = self._descend(descend_parts, anchors, level, score, admin, unused)
+            hypothesis.names = frozenset(n for n in (road, poi) if n)
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
                 hypothesis.notes.append("the text may name a longer, misspelt name")
@@ -346,7 +395,9 @@ class Matcher:
                 if kind in admin:
                     name, score = admin[kind]
                     anchors = lib.admin_anchors[kind][name]
-                    out.append(self._descend(parts, anchors, kind, score, admin, 0))
+                    hypothesis = self._descend(parts, anchors, kind, score, admin, 0)
+                    hypothesis.names = frozenset([name])
+                    out.append(hypothesis)
                     break
         return out
 
@@ -373,16 +424,16 @@ class Matcher:
         if unused:
             score *= MISSING_PART_FACTOR**unused
             notes.append("a road or compound name in the text is not part of the match")
-        missing = 0
-        group = None  # (Groups, [(anchor, group)]) at the deepest door part found
+        missing = len(parts.unused)  # numbers the reading could not place (a second room)
+        group = None  # (table name, [(anchor, group)], parts) at the deepest door part found
         if parts.house is not None and len(anchors) <= MAX_DESCEND_ANCHORS:
             found = _lookup(lib.building_groups, anchors, parts.house)
             if found:
-                level, group = "building", (lib.building_groups, found)
+                level, group = "building", ("building", found, (parts.house,))
                 if parts.cell is not None:
                     deeper = _lookup(lib.unit_groups, anchors, parts.house, parts.cell)
                     if deeper:
-                        level, group = "unit", (lib.unit_groups, deeper)
+                        level, group = "unit", ("unit", deeper, (parts.house, parts.cell))
                     else:
                         missing += 1
                 if parts.room is not None:
@@ -390,12 +441,12 @@ class Matcher:
                         rooms = _lookup(
                             lib.room_groups, anchors, parts.house, parts.cell, parts.room
                         )
-                        table = lib.room_groups
+                        table, numbers = "room", (parts.house, parts.cell, parts.room)
                     else:
                         rooms = _lookup(lib.room_nounit_groups, anchors, parts.house, parts.room)
-                        table = lib.room_nounit_groups
+                        table, numbers = "room_nounit", (parts.house, None, parts.room)
                     if rooms:
-                        level, group = "room", (table, rooms)
+                        level, group = "room", (table, rooms, numbers)
                     else:
                         missing += 1
             else:
@@ -409,25 +460,24 @@ class Matcher:
         elif door_given_but_unmatched:
             missing += 1
         if group is not None:
-            table, found = group
-            rows = [int(table.rep[g]) for _, g in found]
-            pick = int(np.argmin(rows))
-            anchor, g = found[pick]
-            row = rows[pick]
-            grid = lib.grid_of_ranks(int(table.grid_lo[g]), int(table.grid_hi[g]))
-            places = len(found) + int(table.count[g]) - 1 if level == "room" else len(found)
-            target = (level, int(row))
+            table, found, numbers = group
+            groups = getattr(lib, table + "_groups")
+            found = sorted(found, key=lambda item: int(groups.rep[item[1]]))
+            places = [
+                Place(level, frozenset([anchor]), table, int(g), numbers) for anchor, g in found
+            ]
+            duplicates = int(groups.count[found[0][1]]) - 1 if level == "room" else 0
+            count = len(places) + duplicates
         else:
-            row, grid = lib.anchors_summary(anchors)
             places = _distinct_places(lib, anchors, level)
-            target = (level, int(row))
-        if places > 1:
-            score /= places
-            notes.append(f"{places} library places match equally")
+            count = len(places)
+        if count > 1:
+            score /= count
+            notes.append(f"{count} library places match equally")
         if missing:
             score *= MISSING_PART_FACTOR**missing
             notes.append(f"{missing} door part(s) not in the library")
-        return _Hypothesis(level, score, row, grid, target, notes)
+        return _Hypothesis(level, score, places, notes)
 
 
 def _best_per_name(candidates):
@@ -449,15 +499,17 @@ def _lookup(groups, anchors, *parts: str) -> list[tuple[int, int]]:
     return found
 
 
-def _distinct_places(lib: AddressLibrary, anchors, level: str) -> int:
-    """How many different real places a set of anchors stands for at ``level``."""
-    if len(anchors) == 1:
-        return 1
+def _distinct_places(lib: AddressLibrary, anchors, level: str) -> list[Place]:
+    """The different real places a set of anchors stands for at ``level``, the first being the
+    one whose representative comes first (a community's own entry before its doors)."""
+    if len(anchors) == 1 or level not in ("door", "compound"):
+        return [Place(level, frozenset(anchors))]  # a road or an admin unit is one place
     fields = lib.anchor_fields
-    if level == "door":
-        keys = {(fields["community"][a], fields["road"][a], fields["roadno"][a]) for a in anchors}
-    elif level == "compound":
-        keys = {(fields["community"][a], fields["poi"][a]) for a in anchors}
-    else:
-        return 1  # a road, community, town or district is one place however many doors
-    return len(keys)
+    columns = ("community", "road", "roadno") if level == "door" else ("community", "poi")
+    by_key: dict[tuple, set[int]] = {}
+    for a in anchors:
+        by_key.setdefault(tuple(fields[c][a] for c in columns), set()).add(a)
+    places = [Place(level, frozenset(group)) for group in by_key.values()]
+    if len(places) > 1:
+        places.sort(key=lambda p: lib.anchors_summary(p.anchors)[0])
+    return places

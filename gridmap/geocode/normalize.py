@@ -2,6 +2,9 @@
 
 The canonical form (what :func:`normalize` returns):
 
+* Traditional and variant characters fold to simplified ones first (``嘉興市南湖區`` ->
+  ``嘉兴市南湖区``, ``裡`` -> ``里``), with OpenCC's ``hk2s`` conversion (Hong Kong/variant
+  forms, then traditional -> simplified, by OpenCC's phrase and character tables).
 * Unicode NFKC, plus the CJK radical characters NFKC leaves alone (``⻄`` -> ``西``,
   ``⻓`` -> ``长``); full-width letters and digits become ASCII; ASCII letters are upper-cased
   (``k18`` -> ``K18``).
@@ -17,8 +20,10 @@ The canonical form (what :func:`normalize` returns):
 * Compound numbers are spelt out: ``A-B-C`` -> ``A幢B单元C室`` (``3-2-1303``, ``K18-1-2203``);
   after a lane, ``58弄11-802`` -> ``58弄11幢802室``; after a building, ``3幢2-1303`` ->
   ``3幢2单元1303室``; a trailing ``A-B`` with a room-like ``B`` of 3+ digits -> ``A幢B室``. Dashed
-  door ranges and sub-numbers (``17-19号``, ``31-2号``) are left alone. A bare number ending the
-  text after a unit or a floor is the room (``2单元101`` -> ``2单元101室``).
+  door ranges and sub-numbers (``17-19号``, ``31-2号``) are left alone.
+* Rooms: a number after a unit or a floor is the room, whether it is written with ``号``, ``户``
+  or nothing (``2单元201号``, ``2单元201户``, ``2单元201`` -> ``2单元201室``); so is a number of
+  three or more digits right after a building (``3幢1303号``, ``3号楼1303`` -> ``3幢1303室``).
 
 :func:`door_parts` reads the lane/door/building/unit/floor/room numbers back from that form.
 
@@ -34,8 +39,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-__all__ = ["normalize", "door_parts", "chinese_number"]
+import opencc
+
+__all__ = ["normalize", "door_parts", "chinese_number", "simplified"]
 
 # --- CJK radicals -------------------------------------------------------------------------------
 # NFKC folds the Kangxi Radicals block (U+2F00-2FDF) into ideographs but leaves most of the CJK
@@ -173,7 +181,10 @@ _HASH_AFTER_NUMBER = re.compile(r"(?<=[\dA-Z])#")
 _COMPOUND3 = re.compile(r"(?<![\dA-Z-])([A-Z]?\d+[A-Z]?)-(\d+)-(\d+)(?:室|号)?(?![\d-])")
 _AFTER_LANE = re.compile(r"(弄)(\d+[A-Z]?)-(\d{3,})(?:室|号)?(?![\d-])")
 _AFTER_BUILDING = re.compile(r"(幢)(\d+)-(\d{3,})(?:室|号)?(?![\d-])")
-_TRAILING_ROOM = re.compile(r"(?<=单元|\d层)(\d{2,}[A-Z]?)$")
+# a number after a unit/floor (or a 3+ digit one after a building) not followed by another unit
+# word: the room (号 and 户 both say so too; 户 is already 室 by then)
+_ROOM_AFTER_UNIT = re.compile(r"(?<=单元|\d层)(\d{2,}[A-Z]?)号?(?![\dA-Z幢单元层室弄号-])")
+_ROOM_AFTER_BUILDING = re.compile(r"(?<=\d幢)(\d{3,}[A-Z]?)号?(?![\dA-Z幢单元层室弄号-])")
 _TRAILING_PAIR = re.compile(r"(?<![\dA-Z-])([A-Z]?\d{1,3}[A-Z]?)-(\d{3,})室?$")
 
 
@@ -198,11 +209,27 @@ def _space(match: re.Match[str]) -> str:
     return ""
 
 
+_TO_SIMPLIFIED = opencc.OpenCC("hk2s")
+
+
+@lru_cache(maxsize=65_536)
+def simplified(text: str) -> str:
+    """``text`` with traditional and variant characters folded to simplified ones (OpenCC).
+
+    >>> simplified("嘉興市南湖區中山路58號3幢2單元")
+    '嘉兴市南湖区中山路58号3幢2单元'
+    """
+    if text.isascii():
+        return text
+    return _TO_SIMPLIFIED.convert(text)
+
+
 def _clean_characters(text: str) -> str:
-    """NFKC, radicals, case, whitespace and punctuation (no numbering rules yet)."""
+    """Simplified characters, NFKC, radicals, case, whitespace and punctuation (no numbering)."""
     text = unicodedata.normalize("NFKC", text.translate(_RADICALS)).translate(_RADICALS)
     # control characters (tabs, NULs, zero-width marks) separate like spaces
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+    text = simplified(text)  # after the NULs are gone: OpenCC reads C strings
     text = "".join("-" if ch in _DASHES else ch for ch in text)
     text = _HASH_AFTER_NUMBER.sub("号", text.upper())
     # drop control characters, symbols and punctuation other than - ( ); keep whitespace for now
@@ -233,7 +260,8 @@ def normalize(text: str) -> str:
     text = _AFTER_LANE.sub(r"\1\2幢\3室", text)
     text = _AFTER_BUILDING.sub(r"\1\2单元\3室", text)
     text = _TRAILING_PAIR.sub(r"\1幢\2室", text)
-    text = _TRAILING_ROOM.sub(r"\1室", text)
+    text = _ROOM_AFTER_UNIT.sub(r"\1室", text)
+    text = _ROOM_AFTER_BUILDING.sub(r"\1室", text)
     return text
 
 

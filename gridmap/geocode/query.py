@@ -55,6 +55,8 @@ _SHORTENABLE = {
     "district": re.compile(r"(.{2,}?)(区|县|市|旗)$"),
 }
 _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "大厦")
+# suffixes people leave out of a road or compound name (栅堰巷 -> 栅堰, 阳光花园 -> 阳光)
+DROPPABLE_SUFFIXES = ("小区", "花园", "路", "街", "巷", "弄", "苑")
 _COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
 _TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
 
@@ -78,6 +80,7 @@ class QueryParts:
     shadowed: set[str] = field(default_factory=set)  # exact names that may be misspelt longer
     foreign: str | None = None  # a province or city named that is not the library's
     foreign_district: str | None = None  # a district-like name the library does not know
+    unused: list[str] = field(default_factory=list)  # numbers read but given no place (201号)
 
 
 def parse_city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
@@ -121,6 +124,7 @@ class Vocabulary:
         self.library = library
         self.names: dict[str, list[tuple[str, str]]] = {}
         self.unknown_aliases: list[tuple[str, str]] = []  # (alias, target) naming no library name
+        self.stems: frozenset[str] = frozenset()  # spellings that are a name without its suffix
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
         self.prefixes = {k[:2] for k in self.names}
@@ -165,6 +169,21 @@ class Vocabulary:
             for alias in _compound_aliases(name):
                 if alias not in self.names:
                     self._add(alias, "poi", name)
+        # names without the suffix people drop (栅堰 for 栅堰巷): only where no real name or alias
+        # is spelt so; a stem shared by several names points to all of them, and the matcher
+        # keeps the one the admin units named (or answers with candidates when it cannot)
+        stems: dict[str, list[tuple[str, str]]] = {}
+        for kind, table in (("road", lib.road_anchors), ("poi", lib.poi_anchors)):
+            for name in table:
+                for suffix in DROPPABLE_SUFFIXES:
+                    stem = name[: -len(suffix)]
+                    if name.endswith(suffix) and len(stem) >= 2 and stem not in self.names:
+                        stems.setdefault(stem, []).append((kind, name))
+                        break
+        for stem, targets in stems.items():
+            for kind, name in targets:
+                self._add(stem, kind, name)
+        self.stems = frozenset(stems)
         for alias, target in aliases.items():
             spelling, name_text = name_key(alias), name_key(target)
             if name_text not in self.names:
@@ -229,11 +248,13 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             kinds = {kind for kind, _ in item[2]}
             end = items[index + 1][1] if index + 1 < len(items) else len(text)
             spelling = text[item[1] : end]
+            # a name written without its suffix is nearly as sure as the name itself
+            named = ALIAS_SCORE if spelling in vocabulary.stems else 1.0
             for kind, name in item[2]:
                 if kind == "road":
-                    parts.roads.append((name, 1.0))
+                    parts.roads.append((name, named))
                 elif kind in ("poi", "subpoi"):
-                    parts.pois.append((kind, name, 1.0))
+                    parts.pois.append((kind, name, named))
                 else:
                     score = 1.0 if spelling == name else ALIAS_SCORE
                     parts.admin.setdefault(kind, []).append((name, score))
@@ -273,7 +294,11 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
                     parts.roadno.append(value)
                 elif parts.house is None:
                     parts.house = value
+                else:
+                    parts.unused.append(number.group(0))
                 last_name = "number"
+            elif unit in ("幢", "单元", "室") and _slot(parts, unit) not in (None, value):
+                parts.unused.append(number.group(0))  # a second, different building/unit/room
             elif unit == "幢":
                 parts.house = value
             elif unit == "单元":
@@ -293,6 +318,10 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
     return parts
 
 
+def _slot(parts: QueryParts, unit: str) -> str | None:
+    return {"幢": parts.house, "单元": parts.cell, "室": parts.room}[unit]
+
+
 def _bare_number(parts: QueryParts, value: str, last_name: str | None) -> None:
     """A number without a unit word: door after a road, else the next empty door part."""
     if last_name == "road" and not parts.roadno:
@@ -307,6 +336,8 @@ def _bare_number(parts: QueryParts, value: str, last_name: str | None) -> None:
         parts.cell = value
     elif parts.room is None:
         parts.room = value
+    else:
+        parts.unused.append(value)
 
 
 def _residue_words(parts: QueryParts, start: int, words: str, seen_place: bool) -> None:
