@@ -36,7 +36,7 @@ from gridmap.errors import InputError
 from gridmap.geocode.assign import GridIndex
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.match import Matcher, Resolution
-from gridmap.geocode.places import Describer
+from gridmap.geocode.places import Describer, Place
 from gridmap.geocode.reverse import ReverseIndex
 from gridmap.model import Candidate, Match
 
@@ -51,6 +51,7 @@ class Answer:
     guess: Match  # the best guess, whatever its confidence
     accepted: bool
     reason: str
+    place: Place | None = None  # the guessed place (for evaluation: which anchors, which group)
 
 
 class Geocoder:
@@ -92,8 +93,15 @@ class Geocoder:
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         aliases: dict[str, str] | None = None,
         source: str = "address library",
+        parser=None,
+        roads=None,
     ) -> Geocoder:
         """Build from an address library (CONTRACT columns) and grids (GeoDataFrame, EPSG:4490).
+
+        ``parser``: a trained :class:`~gridmap.geocode.parse.AddressParser` that derives the
+        components of library rows whose component columns are missing or empty (without it,
+        only standard-form texts are split). ``roads``: a line layer with a ``name`` column
+        (the barriers' roads) whose lines a road match highlights.
 
         Raises InputError on a duplicate ``address_id`` or a missing required column. Library
         points outside every grid are kept (listed in :attr:`unassigned`).
@@ -115,7 +123,7 @@ class Geocoder:
             codes = grid_index.assign(lon, lat)
             outside = np.array([c is None for c in codes], dtype=bool)
             unassigned = addresses["address_id"].astype(str).to_numpy()[outside].tolist()
-        library = AddressLibrary(addresses, codes, source=source)
+        library = AddressLibrary(addresses, codes, source=source, parser=parser)
         return cls(
             library,
             grid_index,
@@ -124,6 +132,7 @@ class Geocoder:
             review_threshold=review_threshold,
             aliases=aliases,
             unassigned=unassigned,
+            roads=road_lines(roads),
         )
 
     @classmethod
@@ -196,7 +205,7 @@ class Geocoder:
         guess = self._as_match(resolution)
         accepted = guess.level != "none" and resolution.confidence >= self.review_threshold
         if accepted:
-            return Answer(guess, guess, True, resolution.reason)
+            return Answer(guess, guess, True, resolution.reason, resolution.place)
         reason = resolution.reason
         if guess.level != "none":
             reason = f"confidence {resolution.confidence:.2f} below {self.review_threshold:.2f}" + (
@@ -209,7 +218,7 @@ class Geocoder:
         refused = Match(
             guess.query, "none", resolution.confidence, candidates=candidates, reason=reason
         )
-        return Answer(refused, guess, False, reason)
+        return Answer(refused, guess, False, reason, resolution.place)
 
     def match(self, text: str) -> Match:
         """Best standard address for ``text``; level ``none`` when nothing sure enough matches."""
@@ -253,6 +262,22 @@ class Geocoder:
         if self.grid_index is None:
             return np.full(len(lon), None, dtype=object)
         return self.grid_index.assign(lon, lat)
+
+
+def road_lines(roads) -> dict | None:
+    """``{normalised road name: line geometry}`` from a line layer with a ``name`` column."""
+    if roads is None or not len(roads) or "name" not in roads.columns:
+        return None
+    from gridmap.geocode.library import name_key
+
+    frame = roads
+    if "kind" in frame.columns:
+        frame = frame[frame["kind"].isna() | (frame["kind"] == "road")]
+    frame = frame[frame["name"].notna() & (frame["name"].astype(str).str.strip() != "")]
+    out: dict = {}
+    for name, group in frame.groupby(frame["name"].astype(str).map(name_key)):
+        out[name] = group.geometry.union_all()
+    return out
 
 
 def _require(frame, columns: tuple[str, ...], source: str) -> None:

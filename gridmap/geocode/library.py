@@ -181,8 +181,9 @@ class AddressLibrary:
 
     ``rows`` needs ``address_id``, ``address``, ``lon``, ``lat`` and the component columns
     (``prov city district town community road roadno poi subpoi houseno cellno floorno roomno``;
-    missing ones count as empty; a row without any is split from its ``address`` text by
-    :func:`gridmap.geocode.components.split_standard_address`, which is slower). ``grid_codes``
+    missing ones count as empty; a row without any has them derived from its ``address`` text:
+    by ``parser``, a trained :class:`~gridmap.geocode.parse.AddressParser`, when given, else by
+    :func:`gridmap.geocode.components.split_standard_address`, standard forms only). ``grid_codes``
     (optional) gives each row's grid. Raises InputError when ``address_id`` repeats, naming
     the rows.
     """
@@ -193,10 +194,11 @@ class AddressLibrary:
         grid_codes: Sequence[str | None] | None = None,
         *,
         source: str = "address library",
+        parser=None,
     ) -> None:
         n = len(rows)
         self.source = source
-        rows = fill_missing_components(rows)
+        rows = fill_missing_components(rows, parser)
         ids = rows["address_id"].astype(str).to_numpy(dtype=object)
         self._check_unique(ids, source)
         self.ids = ids

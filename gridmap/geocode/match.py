@@ -6,8 +6,10 @@ How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
    (admin units, roads, compounds, with aliases), door parts by unit word, and *residues*: text
    no name covers (typos, noise, names of other places).
 2. **Fuzzy names.** A Chinese residue of two or more characters is compared with rapidfuzz
-   (``fuzz.ratio``) to the library's names *inside the admin units the query named* (all of
-   the library's city otherwise); the candidates above the cutoff are tried.
+   (Levenshtein similarity: a slipped character is one edit, so 华亭家园 is 75% like 华庭家园
+   while 三香花园, another name, is only 50% like 香樟花园) to the library's names *inside the
+   admin units the query named* (all of the library's city otherwise); the candidates above the
+   cutoff are tried.
 3. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
    (doors/compounds, see :mod:`gridmap.geocode.library`), narrowed by the admin units named; from
    there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
@@ -47,7 +49,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.normalize import normalize
@@ -63,12 +66,12 @@ from gridmap.geocode.query import (
 )
 
 MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
-FUZZY_CUTOFF = 60.0  # fuzz.ratio; one wrong character in a three-character name scores 66.7
+FUZZY_CUTOFF = 60.0  # similarity %; one wrong character in a three-character name scores 66.7
 MISSING_PART_FACTOR = 0.85
 CLOSE_SECOND = 0.05
 CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as close
 NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
-GLUE_RIVAL = 75.0  # fuzz.ratio of a longer name that makes an exact name glued to text doubtful
+GLUE_RIVAL = 75.0  # similarity % of a longer name that makes an exact name glued to text doubtful
 SHADOWED = 0.9  # an exact name that may be the start of a longer, misspelt one
 CONTRADICTION = 0.5  # the query names an admin unit the match is not in
 ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
@@ -180,8 +183,13 @@ class Matcher:
             if not choices:
                 continue
             hits = process.extract(
-                cjk, choices, scorer=fuzz.ratio, limit=10, score_cutoff=FUZZY_CUTOFF
+                cjk,
+                choices,
+                scorer=Levenshtein.normalized_similarity,
+                limit=10,
+                score_cutoff=FUZZY_CUTOFF / 100,
             )
+            hits = [(name, score * 100, index) for name, score, index in hits]
             if glued:
                 # the exact name the leftover is glued to may be the start of a longer name
                 # misspelt (东湖小区 + 冬期 for 东湖小区四期): then it is weaker evidence

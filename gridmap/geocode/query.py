@@ -59,6 +59,8 @@ _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "
 DROPPABLE_SUFFIXES = ("小区", "花园", "路", "街", "巷", "弄", "苑")
 _COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
 _TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
+_TOWN_SHORT = ("街道", "镇", "乡")
+_COMMUNITY_SHORT = ("社区", "村")
 
 
 @dataclass
@@ -159,6 +161,14 @@ class Vocabulary:
                 for suffix, alias in suffixes:
                     if name.endswith(suffix):
                         self._add(name[: -len(suffix)] + alias, kind, name)
+        shorts: list[tuple[str, str, str]] = []
+        for kind, suffixes in (("town", _TOWN_SHORT), ("community", _COMMUNITY_SHORT)):
+            for name in lib.admin_anchors[kind]:
+                for suffix in suffixes:
+                    if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                        shorts.append((name[: -len(suffix)], kind, name))
+                        break
+        self._shorts = shorts
         for name in lib.road_anchors:
             self._add(name, "road", name)
         for kind, table in (("poi", lib.poi_anchors), ("subpoi", lib.subpoi_anchors)):
@@ -169,6 +179,11 @@ class Vocabulary:
             for alias in _compound_aliases(name):
                 if alias not in self.names:
                     self._add(alias, "poi", name)
+        real = set(self.names)  # spellings of real names (and their 小区/居委会 forms)
+        # towns and communities without 街道/镇/社区/村 (建设 for 建设街道), if no name is so spelt
+        for short, kind, name in self._shorts:
+            if short not in real:
+                self._add(short, kind, name)
         # names without the suffix people drop (栅堰 for 栅堰巷): only where no real name or alias
         # is spelt so; a stem shared by several names points to all of them, and the matcher
         # keeps the one the admin units named (or answers with candidates when it cannot)
@@ -177,7 +192,7 @@ class Vocabulary:
             for name in table:
                 for suffix in DROPPABLE_SUFFIXES:
                     stem = name[: -len(suffix)]
-                    if name.endswith(suffix) and len(stem) >= 2 and stem not in self.names:
+                    if name.endswith(suffix) and len(stem) >= 2 and stem not in real:
                         stems.setdefault(stem, []).append((kind, name))
                         break
         for stem, targets in stems.items():
@@ -204,7 +219,7 @@ class Vocabulary:
             if text[i : i + 2] in prefixes:
                 for length in range(min(max_length, n - i), 1, -1):
                     entries = names.get(text[i : i + length])
-                    if entries is not None:
+                    if entries is not None and not self._stem_runs_on(text, i + length, length):
                         found = (length, entries)
                         break
             if found is None:
@@ -220,6 +235,18 @@ class Vocabulary:
         if residue_start is not None:
             items.append(("residue", residue_start, text[residue_start:]))
         return items
+
+    def _stem_runs_on(self, text: str, end: int, length: int) -> bool:
+        """A name without its suffix (翠苑 for 翠苑花园) followed by more Chinese text that starts
+        no known name (翠苑一区): the text names something else, not this name."""
+        if text[end - length : end] not in self.stems or end >= len(text):
+            return False
+        following = text[end : end + 2]
+        return (
+            bool(CJK.match(text[end]))
+            and following not in self.prefixes
+            and following not in GENERIC_TAILS
+        )
 
 
 def _compound_aliases(name: str) -> list[str]:
