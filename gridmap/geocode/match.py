@@ -76,6 +76,8 @@ SHADOWED = 0.9  # an exact name that may be the start of a longer, misspelt one
 CONTRADICTION = 0.5  # the query names an admin unit the match is not in
 ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
+FUZZY_MISSING_FACTOR = 0.6  # a door part missing under a fuzzy name: likely another place
+UNLOCATED_BUILDING = 0.85  # a building under a road with neither door nor compound named
 UNUSED_TEXT = 0.95  # per leftover of Chinese text that no name of the answer accounts for
 MAX_CANDIDATES = 5
 
@@ -102,6 +104,7 @@ class _Hypothesis:
     places: list[Place]  # more than one: library places that match equally
     notes: list[str]
     names: frozenset = frozenset()  # road and compound names it rests on
+    fuzzy: bool = False  # rests on a misspelt name (a fuzzy match)
 
     @property
     def target(self) -> tuple:
@@ -157,10 +160,14 @@ class Matcher:
             names |= {("subpoi", v) for v in lib.subpoi_anchors}
         for kind in ("district", "town", "community"):
             names |= {(kind, v) for v in lib.admin_anchors[kind]}
-        # every spelling of those names (aliases too: 银杏公寓小区 for 银杏公寓)
-        spellings = self.vocabulary.spellings
+        # every full spelling of those names (银杏公寓小区 for 银杏公寓 too), not the short ones:
+        # a slip in a name written short (东湖 for 东湖雅 for 东湖雅苑) is too far to guess
+        spellings, real = self.vocabulary.spellings, self.vocabulary.real
         targets = sorted(
-            (spelling, target) for target in names for spelling in spellings.get(target, ())
+            (spelling, target)
+            for target in names
+            for spelling in spellings.get(target, ())
+            if spelling in real
         )
         result = ([spelling for spelling, _ in targets], [target for _, target in targets])
         if len(self._fuzzy_cache) < 10_000:
@@ -276,7 +283,7 @@ class Matcher:
         for other in close[1:]:
             if other.level != best.level:
                 break
-            margin = CLOSE_SECOND if best.score >= 1.0 else CLOSE_SECOND_FUZZY
+            margin = CLOSE_SECOND_FUZZY if best.fuzzy else CLOSE_SECOND
             if other.target != best.target and other.score >= best.score - margin:
                 confidence *= 0.5
                 notes.append("another place matches as well")
@@ -320,7 +327,11 @@ class Matcher:
 
         for place in best.places:
             add(place, confidence, reason)
-        ranked = sorted(hypotheses, key=lambda h: (-h.score, -LEVEL_DEPTH[h.level]))
+        # places at the answer's level: a road is no choice beside two of its doors
+        ranked = sorted(
+            (h for h in hypotheses if h.level == best.level),
+            key=lambda h: -h.score,
+        )
         for hypothesis in ranked:
             for place in hypothesis.places:
                 add(place, hypothesis.score, "; ".join(hypothesis.notes))
@@ -347,8 +358,6 @@ class Matcher:
         admin = self._admin_names(parts)
         roads = _best_per_name(parts.roads)
         pois = _best_per_name([((k, n), s) for k, n, s in parts.pois])
-        exact_roads = any(s >= 1.0 for _, s in roads)
-        exact_pois = any(s >= 1.0 for _, s in pois)
         doors = [
             (road, number, score)
             for road, score in roads
@@ -388,11 +397,16 @@ class Matcher:
 
         out: list[_Hypothesis] = []
         for anchors, level, score, road, poi, descend_parts in combos:
-            unused = (exact_roads and road is None) + (exact_pois and poi is None)
+            unused, conflicting = _unused_mentions(parts, road, poi)
             hypothesis = self._descend(descend_parts, anchors, level, score, admin, unused)
+            if conflicting:
+                # two compounds named (万科 + 城市花园 for 万科城市花园): which one is meant?
+                hypothesis.score *= CONTRADICTION**conflicting
+                hypothesis.notes.append("the text names another compound too")
             hypothesis.names = frozenset(n for n in (road, poi) if n)
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
+                hypothesis.fuzzy = True  # as doubtful as a misspelling
                 hypothesis.notes.append("the text may name a longer, misspelt name")
             out.append(hypothesis)
             if hypothesis.score >= 1.0 and not hypothesis.notes:
@@ -414,6 +428,9 @@ class Matcher:
         lib = self.library
         notes: list[str] = []
         fields = lib.anchor_fields
+        score_named, level_named = score, level
+        if score < ALIAS_SCORE:
+            notes.append(f"a misspelt name ({score:.0%} alike)")
         door_given_but_unmatched = bool(parts.roadno) and level != "door"
         for kind, (name, admin_score) in admin.items():
             if kind == level:
@@ -483,9 +500,31 @@ class Matcher:
             score /= count
             notes.append(f"{count} library places match equally")
         if missing:
-            score *= MISSING_PART_FACTOR**missing
+            # under a misspelt name, a door part the place lacks says it may be another place
+            # (中央华城 1幢1单元1002室 is not 中央华府 when 中央华府 has no such room)
+            factor = FUZZY_MISSING_FACTOR if score_named < ALIAS_SCORE else MISSING_PART_FACTOR
+            score *= factor**missing
             notes.append(f"{missing} door part(s) not in the library")
-        return _Hypothesis(level, score, places, notes)
+        if group is not None and level_named == "road":
+            # 香樟1幢: building 1 of which compound along the road? Neither door nor compound named
+            score *= UNLOCATED_BUILDING
+            notes.append("the building's door or compound is not named")
+        return _Hypothesis(level, score, places, notes, fuzzy=score_named < ALIAS_SCORE)
+
+
+def _unused_mentions(parts: QueryParts, road: str | None, poi: str | None) -> tuple[int, int]:
+    """(road/compound names of the text a hypothesis leaves unused, of which compounds that
+    conflict with the compound it uses)."""
+    unused = conflicting = 0
+    for mention in parts.mentions:
+        names = {name for _, name in mention}
+        if road in names or poi in names or names <= parts.shadowed:
+            continue  # used, or maybe only the start of a misspelt longer name (府南苑区)
+        if poi is not None and any(kind != "road" for kind, _ in mention):
+            conflicting += 1
+        else:
+            unused += 1
+    return unused, conflicting
 
 
 def _best_per_name(candidates):

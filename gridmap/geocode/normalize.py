@@ -174,7 +174,9 @@ _CN_BEFORE_UNIT = re.compile(rf"(负|地下)?第?({_CN_NUMERAL})(?=(?:{_UNIT_WOR
 _ZERO_IN_DIGITS = re.compile(rf"(?<=\d)[{_ZERO_LIKE}]|[{_ZERO_LIKE}](?=\d)")
 # A number (or building letter + number) followed by a unit word.
 _NUMBER = r"[A-Z]?\d+[A-Z]?|[A-Z]"
-_UNIT_AFTER_NUMBER = re.compile(rf"(?<![A-Z\d])(-?)({_NUMBER})(号楼|单元|栋|幢|座|层|楼|室|户)")
+_UNIT_AFTER_NUMBER = re.compile(
+    rf"(?<![A-Z\d])(-?)({_NUMBER})(号楼|单元|栋|幢|座|层|楼(?![下上前后道梯房])|室|户)"
+)  # 楼下 (downstairs) is no floor
 _BASEMENT = re.compile(r"(?:负|地下)(\d+层)")
 _WHITESPACE = re.compile(r"\s+")
 _HASH_AFTER_NUMBER = re.compile(r"(?<=[\dA-Z])#")

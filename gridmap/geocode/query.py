@@ -55,6 +55,7 @@ _SHORTENABLE = {
     "district": re.compile(r"(.{2,}?)(区|县|市|旗)$"),
 }
 _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "大厦")
+_COMPOUND_END = re.compile(r"(小区|园|公寓|村|苑|大厦|府|邸|庭|城|居)$")
 # suffixes people leave out of a road or compound name (栅堰巷 -> 栅堰, 阳光花园 -> 阳光)
 DROPPABLE_SUFFIXES = ("小区", "花园", "路", "街", "巷", "弄", "苑")
 _COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
@@ -83,6 +84,8 @@ class QueryParts:
     foreign: str | None = None  # a province or city named that is not the library's
     foreign_district: str | None = None  # a district-like name the library does not know
     unused: list[str] = field(default_factory=list)  # numbers read but given no place (201号)
+    # each road/compound name written in the text: the (kind, name) entries it may stand for
+    mentions: list[frozenset] = field(default_factory=list)
 
 
 def parse_city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
@@ -127,6 +130,7 @@ class Vocabulary:
         self.names: dict[str, list[tuple[str, str]]] = {}
         self.unknown_aliases: list[tuple[str, str]] = []  # (alias, target) naming no library name
         self.stems: frozenset[str] = frozenset()  # spellings that are a name without its suffix
+        self.real: frozenset[str] = frozenset()  # spellings of real names (not short forms)
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
         self.prefixes = {k[:2] for k in self.names}
@@ -180,6 +184,7 @@ class Vocabulary:
                 if alias not in self.names:
                     self._add(alias, "poi", name)
         real = set(self.names)  # spellings of real names (and their 小区/居委会 forms)
+        self.real = frozenset(real)
         # towns and communities without 街道/镇/社区/村 (建设 for 建设街道), if no name is so spelt
         for short, kind, name in self._shorts:
             if short not in real:
@@ -238,15 +243,14 @@ class Vocabulary:
 
     def _stem_runs_on(self, text: str, end: int, length: int) -> bool:
         """A name without its suffix (翠苑 for 翠苑花园) followed by more Chinese text that starts
-        no known name (翠苑一区): the text names something else, not this name."""
+        no real name (翠苑一区, 东湖新城: 新城 is only a short form of 新城街道): the text names
+        something else, not this name."""
         if text[end - length : end] not in self.stems or end >= len(text):
             return False
-        following = text[end : end + 2]
-        return (
-            bool(CJK.match(text[end]))
-            and following not in self.prefixes
-            and following not in GENERIC_TAILS
-        )
+        if not CJK.match(text[end]) or text[end : end + 2] in GENERIC_TAILS:
+            return False
+        longest = min(self.max_length, len(text) - end)
+        return not any(text[end : end + k] in self.real for k in range(2, longest + 1))
 
 
 def _compound_aliases(name: str) -> list[str]:
@@ -277,6 +281,9 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             spelling = text[item[1] : end]
             # a name written without its suffix is nearly as sure as the name itself
             named = ALIAS_SCORE if spelling in vocabulary.stems else 1.0
+            places = frozenset(e for e in item[2] if e[0] in ("road", "poi", "subpoi"))
+            if places:
+                parts.mentions.append(places)
             for kind, name in item[2]:
                 if kind == "road":
                     parts.roads.append((name, named))
@@ -303,7 +310,13 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             words = residue[pos : number.start()]
             if words:
                 _residue_words(parts, start + pos, words, seen_place)
-                last_name = "road" if _ROAD_SUFFIX.search(words) else "residue"
+                last_name = (
+                    "road"
+                    if _ROAD_SUFFIX.search(words)
+                    else "compound"  # a misspelt compound (阳广雅苑2号: building 2, no door)
+                    if _COMPOUND_END.search(words)
+                    else "residue"
+                )
             pos = number.end()
             value, unit = number.group(1).lstrip("-") or number.group(1), number.group(2)
             value = value.lstrip("0") or value
@@ -353,7 +366,7 @@ def _bare_number(parts: QueryParts, value: str, last_name: str | None) -> None:
     """A number without a unit word: door after a road, else the next empty door part."""
     if last_name == "road" and not parts.roadno:
         parts.roadno.append(value)
-    elif parts.house is None and last_name in ("poi", "lane"):
+    elif parts.house is None and last_name in ("poi", "lane", "compound"):
         parts.house = value
     elif parts.house is None and not parts.roadno:
         parts.roadno.append(value)
