@@ -20,7 +20,8 @@ and city left out or shortened, spaces, full-width digits). Categories:
   district) · ``mixed`` three of these habits at once · ``ambiguous`` a compound's suffix-less
   name that several compounds share (万科 for 万科苑, 万科花园 …) with no district (right: the
   room when only one of them has it, else no answer but the room among the ``candidates``) ·
-  ``road`` a road alone (right: level road, no address_id, a line to highlight) · ``compound`` a compound alone (level compound, an outline) · ``district`` a district alone
+  ``road`` a road alone (right: level road, no address_id, a line to highlight) ·
+  ``compound`` a compound alone (level compound, an outline) · ``district`` a district alone
   (level district, an approximate point, no address_id) · ``site`` a school/hospital/company
   by its road and door;
 * out of the library (right = never deeper than the door): ``ool_building`` a building number

@@ -233,8 +233,8 @@ def test_a_name_followed_by_a_misspelt_rest_of_a_longer_name_is_doubtful():
 
 
 def test_a_fuzzy_guess_at_an_admin_unit_is_no_evidence_against_a_match(geocoder):
-    # 中化路 is a typo of 中华路 (南湖区); 和乎社区 is close to 和平社区 (秀洲区): that guess must not
-    # count against the door
+    # 中化路 is a typo of 中华路 (南湖区); 和乎社区 is close to 和平社区 (秀洲区): that guess must
+    # not count against the door
     m = geocoder.match("中化路7号和乎社区")
     assert (m.level, m.address_id) == ("door", "ZH-7")
     # ... but it is text the answer does not use: 2/3 for the typo, times 0.95
@@ -420,7 +420,8 @@ def suffix_library() -> pd.DataFrame:
     xiuzhou = dict(district="秀洲区", town="新城街道", community="和平社区")
     return pd.DataFrame(
         [
-            _row("ZY", 120.71, 30.75, road="栅堰巷", roadno="42号", poi="禾兴雅苑", **rooms, **NANHU),
+            _row("ZY", 120.71, 30.75, road="栅堰巷", roadno="42号", poi="禾兴雅苑", **rooms,
+                 **NANHU),
             _row("ZS-N", 120.72, 30.75, road="中山路", roadno="9号", **NANHU),
             _row("ZS-X", 120.73, 30.76, road="中山街", roadno="9号", **xiuzhou),
             _row("YG", 120.74, 30.76, road="香樟街", roadno="3号", poi="阳光花园", **rooms,
