@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from webcity import bearer
 
+from gridmap.services.locating import locate
 from web import create_app
 
 POINT = {"type": "garbage", "description": "路口垃圾堆放", "lon": 120.71, "lat": 30.71}
@@ -365,7 +366,7 @@ def test_incident_filters(client, tokens, city_store):
 
 
 def _bulk_incidents(store, n):
-    vid = store.current_version()["id"]
+    vid = store.current_version().id
     with store.transaction():
         for i in range(n):
             lon, lat = 120.70 + (i % 97) * 0.001, 30.70 + (i // 97) * 0.004
@@ -374,7 +375,7 @@ def _bulk_incidents(store, n):
                 description=f"#{i}",
                 lon=lon,
                 lat=lat,
-                location=store.locate(vid, lon, lat),
+                location=locate(store, vid, lon, lat),
                 actor="bulk",
             )
 
@@ -521,13 +522,13 @@ def test_stream_delivers_new_event_while_open(app, tokens, city_store):
 
     def report_soon():
         time.sleep(0.3)
-        vid = city_store.current_version()["id"]
+        vid = city_store.current_version().id
         city_store.create_incident(
             type="noise",
             description="live",
             lon=120.71,
             lat=30.71,
-            location=city_store.locate(vid, 120.71, 30.71),
+            location=locate(city_store, vid, 120.71, 30.71),
             actor="t",
         )
         city_store.close()

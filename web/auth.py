@@ -21,7 +21,7 @@ from flask import (
     session,
 )
 
-from gridmap.store.workflow import ROLES, role_at_least
+from gridmap.rules.workflow import ROLES, role_at_least
 from web.errors import ApiError
 
 bp = Blueprint("auth", __name__, template_folder="templates")

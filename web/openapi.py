@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from gridmap.store.sqlite import LAYERS
-from gridmap.store.workflow import ACTIONS, INCIDENT_TYPES, STATES
+from gridmap.rules.labels import LAYERS
+from gridmap.rules.workflow import ACTIONS, INCIDENT_TYPES, STATES
 
 bp = Blueprint("openapi", __name__)
 
@@ -126,6 +126,9 @@ def spec() -> dict:
         },
         "/logout": {"post": _op("End the session", None)},
         "/api/config": {"get": _op("Map configuration, user and current version", "viewer")},
+        "/api/meta": {
+            "get": _op("States, legal moves, roles, labels, KPI formulas, limits", "viewer")
+        },
         "/api/layers/{name}": {
             "get": _op(
                 "GeoJSON of a layer by bbox, simplified for the zoom",
