@@ -35,7 +35,7 @@ from gridmap.errors import InputError  # noqa: E402
 from gridmap.geocode.conll import read_conll, score_chunks  # noqa: E402
 from gridmap.geocode.parse import AddressParser  # noqa: E402
 
-DEFAULT_GRID = "0.05,0.05,100;0.15,0.1,100;0.3,0.1,100;0.15,0.1,150"
+DEFAULT_GRID = "0.15,0.1,100;0.3,0.1,100;0.05,0.05,100"
 
 
 def cross_validate(train: list, folds: int, grid: str) -> dict:

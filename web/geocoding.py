@@ -7,6 +7,7 @@ when it is exactly a standard address of the library.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import geopandas as gpd

@@ -89,13 +89,13 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     from tqdm import tqdm
 
     from gridmap import io
-    from gridmap.geocode.assign import GridIndex
+    from gridmap.rules.grid_index import GridIndex
 
     started = time.perf_counter()
     grids = io.read_grids(grids_path)
     addresses = io.read_addresses(addresses_path, crs=crs)
     loaded = time.perf_counter()
-    index = GridIndex(grids)
+    index = GridIndex.from_frame(grids)
     lon = addresses["lon"].to_numpy(dtype=np.float64)
     lat = addresses["lat"].to_numpy(dtype=np.float64)
     winners = np.empty(len(addresses), dtype=np.int64)

@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
-from gridmap.geocode.assign import GridIndex
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.match import Matcher, Resolution
 from gridmap.geocode.places import Describer, Place
 from gridmap.geocode.reverse import ReverseIndex
 from gridmap.model import Candidate, Match
+from gridmap.rules.grid_index import GridIndex
 
 DEFAULT_REVIEW_THRESHOLD = 0.6
 
@@ -114,13 +114,13 @@ class Geocoder:
             _require(grids, ("grid_code", "geometry"), "grids")
         if boundaries is not None:
             _require(boundaries, ("code", "level", "geometry"), "boundaries")
-        grid_index = GridIndex(grids) if grids is not None else None
+        grid_index = GridIndex.from_frame(grids) if grids is not None else None
         codes = None
         unassigned: list[str] = []
         if grid_index is not None:
             lon = addresses["lon"].to_numpy(dtype=np.float64)
             lat = addresses["lat"].to_numpy(dtype=np.float64)
-            codes = grid_index.assign(lon, lat)
+            codes = grid_index.locate_many(lon, lat)
             outside = np.array([c is None for c in codes], dtype=bool)
             unassigned = addresses["address_id"].astype(str).to_numpy()[outside].tolist()
         library = AddressLibrary(addresses, codes, source=source, parser=parser)
@@ -261,7 +261,7 @@ class Geocoder:
         lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         if self.grid_index is None:
             return np.full(len(lon), None, dtype=object)
-        return self.grid_index.assign(lon, lat)
+        return self.grid_index.locate_many(lon, lat)
 
 
 def road_lines(roads) -> dict | None:

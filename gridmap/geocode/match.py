@@ -15,16 +15,24 @@ How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
    there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
    as the surest, the deepest level wins, then the higher score.
 
-Confidence (0-1) starts at the weakest name score used (exact 1.0, fuzzy ``ratio/100``), then:
+Confidence (0-1) starts at the weakest name score used (exact 1.0; a road or compound written
+without its suffix, 栅堰 for 栅堰巷, or a town/community short form 0.99; fuzzy: similarity/100),
+then:
 
-* times 0.85 for each door part the query gave that the library lacks, and for each exact road
-  or compound name of the query the match does not use;
+* times 0.85 for each door part the query gave that the library lacks (0.6 under a misspelt
+  name: 中央华城 1幢1单元1002室 is likely not 中央华府 when it has no such room), for each number
+  the reading could not place (a second room), and for each road or compound name of the query
+  the match does not use; halved for each *other compound* the query names (万科 + 城市花园);
+* times 0.95 for each leftover of Chinese text no name of the match accounts for (chatter such
+  as 居民反映 included: the answer did not use it);
+* times 0.85 when a building is found under a road with neither door number nor compound;
 * divided by the number of distinct library places it could equally be;
 * halved when the query's admin units contradict the match (times 0.8 when the unit was
   written in a short form such as 南湖), or when a building was found along the road behind
   another door number than the one written;
-* halved when a different place scores within 0.05 of it (0.15 when the best one rests on a
-  fuzzy name: a typo nearly as close to two names is a guess).
+* halved when a different place at the same level scores within 0.05 of it (0.15 when the
+  best one rests on a fuzzy name: a typo nearly as close to two names is a guess). Then the
+  :class:`Resolution` lists the candidates (up to 5 places at that level, surest first).
 
 A query naming a province or city other than the library's (``北京市朝阳区...`` against
 浙江省嘉兴市) is level ``none`` with confidence 0: ambiguous names (朝阳区) only ever resolve
@@ -37,8 +45,8 @@ inside the library's city.
 ...     "cellno": ["2单元"], "roomno": ["1303室"]})
 >>> matcher = Matcher(AddressLibrary(rows))
 >>> result = matcher.resolve("南湖区中山路５８号三号楼二单元1303")
->>> result.level, result.confidence, matcher.library.ids[result.row]
-('room', 1.0, 'r1')
+>>> result.level, result.confidence, result.place.parts
+('room', 1.0, ('3', '2', '1303'))
 >>> matcher.resolve("北京市朝阳区建国路88号").reason
 'names 北京市, outside the library city 浙江省嘉兴市'
 """
