@@ -53,7 +53,6 @@ inside the library's city.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -232,8 +231,7 @@ class Matcher:
             text = "" if text is None else str(text)
         if len(text) > MAX_QUERY_CHARS * 4:
             return Resolution(text, reason=f"too long ({len(text)} characters)")
-        clean = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
-        norm = normalize(clean)
+        norm = normalize(text)  # control characters are spaces there
         if not norm:
             return Resolution(text, reason="empty address", normalized=norm)
         if len(norm) > MAX_QUERY_CHARS:

@@ -171,6 +171,8 @@ _CANON_UNIT = {
 }
 # 第 + Chinese numeral + unit word (第 only dropped when a unit word follows: 第一人民医院 stays).
 _CN_BEFORE_UNIT = re.compile(rf"(负|地下)?第?({_CN_NUMERAL})(?=(?:{_UNIT_WORDS}))")
+_HAS_ZERO_LIKE = re.compile(f"[{_ZERO_LIKE}]")
+_HAS_CN_DIGIT = re.compile("[零〇○◯一二两三四五六七八九十]")
 _ZERO_IN_DIGITS = re.compile(rf"(?<=\d)[{_ZERO_LIKE}]|[{_ZERO_LIKE}](?=\d)")
 # A number (or building letter + number) followed by a unit word.
 _NUMBER = r"[A-Z]?\d+[A-Z]?|[A-Z]"
@@ -226,20 +228,37 @@ def simplified(text: str) -> str:
     return _TO_SIMPLIFIED.convert(text)
 
 
+class _CharTable(dict):
+    """A ``str.translate`` table filled on first sight of each character (``rule(ch)``)."""
+
+    def __init__(self, rule) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def __missing__(self, code: int):
+        value = self[code] = self.rule(chr(code))
+        return value
+
+
+# control characters (tabs, NULs, zero-width marks) separate like spaces
+_CONTROLS = _CharTable(lambda ch: " " if unicodedata.category(ch) in ("Cc", "Cf") else ch)
+# dashes become -, and symbols and punctuation other than - ( ) go; whitespace stays for now
+_PUNCTUATION = _CharTable(
+    lambda ch: (
+        "-"
+        if ch in _DASHES
+        else ch
+        if ch in _KEEP_PUNCT or ch.isspace() or unicodedata.category(ch)[0] in "LN"
+        else None
+    )
+)
+
+
 def _clean_characters(text: str) -> str:
     """Simplified characters, NFKC, radicals, case, whitespace and punctuation (no numbering)."""
     text = unicodedata.normalize("NFKC", text.translate(_RADICALS)).translate(_RADICALS)
-    # control characters (tabs, NULs, zero-width marks) separate like spaces
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
-    text = simplified(text)  # after the NULs are gone: OpenCC reads C strings
-    text = "".join("-" if ch in _DASHES else ch for ch in text)
-    text = _HASH_AFTER_NUMBER.sub("号", text.upper())
-    # drop control characters, symbols and punctuation other than - ( ); keep whitespace for now
-    text = "".join(
-        ch
-        for ch in text
-        if ch in _KEEP_PUNCT or ch.isspace() or unicodedata.category(ch)[0] in "LN"
-    )
+    text = simplified(text.translate(_CONTROLS))  # after the NULs are gone: OpenCC reads C text
+    text = _HASH_AFTER_NUMBER.sub("号", text.upper()).translate(_PUNCTUATION)
     text = _WHITESPACE.sub(_space, text.strip())
     text = re.sub(r"-{2,}", "-", text.replace("()", ""))
     return re.sub(r"^-+(?!\d)|-+$", "", text)  # keep the sign of a basement floor (-1层)
@@ -254,16 +273,23 @@ def normalize(text: str) -> str:
     '第一人民医院8层'
     """
     text = _clean_characters(text)
-    text = _ZERO_IN_DIGITS.sub("0", text)
-    text = _CN_BEFORE_UNIT.sub(_cn_to_digits, text)
+    # each rule runs only when the characters it needs are there (most queries need few)
+    if _HAS_ZERO_LIKE.search(text):
+        text = _ZERO_IN_DIGITS.sub("0", text)
+    if _HAS_CN_DIGIT.search(text):
+        text = _CN_BEFORE_UNIT.sub(_cn_to_digits, text)
     text = _UNIT_AFTER_NUMBER.sub(_unit_after_number, text)
-    text = _BASEMENT.sub(r"-\1", text)
-    text = _COMPOUND3.sub(r"\1幢\2单元\3室", text)
-    text = _AFTER_LANE.sub(r"\1\2幢\3室", text)
-    text = _AFTER_BUILDING.sub(r"\1\2单元\3室", text)
-    text = _TRAILING_PAIR.sub(r"\1幢\2室", text)
-    text = _ROOM_AFTER_UNIT.sub(r"\1室", text)
-    text = _ROOM_AFTER_BUILDING.sub(r"\1室", text)
+    if "负" in text or "地下" in text:
+        text = _BASEMENT.sub(r"-\1", text)
+    if "-" in text:
+        text = _COMPOUND3.sub(r"\1幢\2单元\3室", text)
+        text = _AFTER_LANE.sub(r"\1\2幢\3室", text)
+        text = _AFTER_BUILDING.sub(r"\1\2单元\3室", text)
+        text = _TRAILING_PAIR.sub(r"\1幢\2室", text)
+    if "单元" in text or "层" in text:
+        text = _ROOM_AFTER_UNIT.sub(r"\1室", text)
+    if "幢" in text:
+        text = _ROOM_AFTER_BUILDING.sub(r"\1室", text)
     return text
 
 

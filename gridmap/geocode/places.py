@@ -102,6 +102,7 @@ class Describer:
         )
         self._rows_order, self._rows_bounds = order, bounds
         self._highlights: dict[tuple, dict | None] = {}
+        self._about: dict[tuple, About] = {}
 
     def table(self, name: str) -> Groups:
         lib = self.library
@@ -144,11 +145,18 @@ class Describer:
     def label(self, place: Place) -> str:
         """The place written out: shared admin units, road and door, compound, door parts."""
         fields = self.library.anchor_fields
-        anchors = list(place.anchors)
+        if len(place.anchors) == 1:
+            (only,) = place.anchors
 
-        def common(column: str) -> str:
-            values = {fields[column][a] for a in anchors}
-            return values.pop() if len(values) == 1 else ""
+            def common(column: str) -> str:
+                return fields[column][only]
+        else:
+            index = np.fromiter(place.anchors, dtype=np.int64, count=len(place.anchors))
+
+            def common(column: str) -> str:
+                values = fields[column][index]
+                first = values[0]
+                return first if (values == first).all() else ""
 
         depth = LEVEL_DEPTH[place.level]
         pieces = [common("district")]
@@ -241,6 +249,21 @@ class Describer:
 
     # --- all at once ----------------------------------------------------------------------
     def describe(self, place: Place) -> About:
+        """What an answer says about ``place`` (remembered for places of several anchors:
+        roads, compounds and admin units come back often and cost the most)."""
+        many = place.group is None and len(place.anchors) > 1
+        if many:
+            known = self._about.get(place.key)
+            if known is not None:
+                return known
+        about = self._describe(place)
+        if many:
+            if len(self._about) > 10_000:
+                self._about.clear()
+            self._about[place.key] = about
+        return about
+
+    def _describe(self, place: Place) -> About:
         lib = self.library
         highlight = self.highlight(place)
         lon, lat, approximate = self.point(place, highlight)
