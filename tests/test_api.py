@@ -957,3 +957,45 @@ def test_sqlite_busy_database_makes_a_write_wait_then_succeed(sqlite_city):
     assert r.status_code == 201, r.get_json()
     assert waited >= 0.8  # it waited for the lock instead of failing
     assert app_.extensions["gridmap_store"].incident(r.get_json()["id"]).status == "reported"
+
+
+def test_vague_address_report_is_marked_approximate_never_a_rooms_point(client, tokens):
+    admin = tokens["admin"]
+    r = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "路边", "address": "南湖区测试路"},
+    )
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["approximate"] is True and body["match_level"] == "road"
+    assert body["address"] == "南湖区测试路"  # the reporter's words, not some door's address
+    # The road's representative point (its midpoint), not one of its doors' points.
+    doors = {(round(x, 6), round(y, 6)) for x, y in map(webcity_centre, GRID_CODES)}
+    assert (round(body["lon"], 6), round(body["lat"], 6)) not in doors
+    exact = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "门口", "address": "南湖区测试路3号"},
+    ).get_json()
+    assert exact["approximate"] is False and exact["match_level"] == "door"
+    assert exact["grid_code"] == "330402001002001"
+    vague = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "x", "address": "南湖区"},
+    )
+    assert vague.status_code == 422 and vague.get_json()["field"] == "address"
+    assert "district" in vague.get_json()["error"]
+
+
+def webcity_centre(code):
+    import webcity
+
+    return webcity.grid_centre(code)
+
+
+GRID_CODES = [f"330402{s:03d}{c:03d}{g:03d}" for s in (1, 2) for c in (1, 2) for g in (1, 2)]
