@@ -219,6 +219,9 @@ def test_fresh_install_runs_the_pipeline(tmp_path):
                 with urllib.request.urlopen(f"{base}/login", timeout=5) as answer:
                     assert answer.status == 200
                     assert "<form" in answer.read().decode("utf-8")
+                    # The real server names neither itself nor Python with a version.
+                    assert answer.headers["Server"] == "gridmap", answer.headers["Server"]
+                    assert "Content-Security-Policy" in answer.headers
                 break
             except OSError:
                 assert server.poll() is None, server.stdout.read().decode("utf-8", "replace")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -11,8 +10,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from gridmap.errors import InputError
 from gridmap.store import DEFAULT_DB
-
-_API_KEY = re.compile(r"(api_key=)[^&\s]+", re.IGNORECASE)
+from web.security import SERVER_NAME, redact
 
 
 @click.command()
@@ -75,11 +73,15 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_
 
 
 class RedactingHandler(WSGIRequestHandler):
-    """The access log without Open311 ``api_key`` values (they are tokens).
+    """The access log without token values (``web.security.redact``: ``api_key``, ``api%5Fkey``,
+    ``token``...), and a ``Server`` header without the server's or Python's version.
 
-    >>> redact("GET /open311/v2/requests.json?api_key=s3cret&status=open HTTP/1.1")
-    'GET /open311/v2/requests.json?api_key=***&status=open HTTP/1.1'
+    >>> redact("GET /open311/v2/requests.json?api%5Fkey=s3cret&status=open HTTP/1.1")
+    'GET /open311/v2/requests.json?api%5Fkey=***&status=open HTTP/1.1'
     """
+
+    def version_string(self) -> str:
+        return SERVER_NAME
 
     def log_request(self, code="-", size="-") -> None:
         # Called once the app has its environ: the logged copies only are rewritten.
@@ -87,10 +89,6 @@ class RedactingHandler(WSGIRequestHandler):
         if hasattr(self, "path"):
             self.path = redact(self.path)
         super().log_request(code, size)
-
-
-def redact(line: str) -> str:
-    return _API_KEY.sub(r"\1***", line)
 
 
 def _warm_geocoder(app, version_id: int) -> None:
