@@ -72,12 +72,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from web import api, auth, open311, openapi
+    from web import api, auth, ogc, open311, openapi, tiles
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(tiles.bp)
+    app.register_blueprint(ogc.bp)
     try:
         from web.map import bp as map_bp
     except ImportError as error:  # the map page is built separately; the API works without it
