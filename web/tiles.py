@@ -18,6 +18,8 @@ from __future__ import annotations
 import gzip
 import re
 
+import numpy as np
+import shapely
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.codes import is_valid_code
@@ -35,6 +37,12 @@ MAX_FIGURE_CODES = 500
 KPI_LEVELS = ("grid", "community", "street", "district")
 _PARENT_LENGTH = {"community": 12, "street": 9, "district": 6}
 _CODE = re.compile(r"^[0-9]{6,20}$")
+_EXTENT_LAYERS = {
+    6: ("district",),
+    9: ("street",),
+    12: ("community",),
+    15: ("grid", "exclusive", "micro_grid"),
+}
 
 
 def _store():
@@ -91,8 +99,35 @@ def layers():
                 for layer in TILE_LAYERS.values()
             ],
             "figures": f"{base}/figures.json",
+            # Names of the admin units by code: popups, lists and the feed show names, not codes.
+            "names": _store().names(version["id"]),
         }
     )
+
+
+@bp.get("/extent/<code>")
+@requires("viewer")
+def extent(code: str):
+    """The bounding box of a district, street, community or grid (to zoom the map to it)."""
+    if not _CODE.match(code):
+        raise ApiError(404, f"{code[:40]!r} is not a division or grid code")
+    version = _version(None)
+    layers = _EXTENT_LAYERS.get(len(code), ())
+    for layer in layers:
+        feature = _store().feature(version["id"], layer, code)
+        if feature is not None:
+            w, s, e, n = shapely.from_geojson(feature["geometry"]).bounds
+            datum = current_app.extensions["gridmap_datum"]
+            (w2, e2), (s2, n2) = datum.to_display(np.array([w, e]), np.array([s, n]))
+            return jsonify(
+                {
+                    "code": code,
+                    "layer": layer,
+                    "name": feature.get("name"),
+                    "bbox": [round(float(v), 7) for v in (w2, s2, e2, n2)],
+                }
+            )
+    raise ApiError(404, f"no unit {code} in the current version")
 
 
 @bp.get("/<layer>/<z>/<x>/<y>.mvt")
