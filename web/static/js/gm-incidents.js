@@ -296,16 +296,21 @@ export class Incidents {
 
   flash(coords) {
     this.fresh.push({ coords, until: Date.now() + 60000 });
+    this.freshDrawn = -1;
   }
 
   pulse() {
     const now = Date.now();
+    const before = this.fresh.length;
     this.fresh = this.fresh.filter((f) => f.until > now);
     const source = this.map.getSource('fresh');
-    if (!source) return;
-    source.setData({ type: 'FeatureCollection', features: this.fresh.map((f) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: f.coords } })) });
-    const on = Math.floor(now / 700) % 2 === 0;
-    this.map.setPaintProperty('incident-fresh', 'circle-stroke-opacity', on ? 1 : 0.25);
+    if (!source || (!before && !this.fresh.length)) return;
+    // New data only when the set of rings changed; the blink itself is a paint change.
+    if (before !== this.fresh.length || this.freshDrawn !== this.fresh.length) {
+      source.setData({ type: 'FeatureCollection', features: this.fresh.map((f) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: f.coords } })) });
+      this.freshDrawn = this.fresh.length;
+    }
+    this.map.setPaintProperty('incident-fresh', 'circle-stroke-opacity', Math.floor(now / 700) % 2 === 0 ? 1 : 0.25);
   }
 
   /** Follow /api/stream. EventSource resumes with Last-Event-ID by itself after a network error;
