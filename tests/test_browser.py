@@ -133,7 +133,8 @@ def requested_urls(driver) -> list[str]:
 
 def settled(driver, timeout: float = 20.0) -> None:
     """Wait until MapLibre has every tile of the view loaded and drawn."""
-    wait_for(driver, "GridMap.map && !GridMap.map.isMoving() && GridMap.map.areTilesLoaded()", timeout)
+    done = "GridMap.map && !GridMap.map.isMoving() && GridMap.map.areTilesLoaded()"
+    wait_for(driver, done, timeout)
     time.sleep(0.3)
 
 
