@@ -42,10 +42,6 @@ def _path_param(name: str, kind: str = "string") -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
-def _path(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
 def _op(summary: str, role: str | None, params=(), body=None, ok="200", content="application/json"):
     op: dict = {
         "summary": summary,
@@ -258,21 +254,6 @@ def spec() -> dict:
             )
         },
         "/openapi.json": {"get": _op("This document", None)},
-        # Vector tiles, live figures and the wall list (web/tiles.py, web/map/).
-        "/tiles/layers.json": {"get": _op("Tile layers, URL templates, bounds, names", "viewer")},
-        "/tiles/{layer}/{z}/{x}/{y}.mvt": {
-            "get": _op(
-                "One Mapbox Vector Tile (gzip; 204 when empty; ETag)",
-                "viewer",
-                params=[_path("layer"), _path("z"), _path("x"), _path("y")],
-                content="application/vnd.mapbox-vector-tile",
-            )
-        },
-        "/tiles/figures.json": {"get": _op("Open, overdue, closure rate per unit", "viewer")},
-        "/tiles/extent/{code}": {
-            "get": _op("Bounding box of a unit", "viewer", params=[_path("code")])
-        },
-        "/wall/incidents.json": {"get": _op("Overdue and returned incidents (wall)", "viewer")},
     }
     return {
         "openapi": "3.0.3",
