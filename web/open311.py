@@ -14,18 +14,20 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 
-from gridmap.store import IncidentFilter, NotFound
-from gridmap.store.workflow import (
+from gridmap.rules import labels
+from gridmap.rules.workflow import (
     FINAL_STATES,
+    HANDLING_HOURS,
     INCIDENT_TYPES,
-    STATE_NAMES,
-    in_own_grids,
+    OPEN_STATES,
     iso,
     utc_now,
 )
-from gridmap.store.workflow import parse_iso as parse_time
+from gridmap.rules.workflow import parse_iso as parse_time
+from gridmap.services.reporting import Report, ReportError, take_report
+from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
-from web.api import MAX_ADDRESS, MAX_DESCRIPTION, current_version, datum, store
+from web.api import current_version, datum, store
 from web.auth import require_user
 from web.datum import point_to_storage
 from web.errors import ApiError
@@ -36,25 +38,26 @@ MAX_RESULTS = 1000
 
 def _agency() -> str:
     version = current_version(required=False)
-    return ((version or {}).get("city") or current_app.config["CITY"] or "") + "城市运行管理中心"
+    city = version.city if version else ""
+    return (city or current_app.config["CITY"] or "") + "城市运行管理中心"
 
 
-def _request_json(record: dict) -> dict:
-    lon, lat = datum().to_display(record["lon"], record["lat"])
-    closed = record["status"] in FINAL_STATES
+def _request_json(record: Incident) -> dict:
+    lon, lat = datum().to_display(record.lon, record.lat)
+    closed = record.status in FINAL_STATES
     return {
-        "service_request_id": str(record["id"]),
+        "service_request_id": str(record.id),
         "status": "closed" if closed else "open",
-        "status_notes": STATE_NAMES.get(record["status"], record["status"]),
-        "service_name": INCIDENT_TYPES.get(record["type"], (record["type"], 0))[0],
-        "service_code": record["type"],
-        "description": record["description"],
+        "status_notes": labels.label("states", record.status),
+        "service_name": labels.label("types", record.type),
+        "service_code": record.type,
+        "description": record.description,
         "agency_responsible": _agency(),
         "service_notice": "",
-        "requested_datetime": record["created_at"],
-        "updated_datetime": record["updated_at"],
-        "expected_datetime": record["expected_at"],
-        "address": record["address"],
+        "requested_datetime": record.created_at,
+        "updated_datetime": record.updated_at,
+        "expected_datetime": record.expected_at,
+        "address": record.address,
         "address_id": "",
         "zipcode": "",
         "lat": round(lat, 7),
@@ -70,14 +73,14 @@ def services():
         [
             {
                 "service_code": code,
-                "service_name": name,
-                "description": f"{name}（处置时限 {hours:g} 小时）",
+                "service_name": labels.TYPES[code],
+                "description": f"{labels.TYPES[code]}（处置时限 {HANDLING_HOURS[code]:g} 小时）",
                 "metadata": False,
                 "type": "realtime",
-                "keywords": name,
+                "keywords": labels.TYPES[code],
                 "group": "城市管理",
             }
-            for code, (name, hours) in INCIDENT_TYPES.items()
+            for code in INCIDENT_TYPES
         ]
     )
 
@@ -119,7 +122,7 @@ def list_requests():
         if not wanted <= {"open", "closed"}:
             raise ApiError(400, "status must be open or closed")
         if wanted == {"open"}:
-            statuses = tuple(s for s in STATE_NAMES if s not in FINAL_STATES)
+            statuses = OPEN_STATES
         elif wanted == {"closed"}:
             statuses = tuple(sorted(FINAL_STATES))
     since = until = None
@@ -150,15 +153,7 @@ def create_request():
         raise ApiError(400, "service_code is required")
     if code not in INCIDENT_TYPES:
         raise ApiError(400, f"unknown service_code {code!r}")
-    description = values.get("description") or ""
-    if not isinstance(description, str):
-        raise ApiError(400, "description must be text")
-    if len(description) > MAX_DESCRIPTION:
-        raise ApiError(400, f"description is longer than {MAX_DESCRIPTION} characters")
-    address = values.get("address_string") or ""
-    if not isinstance(address, str) or len(address) > MAX_ADDRESS:
-        raise ApiError(400, f"address_string must be text of at most {MAX_ADDRESS} characters")
-    version = current_version()
+    lon = lat = None
     if values.get("lat") not in (None, "") and values.get("long") not in (None, ""):
         try:
             lat, lon = float(values["lat"]), float(values["long"])
@@ -167,35 +162,25 @@ def create_request():
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise ApiError(400, "lat and long must be finite numbers")
         lon, lat = point_to_storage(lon, lat, "wgs84")  # the spec's coordinates are WGS84
-    elif address.strip():
-        found = geocoding.match(version["id"], address)
-        if found.level == "none" or found.lon is None:
-            raise ApiError(400, f"address_string not found: {address}")
-        lon, lat, address = found.lon, found.lat, found.address or address
-    else:
+    address = values.get("address_string") or ""
+    if lon is None and not (isinstance(address, str) and address.strip()):
         raise ApiError(400, "a location is required: lat and long, or address_string")
-    location = store().locate(version["id"], lon, lat)
-    if location is None:
-        raise ApiError(400, "the location is outside the city")
-    if not address.strip():
-        address = geocoding.nearest_address(version["id"], lon, lat)
-    if user.role == "field" and not in_own_grids(location["grid_code"], user.grids):
-        raise ApiError(403, "this api_key may report only inside its own grids")
-    if not description.strip():
-        description = INCIDENT_TYPES[code][0]
-    incident_id = store().create_incident(
-        type=code,
-        description=description.strip(),
-        lon=lon,
-        lat=lat,
-        location=location,
-        actor=user.name,
-        address=address.strip(),
-        source="open311",
-        version_id=version["id"],
+    description = values.get("description") or ""
+    if isinstance(description, str) and not description.strip():
+        description = labels.TYPES[code]  # GeoReport makes the description optional
+    report = Report(
+        type=code, description=description, lon=lon, lat=lat, address=address, source="open311"
     )
+    try:
+        record = take_report(store(), report, user, geocoding.places())
+    except ReportError as error:
+        # GeoReport errors are 400 (or 403 for a key that may not report there).
+        status = {"forbidden": 403, "unavailable": 409}.get(error.kind, 400)
+        name = {"address": "address_string", "lon": "lat and long"}.get(error.field or "")
+        message = error.message if name is None else f"{name}: {error.message}"
+        raise ApiError(status, message) from None
     response = jsonify(
-        [{"service_request_id": str(incident_id), "service_notice": "", "account_id": None}]
+        [{"service_request_id": str(record.id), "service_notice": "", "account_id": None}]
     )
     response.status_code = 201
     return response

@@ -14,27 +14,28 @@ import time
 
 from flask import Response, current_app, request, stream_with_context
 
+from gridmap.store import Event
 from web.api import bp, datum, store
 from web.auth import require_user
 from web.errors import ApiError
 
 
-def _event_text(event: dict) -> str:
-    lon, lat = datum().to_display(event["lon"], event["lat"])
+def _event_text(event: Event) -> str:
+    lon, lat = datum().to_display(event.lon, event.lat)
     data = {
-        "id": event["id"],
-        "event": event["event"],
-        "status": event["status"],
-        "current_status": event["current_status"],
-        "type": event["type"],
+        "id": event.incident_id,
+        "event": event.event,
+        "status": event.status,
+        "current_status": event.current_status,
+        "type": event.type,
         "lon": round(lon, 7),
         "lat": round(lat, 7),
-        "grid_code": event["grid_code"],
-        "overdue": event["overdue"],
-        "at": event["at"],
+        "grid_code": event.grid_code,
+        "overdue": event.overdue,
+        "at": event.at,
     }
     payload = json.dumps(data, ensure_ascii=False)
-    return f"id: {event['event_id']}\nevent: incident\ndata: {payload}\n\n"
+    return f"id: {event.event_id}\nevent: incident\ndata: {payload}\n\n"
 
 
 def _start_id() -> int:
@@ -76,7 +77,7 @@ def stream():
         while True:
             events = store().events_since(last_id)
             for event in events:
-                last_id = event["event_id"]
+                last_id = event.event_id
                 yield _event_text(event)
             if once:
                 return

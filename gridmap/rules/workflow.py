@@ -1,7 +1,8 @@
 """The closed incident loop (闭环): states, legal transitions, who may take them, time limits.
 
-Plain Python, no storage and no web: the store records what this module allows, the web layer asks
-it what a caller may do.
+Plain Python, no storage and no web: every backend records what this module decides
+(:func:`plan_transition`, :func:`opening_deadlines`), the web layer asks it what a caller may do,
+and ``GET /api/meta`` sends it to the browser. Chinese names are in :mod:`gridmap.rules.labels`.
 
     reported --accept--> accepted --dispatch--> dispatched --start--> handling --resolve--> resolved
     resolved --verify--> verified --close--> closed
@@ -15,8 +16,8 @@ an incident whose current step is past its limit is overdue.
 >>> next_state("closed", "accept")
 Traceback (most recent call last):
 ...
-gridmap.store.workflow.IllegalTransition: cannot 'accept' an incident that is closed
->>> TimeLimits().hours("井盖破损", "reported")
+gridmap.rules.workflow.IllegalTransition: cannot 'accept' an incident that is closed
+>>> TimeLimits().hours("manhole", "reported")
 6.0
 """
 
@@ -37,17 +38,6 @@ STATES = (
     "rejected",
     "returned",
 )
-STATE_NAMES = {
-    "reported": "上报",
-    "accepted": "受理立案",
-    "dispatched": "已派遣",
-    "handling": "处置中",
-    "resolved": "已反馈",
-    "verified": "已核查",
-    "closed": "已结案",
-    "rejected": "不予立案",
-    "returned": "退回重办",
-}
 FINAL_STATES = frozenset({"closed", "rejected"})
 OPEN_STATES = tuple(s for s in STATES if s not in FINAL_STATES)
 
@@ -62,31 +52,22 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "return": (("resolved", "verified"), "returned"),
     "close": (("verified",), "closed"),
 }
-ACTION_NAMES = {
-    "accept": "受理立案",
-    "reject": "不予立案",
-    "dispatch": "派遣",
-    "start": "开始处置",
-    "resolve": "处置反馈",
-    "verify": "核查通过",
-    "return": "退回重办",
-    "close": "结案",
-}
 # Field staff may take these on incidents inside their own grids; everything else needs dispatcher.
 FIELD_ACTIONS = frozenset({"start", "resolve"})
 
 ROLES = ("viewer", "field", "dispatcher", "planner", "admin")
 
-# Incident types (事件类型): code -> (name, hours allowed for handling).
-INCIDENT_TYPES: dict[str, tuple[str, float]] = {
-    "garbage": ("垃圾堆放", 24.0),
-    "manhole": ("井盖破损", 12.0),
-    "street_vending": ("占道经营", 24.0),
-    "noise": ("噪音扰民", 12.0),
-    "illegal_building": ("违章搭建", 120.0),
-    "fire_hazard": ("消防隐患", 24.0),
-    "other": ("其他", 48.0),
+# Hours allowed for handling (处置) per incident type; names are in gridmap.rules.labels.TYPES.
+HANDLING_HOURS: dict[str, float] = {
+    "garbage": 24.0,
+    "manhole": 12.0,
+    "street_vending": 24.0,
+    "noise": 12.0,
+    "illegal_building": 120.0,
+    "fire_hazard": 24.0,
+    "other": 48.0,
 }
+INCIDENT_TYPES: tuple[str, ...] = tuple(HANDLING_HOURS)
 
 
 class IllegalTransition(ValueError):
@@ -153,7 +134,7 @@ def allowed_actions(
 
 
 # Default hours allowed in each state before the next step is due (Jiaxing: review 6 h, respond
-# 15 h). "handling" is per type (INCIDENT_TYPES); None means no deadline.
+# 15 h). "handling" is per type (HANDLING_HOURS); None means no deadline.
 DEFAULT_STEP_HOURS: dict[str, float | None] = {
     "reported": 6.0,  # review and register (受理立案)
     "accepted": 2.0,  # dispatch
@@ -183,7 +164,7 @@ class TimeLimits:
         if not isinstance(self.overrides, Mapping):
             raise ValueError("time limits must be {incident type or '*': {state: hours}}")
         for kind, steps in self.overrides.items():
-            if kind != "*" and kind not in INCIDENT_TYPES:
+            if kind != "*" and kind not in HANDLING_HOURS:
                 raise ValueError(f"time limits: unknown incident type {kind!r}")
             if not isinstance(steps, Mapping):
                 raise ValueError(f"time limits for {kind!r} must map states to hours")
@@ -201,7 +182,7 @@ class TimeLimits:
                 value = self.overrides[key][state]
                 return None if value is None else float(value)
         if state == "handling":
-            return INCIDENT_TYPES.get(incident_type, INCIDENT_TYPES["other"])[1]
+            return HANDLING_HOURS.get(incident_type, HANDLING_HOURS["other"])
         return DEFAULT_STEP_HOURS.get(state)
 
     def due(self, incident_type: str, state: str, since: datetime) -> datetime | None:
@@ -215,6 +196,73 @@ class TimeLimits:
         """Hours from report to closure when every step takes its full limit (no rework)."""
         path = ("reported", "accepted", "dispatched", "handling", "resolved", "verified")
         return sum(self.hours(incident_type, s) or 0.0 for s in path)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one workflow action does to an incident; every backend writes exactly this."""
+
+    action: str
+    from_state: str
+    to_state: str
+    due_at: str | None  # deadline of the new state (None when final or unlimited)
+    late: bool  # the step it ends ran past its deadline
+    closed_at: str | None  # set when the new state is final
+    rework: bool  # a return (退回重办) counts one rework
+
+
+def plan_transition(
+    state: str,
+    incident_type: str,
+    due_at: str | None,
+    action: str,
+    moment: datetime,
+    limits: TimeLimits,
+) -> Transition:
+    """The effect of ``action`` at ``moment`` on an incident in ``state`` whose current step is
+    due at ``due_at`` (IllegalTransition when the state forbids it).
+
+    >>> t = plan_transition("reported", "noise", "2026-01-01T06:00:00Z", "accept",
+    ...                     datetime(2026, 1, 1, 7, tzinfo=UTC), TimeLimits())
+    >>> t.to_state, t.late, t.due_at
+    ('accepted', True, '2026-01-01T09:00:00Z')
+    """
+    target = next_state(state, action)
+    at = iso(moment)
+    return Transition(
+        action=action,
+        from_state=state,
+        to_state=target,
+        due_at=iso(limits.due(incident_type, target, moment)),
+        late=due_at is not None and at > due_at,
+        closed_at=at if target in FINAL_STATES else None,
+        rework=action == "return",
+    )
+
+
+def opening_deadlines(
+    incident_type: str, moment: datetime, limits: TimeLimits
+) -> tuple[str | None, str]:
+    """(due_at of the first step, expected_at of the whole loop) of a report made at ``moment``.
+
+    >>> opening_deadlines("noise", datetime(2026, 1, 1, tzinfo=UTC), TimeLimits())
+    ('2026-01-01T06:00:00Z', '2026-01-03T17:00:00Z')
+    """
+    due = limits.due(incident_type, "reported", moment)
+    expected = moment + timedelta(hours=limits.total_hours(incident_type))
+    return iso(due), iso(expected)
+
+
+def is_overdue(state: str, due_at: str | None, now: str) -> bool:
+    """Open and past the current step's deadline (``now`` as ISO text). Backends compute the
+    same condition in their queries; the contract suite checks they agree.
+
+    >>> is_overdue("handling", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
+    True
+    >>> is_overdue("closed", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
+    False
+    """
+    return state not in FINAL_STATES and due_at is not None and due_at < now
 
 
 def utc_now() -> datetime:

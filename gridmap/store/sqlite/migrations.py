@@ -1,10 +1,10 @@
-"""The store's schema as an ordered list of migrations.
+"""The SQLite schema as an ordered list of migrations.
 
 Each migration is applied once, in order, inside one transaction; ``schema_version`` records which
 ones ran. Add a new entry at the end to change the schema: never edit one that has shipped.
 
 >>> [number for number, _ in MIGRATIONS]
-[1, 2]
+[1, 2, 3]
 """
 
 from __future__ import annotations
@@ -127,6 +127,37 @@ MIGRATIONS: list[tuple[int, str]] = [
             ON incidents(street_code, status, due_at, late_steps, rework);
         CREATE INDEX incidents_kpi_district
             ON incidents(district_code, status, due_at, late_steps, rework);
+        """,
+    ),
+    (
+        3,
+        # Reports keep the geocoder's match level and whether the point is approximate (an area
+        # such as a road or a compound, not a door); incidents keep their location under every
+        # grid version (KPIs under any version, re-homing on publish/activate); server-side
+        # sessions (logout revokes); a generic cache of bytes (vector tiles filled at publish).
+        """
+        ALTER TABLE incidents ADD COLUMN match_level TEXT NOT NULL DEFAULT '';
+        ALTER TABLE incidents ADD COLUMN approximate INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE incident_locations (
+            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+            grid_code TEXT,
+            community_code TEXT,
+            street_code TEXT,
+            district_code TEXT,
+            PRIMARY KEY (version_id, incident_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,       -- sha256 hex of the session id
+            token_id INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE INDEX sessions_token ON sessions(token_id);
+        CREATE TABLE blobs (
+            key TEXT PRIMARY KEY,           -- e.g. tiles/v3/1/wgs84/grid/12/3421/1663
+            value BLOB NOT NULL
+        ) WITHOUT ROWID;
         """,
     ),
 ]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from gridmap.store.sqlite import SQLiteStore
-from gridmap.store.workflow import FINAL_STATES, INCIDENT_TYPES, utc_now
+from gridmap.rules import kpi
+from gridmap.rules.workflow import FINAL_STATES, utc_now
+from gridmap.store import Location, Store
 
 DESCRIPTIONS = {
     "garbage": ["小区门口垃圾堆放，已有异味", "绿化带内建筑垃圾未清运", "垃圾桶满溢，周边散落"],
@@ -40,7 +41,7 @@ PATH = ("accept", "dispatch", "start", "resolve", "verify", "close")
 
 
 def simulate(
-    store: SQLiteStore,
+    store: Store,
     count: int = 300,
     seed: int = 7,
     now: datetime | None = None,
@@ -53,7 +54,7 @@ def simulate(
         raise LookupError("no grid version is published: run `gridmap publish` first")
     now = now or utc_now()
     rng = random.Random(seed)
-    places = store.random_addresses(version["id"], count, seed)
+    places = store.random_addresses(version.id, count, seed)
     if not places:
         raise LookupError("the published address library has no address inside a grid")
     limits = store.time_limits
@@ -66,35 +67,24 @@ def simulate(
                 kind = rng.choices(types, weights)[0]
                 age = min(rng.expovariate(1 / 3.0), max_age_days)
                 moment = now - timedelta(days=age)
-                location = {
-                    "grid_code": place["grid_code"],
-                    "community_code": place["grid_code"][:12],
-                    "street_code": place["grid_code"][:9],
-                    "district_code": place["grid_code"][:6],
-                }
+                location = Location.of_grid(place.grid_code)
                 iid = store.create_incident(
                     type=kind,
                     description=rng.choice(DESCRIPTIONS[kind]),
-                    lon=place["lon"] + rng.uniform(-0.0002, 0.0002),
-                    lat=place["lat"] + rng.uniform(-0.0002, 0.0002),
+                    lon=place.lon + rng.uniform(-0.0002, 0.0002),
+                    lat=place.lat + rng.uniform(-0.0002, 0.0002),
                     location=location,
-                    actor=f"网格员{place['grid_code'][-3:]}",
-                    address=place["address"],
+                    actor=f"网格员{place.grid_code[-3:]}",
+                    address=place.address,
                     source="simulated",
-                    version_id=version["id"],
+                    version_id=version.id,
                     at=moment,
                 )
-                _walk(store, rng, iid, kind, moment, now, limits, place["grid_code"])
+                _walk(store, rng, iid, kind, moment, now, limits, place.grid_code)
         if progress:
             progress(min(batch, count - start))
-    figures: dict[str, int] = {}
-    for row in store.kpis("district", now=now):
-        figures["total"] = figures.get("total", 0) + row["total"]
-        figures["open"] = figures.get("open", 0) + row["open"]
-        figures["closed"] = figures.get("closed", 0) + row["closed"]
-        figures["overdue"] = figures.get("overdue", 0) + row["overdue"]
-        figures["rework"] = figures.get("rework", 0) + row["rework"]
-    return figures
+    city = kpi.total(store.kpis("district", now=now))
+    return {k: getattr(city, k) for k in ("total", "open", "closed", "overdue", "rework")}
 
 
 def _walk(store, rng, iid, kind, moment, now, limits, grid_code) -> None:
@@ -116,8 +106,7 @@ def _walk(store, rng, iid, kind, moment, now, limits, grid_code) -> None:
         else:
             action = PATH[step]
         actor = actor_field if action in ("start", "resolve") else "指挥中心"
-        record = store.transition(iid, action, actor, "", at=moment)
-        state = record["status"]
+        state = store.transition(iid, action, actor, "", at=moment).status
         if action == "return":
             step = PATH.index("start")
         elif action != "reject":
@@ -126,4 +115,4 @@ def _walk(store, rng, iid, kind, moment, now, limits, grid_code) -> None:
             step = PATH.index("resolve")
 
 
-__all__ = ["simulate", "INCIDENT_TYPES"]
+__all__ = ["simulate"]
