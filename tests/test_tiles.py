@@ -41,7 +41,7 @@ def test_tile_parse_rejects_addresses_that_do_not_exist():
 
 
 def test_every_grid_is_in_the_tiles_with_code_and_name(city_store):
-    version = city_store.current_version()["id"]
+    version = city_store.current_version().id
     tiles = VersionTiles(city_store, version)
     codes = set()
     names = set()
@@ -52,13 +52,13 @@ def test_every_grid_is_in_the_tiles_with_code_and_name(city_store):
                 codes.add(feature["properties"]["code"])
                 names.add(feature["properties"].get("name"))
                 assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
-    stored = {r[1] for r in city_store.layer_wkb(version, ("grid",))}
+    stored = {r.code for r in city_store.layer_geometries(version, ("grid",))}
     assert codes == stored and len(codes) == 8
     assert all(n and "网格" in n for n in names)
 
 
 def test_admin_tiles_carry_names_and_one_label_point_per_unit(city_store):
-    version = city_store.current_version()["id"]
+    version = city_store.current_version().id
     tiles = VersionTiles(city_store, version)
     labels = []
     for tile in city_tiles(13):
@@ -75,7 +75,7 @@ def test_admin_tiles_carry_names_and_one_label_point_per_unit(city_store):
 
 def test_shared_edges_stay_shared_after_simplification(city_store):
     """Coverage simplification: neighbouring grids in a tile leave no gap and no overlap."""
-    version = city_store.current_version()["id"]
+    version = city_store.current_version().id
     tiles = VersionTiles(city_store, version)
     tile = city_tiles(11)[0]
     polys = [
@@ -88,7 +88,7 @@ def test_shared_edges_stay_shared_after_simplification(city_store):
 
 
 def test_below_min_zoom_and_outside_the_city_is_empty(city_store):
-    version = city_store.current_version()["id"]
+    version = city_store.current_version().id
     tiles = VersionTiles(city_store, version)
     assert tiles.tile("grids", TileId(TILE_LAYERS["grids"].min_zoom - 1, 0, 0)) == b""
     assert tiles.tile("grids", TileId(12, 0, 0)) == b""

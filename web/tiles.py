@@ -23,10 +23,11 @@ import shapely
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gridmap.codes import is_valid_code
-from gridmap.store import NotFound
+from gridmap.rules import kpi as kpi_rules
+from gridmap.services import versions as version_service
+from gridmap.store import NotFound, Version
 from gridmap.tiles import ENCODER_REVISION, MAX_TILE_ZOOM, TILE_LAYERS, TileError, TileId
 from gridmap.tiles.cache import TileCache
-from web.api.kpi import kpi_rows
 from web.auth import requires
 from web.errors import ApiError
 
@@ -61,15 +62,15 @@ def tile_cache() -> TileCache:
     return cache
 
 
-def _version(requested: str | None) -> dict:
+def _version(requested: str | None) -> Version:
     """The version a request names (``v``) or the current one; 404 when there is none."""
     if requested:
         if not requested.isdigit() or len(requested) > 12:
             raise ApiError(400, "v must be a version number", field="v")
-        for version in _store().versions():
-            if version["id"] == int(requested):
-                return version
-        raise ApiError(404, f"no grid version {requested}", field="v")
+        try:
+            return _store().version(int(requested))
+        except NotFound:
+            raise ApiError(404, f"no grid version {requested}", field="v") from None
     version = _store().current_version()
     if version is None:
         raise ApiError(404, "no grid version is published yet: run `gridmap publish`")
@@ -84,8 +85,8 @@ def layers():
     base = f"{request.script_root}/tiles"
     return jsonify(
         {
-            "version": version["id"],
-            "bounds": version["bounds"],
+            "version": version.id,
+            "bounds": list(version.bounds),
             "max_zoom": MAX_TILE_ZOOM,
             "layers": [
                 {
@@ -94,13 +95,13 @@ def layers():
                     "min_zoom": layer.min_zoom,
                     "geometry": layer.geometry,
                     "label_layer": layer.label_name if layer.label_layer else None,
-                    "tiles": f"{base}/{layer.name}/{{z}}/{{x}}/{{y}}.mvt?v={version['id']}",
+                    "tiles": f"{base}/{layer.name}/{{z}}/{{x}}/{{y}}.mvt?v={version.id}",
                 }
                 for layer in TILE_LAYERS.values()
             ],
             "figures": f"{base}/figures.json",
             # Names of the admin units by code: popups, lists and the feed show names, not codes.
-            "names": _store().names(version["id"]),
+            "names": _store().names(version.id),
         }
     )
 
@@ -114,16 +115,16 @@ def extent(code: str):
     version = _version(None)
     layers = _EXTENT_LAYERS.get(len(code), ())
     for layer in layers:
-        feature = _store().feature(version["id"], layer, code)
+        feature = _store().feature(version.id, layer, code)
         if feature is not None:
-            w, s, e, n = shapely.from_geojson(feature["geometry"]).bounds
+            w, s, e, n = shapely.from_geojson(feature.geojson).bounds
             datum = current_app.extensions["gridmap_datum"]
             (w2, e2), (s2, n2) = datum.to_display(np.array([w, e]), np.array([s, n]))
             return jsonify(
                 {
                     "code": code,
                     "layer": layer,
-                    "name": feature.get("name"),
+                    "name": feature.name,
                     "bbox": [round(float(v), 7) for v in (w2, s2, e2, n2)],
                 }
             )
@@ -143,15 +144,15 @@ def tile(layer: str, z: str, x: str, y: str):
     pinned = request.args.get("v")
     version = _version(pinned)
     cache = tile_cache()
-    etag = f"{version['id']}-{ENCODER_REVISION}-{cache.datum}-{layer}-{z}-{x}-{y}"
+    etag = f"{version.id}-{ENCODER_REVISION}-{cache.datum}-{layer}-{z}-{x}-{y}"
     cache_control = "private, max-age=86400, immutable" if pinned else "private, no-cache"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         try:
-            data = cache.get(version["id"], layer, tile_id)
+            data = cache.get(version.id, layer, tile_id)
         except NotFound:
-            raise ApiError(404, f"no grid version {version['id']}") from None
+            raise ApiError(404, f"no grid version {version.id}") from None
         if not data:
             response = Response(status=204)
         elif "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -178,12 +179,14 @@ def figures():
         for level, length in _PARENT_LENGTH.items():
             wanted[level] = sorted({g[:length] for g in grids if len(g) > length})
     event_id = store.last_event_id()
-    out: dict = {"version": version["id"], "event_id": event_id}
+    out: dict = {"version": version.id, "event_id": event_id}
     out["fields"] = ["open", "overdue", "closure_rate"]
     for level, codes in wanted.items():
-        # The KPI formulas live with the KPI API; this only picks three of them.
-        rows = kpi_rows(level, codes=codes, with_names=False) if codes is None or codes else []
-        figures_of = {r["code"]: [r["open"], r["overdue"], r["closure_rate"]] for r in rows}
+        # Counts by the KPI service, rates by the KPI rules: this only picks three of them.
+        rows = (
+            version_service.kpis(store, level, None, codes=codes) if codes is None or codes else []
+        )
+        figures_of = {r.code: [r.open, r.overdue, kpi_rules.closure_rate(r)] for r in rows}
         if codes is not None:
             # A unit whose last incident left it still needs its zeros to reach the page.
             for code in codes:

@@ -114,8 +114,6 @@ def warm_tiles(
         return 0
     tiles = VersionTiles(store, version_id, to_display)
     bounds = tiles.bounds()
-    if bounds is None:
-        return 0
     tick = progress or (lambda _name: None)
     count = 0
     batch: list[tuple[str, bytes]] = []

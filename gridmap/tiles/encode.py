@@ -1,4 +1,4 @@
-"""Cut Mapbox Vector Tiles from any store: :class:`VersionTiles` over ``Store.layer_wkb``.
+"""Cut Mapbox Vector Tiles from any store: :class:`VersionTiles` over ``Store.layer_geometries``.
 
 A version's features are read once per layer, projected to Web Mercator and indexed (STRtree);
 for each zoom the polygons of a coverage layer (districts ... grids) are simplified together with
@@ -21,7 +21,6 @@ moves.
 from __future__ import annotations
 
 import gzip
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,14 +93,14 @@ class VersionTiles:
             return self._layers[layer.name]
 
     def _load(self, layer: TileLayer) -> _LayerData:
-        rows = self.store.layer_wkb(self.version_id, (layer.store_layer,))
-        geoms = shapely.from_wkb([r[3] for r in rows]) if rows else np.array([], dtype=object)
+        rows = self.store.layer_geometries(self.version_id, (layer.store_layer,))
+        geoms = np.array([r.geometry for r in rows], dtype=object)
         geoms = shapely.transform(geoms, self._project) if len(geoms) else geoms
         geoms = shapely.make_valid(geoms) if len(geoms) else geoms
         names = self._admin_names() if layer.store_layer in ("grid", "exclusive") else {}
         props, display = [], []
-        for _layer, code, text, _wkb in rows:
-            stored = json.loads(text) if text else {}
+        for row in rows:
+            code, stored = row.code, dict(row.props)
             props.append(_tile_props(layer, code, stored))
             display.append(
                 stored.get("name")
@@ -150,10 +149,7 @@ class VersionTiles:
 
     def bounds(self) -> tuple[float, float, float, float] | None:
         """lon/lat extent of the version (from the store's record)."""
-        for version in self.store.versions():
-            if version["id"] == self.version_id:
-                return tuple(version["bounds"])
-        return None
+        return tuple(self.store.version(self.version_id).bounds)
 
     def tile(self, layer_name: str, tile: TileId) -> bytes:
         """The raw (uncompressed) MVT bytes of one layer's tile; b"" when it holds nothing."""

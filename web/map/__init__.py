@@ -29,9 +29,10 @@ from flask import (
     request,
 )
 
+from gridmap.rules.workflow import OPEN_STATES, STATES, iso, utc_now
 from gridmap.store import IncidentFilter
-from gridmap.store.workflow import OPEN_STATES, STATES
 from web.auth import current_user, requires
+from web.security import csp_nonce, page_policy
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 PAGE_ASSETS = ("css/map.css", "js/gm-main.js", "js/gm-util.js", "js/gm-map.js")
@@ -103,6 +104,13 @@ def static(name: str) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Accept-Encoding"
+    if path.suffix in (".js", ".mjs"):
+        # A worker runs under the policy of its own script's answer, not the page's: MapLibre's
+        # worker fetches tiles, so it gets the page policy (connect-src 'self') rather than the
+        # data answers' default-src 'none'.
+        response.headers["Content-Security-Policy"] = page_policy(
+            csp_nonce(), current_app.config.get("BASEMAP_URL") or ""
+        )
     return response
 
 
@@ -115,9 +123,9 @@ def wall_incidents():
     cache = current_app.extensions["gridmap_cache"]
     if cache.get("wall_key") != key:
         rows = store.incidents(IncidentFilter(statuses=OPEN_STATES))
-        pressing = [r for r in rows if r["overdue"] or r["rework"]]
-        overdue = sum(1 for r in pressing if r["overdue"])
-        pressing.sort(key=lambda r: (not r["overdue"], r["due_at"] or "", r["id"]))
+        pressing = [r for r in rows if r.overdue or r.rework]
+        overdue = sum(1 for r in pressing if r.overdue)
+        pressing.sort(key=lambda r: (not r.overdue, r.due_at or "", r.id))
         cache["wall"] = {
             "overdue": overdue,
             "returned": len(pressing) - overdue,
@@ -128,9 +136,9 @@ def wall_incidents():
     return jsonify(cache["wall"])
 
 
-def _wall_item(r: dict) -> dict:
+def _wall_item(r) -> dict:
     return {
-        k: r[k]
+        k: getattr(r, k)
         for k in (
             "id",
             "type",
@@ -142,10 +150,8 @@ def _wall_item(r: dict) -> dict:
             "overdue",
             "rework",
         )
-    } | {"overdue": bool(r["overdue"])}
+    } | {"overdue": bool(r.overdue)}
 
 
 def _minute() -> str:
-    from gridmap.store.workflow import iso, utc_now
-
     return iso(utc_now())[:16]

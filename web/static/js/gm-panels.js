@@ -39,14 +39,12 @@ export const header = {
   refresh() {
     return api('/api/kpi?level=district')
       .then((answer) => {
-        const sum = { total: 0, open: 0, closed: 0, rejected: 0, overdue: 0 };
-        for (const row of (answer && answer.rows) || []) for (const key of Object.keys(sum)) sum[key] += Number(row[key]) || 0;
+        // The server sums the units and applies the same formula (answer.city).
+        const sum = (answer && answer.city) || {};
         setText('gm-open', fmtInt(sum.open));
         setText('gm-overdue', fmtInt(sum.overdue));
         setText('gm-total', fmtInt(sum.total));
-        // The rate over the city is the same formula over the sums: closed of those not rejected.
-        const valid = sum.total - sum.rejected;
-        setText('gm-closure', valid ? fmtPct(sum.closed / valid) : '—');
+        setText('gm-closure', fmtPct(sum.closure_rate));
         GM.stats.counters = sum;
       })
       .catch((error) => toast('统计数据加载失败：' + error.message));
