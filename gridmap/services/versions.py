@@ -10,7 +10,6 @@ version does not have.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from gridmap.rules.grid_index import GridIndex
 from gridmap.rules.kpi import KpiCounts
 from gridmap.services.locating import VersionLocator
 from gridmap.store import Address, Location, NewFeature, Store, Version
+from gridmap.tiles.cache import warm_tiles
 
 Progress = Callable[[str], None]
 
@@ -142,7 +142,8 @@ def publish(
         published_by=published_by,
     )
     tick("stored")
-    _warm_tiles(store, version_id, progress)
+    # The vector tiles of a version never change: cut them once, now (map's gridmap.tiles).
+    warm_tiles(store, version_id, progress=progress)
     activation = rehome(store, version_id, actor=published_by or "publish")
     return {
         "version_id": version_id,
@@ -151,16 +152,6 @@ def publish(
         **summary,
         "activation": activation.as_json(),
     }
-
-
-def _warm_tiles(store: Store, version_id: int, progress: Progress | None) -> None:
-    """Fill the vector-tile cache of the new version (gridmap.tiles, when that package is
-    installed). A real import: a broken tiles module fails the publish loudly."""
-    if importlib.util.find_spec("gridmap.tiles") is None:
-        return
-    from gridmap.tiles.cache import warm_tiles
-
-    warm_tiles(store, version_id, progress=progress)
 
 
 def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
