@@ -340,3 +340,43 @@ def test_records_are_plain_dataclasses(city_store):
     ):
         assert dataclasses.is_dataclass(value), value
         assert not any(isinstance(v, sqlite3.Row) for v in dataclasses.astuple(value))
+
+
+def test_micro_grids_are_published_as_their_own_layer(store_url, tmp_path):
+    store = open_store(store_url)
+    grids = webcity.grids()
+    first = grids.iloc[0]
+    x0, y0, x1, y1 = first.geometry.bounds
+    xm = (x0 + x1) / 2
+    micro = gpd_frame(
+        [
+            {"micro_code": f"{first.grid_code}01", "grid_code": first.grid_code, "households": 150},
+            {"micro_code": f"{first.grid_code}02", "grid_code": first.grid_code, "households": 151},
+        ],
+        [shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)],
+    )
+    # Written beside the grids the way `gridmap partition` does, then read back by publish.
+    path = tmp_path / "grids.gpkg"
+    grids.to_file(path, layer="grids")
+    micro.to_file(path, layer="micro_grids")
+    from gridmap.services.versions import read_micro_grids
+
+    summary = publish(
+        store,
+        grids,
+        webcity.boundaries(),
+        webcity.addresses(),
+        micro_grids=read_micro_grids(path),
+    )
+    assert summary["micro_grids"] == 2
+    rows = store.layer_features(summary["version_id"], "micro_grid", None, None)
+    assert sorted(r.code for r in rows) == [f"{first.grid_code}01", f"{first.grid_code}02"]
+    assert {r.props["grid_code"] for r in rows} == {first.grid_code}
+    assert read_micro_grids(tmp_path / "none.csv") is None
+    release_store(store)
+
+
+def gpd_frame(records, geometries):
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(records, geometry=geometries, crs="EPSG:4490")

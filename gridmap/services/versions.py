@@ -60,6 +60,7 @@ def publish(
     addresses: pd.DataFrame,
     barriers: gpd.GeoDataFrame | None = None,
     *,
+    micro_grids: gpd.GeoDataFrame | None = None,
     note: str = "",
     city: str | None = None,
     published_by: str = "",
@@ -67,6 +68,9 @@ def publish(
 ) -> dict:
     """Store a grid version, make it current and re-home open incidents into it; returns a
     summary dict (``version_id``, counts, and ``activation``: see :class:`Activation`).
+
+    ``micro_grids`` (the partitioner's ``micro_grids`` layer: micro_code, grid_code, households,
+    population, flags) is stored as layer ``micro_grid`` when given.
 
     ``progress`` is an optional callable ``progress(step_name)`` for a CLI progress bar.
     """
@@ -117,6 +121,23 @@ def publish(
         features += _features("roads", barriers.geometry.values, props, coverage=False)
         tick("roads")
 
+    if micro_grids is not None and len(micro_grids):
+        _require(micro_grids, "micro_grids", ("micro_code", "grid_code"))
+        micro_grids = _to_storage(micro_grids, "micro_grids")
+        props = [
+            {
+                "micro_code": str(r.micro_code),
+                "grid_code": str(r.grid_code),
+                "households": _number(getattr(r, "households", 0), int) or 0,
+                "population": _number(getattr(r, "population", 0), int) or 0,
+                "flags": _text(getattr(r, "flags", None)) or "",
+            }
+            for r in micro_grids.itertuples()
+        ]
+        features += _features(
+            "micro_grid", micro_grids.geometry.values, props, coverage=True, code_key="micro_code"
+        )
+
     address_rows, grid_of_address = _address_rows(addresses, grids)
     tick("addresses")
     districts = boundaries[boundaries["level"].astype(str) == "district"]
@@ -129,6 +150,7 @@ def publish(
         "grids": int((kinds == "comprehensive").sum()),
         "exclusive_grids": int((kinds == "exclusive").sum()),
         "roads": 0 if barriers is None else len(barriers),
+        "micro_grids": 0 if micro_grids is None else len(micro_grids),
         "addresses": len(address_rows),
         "addresses_without_grid": int(sum(g is None for g in grid_of_address)),
     }
@@ -199,7 +221,7 @@ def _grid_props(r) -> dict:
 
 
 def _features(
-    layer: str, geoms: np.ndarray, props: list[dict], *, coverage: bool
+    layer: str, geoms: np.ndarray, props: list[dict], *, coverage: bool, code_key: str | None = None
 ) -> list[NewFeature]:
     """Features with full geometry and one GeoJSON text per zoom band."""
     geoms = np.asarray(geoms, dtype=object)
@@ -210,7 +232,7 @@ def _features(
     return [
         NewFeature(
             layer=layer,
-            code=p.get("grid_code") or p.get("code"),
+            code=p[code_key] if code_key else (p.get("grid_code") or p.get("code")),
             name=p.get("name"),
             props=p,
             geometry=geoms[i],
@@ -273,7 +295,21 @@ def read_files(
     paths = {"grids": grids, "boundaries": boundaries, "addresses": addresses}
     frames = {name: read_file(name, path, crs=crs) for name, path in paths.items()}
     frames["barriers"] = read_file("barriers", barriers, crs=crs) if barriers else None
+    frames["micro_grids"] = read_micro_grids(grids)
     return frames
+
+
+def read_micro_grids(grids_path: str | Path):
+    """The ``micro_grids`` layer `gridmap partition` writes beside the grids in a GeoPackage,
+    or None when the file has none."""
+    import pyogrio
+
+    if not str(grids_path).lower().endswith(".gpkg"):
+        return None
+    layers = [str(name) for name, _kind in pyogrio.list_layers(grids_path)]
+    if "micro_grids" not in layers:
+        return None
+    return pyogrio.read_dataframe(grids_path, layer="micro_grids")
 
 
 def read_file(name: str, path: str | Path, *, crs: str | None = None):

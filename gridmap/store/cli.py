@@ -54,6 +54,8 @@ def publish(grids, boundaries, addresses, barriers, crs, db, note):
     click.echo(f"  city            {summary['city'] or '-'}")
     for key in ("districts", "streets", "communities", "grids", "exclusive_grids", "roads"):
         click.echo(f"  {key:<15} {summary[key]:,}")
+    if summary["micro_grids"]:
+        click.echo(f"  micro_grids     {summary['micro_grids']:,}")
     click.echo(
         f"  addresses       {summary['addresses']:,} "
         f"({summary['addresses_without_grid']:,} outside every grid)"
