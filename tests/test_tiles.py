@@ -178,12 +178,12 @@ def test_export_pmtiles_holds_every_layer_and_the_names(city_store, tmp_path):
         assert {"grids", "communities", "streets", "districts"} <= set(layers)
 
 
-def test_export_tiles_command_names_bad_input(tmp_path, city_store):
+def test_export_tiles_command_names_bad_input(tmp_path, city_store, store_url):
     from click.testing import CliRunner
 
     from gridmap.cli import cli
 
-    db = str(city_store.path)
+    db = store_url
     runner = CliRunner()
     bad = runner.invoke(
         cli, ["export-tiles", "--db", db, "--version", "99", "--out", str(tmp_path / "x.pmtiles")]
