@@ -267,6 +267,7 @@ export class Incidents {
   onEvent(event) {
     GM.stats.sseEvents += 1;
     GM.stats.lastEvent = event;
+    (GM.stats.eventAt = GM.stats.eventAt || {})[event.id] = Date.now(); // when the page had it
     figuresChanged(event.grid_code);
     const existing = this.features.get(event.id);
     if (existing) {
