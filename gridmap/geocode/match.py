@@ -138,7 +138,6 @@ class Matcher:
         self.city_label = (self.city_prov or "") + (self.city_name or "")
         self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
         self._fuzzy_cache: dict[tuple, tuple] = {}
-        self._explained: dict[int, set[str]] = {}  # residue -> names fuzzy-matched from it
 
     # --- fuzzy names ----------------------------------------------------------------------
     def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]], dict]:
@@ -224,7 +223,7 @@ class Matcher:
             for _, score, index in hits:
                 kind, name = kinds[index]
                 if position < len(parts.residues):
-                    self._explained.setdefault(position, set()).add(name)
+                    parts.explained.setdefault(position, set()).add(name)
                 score = score / 100.0
                 if kind == "road":
                     parts.roads.append((name, score))
@@ -260,7 +259,6 @@ class Matcher:
                 reason=f"names {parts.foreign}, outside the library city {self.city_label}",
                 normalized=norm,
             )
-        self._explained = {}
         if parts.residues or parts.glued:
             self._fuzzy(parts)
         if (
@@ -284,7 +282,7 @@ class Matcher:
                 left = [
                     words
                     for i, words in unexplained
-                    if not self._explained.get(i, set()) & hypothesis.names
+                    if not parts.explained.get(i, set()) & hypothesis.names
                 ]
                 if left:
                     hypothesis.score *= UNUSED_TEXT ** len(left)
