@@ -79,6 +79,7 @@ from gridmap.geocode.normalize import chinese_number, door_parts, normalize
         ("3号楼二单元201 电话", "3幢2单元201室电话"),
         ("3幢2单元12层1203", "3幢2单元12层1203室"),
         ("景湖佳苑7幢2单元201楼下", "景湖佳苑7幢2单元201室楼下"),
+        ("华庭家园1号楼2单元202号楼下", "华庭家园1幢2单元202室楼下"),
         # ... or a 3+ digit number right after a building
         ("6号楼1303号", "6幢1303室"),
         ("6栋1303", "6幢1303室"),

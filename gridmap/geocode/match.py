@@ -137,11 +137,10 @@ class Matcher:
         self.city_prov, self.city_name = parse_city(library, city)
         self.city_label = (self.city_prov or "") + (self.city_name or "")
         self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
-        self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
-        self._explained: dict[int, set[str]] = {}  # residue -> names fuzzy-matched from it
+        self._fuzzy_cache: dict[tuple, tuple] = {}
 
     # --- fuzzy names ----------------------------------------------------------------------
-    def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]]]:
+    def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]], dict]:
         """Names (and their kinds) a residue may be a misspelling of, inside the named units."""
         context = tuple(
             (kind, name)
@@ -176,7 +175,14 @@ class Matcher:
             for spelling in spellings.get(target, ())
             if spelling in real
         )
-        result = ([spelling for spelling, _ in targets], [target for _, target in targets])
+        spelt = [spelling for spelling, _ in targets]
+        # which choices hold each character: a residue sharing no character with a name cannot
+        # be 60% like it, so only the choices sharing one are scored (chatter shares none)
+        by_char: dict[str, list[int]] = {}
+        for i, spelling in enumerate(spelt):
+            for ch in set(spelling):
+                by_char.setdefault(ch, []).append(i)
+        result = (spelt, [target for _, target in targets], by_char)
         if len(self._fuzzy_cache) < 10_000:
             self._fuzzy_cache[context] = result
         return result
@@ -193,12 +199,16 @@ class Matcher:
                 continue
             if found_names and len(cjk) < 3 and not glued:
                 continue  # a two-character leftover beside real names is noise (旁边, 对面)
-            choices, kinds = self._choices(parts)
-            if not choices:
+            choices, kinds, by_char = self._choices(parts)
+            near: set[int] = set()
+            for ch in set(cjk):
+                near.update(by_char.get(ch, ()))
+            if not near:
                 continue
+            subset = {i: choices[i] for i in near} if len(near) * 4 < len(choices) else choices
             hits = process.extract(
                 cjk,
-                choices,
+                subset,
                 scorer=Levenshtein.normalized_similarity,
                 limit=10,
                 score_cutoff=FUZZY_CUTOFF / 100,
@@ -213,7 +223,7 @@ class Matcher:
             for _, score, index in hits:
                 kind, name = kinds[index]
                 if position < len(parts.residues):
-                    self._explained.setdefault(position, set()).add(name)
+                    parts.explained.setdefault(position, set()).add(name)
                 score = score / 100.0
                 if kind == "road":
                     parts.roads.append((name, score))
@@ -249,7 +259,6 @@ class Matcher:
                 reason=f"names {parts.foreign}, outside the library city {self.city_label}",
                 normalized=norm,
             )
-        self._explained = {}
         if parts.residues or parts.glued:
             self._fuzzy(parts)
         if (
@@ -273,7 +282,7 @@ class Matcher:
                 left = [
                     words
                     for i, words in unexplained
-                    if not self._explained.get(i, set()) & hypothesis.names
+                    if not parts.explained.get(i, set()) & hypothesis.names
                 ]
                 if left:
                     hypothesis.score *= UNUSED_TEXT ** len(left)
@@ -375,6 +384,8 @@ class Matcher:
             kind, name = poi
             return (lib.poi_anchors if kind == "poi" else lib.subpoi_anchors)[name]
 
+        # stop at the first perfect hypothesis only when no name of the text may be two places
+        unambiguous = all(len(mention) == 1 for mention in parts.mentions)
         # a lane door (58弄11) already holds the building number: not looked up again below it
         below_lane_door = replace(parts, house=None)
         combos = []  # (anchors, level, score, road used, poi used, parts to descend with)
@@ -415,8 +426,8 @@ class Matcher:
                 hypothesis.fuzzy = True  # as doubtful as a misspelling
                 hypothesis.notes.append("the text may name a longer, misspelt name")
             out.append(hypothesis)
-            if hypothesis.score >= 1.0 and not hypothesis.notes:
-                return out
+            if hypothesis.score >= ALIAS_SCORE and not hypothesis.notes and unambiguous:
+                return out  # every name used as written, every door part found
         if not out:
             # admin units only: the deepest one named
             for kind in ("community", "town", "district"):
@@ -433,7 +444,6 @@ class Matcher:
         """From a set of anchors down through building, unit and room, as deep as it goes."""
         lib = self.library
         notes: list[str] = []
-        fields = lib.anchor_fields
         score_named, level_named = score, level
         if score < ALIAS_SCORE:
             notes.append(f"a misspelt name ({score:.0%} alike)")
@@ -441,8 +451,7 @@ class Matcher:
         for kind, (name, admin_score) in admin.items():
             if kind == level:
                 continue
-            column = fields[kind]
-            inside = frozenset(a for a in anchors if column[a] == name)
+            inside = anchors & lib.admin_anchors[kind][name]
             if inside:
                 anchors = inside
             elif admin_score < ALIAS_SCORE:
@@ -544,12 +553,25 @@ def _best_per_name(candidates):
 
 def _lookup(groups, anchors, *parts: str) -> list[tuple[int, int]]:
     """(anchor, group) pairs holding the door parts under any of ``anchors``."""
-    found = []
-    for anchor in anchors:
-        g = groups.find(anchor, *parts)
-        if g is not None:
-            found.append((anchor, g))
-    return found
+    if len(anchors) < 8:
+        found = []
+        for anchor in anchors:
+            g = groups.find(anchor, *parts)
+            if g is not None:
+                found.append((anchor, g))
+        return found
+    # a road's thousands of doors: the keys in one numpy pass, then one dict lookup each
+    keys = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
+    for radix, code_of, part in zip(groups.radix, groups.codes, parts, strict=True):
+        code = code_of.get(part)
+        if code is None:
+            return []
+        keys = keys * radix + code
+    index = groups.index
+    anchors_list = list(anchors)
+    return [
+        (anchors_list[i], g) for i, g in enumerate(map(index.get, keys.tolist())) if g is not None
+    ]
 
 
 def _distinct_places(lib: AddressLibrary, anchors, level: str) -> list[Place]:

@@ -179,6 +179,7 @@ _NUMBER = r"[A-Z]?\d+[A-Z]?|[A-Z]"
 _UNIT_AFTER_NUMBER = re.compile(
     rf"(?<![A-Z\d])(-?)({_NUMBER})(号楼|单元|栋|幢|座|层|楼(?![下上前后道梯房])|室|户)"
 )  # 楼下 (downstairs) is no floor
+_ROOM_BEFORE_DOWNSTAIRS = re.compile(r"(?<=单元)(\d{2,}[A-Z]?)号(?=楼[下上前后])")
 _BASEMENT = re.compile(r"(?:负|地下)(\d+层)")
 _WHITESPACE = re.compile(r"\s+")
 _HASH_AFTER_NUMBER = re.compile(r"(?<=[\dA-Z])#")
@@ -278,6 +279,8 @@ def normalize(text: str) -> str:
         text = _ZERO_IN_DIGITS.sub("0", text)
     if _HAS_CN_DIGIT.search(text):
         text = _CN_BEFORE_UNIT.sub(_cn_to_digits, text)
+    if "单元" in text:  # 2单元202号楼下: room 202, downstairs (not building 202)
+        text = _ROOM_BEFORE_DOWNSTAIRS.sub(r"\1室", text)
     text = _UNIT_AFTER_NUMBER.sub(_unit_after_number, text)
     if "负" in text or "地下" in text:
         text = _BASEMENT.sub(r"-\1", text)

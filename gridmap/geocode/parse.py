@@ -31,6 +31,7 @@ import pycrfsuite
 
 from gridmap.geocode.conll import Labelled, canonical_tag, chunks
 from gridmap.geocode.features import Lexicon, featurize, tokenize
+from gridmap.geocode.normalize import simplified
 from gridmap.model import ADDRESS_COMPONENTS
 
 __all__ = ["AddressParser"]
@@ -39,12 +40,13 @@ _FOLDS = 4
 
 
 def _clean(text: str) -> str:
-    """Full-width to half-width (NFKC), control characters to spaces; nothing else: the model
-    reads the text as people write it (its chunks keep their own spelling)."""
+    """Full-width to half-width (NFKC), control characters to spaces, traditional characters to
+    simplified (OpenCC, as everywhere: the labelled history is simplified); nothing else: the
+    model reads the text as people write it (its chunks keep their own spelling)."""
     text = unicodedata.normalize("NFKC", text)
-    if text.isprintable():  # the usual case, checked in C
-        return text
-    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    if not text.isprintable():  # the usual case is, checked in C
+        text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    return simplified(text)
 
 
 def _to_bies(tags: Sequence[str]) -> list[str]:

@@ -86,6 +86,9 @@ class QueryParts:
     unused: list[str] = field(default_factory=list)  # numbers read but given no place (201号)
     # each road/compound name written in the text: the (kind, name) entries it may stand for
     mentions: list[frozenset] = field(default_factory=list)
+    # residue number -> names the fuzzy search found in it (kept here, not on the matcher: one
+    # matcher answers many threads)
+    explained: dict[int, set[str]] = field(default_factory=dict)
 
 
 def parse_city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
