@@ -524,7 +524,7 @@ def test_cli_writes_identical_files_and_exits_2_on_bad_input(tmp_path):
     ]
     first = run_cli(*common, "--out", tmp_path / "g1.gpkg")
     assert first.returncode == 0, first.stderr
-    assert "within [300, 500]: 100.0%" in first.stdout
+    assert "within [300, 500]: 18 of 18 (100.0%)" in first.stdout
     second = run_cli(*common, "--out", tmp_path / "g2.gpkg", "--previous", tmp_path / "g1.gpkg")
     assert second.returncode == 0, second.stderr
     assert "retired 0" in second.stdout

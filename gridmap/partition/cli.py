@@ -25,6 +25,14 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
 @click.option("--max-area-km2", type=float, default=None, help="Area cap per grid.")
 @click.option("--previous", "previous_path", help="Earlier grids: keep their codes where stable.")
 @click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    metavar="CODE",
+    help="An earlier grid (of --previous) to keep exactly: code and geometry (repeatable; "
+    "also CODE,CODE). A 'locked' column in --previous locks its grids too.",
+)
+@click.option(
     "--crs", default=None, help="CRS of the inputs (wgs84, cgcs2000, gcj02, bd09, EPSG:n)."
 )
 @click.option(
@@ -70,6 +78,7 @@ def partition(
     max_population,
     max_area_km2,
     previous_path,
+    locks,
     crs,
     repair,
     exclusive_ratio_limit,
@@ -129,6 +138,7 @@ def partition(
         sites,
         config,
         previous,
+        locks=tuple(code.strip() for item in locks for code in item.split(",") if code.strip()),
         progress=sys.stderr.isatty(),
         names=names,
     )

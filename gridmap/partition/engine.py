@@ -22,12 +22,13 @@ from gridmap.partition.exclusive import select_sites
 from gridmap.partition.measure import area_m2, polsby_popper
 
 # The CONTRACT grid columns, then which site an exclusive grid stands for.
-GRID_COLUMNS = [*GRID.required, "site_id", "site_category"]
+GRID_COLUMNS = [*GRID.required, "site_id", "site_category", "locked"]
 
 
 @dataclass
 class PartitionResult:
-    """Grids (CONTRACT columns + ``site_id``, ``site_category``), summary, diff, and assignment."""
+    """Grids (CONTRACT columns + ``site_id``, ``site_category``, ``locked``), summary, diff,
+    and the assignment of addresses to grids."""
 
     grids: gpd.GeoDataFrame
     summary: dict
@@ -47,12 +48,15 @@ def partition(
     config: PartitionConfig | None = None,
     previous: gpd.GeoDataFrame | None = None,
     *,
+    locks: tuple[str, ...] = (),
     progress: bool = False,
     names: dict[str, str] | None = None,
 ) -> PartitionResult:
     """Divide every community of ``boundaries`` into grids; see the package docstring.
 
-    ``names`` maps layer -> file name for error messages. Raises InputError on bad input.
+    ``previous``: earlier grids to change as little as possible (``keep``); ``locks``: codes of
+    earlier grids that must stay exactly (as does any with a true ``locked`` column). ``names``
+    maps layer -> file name for error messages. Raises InputError on bad input.
     """
     started = time.perf_counter()
     config = (config or PartitionConfig()).validate()
@@ -77,7 +81,7 @@ def partition(
     point_community = inputs.point_communities(points, communities, inverse, addresses, names)
     barrier_geoms = inputs.barrier_lines(barriers)
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
-    previous_by_code = inputs.previous_by_community(previous, names["previous"])
+    previous_by_code = inputs.previous_by_community(previous, names["previous"], communities, locks)
     tasks, indices = _tasks(
         communities, points, hh, pop, point_community, barrier_geoms, exclusive, previous_by_code
     )
@@ -175,6 +179,7 @@ def _assemble(results, tasks, indices, communities, previous):
                     "flags": ";".join(draft.flags),
                     "site_id": draft.site_id,
                     "site_category": draft.site_category,
+                    "locked": int(draft.locked),
                 }
             )
             geoms.append(draft.geometry)
@@ -193,5 +198,6 @@ def _assemble(results, tasks, indices, communities, previous):
         grids["polsby_popper"] = pd.Series(dtype=float)
     grids["households"] = grids["households"].astype(np.int64)
     grids["population"] = grids["population"].astype(np.int64)
+    grids["locked"] = grids["locked"].astype(np.int64)
     grids = grids[GRID_COLUMNS + ["geometry"]].sort_values("grid_code", kind="stable")
     return grids.reset_index(drop=True), point_codes

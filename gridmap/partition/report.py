@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 
@@ -56,7 +58,8 @@ def summarize(
         "exclusive": len(exclusive),
         "exclusive_ratio": round(ratio, 4) if np.isfinite(ratio) else None,
         "households": int(grids["households"].sum()),
-        "share_in_band": round(float(in_band.mean()), 4) if len(hh) else None,
+        "share_in_band": floor_share(int(in_band.sum()), len(hh)),
+        "in_band": int(in_band.sum()),
         "households_min": int(hh.min()) if len(hh) else None,
         "households_median": float(np.median(hh)) if len(hh) else None,
         "households_max": int(hh.max()) if len(hh) else None,
@@ -74,12 +77,32 @@ def summarize(
     }
 
 
+def floor_share(part: int, whole: int, digits: int = 4) -> float | None:
+    """``part / whole`` rounded down, so that a shortfall never shows as the whole.
+
+    >>> floor_share(4986, 4988), floor_share(3, 3), floor_share(0, 0)
+    (0.9995, 1.0, None)
+    """
+    if not whole:
+        return None
+    scale = 10**digits
+    return (part * scale // whole) / scale
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal, rounded down (99.96% prints 99.9%, not 100.0%).
+
+    >>> pct(0.99959), pct(1.0), pct(None)
+    ('99.9%', '100.0%', 'n/a')
+    """
+    if value is None:
+        return "n/a"
+    return f"{math.floor(round(1000 * value, 6)) / 10:.1f}%"
+
+
 def format_summary(summary: dict, diff: dict | None = None) -> str:
     """The summary as a short screen of text."""
     lo, hi = summary["bounds"]
-
-    def pct(value):
-        return "n/a" if value is None else f"{100 * value:.1f}%"
 
     lines = [
         f"communities {summary['communities']}, addresses {summary['addresses']}, "
@@ -88,7 +111,8 @@ def format_summary(summary: dict, diff: dict | None = None) -> str:
         f"{summary['exclusive']} (ratio {summary['exclusive_ratio']})",
         f"households {summary['households']}; per comprehensive grid min "
         f"{summary['households_min']} / median {summary['households_median']} / max "
-        f"{summary['households_max']}; within [{lo}, {hi}]: {pct(summary['share_in_band'])}",
+        f"{summary['households_max']}; within [{lo}, {hi}]: {summary['in_band']} of "
+        f"{summary['comprehensive']} ({pct(summary['share_in_band'])})",
         f"median Polsby-Popper {summary['median_polsby_popper']}; inner boundary on barriers "
         f"{pct(summary['share_inner_boundary_on_barrier'])}",
         "flags: " + (", ".join(f"{k} {v}" for k, v in summary["flags"].items()) or "none"),
