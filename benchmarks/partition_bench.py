@@ -240,9 +240,22 @@ def city(households: int, folder: Path | None) -> str:
     )
 
 
+def _rows(grids) -> dict[str, tuple]:
+    """Every column of every grid, geometry as WKB: equal rows are byte-identical grids."""
+    columns = [c for c in grids.columns if c != "geometry"]
+    wkb = shapely.to_wkb(grids.geometry.to_numpy())
+    return {
+        code: (*values, geometry)
+        for code, *values, geometry in zip(
+            grids["grid_code"], *(grids[c].tolist() for c in columns), wkb, strict=True
+        )
+    }
+
+
 def stability(seed: int = 1) -> str:
     """+5% and -5% households in each community of the default sample city, one at a time,
-    re-partitioned with --previous: share of that community's codes that survive."""
+    re-partitioned with --previous: share of that community's grids that keep their code, and
+    that keep code and geometry (byte for byte); every other community must stay identical."""
     from gridmap import io
     from gridmap.partition import partition
     from gridmap.sample import build_city
@@ -256,8 +269,13 @@ def stability(seed: int = 1) -> str:
     }
     addresses = io.read_addresses(folder / "addresses.csv")
     first = partition(addresses=addresses, **layers)
+    same = partition(addresses=addresses, previous=first.grids, **layers)
+    identical = _rows(same.grids) == _rows(first.grids)
+    print(f"unchanged input with --previous: grids byte-identical: {identical}")
+    before_rows = _rows(first.grids)
     rng = np.random.default_rng(seed)
-    survival, in_band, violations = [], [], 0
+    codes_kept, geometry_kept, in_band, violations, others_changed = [], [], [], 0, 0
+    kept_total = geometry_total = grids_total = 0
     column = addresses["community_code"].astype(str).to_numpy()
     for sign in (1, -1):
         for code in sorted(first.grids["community_code"].unique()):
@@ -267,18 +285,44 @@ def stability(seed: int = 1) -> str:
             pick = changed.index[rng.choice(mine, size=round(0.05 * total), replace=False)]
             changed.loc[pick, "households"] = (changed.loc[pick, "households"] + sign).clip(0)
             second = partition(addresses=changed, previous=first.grids, **layers)
-            before = set(first.grids.loc[first.grids["community_code"] == code, "grid_code"])
-            after = set(second.grids.loc[second.grids["community_code"] == code, "grid_code"])
-            survival.append(len(before & after) / len(before))
+            after_rows = _rows(second.grids)
+            inside = first.grids["community_code"] == code
+            before = first.grids.loc[inside, "grid_code"].tolist()
+            wkb = {c: row[-1] for c, row in after_rows.items()}
+            old_wkb = {c: row[-1] for c, row in before_rows.items()}
+            kept = [c for c in before if c in wkb]
+            shaped = [c for c in kept if wkb[c] == old_wkb[c]]
+            codes_kept.append(len(kept) / len(before))
+            geometry_kept.append(len(shaped) / len(before))
+            kept_total += len(kept)
+            geometry_total += len(shaped)
+            grids_total += len(before)
+            others = [c for c in before_rows if not c.startswith(code)]
+            others_changed += sum(after_rows.get(c) != before_rows[c] for c in others)
             in_band.append(second.summary["share_in_band"])
             violations += len(second.summary["violations"])
-    survival = np.array(survival)
-    print(f"stability: {len(survival)} re-partitions (+5% and -5% households, one community each)")
+    codes_kept, geometry_kept = np.array(codes_kept), np.array(geometry_kept)
+    print(
+        f"stability: {len(codes_kept)} re-partitions (+5% and -5% households, one community "
+        f"each, {grids_total} grids in the changed communities)"
+    )
+    print(
+        f"  codes kept:    min {100 * codes_kept.min():.1f}%, median "
+        f"{100 * np.median(codes_kept):.1f}%, all changed grids "
+        f"{100 * kept_total / grids_total:.1f}%"
+    )
+    print(
+        f"  geometry kept: min {100 * geometry_kept.min():.1f}%, median "
+        f"{100 * np.median(geometry_kept):.1f}%, all changed grids "
+        f"{100 * geometry_total / grids_total:.1f}% (code and geometry byte for byte)"
+    )
+    print(f"  grids of other communities not byte-identical: {others_changed}")
     return (
-        f"codes surviving a 5% household change: min {100 * survival.min():.1f}%, median "
-        f"{100 * np.median(survival):.1f}%, communities at >= 90%: "
-        f"{100 * (survival >= 0.9).mean():.0f}%; share in band after: min "
-        f"{100 * min(in_band):.1f}%; violations {violations}"
+        f"5% household change in one community: codes kept {100 * kept_total / grids_total:.1f}%, "
+        f"geometry kept {100 * geometry_total / grids_total:.1f}% (communities at >= 90% "
+        f"geometry kept: {100 * (geometry_kept >= 0.9).mean():.0f}%); other communities "
+        f"identical: {others_changed == 0}; unchanged input identical: {identical}; share in band "
+        f"after: min {100 * min(in_band):.1f}%; violations {violations}"
     )
 
 
