@@ -23,6 +23,14 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
 @click.option("--max-households", type=int, default=500, show_default=True)
 @click.option("--max-population", type=int, default=2500, show_default=True)
 @click.option("--max-area-km2", type=float, default=None, help="Area cap per grid.")
+@click.option(
+    "--micro-households",
+    default="30-150",
+    show_default=True,
+    metavar="MIN-MAX|off",
+    help="Cut every comprehensive grid into micro-grids (微网格) of whole buildings holding "
+    "MIN-MAX households, written as layer micro_grids of --out; 'off' for none.",
+)
 @click.option("--previous", "previous_path", help="Earlier grids: keep their codes where stable.")
 @click.option(
     "--lock",
@@ -77,6 +85,7 @@ def partition(
     max_households,
     max_population,
     max_area_km2,
+    micro_households,
     previous_path,
     locks,
     crs,
@@ -100,13 +109,20 @@ def partition(
     """
     from gridmap import io
     from gridmap.partition.engine import partition as run
+    from gridmap.partition.inputs import BUILDING_COMPONENTS
+    from gridmap.partition.micro import parse_band
     from gridmap.partition.report import format_summary
 
+    try:
+        micro_band = parse_band(micro_households)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--micro-households") from None
     config = PartitionConfig(
         min_households=min_households,
         max_households=max_households,
         max_population=max_population,
         max_area_km2=max_area_km2,
+        micro_households=micro_band,
         exclusive_ratio_limit=exclusive_ratio_limit,
         exclusive_categories=tuple(c.strip() for c in exclusive_categories.split(",") if c.strip()),
         exclusive_min_area_m2=exclusive_min_area_m2,
@@ -119,6 +135,7 @@ def partition(
     # Only these columns matter here; dropping the address text and its components before the
     # worker processes fork keeps a multi-million-row library from being held twice.
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
+    needed += BUILDING_COMPONENTS  # micro-grids keep each building whole
     addresses = addresses[[c for c in needed if c in addresses.columns]].copy()
     gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
@@ -142,7 +159,7 @@ def partition(
         progress=sys.stderr.isatty(),
         names=names,
     )
-    io.write_layer(result.grids, out, layer="grids")
+    write_grids(result, out)
     if summary_json:
         payload = {"summary": result.summary, "diff": result.diff}
         with io.atomic_output(summary_json) as temp:
@@ -151,3 +168,20 @@ def partition(
     click.echo(f"wrote {out}")
     if not result.ok:
         sys.exit(1)
+
+
+def write_grids(result, out) -> None:
+    """Grids, and micro-grids when made, as two layers of one GeoPackage, written atomically."""
+    import pyogrio
+
+    from gridmap import io
+    from gridmap.io.write import FIXED_GPKG_DATE, gdal_config
+
+    if result.micro_grids is None or not str(out).lower().endswith(".gpkg"):
+        io.write_layer(result.grids, out, layer="grids")
+        return
+    with io.atomic_output(out) as temp:
+        io.write_layer(result.grids, temp, layer="grids")
+        # a second layer in the same file (write_layer replaces a file as a whole)
+        with gdal_config(OGR_CURRENT_DATE=FIXED_GPKG_DATE):
+            pyogrio.write_dataframe(result.micro_grids, temp, layer="micro_grids", driver="GPKG")

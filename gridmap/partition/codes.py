@@ -86,6 +86,19 @@ def number_community(community_code: str, drafts: list, community, previous: lis
     return [str(code) for code in result]
 
 
+def number_micro(grid_code: str, micro: list, grid) -> list[tuple[str, object]]:
+    """(18-digit micro-grid code, micro-grid) pairs: the grid code + 001-999 in reading order."""
+    if len(micro) > 999:
+        raise InputError.one(
+            "options",
+            f"grid {grid_code} needs {len(micro)} micro-grids (at most 999): raise the "
+            "--micro-households band",
+            field="micro_households",
+        )
+    order = reading_order([m.geometry for m in micro], grid)
+    return [(f"{grid_code}{k + 1:03d}", micro[i]) for k, i in enumerate(order)]
+
+
 def _match(drafts, order, earlier) -> dict[int, str]:
     """Earlier code each draft keeps: most households shared both ways, else most area."""
     codes = [code for code, _ in earlier]

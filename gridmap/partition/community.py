@@ -8,6 +8,7 @@ it exactly; metres (for balancing) come from a local scale, reported figures fro
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition import keep
 from gridmap.partition.config import PartitionConfig
+from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
 from gridmap.partition.units import Units, build_units, locate
 
@@ -31,6 +33,7 @@ class CommunityTask:
     households: np.ndarray
     population: np.ndarray
     previous: list = field(default_factory=list)  # [PreviousGrid] of this community
+    buildings: np.ndarray | None = None  # building id of each point (-1: the point alone)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class GridDraft:
     previous_overlap: dict = field(default_factory=dict)  # previous grid code -> households
     code: str = ""  # an earlier grid this one is, unchanged (it keeps code and geometry)
     locked: bool = False
+    micro: list = field(default_factory=list)  # MicroDraft (comprehensive grids)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class CommunityResult:
     split_blocks: int
     inner_length_m: float  # boundary length between different grids
     inner_barrier_m: float  # of which on a barrier
+    micro_s: float = 0.0  # seconds spent on micro-grids
 
 
 @dataclass
@@ -92,7 +97,30 @@ def partition_community(task: CommunityTask, config: PartitionConfig) -> Communi
             finer = _attempt(task, config, bounds, kept, finer_threshold)
             if finer.excess < attempt.excess - 1e-9:
                 attempt = finer
-    return _drafts(task, bounds, attempt, kept, site_of)
+    result = _drafts(task, bounds, attempt, kept, site_of)
+    if config.micro_households is not None:
+        started = time.perf_counter()
+        _micro_grids(task, result, config.micro_households)
+        result.micro_s = time.perf_counter() - started
+    return result
+
+
+def _micro_grids(task: CommunityTask, result: CommunityResult, band) -> None:
+    buildings = task.buildings
+    if buildings is None:
+        buildings = np.arange(len(task.points))
+    for r, draft in enumerate(result.grids):
+        if draft.kind != "comprehensive":
+            continue
+        mine = np.flatnonzero(result.point_grid == r)
+        draft.micro = split_grid(
+            draft.geometry,
+            task.points[mine],
+            task.households[mine],
+            task.population[mine],
+            buildings[mine],
+            band,
+        )
 
 
 def _attempt(task, config, bounds, kept, split_above) -> _Attempt:

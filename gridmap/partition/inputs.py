@@ -163,6 +163,39 @@ def address_points(addresses, file: str):
     return points, hh, pop, inverse
 
 
+# Address components naming one building (its units 单元 and rooms below it are left out).
+BUILDING_COMPONENTS = ("community", "road", "roadno", "poi", "subpoi", "houseno")
+
+
+def building_ids(addresses, inverse: np.ndarray, n_points: int) -> np.ndarray:
+    """Building of each distinct address point: the same components down to ``houseno``.
+
+    Points whose address names no ``houseno`` are buildings of their own (-1).
+
+    >>> import pandas as pd, numpy as np
+    >>> frame = pd.DataFrame({"road": ["a", "a", "a"], "houseno": ["1幢", "1幢", None]})
+    >>> building_ids(frame, np.array([0, 1, 2]), 3).tolist()
+    [0, 0, -1]
+    """
+    result = np.full(n_points, -1, np.int64)
+    if "houseno" not in addresses.columns or n_points == 0:
+        return result
+    present = [c for c in BUILDING_COMPONENTS if c in addresses.columns]
+    parts = addresses[present].astype("string").fillna("")
+    has_house = (parts["houseno"].str.strip() != "").to_numpy()
+    key = parts[present[0]]
+    for column in present[1:]:
+        key = key + "|" + parts[column]
+    ids, _ = pd.factorize(key.to_numpy()[has_house])
+    rows = np.flatnonzero(has_house)
+    # one address of each point names its building (the first one listed)
+    order = np.argsort(inverse[rows], kind="stable")
+    first = np.ones(len(order), bool)
+    first[1:] = inverse[rows][order][1:] != inverse[rows][order][:-1]
+    result[inverse[rows][order][first]] = ids[order][first]
+    return result
+
+
 def point_communities(points, communities, inverse, addresses, names) -> np.ndarray:
     """Community index of each distinct point; points outside every community are an error."""
     result = np.full(len(points), -1, np.int64)

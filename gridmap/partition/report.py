@@ -21,6 +21,7 @@ def summarize(
     communities: int,
     addresses: int,
     mislabelled: int = 0,
+    micro: gpd.GeoDataFrame | None = None,
 ) -> dict:
     """Counts by kind, band share, household spread, compactness, barrier share, flags."""
     comprehensive = grids[grids["kind"] == "comprehensive"]
@@ -48,7 +49,7 @@ def summarize(
     unflagged_out = int((~in_band & (comprehensive["flags"].fillna("") == "").to_numpy()).sum())
     if unflagged_out:
         violations = violations + [f"{unflagged_out} out-of-band grids carry no flag"]
-    return {
+    summary = {
         "communities": communities,
         "addresses": addresses,
         "units": int(sum(r.units for r in results)),
@@ -74,6 +75,31 @@ def summarize(
         "warnings": warnings,
         "violations": violations,
         "bounds": [config.min_households, config.max_households],
+    }
+    if micro is not None:
+        summary["micro"] = _micro_summary(micro, config, results)
+    return summary
+
+
+def _micro_summary(micro: gpd.GeoDataFrame, config: PartitionConfig, results: list) -> dict:
+    low, high = config.micro_households
+    hh = micro["households"].to_numpy()
+    in_band = int(((hh >= low) & (hh <= high)).sum())
+    flags: dict[str, int] = {}
+    for text in micro["flags"]:
+        for flag in filter(None, str(text).split(";")):
+            flags[flag] = flags.get(flag, 0) + 1
+    return {
+        "count": len(micro),
+        "bounds": [low, high],
+        "households_min": int(hh.min()) if len(hh) else None,
+        "households_median": float(np.median(hh)) if len(hh) else None,
+        "households_mean": round(float(hh.mean()), 1) if len(hh) else None,
+        "households_max": int(hh.max()) if len(hh) else None,
+        "in_band": in_band,
+        "share_in_band": floor_share(in_band, len(hh)),
+        "flags": dict(sorted(flags.items())),
+        "cpu_s": round(sum(r.micro_s for r in results), 2),
     }
 
 
@@ -121,6 +147,16 @@ def format_summary(summary: dict, diff: dict | None = None) -> str:
             **summary["sites"]
         ),
     ]
+    if "micro" in summary:
+        m = summary["micro"]
+        lines.append(
+            f"micro-grids {m['count']}: households per micro-grid min {m['households_min']} / "
+            f"median {m['households_median']} / mean {m['households_mean']} / max "
+            f"{m['households_max']}; within [{m['bounds'][0]}, {m['bounds'][1]}]: "
+            f"{m['in_band']} of {m['count']} ({pct(m['share_in_band'])}); flags: "
+            + (", ".join(f"{k} {v}" for k, v in m["flags"].items()) or "none")
+            + f"; {m['cpu_s']} CPU-s in the workers"
+        )
     if diff is not None:
         counts = diff["counts"]
         lines.append(
