@@ -79,9 +79,11 @@ def candidates(community, previous: list[PreviousGrid], sites: list) -> tuple[li
             if grid.locked:
                 chosen.append(grid)
             continue
+        # the site inside it, but for pieces another (overlapping) site's grid holds
+        others = [g.geometry for g in usable if g.kind == "exclusive" and g is not grid]
         site = sites[s].geometry
-        outside = shapely.area(shapely.difference(site, grid.geometry))
-        if grid.locked or outside <= _TOLERANCE * site.area:
+        rest = shapely.difference(site, shapely.union_all([grid.geometry, *others]))
+        if grid.locked or shapely.area(rest) <= _TOLERANCE * site.area:
             site_grid[s] = grid
             chosen.append(grid)
     # A comprehensive grid may not take land from a site that has no kept grid of its own.
