@@ -336,6 +336,11 @@ def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
             other = np.where(ri[touching] == r, rj[touching], ri[touching])
             shared = np.bincount(other, weights=units.edge_length[touching], minlength=n_comp)
             drafts[r].host = int(np.argmax(shared))
+            # a kept exclusive grid keeps its host while that grid stays and still borders it
+            earlier = kept[meta[r].grid].host if meta[r].grid >= 0 else ""
+            same = [q for q in np.flatnonzero(shared > 0) if earlier and drafts[q].code == earlier]
+            if same:
+                drafts[r].host = int(same[0])
         elif n_comp:
             drafts[r].host = 0 if n_comp == 1 else -1
         if drafts[r].host < 0:

@@ -304,12 +304,13 @@ def previous_by_community(
     locked = np.isin(codes_, locks) | _truthy(column("locked", 0))
     households, population = column("households", None), column("population", None)
     out: dict[str, list[PreviousGrid]] = {}
-    for k, (community, kind, site_id, category, geom) in enumerate(
+    for k, (community, kind, site_id, category, host, geom) in enumerate(
         zip(
             frame["community_code"].astype(str),
             frame["kind"].astype(str) if "kind" in frame else ["comprehensive"] * n,
             column("site_id", ""),
             column("site_category", ""),
+            column("host_grid_code", ""),
             frame.geometry,
             strict=True,
         )
@@ -325,6 +326,7 @@ def previous_by_community(
                 population=_whole(population[k]),
                 site_id="" if pd.isna(site_id) else str(site_id),
                 site_category="" if pd.isna(category) else str(category),
+                host="" if pd.isna(host) else str(host),
                 locked=bool(locked[k]),
             )
         )

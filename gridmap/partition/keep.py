@@ -4,7 +4,7 @@ A re-partition with ``--previous`` starts from the earlier grids of each communi
 grid that still fits (inside the community, clear of the exclusive sites that are new or changed,
 overlapping no other earlier grid) is a *candidate*; its outline is noded into the units, so every
 unit lies in exactly one candidate or in none. A candidate *stays* (same code, same geometry, byte
-for byte) when it is locked, when it is an exclusive grid whose site is unchanged, when its
+for byte) when it is locked, when it is an exclusive grid still holding most of its site, when its
 households, population and area are within the bounds now, or when its households and population
 are what the earlier layer recorded (nothing in it changed). Everything else is *released*
 together with the land no candidate covers, and only that is regionalised again. Where a released
@@ -44,6 +44,7 @@ class PreviousGrid:
     population: int | None = None
     site_id: str = ""
     site_category: str = ""
+    host: str = ""  # host grid code of an exclusive grid
     locked: bool = False
 
 
@@ -79,11 +80,13 @@ def candidates(community, previous: list[PreviousGrid], sites: list) -> tuple[li
             if grid.locked:
                 chosen.append(grid)
             continue
-        # the site inside it, but for pieces another (overlapping) site's grid holds
+        # It holds the site's main piece: a site cut by another, overlapping site keeps only its
+        # biggest piece as its grid (the other pieces are ordinary land).
         others = [g.geometry for g in usable if g.kind == "exclusive" and g is not grid]
         site = sites[s].geometry
-        rest = shapely.difference(site, shapely.union_all([grid.geometry, *others]))
-        if grid.locked or shapely.area(rest) <= _TOLERANCE * site.area:
+        own = shapely.difference(site, shapely.union_all(others)) if others else site
+        inside = shapely.area(shapely.intersection(own, grid.geometry))
+        if grid.locked or inside > 0.5 * shapely.area(own):
             site_grid[s] = grid
             chosen.append(grid)
     # A comprehensive grid may not take land from a site that has no kept grid of its own.
