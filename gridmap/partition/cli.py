@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from gridmap.distributed import scheduler_option
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 
 
@@ -58,6 +59,7 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
     help="...or from this headcount.",
 )
 @click.option("--workers", type=int, default=0, help="Processes (0: up to 2, one per core).")
+@scheduler_option("the communities")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="GRIDS.gpkg to write.")
 def partition(
@@ -77,6 +79,7 @@ def partition(
     exclusive_min_area_m2,
     exclusive_min_headcount,
     workers,
+    scheduler,
     summary_json,
     out,
 ):
@@ -89,7 +92,7 @@ def partition(
     and a diff is printed. Exit 0 when every guarantee holds, 1 when a check fails (reported),
     2 on bad input.
     """
-    from gridmap import io
+    from gridmap import distributed, io
     from gridmap.partition.engine import partition as run
     from gridmap.partition.report import format_summary
 
@@ -122,16 +125,18 @@ def partition(
         "sites": str(sites_path),
         "previous": str(previous_path),
     }
-    result = run(
-        boundaries,
-        addresses,
-        barriers,
-        sites,
-        config,
-        previous,
-        progress=sys.stderr.isatty(),
-        names=names,
-    )
+    with distributed.client_for(scheduler) as client:
+        result = run(
+            boundaries,
+            addresses,
+            barriers,
+            sites,
+            config,
+            previous,
+            progress=sys.stderr.isatty(),
+            names=names,
+            executor=distributed.executor(client),
+        )
     io.write_layer(result.grids, out, layer="grids")
     if summary_json:
         payload = {"summary": result.summary, "diff": result.diff}
