@@ -18,7 +18,7 @@ from gridmap.model import LAYERS
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--kind",
     type=click.Choice(list(LAYERS)),
@@ -42,6 +42,8 @@ from gridmap.model import LAYERS
 )
 def validate(files, kind, crs, repair, limit) -> None:
     """Check FILE... (boundaries, addresses, barriers, sites or grids) and list every problem.
+
+    A FILE may be a GeoParquet folder partitioned by a column (district=330402/...).
 
     One line per problem names the file, the row (CSV line number) or feature (1-based) and the
     field. Exit 0: clean; 1: problems found; 2: a file could not be read at all.

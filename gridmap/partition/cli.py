@@ -109,11 +109,10 @@ def partition(
         repair=repair,
     ).validate()
     boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
-    addresses = io.read_addresses(addresses_path, crs=crs)
-    # Only these columns matter here; dropping the address text and its components before the
-    # worker processes fork keeps a multi-million-row library from being held twice.
+    # Only these columns matter here: the address text and its components are never read (on
+    # a multi-million-row library they were most of the command's memory).
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
-    addresses = addresses[[c for c in needed if c in addresses.columns]].copy()
+    addresses = io.read_addresses(addresses_path, crs=crs, columns=needed, points=False)
     gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
     sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
