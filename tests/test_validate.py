@@ -253,7 +253,7 @@ def test_duplicates_spilled_to_disk_are_found_like_in_memory(tmp_path):
             f.table = chunk
             unique.check(f, chunk.frame["address_id"])
         f.table = table
-        unique.finish(f, lambda: [(table.numbers(), ids)])
+        unique.finish(f, lambda t=table: [(t.numbers(), ids)])
         reports.append([str(p) for p in f.problems])
     assert reports[0] == reports[1]
     # A0 at k=0, 35; A1 at 15, 50; A3 at 10, 45; A5 at 5, 40; A6 at 20, 55; A2 at 30; A4 at 25
