@@ -18,6 +18,7 @@ import shapely
 
 from gridmap import crs as gcrs
 from gridmap.errors import InputError, Problem
+from gridmap.io.arrow import release_unused
 from gridmap.io.checks import (
     Findings,
     UniqueIds,
@@ -139,6 +140,7 @@ def check_file(
     if frames and not f.problems:
         report.frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     del frames
+    release_unused()  # chunks and check temporaries are gone: hand their memory back
     if report.count == 0:
         f.add(f"no {table.where}s: the file holds no data", check="empty file")
     elif kind is None:
