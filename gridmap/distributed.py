@@ -113,7 +113,7 @@ def client_for(scheduler: str | None, *, quiet: bool = True) -> Iterator[object 
         yield None
         return
     where = parse_scheduler(scheduler)
-    from dask.distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster
 
     if quiet:  # the command prints its own summary; Dask's INFO lines would bury it
         for name in ("distributed", "distributed.nanny", "distributed.scheduler"):
@@ -178,13 +178,19 @@ def ordered_map(client, fn: Callable, items: Iterable) -> Iterator:
 
 
 # --- assign ---------------------------------------------------------------------------------
-def _grid_index_class():
-    """The edge rule's one home (core's ``gridmap.rules.grid_index``; older trees: geocode)."""
+def grid_index(codes: np.ndarray, kinds: np.ndarray, geometries: np.ndarray):
+    """The edge rule's one home over these grids (core's ``gridmap.rules.grid_index``; on a tree
+    without it, the same class where it lived before, ``gridmap.geocode.assign``)."""
     try:
         from gridmap.rules.grid_index import GridIndex
     except ImportError:  # until the rules package lands
-        from gridmap.geocode.assign import GridIndex
-    return GridIndex
+        import geopandas as gpd
+
+        from gridmap.geocode.assign import GridIndex as FrameIndex
+
+        frame = gpd.GeoDataFrame({"grid_code": codes, "kind": kinds}, geometry=list(geometries))
+        return FrameIndex(frame)
+    return GridIndex(codes, kinds, geometries)
 
 
 @dataclass
@@ -202,15 +208,11 @@ class _AssignPart:
 
 def _assign_part(part: _AssignPart) -> tuple[np.ndarray, np.ndarray, int]:
     """Winning grid (global position, -1: none) of each point of one partition, and ties."""
-    import geopandas as gpd
     import shapely
 
     if len(part.grids) == 0:
         return part.rows, np.full(len(part.rows), -1, dtype=np.int64), 0
-    frame = gpd.GeoDataFrame(
-        {"grid_code": part.codes, "kind": part.kinds}, geometry=list(part.geometries)
-    )
-    index = _grid_index_class()(frame)
+    index = grid_index(part.codes, part.kinds, part.geometries)
     local, ties = index.assign_points_counted(shapely.points(part.lon, part.lat))
     winners = np.where(local >= 0, part.grids[np.maximum(local, 0)], -1)
     return part.rows, winners, ties
