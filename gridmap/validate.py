@@ -16,6 +16,10 @@ from gridmap.errors import InputError
 from gridmap.io import check_file
 from gridmap.model import LAYERS
 
+# Rows checked at a time: a CSV chunk of every text column exists as Python strings before it
+# becomes Arrow, so a small chunk keeps validate's memory flat at any file size.
+CHUNK_ROWS = 20_000
+
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
@@ -57,7 +61,13 @@ def validate(files, kind, crs, repair, limit) -> None:
         progress.set_postfix_str(str(path)[-40:])
         try:
             report = check_file(
-                path, kind, crs=crs, repair=repair, limit=limit or None, build=False
+                path,
+                kind,
+                crs=crs,
+                repair=repair,
+                limit=limit or None,
+                build=False,
+                chunk_rows=CHUNK_ROWS,
             )
         except InputError as error:
             for problem in error.problems:

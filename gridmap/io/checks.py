@@ -303,7 +303,7 @@ class UniqueIds:
 
     BUCKETS = 64
 
-    def __init__(self, column: str, *, spill: int = 4_000_000):
+    def __init__(self, column: str, *, spill: int = 1_000_000):
         self.column = column
         self.spill = spill
         self._held: list[np.ndarray] = []  # (hash, number) records not yet spilled
