@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--province-households", type=int, default=25_000_000)
     parser.add_argument("--province-counties", default=None, help="e.g. 3304 (嘉兴市)")
     parser.add_argument("--skip-province", action="store_true")
+    parser.add_argument("--skip-city", action="store_true", help="Only the province.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, help="Folder for the files (default: a temp dir).")
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
@@ -130,53 +131,55 @@ def main() -> None:
     results: dict = {"machine": f"{os.cpu_count()} cores, shared", "workers": args.workers}
     print(f"work folder {work}; machine: {os.cpu_count()} cores (shared with other sessions)")
 
-    city = args.city
-    if city is None:
-        city = work / "city"
-        run(["sample", "--out", str(city), "--households", str(args.city_households)],
-            work, "city sample", results)  # fmt: skip
-    households = args.city_households
-    queries(city / "addresses.csv", work / "queries.csv", args.queries)
-    base = ["--boundaries", str(city / "boundaries.gpkg"), "--addresses",
-            str(city / "addresses.csv"), "--barriers", str(city / "barriers.gpkg"),
-            "--sites", str(city / "sites.gpkg")]  # fmt: skip
-    rates = {}
-    for mode, tag, extra in (
-        ("single", "single", []),
-        (scheduler, "dask", ["--scheduler", scheduler]),
-    ):
-        grids = work / f"grids-{tag}.gpkg"
-        p = run(["partition", *base, "--out", str(grids), *extra], work,
-                f"city partition {mode}", results)  # fmt: skip
-        a = run(["assign", "--grids", str(work / "grids-single.gpkg"), "--addresses",
-                 str(city / "addresses.csv"), "--out", str(work / f"assigned-{tag}.csv"),
-                 *extra], work, f"city assign {mode}", results)  # fmt: skip
-        g = run(["geocode", "--library", str(city / "addresses.csv"), "--grids",
-                 str(work / "grids-single.gpkg"), "--in", str(work / "queries.csv"), "--out",
-                 str(work / f"results-{tag}.csv"), *extra], work,
-                f"city geocode {mode}", results)  # fmt: skip
-        rates[mode] = {
-            "partition": households / p["seconds"],
-            "assign": households / a["seconds"],
-            "geocode": args.queries / g["seconds"],
-        }
-    same = all(
-        (work / f"{name}-single{suffix}").read_bytes()
-        == (work / f"{name}-dask{suffix}").read_bytes()
-        for name, suffix in (("grids", ".gpkg"), ("assigned", ".csv"), ("results", ".csv"))
-    )
-    results["byte_identical"] = same
-    print(f"single process and {scheduler} outputs byte-identical: {same}")
-    ratios = {}
-    for step in ("partition", "assign", "geocode"):
-        one = rates["single"][step]
-        per_worker = rates[scheduler][step] / args.workers
-        ratios[step] = one / per_worker
-        print(
-            f"  {step:<10} single {one:>10,.0f}/s   {scheduler} {rates[scheduler][step]:>10,.0f}/s"
-            f"  per worker {per_worker:>10,.0f}/s  single/per-worker {ratios[step]:.2f}x"
+    ratios: dict = {}
+    if not args.skip_city:
+        city = args.city
+        if city is None:
+            city = work / "city"
+            run(["sample", "--out", str(city), "--households", str(args.city_households)],
+                work, "city sample", results)  # fmt: skip
+        households = args.city_households
+        queries(city / "addresses.csv", work / "queries.csv", args.queries)
+        base = ["--boundaries", str(city / "boundaries.gpkg"), "--addresses",
+                str(city / "addresses.csv"), "--barriers", str(city / "barriers.gpkg"),
+                "--sites", str(city / "sites.gpkg")]  # fmt: skip
+        rates = {}
+        for mode, tag, extra in (
+            ("single", "single", []),
+            (scheduler, "dask", ["--scheduler", scheduler]),
+        ):
+            grids = work / f"grids-{tag}.gpkg"
+            p = run(["partition", *base, "--out", str(grids), *extra], work,
+                    f"city partition {mode}", results)  # fmt: skip
+            a = run(["assign", "--grids", str(work / "grids-single.gpkg"), "--addresses",
+                     str(city / "addresses.csv"), "--out", str(work / f"assigned-{tag}.csv"),
+                     *extra], work, f"city assign {mode}", results)  # fmt: skip
+            g = run(["geocode", "--library", str(city / "addresses.csv"), "--grids",
+                     str(work / "grids-single.gpkg"), "--in", str(work / "queries.csv"), "--out",
+                     str(work / f"results-{tag}.csv"), *extra], work,
+                    f"city geocode {mode}", results)  # fmt: skip
+            rates[mode] = {
+                "partition": households / p["seconds"],
+                "assign": households / a["seconds"],
+                "geocode": args.queries / g["seconds"],
+            }
+        same = all(
+            (work / f"{name}-single{suffix}").read_bytes()
+            == (work / f"{name}-dask{suffix}").read_bytes()
+            for name, suffix in (("grids", ".gpkg"), ("assigned", ".csv"), ("results", ".csv"))
         )
-    results["rates"], results["per_worker_ratio"] = rates, ratios
+        results["byte_identical"] = same
+        print(f"single process and {scheduler} outputs byte-identical: {same}")
+        ratios = {}
+        for step in ("partition", "assign", "geocode"):
+            one = rates["single"][step]
+            per_worker = rates[scheduler][step] / args.workers
+            ratios[step] = one / per_worker
+            print(
+                f"  {step:<10} single {one:>10,.0f}/s   {scheduler} "
+                f"{rates[scheduler][step]:>10,.0f}/s  per worker {per_worker:>10,.0f}/s  single/per-worker {ratios[step]:.2f}x"
+            )
+        results["rates"], results["per_worker_ratio"] = rates, ratios
 
     province_line = "province skipped"
     if not args.skip_province:
@@ -202,11 +205,14 @@ def main() -> None:
         )
         results["province"] = {"households": hh, "seconds": round(total, 1)}
         cost_table(results, hh, p, a)
-    else:
-        cost_table(results, households, results[f"city partition {scheduler}"],
+    elif not args.skip_city:
+        cost_table(results, args.city_households, results[f"city partition {scheduler}"],
                    results[f"city assign {scheduler}"])  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.skip_city:
+        print(province_line)
+        return
     worst = max(ratios.values())
     print(
         f"2M city on {scheduler}: partition {results[f'city partition {scheduler}']['seconds']:.0f}"
