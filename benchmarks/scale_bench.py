@@ -177,7 +177,8 @@ def main() -> None:
             ratios[step] = one / per_worker
             print(
                 f"  {step:<10} single {one:>10,.0f}/s   {scheduler} "
-                f"{rates[scheduler][step]:>10,.0f}/s  per worker {per_worker:>10,.0f}/s  single/per-worker {ratios[step]:.2f}x"
+                f"{rates[scheduler][step]:>10,.0f}/s  per worker {per_worker:>10,.0f}/s  "
+                f"single/per-worker {ratios[step]:.2f}x"
             )
         results["rates"], results["per_worker_ratio"] = rates, ratios
 
