@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from gridmap.distributed import scheduler_option
 from gridmap.errors import InputError, Problem
 from gridmap.model import MATCH_LEVELS
 
@@ -78,7 +79,10 @@ def _write_csv(path: Path, columns, rows) -> None:
     help="Output: the address columns plus grid_code (.csv, .gpkg or .geojson).",
 )
 @click.option("--crs", default=None, help="CRS of the addresses' lon/lat (default CGCS2000).")
-def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None) -> None:
+@scheduler_option("the addresses (in spatial partitions)")
+def assign(
+    grids_path: str, addresses_path: str, out_path: Path, crs: str | None, scheduler: str | None
+) -> None:
     """Put every standard address on exactly one grid.
 
     A point inside a grid goes to it; a point exactly on an edge shared by grids goes to an
@@ -88,7 +92,7 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     import shapely
     from tqdm import tqdm
 
-    from gridmap import io
+    from gridmap import distributed, io
     from gridmap.geocode.assign import GridIndex
 
     started = time.perf_counter()
@@ -100,15 +104,19 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     lat = addresses["lat"].to_numpy(dtype=np.float64)
     winners = np.empty(len(addresses), dtype=np.int64)
     ties = 0
-    with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
-        for start in range(0, len(addresses), CHUNK):
-            stop = min(start + CHUNK, len(addresses))
-            found, tied = index.assign_points_counted(
-                shapely.points(lon[start:stop], lat[start:stop])
-            )
-            winners[start:stop] = found
-            ties += tied
-            bar.update(stop - start)
+    if scheduler is not None:
+        with distributed.client_for(scheduler) as client:
+            winners, ties = distributed.assign_points(client, grids, lon, lat)
+    else:
+        with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
+            for start in range(0, len(addresses), CHUNK):
+                stop = min(start + CHUNK, len(addresses))
+                found, tied = index.assign_points_counted(
+                    shapely.points(lon[start:stop], lat[start:stop])
+                )
+                winners[start:stop] = found
+                ties += tied
+                bar.update(stop - start)
     codes = index.codes_of(winners)
     out = addresses.copy()
     out["grid_code"] = codes
@@ -264,6 +272,7 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
     help="CSV alias,name: other spellings of the library's names (老街,中山路).",
 )
 @click.option("--crs", default=None, help="CRS of the library's lon/lat (default CGCS2000).")
+@scheduler_option("the queries (in batches; each worker loads the library once)")
 def geocode(
     library_path: str,
     grids_path: str,
@@ -275,6 +284,7 @@ def geocode(
     city: str | None,
     aliases_path: Path | None,
     crs: str | None,
+    scheduler: str | None,
 ) -> None:
     """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
 
@@ -287,12 +297,14 @@ def geocode(
     status review, and the guess with its reason goes to the review file. Exit 0; 1 when some
     CSV rows had missing or extra fields (reported, and kept); 2 on bad input files.
     """
+    from gridmap import distributed
     from gridmap.geocode.geocoder import Geocoder
 
     started = time.perf_counter()
     queries, problems = read_queries(in_path)
     aliases = read_aliases(aliases_path) if aliases_path else None
-    geocoder = Geocoder.from_files(
+    build = Geocoder.from_files if scheduler is None else distributed.remote_geocoder(scheduler)
+    geocoder = build(
         library_path,
         grids_path,
         boundaries_path,

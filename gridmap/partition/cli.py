@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from gridmap.distributed import scheduler_option
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 
 
@@ -74,6 +75,7 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
     help="...or from this headcount.",
 )
 @click.option("--workers", type=int, default=0, help="Processes (0: up to 2, one per core).")
+@scheduler_option("the communities")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="GRIDS.gpkg to write.")
 def partition(
@@ -95,6 +97,7 @@ def partition(
     exclusive_min_area_m2,
     exclusive_min_headcount,
     workers,
+    scheduler,
     summary_json,
     out,
 ):
@@ -107,7 +110,7 @@ def partition(
     and a diff is printed. Exit 0 when every guarantee holds, 1 when a check fails (reported),
     2 on bad input.
     """
-    from gridmap import io
+    from gridmap import distributed, io
     from gridmap.partition.engine import partition as run
     from gridmap.partition.inputs import BUILDING_COMPONENTS
     from gridmap.partition.micro import parse_band
@@ -131,12 +134,11 @@ def partition(
         repair=repair,
     ).validate()
     boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
-    addresses = io.read_addresses(addresses_path, crs=crs)
-    # Only these columns matter here; dropping the address text and its components before the
-    # worker processes fork keeps a multi-million-row library from being held twice.
+    # Only these columns matter here: the address text and its components are never read (on
+    # a multi-million-row library they were most of the command's memory).
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
-    needed += BUILDING_COMPONENTS  # micro-grids keep each building whole
-    addresses = addresses[[c for c in needed if c in addresses.columns]].copy()
+    needed += BUILDING_COMPONENTS  # micro-grids keep each building whole (absent ones: skipped)
+    addresses = io.read_addresses(addresses_path, crs=crs, columns=needed, points=False)
     gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
     sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
@@ -148,17 +150,19 @@ def partition(
         "sites": str(sites_path),
         "previous": str(previous_path),
     }
-    result = run(
-        boundaries,
-        addresses,
-        barriers,
-        sites,
-        config,
-        previous,
-        locks=tuple(code.strip() for item in locks for code in item.split(",") if code.strip()),
-        progress=sys.stderr.isatty(),
-        names=names,
-    )
+    with distributed.client_for(scheduler) as client:
+        result = run(
+            boundaries,
+            addresses,
+            barriers,
+            sites,
+            config,
+            previous,
+            locks=tuple(code.strip() for item in locks for code in item.split(",") if code.strip()),
+            progress=sys.stderr.isatty(),
+            names=names,
+            executor=distributed.executor(client),
+        )
     write_grids(result, out)
     if summary_json:
         payload = {"summary": result.summary, "diff": result.diff}

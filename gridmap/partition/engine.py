@@ -53,6 +53,7 @@ def partition(
     locks: tuple[str, ...] = (),
     progress: bool = False,
     names: dict[str, str] | None = None,
+    executor=None,
 ) -> PartitionResult:
     """Divide every community of ``boundaries`` into grids; see the package docstring.
 
@@ -97,7 +98,7 @@ def partition(
         buildings,
     )
     lap("inputs")
-    results = _run(tasks, config, progress)
+    results = _run(tasks, config, progress, executor)
     lap("communities")
     grids, point_codes, micro = _assemble(results, tasks, indices, communities, previous_by_code)
     assignment = pd.Series(point_codes[inverse], index=addresses.index, name="grid_code")
@@ -153,11 +154,15 @@ def _tasks(
     return tasks, indices
 
 
-def _run(tasks, config: PartitionConfig, progress: bool):
+def _run(tasks, config: PartitionConfig, progress: bool, executor=None):
     workers = config.workers or min(2, os.cpu_count() or 1)
     bar = tqdm(total=len(tasks), desc="partition", unit="community", disable=not progress)
     results = []
-    if workers > 1 and len(tasks) >= 8:
+    if executor is not None:
+        for result in executor.map(_run_one, [(t, config) for t in tasks]):
+            results.append(result)
+            bar.update()
+    elif workers > 1 and len(tasks) >= 8:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
