@@ -20,7 +20,7 @@ from gridmap.partition import keep
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
-from gridmap.partition.units import Units, build_units, locate
+from gridmap.partition.units import Units, build_units, locate, union_faces
 
 
 @dataclass
@@ -305,7 +305,7 @@ def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
     for r, m in enumerate(meta):
         members = np.flatnonzero(region == r)
         earlier = kept[m.grid] if m.grid >= 0 else None
-        geometry = earlier.geometry if earlier is not None else _union(geoms[members])
+        geometry = earlier.geometry if earlier is not None else union_faces(geoms[members])
         hh = int(units.households[members].sum())
         pop = int(units.population[members].sum())
         if m.kind == "comprehensive":
@@ -378,13 +378,3 @@ def _flags(bounds: Bounds, households: int, population: int, area: float) -> lis
     if area > bounds.max_area_m2:
         flags.append("above_max_area")
     return flags
-
-
-def _union(faces: np.ndarray):
-    """One polygon from edge-matched faces (coverage union is exact and fast for them)."""
-    if len(faces) == 1:
-        return faces[0]
-    merged = shapely.coverage_union_all(faces)
-    if merged.geom_type != "Polygon" or not merged.is_valid:
-        merged = shapely.union_all(faces)
-    return merged

@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition.regionalize import Bounds, regionalize
-from gridmap.partition.units import build_units
+from gridmap.partition.units import build_units, union_faces
 
 
 @dataclass
@@ -107,9 +107,7 @@ def split_grid(
     for r in range(int(labels.max()) + 1):
         members = np.flatnonzero(labels == r)
         faces = units.geometries[members]
-        geometry = faces[0] if len(faces) == 1 else shapely.coverage_union_all(faces)
-        if geometry.geom_type != "Polygon" or not geometry.is_valid:
-            geometry = shapely.union_all(faces)
+        geometry = union_faces(faces)
         h = int(units.households[members].sum())
         flags = []
         if h < low:
@@ -135,12 +133,14 @@ def _close_gaps(grid, micro: list[MicroDraft]) -> None:
     if gap.is_empty or shapely.area(gap) == 0:
         return
     for part in shapely.get_parts(gap):
-        if part.geom_type != "Polygon" or part.area == 0:
-            continue
+        if part.geom_type != "Polygon" or part.area <= 1e-12 * grid.area:
+            continue  # rounding dust, far below the cover tolerance
         near = np.argsort(shapely.distance(geoms, part), kind="stable")
         for k in near[:4]:
             merged = shapely.union(geoms[k], part)
-            if merged.geom_type == "Polygon" and merged.is_valid:
+            # a union of near-degenerate rings can drop a hole: take it only if areas add up
+            grown = abs(merged.area - geoms[k].area - part.area) <= 1e-9 * grid.area
+            if merged.geom_type == "Polygon" and merged.is_valid and grown:
                 geoms[k] = merged
                 micro[k].geometry = merged
                 break
