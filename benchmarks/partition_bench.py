@@ -28,9 +28,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import psutil
 import shapely
 
@@ -313,19 +315,30 @@ def stability(seed: int = 1, folder: Path | None = None, communities: int = 0) -
     addresses = io.read_addresses(folder / "addresses.csv")
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
     addresses = addresses[needed].copy()
-    first = partition(addresses=addresses, config=config, **layers)
-    same = partition(addresses=addresses, previous=first.grids, config=config, **layers)
-    identical = _rows(same.grids) == _rows(first.grids)
-    print(f"unchanged input with --previous: grids byte-identical: {identical}")
-    before_rows = _rows(first.grids)
     rng = np.random.default_rng(seed)
-    codes_kept, geometry_kept, in_band, violations, others_changed = [], [], [], 0, 0
-    kept_total = geometry_total = grids_total = 0
+    boundaries = layers["boundaries"]
     column = addresses["community_code"].astype(str).to_numpy()
-    chosen = sorted(first.grids["community_code"].unique())
+    chosen = sorted(boundaries.loc[boundaries["level"] == "community", "code"].astype(str))
     if communities:
         chosen = sorted(rng.choice(chosen, size=min(communities, len(chosen)), replace=False))
-    boundaries = layers["boundaries"]
+    if whole:
+        first = partition(addresses=addresses, config=config, **layers)
+        same = partition(addresses=addresses, previous=first.grids, config=config, **layers)
+        identical = _rows(same.grids) == _rows(first.grids)
+    else:  # each chosen community alone: communities are independent tasks
+        firsts, identical = [], True
+        for code in chosen:
+            alone = {**layers, "boundaries": boundaries[boundaries["code"].astype(str) == code]}
+            mine = addresses.iloc[np.flatnonzero(column == code)]
+            grids = partition(addresses=mine, config=config, **alone).grids
+            again = partition(addresses=mine, previous=grids, config=config, **alone).grids
+            identical &= _rows(again) == _rows(grids)
+            firsts.append(grids)
+        first = SimpleNamespace(grids=pd.concat(firsts, ignore_index=True))
+    print(f"unchanged input with --previous: grids byte-identical: {identical}")
+    before_rows = _rows(first.grids)
+    codes_kept, geometry_kept, in_band, violations, others_changed = [], [], [], 0, 0
+    kept_total = geometry_total = grids_total = 0
     for sign in (1, -1):
         for code in chosen:
             mine = np.flatnonzero(column == code)
