@@ -524,7 +524,7 @@ def test_cli_writes_identical_files_and_exits_2_on_bad_input(tmp_path):
     ]
     first = run_cli(*common, "--out", tmp_path / "g1.gpkg")
     assert first.returncode == 0, first.stderr
-    assert "within [300, 500]: 100.0%" in first.stdout
+    assert "within [300, 500]: 18 of 18 (100.0%)" in first.stdout
     second = run_cli(*common, "--out", tmp_path / "g2.gpkg", "--previous", tmp_path / "g1.gpkg")
     assert second.returncode == 0, second.stderr
     assert "retired 0" in second.stdout
@@ -580,3 +580,186 @@ def test_cli_exits_1_and_reports_when_a_guarantee_breaks(tmp_path, monkeypatch):
     )
     assert result.exit_code == 1
     assert "VIOLATIONS (1)" in result.output and "grids overlap" in result.output
+
+
+# ---- 不重不漏 on awkward linework, minimal change, locks, micro-grids ----------------------
+def rows_of(grids) -> dict:
+    """Every column of every grid, geometry as WKB: equal rows are byte-identical grids."""
+    columns = [c for c in grids.columns if c != "geometry"]
+    wkb = shapely.to_wkb(grids.geometry.to_numpy())
+    return {
+        code: (*values, geometry)
+        for code, *values, geometry in zip(
+            grids["grid_code"], *(grids[c].tolist() for c in columns), wkb, strict=True
+        )
+    }
+
+
+def test_a_barrier_a_hair_inside_the_boundary_leaves_no_gap():
+    """The 2M city's community 330411105221: a road 1e-8 degrees inside the boundary made a
+    sliver face whose interior point tested outside the community, so the grids left a gap."""
+    x0, y0 = LON, LAT
+    community = shapely.Polygon([(x0, y0), (x0 + 0.01, y0 + 0.0013), (x0 + 0.008, y0 + 0.01)])
+    road = shapely.LineString([(x0 - 0.001, y0 - 0.00013), (x0 + 0.01 - 1e-8, y0 + 0.0013 - 1e-9)])
+    rng = np.random.default_rng(3)
+    points = []
+    while len(points) < 60:
+        p = rng.uniform([x0, y0], [x0 + 0.01, y0 + 0.01])
+        if community.buffer(-1e-4).contains(shapely.Point(p)):
+            points.append(p)
+    result = partition(
+        community_frame([community]),
+        address_frame(points, np.full(60, 20)),
+        barrier_frame([road]),
+        config=SERIAL,
+    )
+    assert result.summary["violations"] == []
+
+
+def test_shares_are_rounded_down_not_up():
+    from gridmap.partition.report import floor_share, pct
+
+    assert pct(floor_share(4986, 4988)) == "99.9%"
+    assert floor_share(4987, 4988) < 1.0
+    assert pct(1.0) == "100.0%"
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_points=st.integers(40, 220),
+    n_barriers=st.integers(0, 8),
+    n_sites=st.integers(0, 4),
+    sign=st.sampled_from([1, -1]),
+)
+def test_minimal_change_unchanged_identical_other_communities_identical(
+    seed, n_points, n_barriers, n_sites, sign
+):
+    communities, addresses, barriers = random_city(seed | 1, n_points, n_barriers)  # two
+    sites = random_sites(seed, n_sites)
+    config = PartitionConfig(
+        min_households=100,
+        max_households=250,
+        exclusive_min_area_m2=2_000,
+        merge_small_sites_m2=8_000,
+        workers=1,
+    )
+    first = partition(communities, addresses, barriers, sites, config=config)
+    again = partition(communities, addresses, barriers, sites, config=config, previous=first.grids)
+    assert rows_of(again.grids) == rows_of(first.grids)
+    # change households in the second community only (east half)
+    changed = addresses.copy()
+    east = np.flatnonzero(changed["lon"].to_numpy() > LON + 0.005)
+    rng = np.random.default_rng(seed)
+    pick = changed.index[rng.choice(east, size=max(1, len(east) // 5), replace=False)]
+    changed.loc[pick, "households"] = (changed.loc[pick, "households"] + 7 * sign).clip(0)
+    second = partition(communities, changed, barriers, sites, config=config, previous=first.grids)
+    assert second.summary["violations"] == []
+    west = "330402001001"
+    before = {c: r for c, r in rows_of(first.grids).items() if c.startswith(west)}
+    after = {c: r for c, r in rows_of(second.grids).items() if c.startswith(west)}
+    # the border point goes to the lower community code, so the west one is untouched
+    assert after == before
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n_points=st.integers(60, 220), pick=st.integers(0, 99))
+def test_locks_hold_whatever_changes(seed, n_points, pick):
+    communities, addresses, barriers = random_city(seed, n_points, 4)
+    config = PartitionConfig(min_households=100, max_households=250, workers=1)
+    first = partition(communities, addresses, barriers, config=config)
+    comprehensive = first.grids[first.grids["kind"] == "comprehensive"]
+    lock = comprehensive["grid_code"].iloc[pick % len(comprehensive)]
+    changed = addresses.copy()
+    changed["households"] = changed["households"] * 2  # every grid far above the band
+    second = partition(
+        communities, changed, barriers, config=config, previous=first.grids, locks=(lock,)
+    )
+    assert second.summary["violations"] == []
+    old = first.grids.set_index("grid_code")
+    new = second.grids.set_index("grid_code")
+    assert shapely.to_wkb(new.geometry[lock]) == shapely.to_wkb(old.geometry[lock])
+    assert new.at[lock, "locked"] == 1
+    # the next run keeps it locked from the column alone
+    third = partition(communities, changed, barriers, config=config, previous=second.grids)
+    assert shapely.to_wkb(third.grids.set_index("grid_code").geometry[lock]) == shapely.to_wkb(
+        old.geometry[lock]
+    )
+
+
+def test_a_neighbour_made_infeasible_by_a_lock_is_flagged_and_the_lock_holds():
+    communities, addresses, barriers = lattice_city(6)
+    config = PartitionConfig(workers=1)
+    first = partition(communities, addresses, barriers, config=config)
+    codes_ = first.grids["grid_code"].tolist()
+    changed = addresses.copy()
+    changed["households"] = changed["households"] + 1  # ~+2.5%: still in band
+    # a lock on every grid but one: whatever is left must take the change alone
+    locks = tuple(codes_[:-1])
+    shrunk = addresses.copy()
+    shrunk.loc[shrunk.index[:3], "households"] = 0
+    second = partition(
+        communities, shrunk, barriers, config=config, previous=first.grids, locks=locks
+    )
+    grids = second.grids.set_index("grid_code")
+    for code in locks:
+        old = first.grids.set_index("grid_code").geometry[code]
+        assert shapely.to_wkb(grids.geometry[code]) == shapely.to_wkb(old)
+    assert second.summary["violations"] == []
+
+
+def test_lock_naming_no_earlier_grid_is_an_input_error():
+    communities, addresses, barriers = lattice_city(4)
+    first = partition(communities, addresses, barriers, config=SERIAL)
+    with pytest.raises(InputError, match="999999999999999 is not a grid"):
+        partition(
+            communities,
+            addresses,
+            barriers,
+            config=SERIAL,
+            previous=first.grids,
+            locks=("999999999999999",),
+        )
+    with pytest.raises(InputError, match="need the earlier grids"):
+        partition(communities, addresses, barriers, config=SERIAL, locks=("1",))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n_points=st.integers(0, 220), low=st.integers(10, 60))
+def test_micro_grids_tile_their_grid_and_keep_buildings_whole(seed, n_points, low):
+    communities, addresses, barriers = random_city(seed, n_points, 4)
+    # buildings of two units (单元) each: every point and a second one 0.2 m east of it
+    points = addresses[["lon", "lat"]].drop_duplicates().reset_index(drop=True)
+    building = {tuple(p): f"{k}幢" for k, p in enumerate(points.to_numpy())}
+    addresses["road"] = "路"
+    addresses["houseno"] = [building[(x, y)] for x, y in addresses[["lon", "lat"]].to_numpy()]
+    second_unit = addresses.assign(lon=addresses["lon"] + 2e-6)
+    second_unit = second_unit[second_unit["lon"] < LON + 0.01]  # stay inside the city
+    addresses = pd.concat([addresses, second_unit], ignore_index=True)
+    band = (low, low * 3)
+    config = PartitionConfig(
+        min_households=100, max_households=250, micro_households=band, workers=1
+    )
+    result = partition(communities, addresses, barriers, config=config)
+    assert result.summary["violations"] == []  # verify_micro: exact tiling, valid, 18 digits
+    micro = result.micro_grids
+    comprehensive = result.grids[result.grids["kind"] == "comprehensive"]
+    assert set(micro["grid_code"]) == set(comprehensive["grid_code"])
+    assert (micro["micro_code"].str[:15] == micro["grid_code"]).all()
+    totals = micro.groupby("grid_code")["households"].sum()
+    assert (totals == comprehensive.set_index("grid_code")["households"].loc[totals.index]).all()
+    # a building (within one grid) is in one micro-grid unless it alone exceeds the maximum
+    shapes = shapely.points(addresses[["lon", "lat"]].to_numpy())
+    geoms = micro.geometry.to_numpy()
+    grid_of = micro["grid_code"].to_numpy()
+    holder = [
+        next(k for k in np.flatnonzero(shapely.covers(geoms, s)) if grid_of[k] == g)
+        for s, g in zip(shapes, result.assignment, strict=True)
+    ]
+    frame = addresses.assign(micro=holder, grid=result.assignment.to_numpy())
+    per_building = frame.groupby(["grid", "houseno"]).agg(
+        parts=("micro", "nunique"), households=("households", "sum")
+    )
+    assert (per_building.loc[per_building["households"] <= band[1], "parts"] == 1).all()
+    out = (micro["households"] < band[0]) | (micro["households"] > band[1])
+    assert (micro.loc[out, "flags"] != "").all()

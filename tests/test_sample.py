@@ -260,3 +260,55 @@ def test_missing_extract_is_a_clear_error(tmp_path):
 
     with pytest.raises(InputError, match="boundary extract is missing"):
         load_extract(tmp_path)
+
+
+# --- the province --------------------------------------------------------------------------------
+def test_province_on_real_codes_streams_partitioned_geoparquet(tmp_path):
+    import gzip
+
+    import shapely
+
+    from gridmap import io
+    from gridmap.sample.province import DATA_DIR, build_province
+
+    first = build_province(tmp_path / "a", households=5_000, counties=("330402", "330411"))
+    build_province(tmp_path / "b", households=5_000, counties=("330402", "330411"))
+    assert first["counties"] == 2 and first["households"] == 5_000
+    folder = tmp_path / "a" / "addresses.parquet"
+    parts = sorted(p.name for p in folder.iterdir())
+    assert parts == ["district_code=330402", "district_code=330411"]
+    for name in ("boundaries.gpkg", "README.txt", *(f"addresses.parquet/{p}/part-0.parquet"
+                                                      for p in parts)):  # fmt: skip
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    units = io.read_boundaries(tmp_path / "a" / "boundaries.gpkg")
+    real = gzip.decompress((DATA_DIR / "zhejiang_divisions.csv.gz").read_bytes()).decode()
+    names = dict(line.split(",", 1) for line in real.splitlines()[1:])
+    assert all(names[c] == n for c, n in zip(units["code"], units["name"], strict=True))
+    assert set(units.loc[units["level"] == "community", "code"].str[:6]) == {"330402", "330411"}
+    # communities tile their street exactly, streets their county
+    for level, parent in (("community", "street"), ("street", "district")):
+        children = units[units["level"] == level]
+        for code, geom in units.loc[units["level"] == parent, ["code", "geometry"]].values:
+            mine = children[children["parent_code"] == code].geometry.values
+            assert abs(shapely.union_all(mine).area - geom.area) < 1e-9 * max(geom.area, 1)
+    addresses = io.read_addresses(folder)
+    assert addresses["households"].sum() == 5_000
+    assert addresses["address_id"].is_unique
+    assert set(addresses["district_code"]) == {"330402", "330411"}
+    inside = units.set_index("code").loc[addresses["community_code"]].geometry.values
+    assert shapely.covers(inside, addresses.geometry.values).all()
+
+
+def test_province_option_through_the_cli(tmp_path):
+    from gridmap.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["sample", "--out", str(tmp_path), "--province", "--counties", "330402",
+         "--households", "2000"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "households 2,000" in result.output
+    bad = CliRunner().invoke(cli, ["sample", "--out", str(tmp_path), "--province",
+                                   "--counties", "99"])  # fmt: skip
+    assert bad.exit_code == 2 and "no county code starts with 99" in bad.output

@@ -226,3 +226,51 @@ def test_chunked_validation_finds_exactly_what_a_whole_read_finds(tmp_path, chun
     counts = check_file(repeats, build=False, chunk_rows=chunk_rows).counts
     # rows 1 and 7 repeat row 0's id; row 4 does too but its line is malformed (skipped)
     assert counts["duplicate id"] == 2 and counts["malformed row"] == 1
+
+
+def test_duplicates_spilled_to_disk_are_found_like_in_memory(tmp_path):
+    """UniqueIds keeps 16 bytes per id and spills them to disk beyond a bound: the repeats it
+    reports (text, row, first row) do not depend on whether it spilled."""
+    import numpy as np
+
+    from gridmap.io.checks import Findings, UniqueIds
+    from gridmap.io.formats import RawTable
+
+    ids = pd.Series([f"A{k % 7}" if k % 5 == 0 else f"B{k}" for k in range(60)], dtype="str")
+    ids[13] = np.nan  # blank ids are not repeats
+    reports = []
+    for spill in (1_000, 4):
+        unique = UniqueIds("address_id", spill=spill)
+        table = RawTable("a.csv", "CSV", pd.DataFrame({"address_id": ids}))
+        f = Findings(table, limit=None)
+        for start in range(0, 60, 9):
+            chunk = RawTable(
+                "a.csv",
+                "CSV",
+                pd.DataFrame({"address_id": ids[start : start + 9].reset_index(drop=True)}),
+                line_numbers=np.arange(start, min(start + 9, 60)) + 2,
+            )
+            f.table = chunk
+            unique.check(f, chunk.frame["address_id"])
+        f.table = table
+        unique.finish(f, lambda t=table: [(t.numbers(), ids)])
+        reports.append([str(p) for p in f.problems])
+    assert reports[0] == reports[1]
+    # A0 at k=0, 35; A1 at 15, 50; A3 at 10, 45; A5 at 5, 40; A6 at 20, 55; A2 at 30; A4 at 25
+    assert len(reports[0]) == 5
+    assert (
+        "a.csv: row 37: field address_id: duplicate address_id 'A0' (first at row 2)"
+        in (reports[0])
+    )
+
+
+def test_validate_reads_geoparquet_folders(tmp_path):
+    from gridmap.io import write_layer
+
+    frame = b.addresses(6).astype({"households": object})
+    frame["district"] = ["330402", "330411"] * 3
+    good = read_addresses(b._csv(tmp_path, "a.csv", frame))
+    folder = write_layer(good, tmp_path / "a.parquet", partition_by="district")
+    result = validate(str(folder))
+    assert result.exit_code == 0, result.output
+    assert "6 read  ok" in result.output

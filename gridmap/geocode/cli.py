@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from gridmap.distributed import scheduler_option
 from gridmap.errors import InputError, Problem
 from gridmap.model import MATCH_LEVELS
 
@@ -78,7 +79,10 @@ def _write_csv(path: Path, columns, rows) -> None:
     help="Output: the address columns plus grid_code (.csv, .gpkg or .geojson).",
 )
 @click.option("--crs", default=None, help="CRS of the addresses' lon/lat (default CGCS2000).")
-def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None) -> None:
+@scheduler_option("the addresses (in spatial partitions)")
+def assign(
+    grids_path: str, addresses_path: str, out_path: Path, crs: str | None, scheduler: str | None
+) -> None:
     """Put every standard address on exactly one grid.
 
     A point inside a grid goes to it; a point exactly on an edge shared by grids goes to an
@@ -88,7 +92,7 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     import shapely
     from tqdm import tqdm
 
-    from gridmap import io
+    from gridmap import distributed, io
     from gridmap.rules.grid_index import GridIndex
 
     started = time.perf_counter()
@@ -100,15 +104,19 @@ def assign(grids_path: str, addresses_path: str, out_path: Path, crs: str | None
     lat = addresses["lat"].to_numpy(dtype=np.float64)
     winners = np.empty(len(addresses), dtype=np.int64)
     ties = 0
-    with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
-        for start in range(0, len(addresses), CHUNK):
-            stop = min(start + CHUNK, len(addresses))
-            found, tied = index.assign_points_counted(
-                shapely.points(lon[start:stop], lat[start:stop])
-            )
-            winners[start:stop] = found
-            ties += tied
-            bar.update(stop - start)
+    if scheduler is not None:
+        with distributed.client_for(scheduler) as client:
+            winners, ties = distributed.assign_points(client, grids, lon, lat)
+    else:
+        with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
+            for start in range(0, len(addresses), CHUNK):
+                stop = min(start + CHUNK, len(addresses))
+                found, tied = index.assign_points_counted(
+                    shapely.points(lon[start:stop], lat[start:stop])
+                )
+                winners[start:stop] = found
+                ties += tied
+                bar.update(stop - start)
     codes = index.codes_of(winners)
     out = addresses.copy()
     out["grid_code"] = codes
@@ -273,6 +281,7 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
     "whose component columns are missing or empty (about 100 CPU-s for 9,000 addresses).",
 )
 @click.option("--crs", default=None, help="CRS of the library's lon/lat (default CGCS2000).")
+@scheduler_option("the queries (in batches; each worker loads the library once)")
 def geocode(
     library_path: str,
     grids_path: str,
@@ -285,6 +294,7 @@ def geocode(
     aliases_path: Path | None,
     labelled_path: Path | None,
     crs: str | None,
+    scheduler: str | None,
 ) -> None:
     """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
 
@@ -297,6 +307,7 @@ def geocode(
     status review, and the guess with its reason goes to the review file. Exit 0; 1 when some
     CSV rows had missing or extra fields (reported, and kept); 2 on bad input files.
     """
+    from gridmap import distributed
     from gridmap.geocode.geocoder import Geocoder
 
     started = time.perf_counter()
@@ -309,7 +320,8 @@ def geocode(
 
         click.echo(f"learning the address parser from {labelled_path} ...", err=True)
         parser = AddressParser().fit(read_conll(labelled_path))
-    geocoder = Geocoder.from_files(
+    build = Geocoder.from_files if scheduler is None else distributed.remote_geocoder(scheduler)
+    geocoder = build(
         library_path,
         grids_path,
         boundaries_path,

@@ -7,8 +7,10 @@ build its typed output without parsing twice.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,6 +71,25 @@ class Findings:
             self._hidden[key][0] += len(rest)
             self.counts[check] += len(rest)
         return len(positions)
+
+    def flag_numbers(
+        self, numbers: list[int], field: str | None, messages: list[str], *, check: str
+    ) -> None:
+        """Like ``flag`` for records named by their row/feature numbers (any chunk)."""
+        if not numbers:
+            return
+        key = (check, field)
+        room = len(numbers) if self.limit is None else max(0, self.limit - self._shown[key])
+        word = self.table.where
+        for number, message in zip(numbers[:room], messages[:room], strict=True):
+            self.problems.append(Problem(self.table.path, message, field=field, **{word: number}))
+            self.counts[check] += 1
+        self._shown[key] += min(room, len(numbers))
+        if len(numbers) > room:
+            if key not in self._hidden:
+                self._hidden[key] = [0, {word: numbers[room]}, messages[room]]
+            self._hidden[key][0] += len(numbers) - room
+            self.counts[check] += len(numbers) - room
 
     def finish(self) -> None:
         """Add one "... and N more" line per check and field that went over the limit."""
@@ -263,38 +284,111 @@ def check_code(
 
 
 class UniqueIds:
-    """Flags every repeat of an id, naming where it first appeared, over one or more chunks."""
+    """Flags every repeat of an id, naming where it first appeared, over one or more chunks.
 
-    def __init__(self, column: str):
+    Memory stays bounded at any file size: each id is kept as a 64-bit hash with its row number
+    (16 bytes), spilled to bucket files on disk beyond ``spill`` ids. ``finish`` finds repeated
+    hashes bucket by bucket, then reads the id column once more for just those rows to confirm
+    each repeat by its text (a hash collision is not a duplicate) and to name it.
+
+    >>> import numpy as np, pandas as pd
+    >>> from gridmap.io.formats import RawTable
+    >>> table = RawTable("a.csv", "CSV", pd.DataFrame({"address_id": ["A", "B", "A"]}))
+    >>> f, unique = Findings(table), UniqueIds("address_id")
+    >>> unique.check(f, table.frame["address_id"])
+    >>> unique.finish(f, lambda: [(table.numbers(), table.frame["address_id"])])
+    >>> [str(p) for p in f.problems]
+    ["a.csv: row 4: field address_id: duplicate address_id 'A' (first at row 2)"]
+    """
+
+    BUCKETS = 64
+
+    def __init__(self, column: str, *, spill: int = 1_000_000):
         self.column = column
-        self.seen = pd.Index([], dtype="str")  # ids of earlier chunks (unique)
-        self.seen_at = np.empty(0, dtype=np.int64)  # their first row/feature number
+        self.spill = spill
+        self._held: list[np.ndarray] = []  # (hash, number) records not yet spilled
+        self._count = 0
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    _RECORD = np.dtype([("hash", "<u8"), ("number", "<i8")])
 
     def check(self, f: Findings, ids: pd.Series) -> None:
+        """Remember this chunk's ids (the repeats are found by ``finish``)."""
         present = ids.notna().to_numpy()
-        number = f.table.numbers()
-        earlier = self.seen.get_indexer(ids) if len(self.seen) else np.full(len(ids), -1)
-        earlier = np.where(present, earlier, -1)
-        first_at = np.zeros(len(ids), dtype=np.int64)
-        if len(self.seen):
-            first_at = np.where(earlier >= 0, self.seen_at[earlier.clip(0)], 0)
-        fresh = present & (earlier < 0)
-        repeat_here = fresh & ids.duplicated(keep="first").to_numpy()
-        if repeat_here.any():
-            positions = pd.Series(number[fresh], index=ids[fresh].index)
-            first_here = positions.groupby(ids[fresh]).transform("min").reindex(ids.index)
-            first_at = np.where(repeat_here, first_here.fillna(0).to_numpy(np.int64), first_at)
-        where, col = f.table.where, self.column
-        f.flag(
-            (earlier >= 0) | repeat_here,
+        if not present.any():
+            return
+        records = np.empty(int(present.sum()), dtype=self._RECORD)
+        records["hash"] = pd.util.hash_array(ids.to_numpy(dtype=object)[present])
+        records["number"] = f.table.numbers()[present]
+        self._held.append(records)
+        self._count += len(records)
+        if self._count > self.spill or self._folder is not None:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="gridmap-ids-")
+        records = np.concatenate(self._held)
+        self._held, self._count = [], 0
+        bucket = (records["hash"] >> np.uint64(58)).astype(np.int64)  # top 6 bits: 64 buckets
+        order = np.argsort(bucket, kind="stable")
+        records, bucket = records[order], bucket[order]
+        bounds = np.searchsorted(bucket, np.arange(self.BUCKETS + 1))
+        for b in range(self.BUCKETS):
+            if bounds[b + 1] > bounds[b]:
+                with open(Path(self._folder.name) / f"{b}.bin", "ab") as handle:
+                    handle.write(records[bounds[b] : bounds[b + 1]].tobytes())
+
+    def _buckets(self):
+        if self._folder is None:
+            if self._held:
+                yield np.concatenate(self._held)
+            return
+        for b in range(self.BUCKETS):
+            path = Path(self._folder.name) / f"{b}.bin"
+            if path.exists():
+                yield np.fromfile(path, dtype=self._RECORD)
+
+    def finish(self, f: Findings, reread: Callable[[], Iterable[tuple[np.ndarray, pd.Series]]]):
+        """Flag every repeat; ``reread()`` yields (numbers, ids) of the id column once more."""
+        if self._folder is not None and self._held:
+            self._spill()
+        repeats, firsts = [], []
+        for records in self._buckets():
+            records = records[np.lexsort((records["number"], records["hash"]))]
+            h, number = records["hash"], records["number"]
+            start = np.ones(len(h), dtype=bool)
+            start[1:] = h[1:] != h[:-1]
+            if start.all():
+                continue
+            group_first = number[np.maximum.accumulate(np.where(start, np.arange(len(h)), 0))]
+            repeats.append(number[~start])
+            firsts.append(group_first[~start])
+        self._held = []
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+        if not repeats:
+            return
+        repeat, first = np.concatenate(repeats), np.concatenate(firsts)
+        wanted = np.union1d(repeat, first)
+        text: dict[int, str] = {}
+        for numbers, ids in reread():
+            keep = np.isin(numbers, wanted)
+            text.update(zip(numbers[keep].tolist(), ids.to_numpy(dtype=object)[keep], strict=True))
+        order = np.argsort(repeat, kind="stable")
+        confirmed = [
+            (int(r), int(a))
+            for r, a in zip(repeat[order], first[order], strict=True)
+            if text.get(int(r)) == text.get(int(a))
+        ]
+        col, where = self.column, f.table.where
+        f.flag_numbers(
+            [r for r, _ in confirmed],
             col,
-            lambda i: f"duplicate {col} {ids.iloc[i]!r} (first at {where} {first_at[i]})",
+            [f"duplicate {col} {text[r]!r} (first at {where} {a})" for r, a in confirmed],
             check="duplicate id",
         )
-        new = fresh & ~repeat_here
-        if new.any():
-            self.seen = self.seen.append(pd.Index(ids[new].to_numpy(), dtype="str"))
-            self.seen_at = np.concatenate([self.seen_at, number[new]])
 
 
 # --- layers ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import shapely
 
 from gridmap.errors import InputError, Problem
 from gridmap.io.encoding import SAMPLE_BYTES, detect_encoding, scan_encoding
+from gridmap.io.parquet import is_parquet, iter_parquet_tables
 
 VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "Shapefile"}
 TABLE_SUFFIXES = {".csv": "CSV"}
@@ -61,8 +62,8 @@ class RawTable:
 
     @property
     def where(self) -> str:
-        """The word naming a position in this file: ``row`` (CSV) or ``feature``."""
-        return "row" if self.format == "CSV" else "feature"
+        """The word naming a position in this file: ``row`` (CSV, Parquet) or ``feature``."""
+        return "row" if self.format in ("CSV", "Parquet") else "feature"
 
     def numbers(self) -> np.ndarray:
         """User-facing number of every record (CSV line or feature number)."""
@@ -96,40 +97,61 @@ def split_layer(path: str | Path) -> tuple[Path, str | None]:
     return Path(text), None
 
 
-def read_table(path: str | Path) -> RawTable:
-    """Read any supported file; raises InputError when it cannot be read at all."""
-    file, layer = split_layer(path)
-    name = str(path)
+def read_table(path: str | Path, *, columns: Sequence[str] | None = None) -> RawTable:
+    """Read any supported file; raises InputError when it cannot be read at all.
+
+    ``columns``: read only these attribute columns (names as ``canonical_name`` sees them),
+    plus the geometry; None reads every column.
+    """
+    return next(iter_tables(path, columns=columns))
+
+
+def _check_readable(file: Path, name: str) -> None:
     if not file.exists():
         raise InputError.one(name, "file not found")
+    if is_parquet(file):
+        return
     if file.is_dir():
         raise InputError.one(name, "is a folder, not a file")
     suffix = file.suffix.lower()
     if suffix not in VECTOR_SUFFIXES and suffix not in TABLE_SUFFIXES:
-        known = ", ".join(sorted(set(VECTOR_SUFFIXES) | set(TABLE_SUFFIXES)))
+        known = ", ".join(sorted(set(VECTOR_SUFFIXES) | set(TABLE_SUFFIXES) | {".parquet"}))
         hint = " (save the sheet as CSV)" if suffix in (".xls", ".xlsx", ".et") else ""
         raise InputError.one(
             name, f"unknown format {suffix or '(no suffix)'!r}: expected {known}{hint}"
         )
     if file.stat().st_size == 0:
         raise InputError.one(name, "file is empty (0 bytes)")
-    if suffix in TABLE_SUFFIXES:
-        return read_csv_table(file, name=name)
-    return read_vector_table(file, layer=layer, name=name)
 
 
-def iter_tables(path: str | Path, *, rows: int | None = None) -> Iterator[RawTable]:
-    """``read_table``, but a CSV comes in tables of at most ``rows`` rows (see iter_csv_tables)."""
-    file, _ = split_layer(path)
-    if rows and file.suffix.lower() in TABLE_SUFFIXES and file.is_file() and file.stat().st_size:
-        return iter_csv_tables(file, name=str(path), rows=rows)
-    return iter([read_table(path)])
+def iter_tables(
+    path: str | Path, *, rows: int | None = None, columns: Sequence[str] | None = None
+) -> Iterator[RawTable]:
+    """``read_table`` in tables of at most ``rows`` rows (CSV and Parquet; None: one table).
+
+    Errors about the file as a whole (missing, unknown format) are raised here, before the
+    first table is asked for.
+    """
+    file, layer = split_layer(path)
+    name = str(path)
+    _check_readable(file, name)
+    if is_parquet(file):
+        return iter_parquet_tables(file, name=name, columns=columns, rows=rows)
+    if file.suffix.lower() in TABLE_SUFFIXES:
+        return iter_csv_tables(file, name=name, rows=rows, columns=columns)
+    return iter([read_vector_table(file, layer=layer, name=name, columns=columns)])
 
 
 # --- vector files ------------------------------------------------------------------------------
 
 
-def read_vector_table(file: Path, *, layer: str | None = None, name: str | None = None) -> RawTable:
+def read_vector_table(
+    file: Path,
+    *,
+    layer: str | None = None,
+    name: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> RawTable:
     """Read a GeoJSON/GeoPackage/Shapefile layer with pyogrio; undecodable geometries kept apart."""
     name = name or str(file)
     fmt = VECTOR_SUFFIXES[file.suffix.lower()]
@@ -148,7 +170,12 @@ def read_vector_table(file: Path, *, layer: str | None = None, name: str | None 
         with warnings.catch_warnings():
             # GDAL warns about unclosed rings; they are reported per feature below.
             warnings.simplefilter("ignore", RuntimeWarning)
-            meta, _, wkb, columns = pyogrio.raw.read(file, layer=layer, encoding=encoding)
+            if columns is not None:
+                fields = pyogrio.read_info(file, layer=layer, encoding=encoding)["fields"]
+                columns = [str(c) for c in fields if _wanted(c, columns)]
+            meta, _, wkb, columns = pyogrio.raw.read(
+                file, layer=layer, encoding=encoding, columns=columns
+            )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
         raise InputError.one(name, f"cannot read as {fmt}: {_first_line(error)}") from None
     frame = pd.DataFrame(
@@ -226,7 +253,11 @@ def read_csv_table(file: Path, *, name: str | None = None) -> RawTable:
 
 
 def iter_csv_tables(
-    file: Path, *, name: str | None = None, rows: int | None = None
+    file: Path,
+    *,
+    name: str | None = None,
+    rows: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[RawTable]:
     """The CSV as tables of at most ``rows`` rows (None: one table), numbered by file line.
 
@@ -235,7 +266,11 @@ def iter_csv_tables(
     """
     name = name or str(file)
     encoding, delimiter, header = _csv_layout(file, name)
+    if columns is not None:
+        # only these columns become Python objects: the rest are skipped by the C parser
+        header = [col for col in header if _wanted(col, columns)]
     options = {
+        "usecols": None if columns is None else (lambda col: _wanted(str(col).strip(), columns)),
         "sep": delimiter,
         "encoding": encoding,
         "encoding_errors": "replace",
@@ -289,6 +324,13 @@ def iter_csv_tables(
             problems, first = [], False
             if not rows:
                 return
+
+
+def _wanted(column: str, columns: Sequence[str]) -> bool:
+    """Whether a file's column is one of ``columns`` (known names up to case/DBF cut)."""
+    from gridmap.io.checks import canonical_name
+
+    return canonical_name(column) in set(columns)
 
 
 def _csv_layout(file: Path, name: str) -> tuple[str, str, list[str]]:

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ import shapely
 
 from gridmap import crs as gcrs
 from gridmap.errors import InputError, Problem
+from gridmap.io.arrow import release_unused
 from gridmap.io.checks import (
     Findings,
     UniqueIds,
@@ -67,16 +69,27 @@ def check_file(
     limit: int | None = None,
     build: bool = True,
     chunk_rows: int = CHUNK_ROWS,
+    columns: Sequence[str] | None = None,
+    points: bool = True,
 ) -> Report:
     """Read and check one file; ``kind`` is guessed from its columns when None.
 
-    ``build=False`` (validation only) skips making the typed GeoDataFrame and reads a CSV in
-    chunks of ``chunk_rows`` rows, so a file of any length is checked in bounded memory.
+    A CSV or Parquet file is read in chunks of ``chunk_rows`` rows; ``build=False`` (validation
+    only) skips making the typed GeoDataFrame, so a file of any length is checked in bounded
+    memory. ``points=False``: a point layer's typed frame is a DataFrame with lon/lat and no
+    geometry column (a shapely point costs more than the rest of an address row).
+
+    ``columns`` (with ``kind``): read and check only these columns of the layer (the others
+    are never read: a partitioner needs six of an address library's twenty); see ``subset``.
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
     """
-    tables = iter_tables(path, rows=None if build else chunk_rows)
+    if columns is not None:
+        columns = subset(LAYERS[kind], columns).columns
+    # Always in chunks: a chunk's text columns and check temporaries are freed before the
+    # next is read, so a multi-million-row CSV costs its typed result plus one chunk.
+    tables = iter_tables(path, rows=chunk_rows, columns=columns)
     table = next(tables)
     table.frame = canonical_columns(table.frame)
     if kind is None:
@@ -96,7 +109,10 @@ def check_file(
         except ValueError as error:
             raise InputError.one(table.path, str(error), field="crs") from None
     layer = LAYERS.get(kind or "")
+    if layer is not None and columns is not None:
+        layer = subset(layer, columns)
     unique = UniqueIds(layer.key) if layer is not None and layer.key else None
+    frames = []
     for chunk in itertools.chain([table], tables):
         chunk.frame = canonical_columns(chunk.frame)
         f.table = chunk
@@ -106,7 +122,25 @@ def check_file(
             f.counts[check] += 1
         if source is not None and len(chunk.frame) and not f.counts["missing column"]:
             # (a missing column is said once for the file, not once per chunk)
-            report.frame = _check(chunk, layer, f, source, unique, repair=repair, build=build)
+            typed = _check(
+                chunk, layer, f, source, unique, repair=repair, build=build, points=points
+            )
+            if typed is not None:
+                frames.append(typed)
+    if unique is not None:
+        key = unique.column
+
+        def reread():
+            for chunk in iter_tables(path, rows=chunk_rows, columns=[key]):
+                frame = canonical_columns(chunk.frame)
+                if key in frame.columns:
+                    yield chunk.numbers(), frame[key].where(frame[key].notna(), None)
+
+        unique.finish(f, reread)
+    if frames and not f.problems:
+        report.frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    del frames
+    release_unused()  # chunks and check temporaries are gone: hand their memory back
     if report.count == 0:
         f.add(f"no {table.where}s: the file holds no data", check="empty file")
     elif kind is None:
@@ -118,6 +152,28 @@ def check_file(
     if report.problems:
         report.frame = None
     return report
+
+
+def subset(layer: Layer, columns: Sequence[str]) -> Layer:
+    """``layer`` reduced to ``columns`` (kept in the layer's order); unknown names are errors.
+
+    Layers with cross-column rules (boundaries, grids) keep every required column.
+
+    >>> from gridmap.model import ADDRESS
+    >>> subset(ADDRESS, ["lat", "lon", "households"]).columns
+    ('lon', 'lat', 'households')
+    """
+    wanted = set(columns) | ({"lon", "lat"} if layer.geometry == "point" else set())
+    unknown = wanted - set(layer.columns)
+    if unknown:
+        raise ValueError(f"{layer.name} has no column {', '.join(sorted(unknown))}")
+    keep_required = layer.name in ("boundaries", "grids")
+    return replace(
+        layer,
+        required=tuple(c for c in layer.required if keep_required or c in wanted),
+        optional=tuple(c for c in layer.optional if c in wanted),
+        key=layer.key if layer.key in wanted else None,
+    )
 
 
 def _reading_order(problem: Problem) -> tuple[int, int]:
@@ -137,6 +193,7 @@ def _check(
     *,
     repair: bool,
     build: bool,
+    points: bool = True,
 ):
     frame = table.frame
     if layer.geometry == "point" and table.geometry is not None:
@@ -161,7 +218,7 @@ def _check(
             pd.Series(lon, index=frame.index),
             pd.Series(lat, index=frame.index),
         )
-        geometry = gpd.points_from_xy(lon, lat, crs=STORAGE_CRS)
+        geometry = gpd.points_from_xy(lon, lat, crs=STORAGE_CRS) if points else None
     else:
         if table.geometry is None:
             if f.counts["no geometry"]:
@@ -219,7 +276,9 @@ def _to_lonlat(x, y, known, source):
     return lon, lat
 
 
-def _typed(layer: Layer, frame: pd.DataFrame, clean: dict, geometry) -> gpd.GeoDataFrame:
+def _typed(
+    layer: Layer, frame: pd.DataFrame, clean: dict, geometry
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """The CONTRACT columns in order with their types, then any other columns the file had."""
     columns = {}
     for col in layer.columns:
@@ -245,6 +304,8 @@ def _typed(layer: Layer, frame: pd.DataFrame, clean: dict, geometry) -> gpd.GeoD
     for col in frame.columns:
         if col not in columns and col != "geometry":
             columns[col] = frame[col]
+    if geometry is None:  # points=False: lon/lat only
+        return pd.DataFrame(columns)
     return gpd.GeoDataFrame(columns, geometry=geometry, crs=STORAGE_CRS)
 
 
@@ -268,14 +329,30 @@ def _raise_or_return(report: Report) -> gpd.GeoDataFrame:
 
 
 def read_layer(
-    path: str | Path, kind: str, *, crs: str | None = None, repair: bool = False
-) -> gpd.GeoDataFrame:
+    path: str | Path,
+    kind: str,
+    *,
+    crs: str | None = None,
+    repair: bool = False,
+    columns: Sequence[str] | None = None,
+    points: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a layer of ``kind`` (boundaries, addresses, barriers, sites, grids); raises InputError.
 
-    Repairs made with ``repair=True`` are listed in ``frame.attrs["notices"]``.
+    Repairs made with ``repair=True`` are listed in ``frame.attrs["notices"]``. ``columns``:
+    only these columns are read (see ``subset``). ``points=False``: a point layer comes as
+    a DataFrame with lon/lat and no geometry.
     """
     return _raise_or_return(
-        check_file(path, kind, crs=crs, repair=repair, limit=MAX_RAISED_PROBLEMS)
+        check_file(
+            path,
+            kind,
+            crs=crs,
+            repair=repair,
+            limit=MAX_RAISED_PROBLEMS,
+            columns=columns,
+            points=points,
+        )
     )
 
 
@@ -286,9 +363,19 @@ def read_boundaries(
     return read_layer(path, "boundaries", crs=crs, repair=repair)
 
 
-def read_addresses(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Standard addresses: address_id, address, lon, lat (CGCS2000), households, population, ..."""
-    return read_layer(path, "addresses", crs=crs)
+def read_addresses(
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    columns: Sequence[str] | None = None,
+    points: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Standard addresses: address_id, address, lon, lat (CGCS2000), households, population, ...
+
+    ``columns``: read only these (e.g. ``["address_id", "lon", "lat", "households"]``);
+    ``points=False``: a DataFrame with lon/lat and no point geometry.
+    """
+    return read_layer(path, "addresses", crs=crs, columns=columns, points=points)
 
 
 def read_barriers(

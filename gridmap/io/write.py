@@ -12,24 +12,43 @@ import pyogrio
 
 from gridmap.errors import InputError
 from gridmap.io.atomic import atomic_output
+from gridmap.io.parquet import write_parquet
 
-WRITE_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
+WRITE_DRIVERS = {
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".csv": "CSV",
+    ".parquet": "Parquet",
+}
 # GDAL stamps a GeoPackage with the current time unless told otherwise; a fixed date makes the
 # same data give byte-identical files (partition and sample promise that).
 FIXED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 
 
-def write_layer(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+def write_layer(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    partition_by: str | None = None,
+) -> Path:
     """Write ``frame`` to ``path`` atomically; the layer name defaults to the file stem.
 
     The file is replaced as a whole (one layer per file). CSV gets the attribute columns only
-    (no geometry column), UTF-8. Raises InputError for an unknown suffix. Returns the path.
+    (no geometry column), UTF-8. ``.parquet`` is GeoParquet; with ``partition_by`` (Parquet
+    only) the target is a folder with one ``column=value/`` sub-folder per value. Raises
+    InputError for an unknown suffix. Returns the path.
     """
     target = Path(path)
     driver = WRITE_DRIVERS.get(target.suffix.lower())
     if driver is None:
         known = ", ".join(sorted(WRITE_DRIVERS))
         raise InputError.one(str(target), f"cannot write {target.suffix!r}: expected {known}")
+    if driver == "Parquet":
+        return write_parquet(frame, target, partition_by=partition_by)
+    if partition_by is not None:
+        raise InputError.one(str(target), "only .parquet output can be partitioned")
     with atomic_output(target) as temp:
         if driver == "CSV":
             attributes = frame

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from gridmap.distributed import scheduler_option
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 
 
@@ -23,7 +24,23 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
 @click.option("--max-households", type=int, default=500, show_default=True)
 @click.option("--max-population", type=int, default=2500, show_default=True)
 @click.option("--max-area-km2", type=float, default=None, help="Area cap per grid.")
+@click.option(
+    "--micro-households",
+    default="30-150",
+    show_default=True,
+    metavar="MIN-MAX|off",
+    help="Cut every comprehensive grid into micro-grids (微网格) of whole buildings holding "
+    "MIN-MAX households, written as layer micro_grids of --out; 'off' for none.",
+)
 @click.option("--previous", "previous_path", help="Earlier grids: keep their codes where stable.")
+@click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    metavar="CODE",
+    help="An earlier grid (of --previous) to keep exactly: code and geometry (repeatable; "
+    "also CODE,CODE). A 'locked' column in --previous locks its grids too.",
+)
 @click.option(
     "--crs", default=None, help="CRS of the inputs (wgs84, cgcs2000, gcj02, bd09, EPSG:n)."
 )
@@ -58,6 +75,7 @@ from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConf
     help="...or from this headcount.",
 )
 @click.option("--workers", type=int, default=0, help="Processes (0: up to 2, one per core).")
+@scheduler_option("the communities")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="GRIDS.gpkg to write.")
 def partition(
@@ -69,7 +87,9 @@ def partition(
     max_households,
     max_population,
     max_area_km2,
+    micro_households,
     previous_path,
+    locks,
     crs,
     repair,
     exclusive_ratio_limit,
@@ -77,6 +97,7 @@ def partition(
     exclusive_min_area_m2,
     exclusive_min_headcount,
     workers,
+    scheduler,
     summary_json,
     out,
 ):
@@ -89,15 +110,22 @@ def partition(
     and a diff is printed. Exit 0 when every guarantee holds, 1 when a check fails (reported),
     2 on bad input.
     """
-    from gridmap import io
+    from gridmap import distributed, io
     from gridmap.partition.engine import partition as run
+    from gridmap.partition.inputs import BUILDING_COMPONENTS
+    from gridmap.partition.micro import parse_band
     from gridmap.partition.report import format_summary
 
+    try:
+        micro_band = parse_band(micro_households)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--micro-households") from None
     config = PartitionConfig(
         min_households=min_households,
         max_households=max_households,
         max_population=max_population,
         max_area_km2=max_area_km2,
+        micro_households=micro_band,
         exclusive_ratio_limit=exclusive_ratio_limit,
         exclusive_categories=tuple(c.strip() for c in exclusive_categories.split(",") if c.strip()),
         exclusive_min_area_m2=exclusive_min_area_m2,
@@ -106,11 +134,11 @@ def partition(
         repair=repair,
     ).validate()
     boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
-    addresses = io.read_addresses(addresses_path, crs=crs)
-    # Only these columns matter here; dropping the address text and its components before the
-    # worker processes fork keeps a multi-million-row library from being held twice.
+    # Only these columns matter here: the address text and its components are never read (on
+    # a multi-million-row library they were most of the command's memory).
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
-    addresses = addresses[[c for c in needed if c in addresses.columns]].copy()
+    needed += BUILDING_COMPONENTS  # micro-grids keep each building whole (absent ones: skipped)
+    addresses = io.read_addresses(addresses_path, crs=crs, columns=needed, points=False)
     gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
     sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
@@ -122,17 +150,20 @@ def partition(
         "sites": str(sites_path),
         "previous": str(previous_path),
     }
-    result = run(
-        boundaries,
-        addresses,
-        barriers,
-        sites,
-        config,
-        previous,
-        progress=sys.stderr.isatty(),
-        names=names,
-    )
-    io.write_layer(result.grids, out, layer="grids")
+    with distributed.client_for(scheduler) as client:
+        result = run(
+            boundaries,
+            addresses,
+            barriers,
+            sites,
+            config,
+            previous,
+            locks=tuple(code.strip() for item in locks for code in item.split(",") if code.strip()),
+            progress=sys.stderr.isatty(),
+            names=names,
+            executor=distributed.executor(client),
+        )
+    write_grids(result, out)
     if summary_json:
         payload = {"summary": result.summary, "diff": result.diff}
         with io.atomic_output(summary_json) as temp:
@@ -141,3 +172,20 @@ def partition(
     click.echo(f"wrote {out}")
     if not result.ok:
         sys.exit(1)
+
+
+def write_grids(result, out) -> None:
+    """Grids, and micro-grids when made, as two layers of one GeoPackage, written atomically."""
+    import pyogrio
+
+    from gridmap import io
+    from gridmap.io.write import FIXED_GPKG_DATE, gdal_config
+
+    if result.micro_grids is None or not str(out).lower().endswith(".gpkg"):
+        io.write_layer(result.grids, out, layer="grids")
+        return
+    with io.atomic_output(out) as temp:
+        io.write_layer(result.grids, temp, layer="grids")
+        # a second layer in the same file (write_layer replaces a file as a whole)
+        with gdal_config(OGR_CURRENT_DATE=FIXED_GPKG_DATE):
+            pyogrio.write_dataframe(result.micro_grids, temp, layer="micro_grids", driver="GPKG")

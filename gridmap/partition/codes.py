@@ -47,8 +47,13 @@ def reading_order(geometries, community) -> np.ndarray:
 
 
 def number_community(community_code: str, drafts: list, community, previous: list) -> list[str]:
-    """Codes for one community's grid drafts (``previous``: [(code, kind, polygon)])."""
-    result: list[str | None] = [None] * len(drafts)
+    """Codes for one community's grid drafts (``previous``: its earlier ``PreviousGrid`` list).
+
+    A draft that is an earlier grid unchanged (``draft.code``) keeps that code; the others match
+    earlier codes by households, or take fresh numbers.
+    """
+    result: list[str | None] = [draft.code or None for draft in drafts]
+    preset = {draft.code for draft in drafts if draft.code}
     for kind, (low, high) in RANGES.items():
         members = [k for k, d in enumerate(drafts) if d.kind == kind]
         if not members:
@@ -56,13 +61,16 @@ def number_community(community_code: str, drafts: list, community, previous: lis
         order = [
             members[i] for i in reading_order([drafts[k].geometry for k in members], community)
         ]
-        earlier = [(code, geom) for code, k2, geom in previous if k2 == kind]
-        matched = _match(drafts, order, earlier) if earlier else {}
+        earlier = [(g.code, g.geometry) for g in previous if g.kind == kind]
+        open_earlier = [(code, geom) for code, geom in earlier if code not in preset]
+        todo = [k for k in order if result[k] is None]
+        matched = _match(drafts, todo, open_earlier) if open_earlier and todo else {}
         used = {int(code[-3:]) for code, _ in earlier if code[:-3] == community_code}
         taken = {int(code[-3:]) for code in matched.values()}
+        taken |= {int(code[-3:]) for code in preset if code[:-3] == community_code}
         fresh = (s for s in range(low, high + 1) if s not in used and s not in taken)
         reused = (s for s in range(low, high + 1) if s in used and s not in taken)
-        for k in order:
+        for k in todo:
             if k in matched:
                 result[k] = matched[k]
                 continue
@@ -76,6 +84,19 @@ def number_community(community_code: str, drafts: list, community, previous: lis
                 )
             result[k] = make_grid_code(community_code, sequence)
     return [str(code) for code in result]
+
+
+def number_micro(grid_code: str, micro: list, grid) -> list[tuple[str, object]]:
+    """(18-digit micro-grid code, micro-grid) pairs: the grid code + 001-999 in reading order."""
+    if len(micro) > 999:
+        raise InputError.one(
+            "options",
+            f"grid {grid_code} needs {len(micro)} micro-grids (at most 999): raise the "
+            "--micro-households band",
+            field="micro_households",
+        )
+    order = reading_order([m.geometry for m in micro], grid)
+    return [(f"{grid_code}{k + 1:03d}", micro[i]) for k, i in enumerate(order)]
 
 
 def _match(drafts, order, earlier) -> dict[int, str]:

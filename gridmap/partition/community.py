@@ -8,6 +8,7 @@ it exactly; metres (for balancing) come from a local scale, reported figures fro
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,9 +16,11 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gridmap.partition import keep
 from gridmap.partition.config import PartitionConfig
+from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
-from gridmap.partition.units import Units, build_units, locate
+from gridmap.partition.units import Units, build_units, locate, union_faces
 
 
 @dataclass
@@ -29,7 +32,8 @@ class CommunityTask:
     points: np.ndarray  # (n, 2) distinct address points
     households: np.ndarray
     population: np.ndarray
-    previous: list = field(default_factory=list)  # [(grid_code, kind, polygon)]
+    previous: list = field(default_factory=list)  # [PreviousGrid] of this community
+    buildings: np.ndarray | None = None  # building id of each point (-1: the point alone)
 
 
 @dataclass
@@ -45,6 +49,9 @@ class GridDraft:
     site_category: str = ""
     host: int = -1  # index of the host comprehensive grid among this community's drafts
     previous_overlap: dict = field(default_factory=dict)  # previous grid code -> households
+    code: str = ""  # an earlier grid this one is, unchanged (it keeps code and geometry)
+    locked: bool = False
+    micro: list = field(default_factory=list)  # MicroDraft (comprehensive grids)
 
 
 @dataclass
@@ -56,6 +63,16 @@ class CommunityResult:
     split_blocks: int
     inner_length_m: float  # boundary length between different grids
     inner_barrier_m: float  # of which on a barrier
+    micro_s: float = 0.0  # seconds spent on micro-grids
+
+
+@dataclass
+class _Attempt:
+    units: Units
+    owner: np.ndarray  # earlier grid (candidate) holding each unit, -1 for none
+    stays: np.ndarray  # bool per candidate: kept unchanged
+    labels: np.ndarray  # region of each unit regionalised now, -1 for the others
+    excess: float  # bound violation above what no grouping of these units can avoid
 
 
 def bounds_of(config: PartitionConfig) -> Bounds:
@@ -68,45 +85,72 @@ def bounds_of(config: PartitionConfig) -> Bounds:
 
 
 def partition_community(task: CommunityTask, config: PartitionConfig) -> CommunityResult:
-    """Units -> exclusive regions -> comprehensive regions -> drafts (retrying finer if needed)."""
+    """Earlier grids that stay -> units -> exclusive and comprehensive regions -> drafts."""
     bounds = bounds_of(config)
-    site_polygons = [site.geometry for site in task.sites]
-    attempt = _attempt(task, config, bounds, site_polygons, config.unit_split_households)
-    if attempt[1] > 1e-9:
+    kept, site_of = keep.candidates(task.geometry, task.previous, task.sites)
+    attempt = _attempt(task, config, bounds, kept, config.unit_split_households)
+    if attempt.excess > 1e-9:
         # Whole blocks may be too coarse to reach the band: cut every block holding more than
         # half the floor into address cells and keep whichever attempt breaks the bounds less.
         finer_threshold = max(config.min_households / 2.0, 1.0)
         if finer_threshold < config.unit_split_households:
-            finer = _attempt(task, config, bounds, site_polygons, finer_threshold)
-            if finer[1] < attempt[1] - 1e-9:
+            finer = _attempt(task, config, bounds, kept, finer_threshold)
+            if finer.excess < attempt.excess - 1e-9:
                 attempt = finer
-    units, _, labels = attempt
-    return _drafts(task, config, bounds, units, labels)
+    result = _drafts(task, bounds, attempt, kept, site_of)
+    if config.micro_households is not None:
+        started = time.perf_counter()
+        _micro_grids(task, result, config.micro_households)
+        result.micro_s = time.perf_counter() - started
+    return result
 
 
-def _attempt(task, config, bounds, site_polygons, split_above):
+def _micro_grids(task: CommunityTask, result: CommunityResult, band) -> None:
+    buildings = task.buildings
+    if buildings is None:
+        buildings = np.arange(len(task.points))
+    for r, draft in enumerate(result.grids):
+        if draft.kind != "comprehensive":
+            continue
+        mine = np.flatnonzero(result.point_grid == r)
+        draft.micro = split_grid(
+            draft.geometry,
+            task.points[mine],
+            task.households[mine],
+            task.population[mine],
+            buildings[mine],
+            band,
+        )
+
+
+def _attempt(task, config, bounds, kept, split_above) -> _Attempt:
     units = build_units(
         task.geometry,
         task.barriers,
-        site_polygons,
+        [site.geometry for site in task.sites],
         task.points,
         task.households,
         task.population,
         split_above=split_above,
+        outlines=[grid.geometry for grid in kept],
     )
+    owner = keep.owners(units.geometries, [grid.geometry for grid in kept])
+    units.site[owner >= 0] = -1  # an earlier grid holds its land (a kept site's too)
+    stays = keep.decide(units, owner, kept, bounds, units.site < 0)
+    held = owner >= 0
+    held[held] = stays[owner[held]]
     _keep_main_site_pieces(units)
-    labels = _labels(task, config, bounds, units)
+    free = (units.site < 0) & ~held
+    labels = _labels(config, bounds, units, free)
     comprehensive = labels >= 0
     count = int(labels.max()) + 1 if comprehensive.any() else 0
-    hh = np.bincount(
-        labels[comprehensive], weights=units.households[comprehensive], minlength=count
+    hh, pop, area = (
+        np.bincount(labels[comprehensive], weights=w[comprehensive], minlength=count)
+        for w in (units.households, units.population, units.area_m2)
     )
-    pop = np.bincount(
-        labels[comprehensive], weights=units.population[comprehensive], minlength=count
-    )
-    area = np.bincount(labels[comprehensive], weights=units.area_m2[comprehensive], minlength=count)
     violation = float(np.sum(bounds.violation(hh, pop, area))) if count else 0.0
-    return units, violation - _unavoidable(units, labels, bounds), labels
+    excess = violation - _unavoidable(units, labels, bounds)
+    return _Attempt(units, owner, stays, labels, excess)
 
 
 def _keep_main_site_pieces(units: Units) -> None:
@@ -133,30 +177,24 @@ def _keep_main_site_pieces(units: Units) -> None:
             units.site[faces[piece != main]] = -1
 
 
-def _absorb_empty_pieces(region: np.ndarray, n_comp: int, units: Units) -> np.ndarray:
-    """Comprehensive regions holding no household that border an exclusive grid join it.
+def _absorb_empty_pieces(region: np.ndarray, donors, receivers, units: Units) -> np.ndarray:
+    """Donor regions holding no household that border a receiver region join it.
 
-    Such a region is land cut off by a site (a strip between a campus and the boundary); as a
-    grid of its own it would only be a flagged, empty grid.
+    Donors are the comprehensive regions cut now, receivers the exclusive grids drawn now. Such a
+    region is land cut off by a site (a strip between a campus and the boundary); as a grid of its
+    own it would only be a flagged, empty grid.
     """
     ri, rj = region[units.edge_i], region[units.edge_j]
-    households = np.bincount(region, weights=units.households, minlength=region.max() + 1)
-    for r in range(n_comp):
-        if households[r] > 0:
-            continue
-        touching = ((ri == r) & (rj >= n_comp)) | ((rj == r) & (ri >= n_comp))
+    households = np.bincount(region, weights=units.households, minlength=len(donors))
+    for r in np.flatnonzero(donors & (households[: len(donors)] == 0)):
+        touching = ((ri == r) & receivers[rj]) | ((rj == r) & receivers[ri])
         if not touching.any():
             continue
         other = np.where(ri[touching] == r, rj[touching], ri[touching])
         shared = np.bincount(other, weights=units.edge_length[touching])
         region[region == r] = int(np.argmax(shared))
         ri, rj = region[units.edge_i], region[units.edge_j]
-    # renumber: comprehensive regions first, then exclusive, order kept
-    kept = np.unique(region)
-    comprehensive = kept[kept < n_comp]
-    mapping = np.full(region.max() + 1, -1, np.int64)
-    mapping[kept] = np.arange(len(kept))
-    return mapping[region], len(comprehensive)
+    return region
 
 
 def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
@@ -191,99 +229,131 @@ def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
     return total
 
 
-def _labels(task, config, bounds, units: Units) -> np.ndarray:
-    """Region label of each comprehensive unit (-1 for units inside exclusive sites)."""
+def _labels(config, bounds, units: Units, free: np.ndarray) -> np.ndarray:
+    """Region label of each ``free`` unit (comprehensive land no earlier grid keeps), else -1."""
     labels = np.full(len(units), -1, np.int64)
-    free = np.flatnonzero(units.site < 0)
+    free = np.flatnonzero(free)
     if len(free) == 0:
         return labels
     position = np.full(len(units), -1, np.int64)
     position[free] = np.arange(len(free))
-    keep = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
+    keep_edge = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
     cost = units.edge_length * np.where(units.on_barrier, config.barrier_edge_cost, 1.0)
-    initial = None
-    previous = [(code, geom) for code, kind, geom in task.previous if kind == "comprehensive"]
-    if previous:
-        prev_geoms = np.array([geom for _, geom in previous], dtype=object)
-        inner = shapely.get_coordinates(shapely.point_on_surface(units.geometries[free]))
-        where = locate(inner, prev_geoms)  # nearest when outside all: keep only true hits
-        inside = shapely.intersects(prev_geoms[where], shapely.points(inner))
-        initial = np.where(inside, where, -1)
     labels[free] = regionalize(
         units.x[free],
         units.y[free],
         units.households[free],
         units.population[free],
         units.area_m2[free],
-        position[units.edge_i[keep]],
-        position[units.edge_j[keep]],
-        cost[keep],
+        position[units.edge_i[keep_edge]],
+        position[units.edge_j[keep_edge]],
+        cost[keep_edge],
         bounds,
-        initial=initial,
     )
     return labels
 
 
-def _drafts(task, config, bounds, units: Units, labels: np.ndarray) -> CommunityResult:
-    n_comp = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    # Exclusive regions: one per site, its faces (a site cut in pieces keeps its biggest piece).
+@dataclass
+class _Region:
+    kind: str
+    grid: int = -1  # the earlier grid it is, unchanged (index among the kept candidates)
+    site: int = -1  # the site it stands for (exclusive)
+
+
+def _regions(task, attempt: _Attempt, kept, site_of) -> tuple[np.ndarray, list[_Region]]:
+    """Region of every unit: regions cut now, kept comprehensive grids, then exclusive grids."""
+    units, labels, owner, stays = attempt.units, attempt.labels, attempt.owner, attempt.stays
     region = labels.copy()
-    site_region = {}
-    for s in range(len(task.sites)):
-        faces = np.flatnonzero(units.site == s)
-        if len(faces) == 0:
-            continue
-        site_region[s] = n_comp + len(site_region)
-        region[faces] = site_region[s]
-    if site_region and len(task.points):
-        region, new_comp = _absorb_empty_pieces(region, n_comp, units)
-        site_region = {s: r - n_comp + new_comp for s, r in site_region.items()}
-        n_comp = new_comp
+    meta = [_Region("comprehensive") for _ in range(int(labels.max()) + 1 if len(labels) else 0)]
+    present = np.bincount(owner[owner >= 0], minlength=len(kept)) > 0
+    for kind in ("comprehensive", "exclusive"):
+        if kind == "exclusive":
+            for s in range(len(task.sites)):
+                faces = np.flatnonzero(units.site == s)
+                if s in site_of or len(faces) == 0:
+                    continue
+                region[faces] = len(meta)
+                meta.append(_Region("exclusive", site=s))
+        for k, grid in enumerate(kept):
+            if grid.kind == kind and stays[k] and present[k]:
+                region[owner == k] = len(meta)
+                site = next((s for s, c in site_of.items() if c == k), -1)
+                meta.append(_Region(kind, grid=k, site=site))
+    donors = np.array([m.kind == "comprehensive" and m.grid < 0 for m in meta], bool)
+    receivers = np.array([m.kind == "exclusive" and m.grid < 0 for m in meta], bool)
+    if receivers.any() and len(task.points):
+        region = _absorb_empty_pieces(region, donors, receivers, units)
+    alive = np.unique(region)
+    mapping = np.full(len(meta), -1, np.int64)
+    mapping[alive] = np.arange(len(alive))
+    return mapping[region], [meta[r] for r in alive]
+
+
+def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
+    units = attempt.units
+    region, meta = _regions(task, attempt, kept, site_of)
+    n_comp = sum(m.kind == "comprehensive" for m in meta)
+    locked = np.array([m.grid >= 0 and kept[m.grid].locked for m in meta], bool)
+    ri, rj = region[units.edge_i], region[units.edge_j]
+    beside_lock = np.zeros(len(meta), bool)
+    crossing = ri != rj
+    beside_lock[ri[crossing & locked[rj]]] = True
+    beside_lock[rj[crossing & locked[ri]]] = True
     drafts: list[GridDraft] = []
-    total_regions = n_comp + len(site_region)
     geoms = units.geometries
     hh_cap = bounds.max_households
-    for r in range(total_regions):
+    for r, m in enumerate(meta):
         members = np.flatnonzero(region == r)
-        geometry = _union(geoms[members])
+        earlier = kept[m.grid] if m.grid >= 0 else None
+        geometry = earlier.geometry if earlier is not None else union_faces(geoms[members])
         hh = int(units.households[members].sum())
         pop = int(units.population[members].sum())
-        if r < n_comp:
+        if m.kind == "comprehensive":
             flags = _flags(bounds, hh, pop, float(units.area_m2[members].sum()))
             single = units.address_points[members] <= 1
             if "above_max" in flags and (single & (units.households[members] > hh_cap)).any():
                 flags.append("indivisible_building")
             if hh == 0 and len(task.points) == 0:
                 flags.append("no_addresses")
-            drafts.append(GridDraft(geometry, "comprehensive", hh, pop, flags))
-        else:
-            s = next(k for k, v in site_region.items() if v == r)
-            site = task.sites[s]
+            if flags and beside_lock[r] and not locked[r]:
+                flags.append("beside_lock")
+            draft = GridDraft(geometry, "comprehensive", hh, pop, flags)
+        elif m.site >= 0:
+            site = task.sites[m.site]
             flags = ["site_clipped"] if site.clipped else []
-            drafts.append(
-                GridDraft(geometry, "exclusive", hh, pop, flags, site.site_id, site.category)
+            draft = GridDraft(geometry, "exclusive", hh, pop, flags, site.site_id, site.category)
+        else:  # a locked exclusive grid whose site is gone
+            draft = GridDraft(
+                geometry, "exclusive", hh, pop, [], earlier.site_id, earlier.site_category
             )
+        if earlier is not None:
+            draft.code, draft.locked = earlier.code, earlier.locked
+        drafts.append(draft)
     # Host of each exclusive grid: the comprehensive grid sharing the longest edge with it.
-    ri, rj = region[units.edge_i], region[units.edge_j]
-    for r in range(n_comp, total_regions):
+    for r in range(n_comp, len(meta)):
         touching = ((ri == r) & (rj < n_comp) & (rj >= 0)) | ((rj == r) & (ri < n_comp) & (ri >= 0))
         if touching.any():
             other = np.where(ri[touching] == r, rj[touching], ri[touching])
             shared = np.bincount(other, weights=units.edge_length[touching], minlength=n_comp)
             drafts[r].host = int(np.argmax(shared))
+            # a kept exclusive grid keeps its host while that grid stays and still borders it
+            earlier = kept[meta[r].grid].host if meta[r].grid >= 0 else ""
+            same = [q for q in np.flatnonzero(shared > 0) if earlier and drafts[q].code == earlier]
+            if same:
+                drafts[r].host = int(same[0])
         elif n_comp:
             drafts[r].host = 0 if n_comp == 1 else -1
         if drafts[r].host < 0:
             drafts[r].flags.append("no_host")
     # Earlier grids each new grid overlaps, in households (for stable codes).
     if task.previous:
-        prev_geoms = np.array([geom for _, _, geom in task.previous], dtype=object)
+        prev_geoms = np.array([grid.geometry for grid in task.previous], dtype=object)
         where = locate(task.points, prev_geoms)
         inside = shapely.intersects(prev_geoms[where], shapely.points(task.points))
         point_region = region[units.point_unit]
         for p in np.flatnonzero(inside):
             overlap = drafts[point_region[p]].previous_overlap
-            code = task.previous[where[p]][0]
+            code = task.previous[where[p]].code
             overlap[code] = overlap.get(code, 0) + int(task.households[p])
     between = ri != rj
     return CommunityResult(
@@ -308,13 +378,3 @@ def _flags(bounds: Bounds, households: int, population: int, area: float) -> lis
     if area > bounds.max_area_m2:
         flags.append("above_max_area")
     return flags
-
-
-def _union(faces: np.ndarray):
-    """One polygon from edge-matched faces (coverage union is exact and fast for them)."""
-    if len(faces) == 1:
-        return faces[0]
-    merged = shapely.coverage_union_all(faces)
-    if merged.geom_type != "Polygon" or not merged.is_valid:
-        merged = shapely.union_all(faces)
-    return merged

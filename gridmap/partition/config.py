@@ -49,6 +49,9 @@ class PartitionConfig:
     split_households: int | None = None
     # Cutting along barriers is preferred: a shared edge lying on a barrier costs this fraction.
     barrier_edge_cost: float = 0.25
+    # Micro-grids (微网格): every comprehensive grid cut into whole buildings of [min, max]
+    # households (None: no micro-grids).
+    micro_households: tuple[int, int] | None = (30, 150)
     workers: int = 0  # 0: one per core (at most 2 by default), 1: no subprocesses
     repair: bool = False  # make invalid polygons valid instead of rejecting them
 
@@ -86,6 +89,10 @@ class PartitionConfig:
         unknown = sorted(set(self.exclusive_categories) - set(SITE_CATEGORIES))
         if unknown:
             bad("exclusive_categories", f"unknown site categories {', '.join(unknown)}")
+        if self.micro_households is not None:
+            low, high = self.micro_households
+            if not 0 <= low <= high or high < 1:
+                bad("micro_households", f"micro_households {low}-{high} is not a band")
         if not 0 <= self.barrier_edge_cost <= 1:
             bad("barrier_edge_cost", "barrier_edge_cost must be within 0-1")
         if problems:

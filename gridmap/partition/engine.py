@@ -22,17 +22,20 @@ from gridmap.partition.exclusive import select_sites
 from gridmap.partition.measure import area_m2, polsby_popper
 
 # The CONTRACT grid columns, then which site an exclusive grid stands for.
-GRID_COLUMNS = [*GRID.required, "site_id", "site_category"]
+GRID_COLUMNS = [*GRID.required, "site_id", "site_category", "locked"]
+MICRO_COLUMNS = ["micro_code", "grid_code", "households", "population", "area_m2", "flags"]
 
 
 @dataclass
 class PartitionResult:
-    """Grids (CONTRACT columns + ``site_id``, ``site_category``), summary, diff, and assignment."""
+    """Grids (CONTRACT columns + ``site_id``, ``site_category``, ``locked``), summary, diff,
+    and the assignment of addresses to grids."""
 
     grids: gpd.GeoDataFrame
     summary: dict
     diff: dict | None
     assignment: pd.Series  # grid_code of each address, indexed like the addresses
+    micro_grids: gpd.GeoDataFrame | None = None  # MICRO_COLUMNS; None when not asked for
 
     @property
     def ok(self) -> bool:
@@ -47,12 +50,16 @@ def partition(
     config: PartitionConfig | None = None,
     previous: gpd.GeoDataFrame | None = None,
     *,
+    locks: tuple[str, ...] = (),
     progress: bool = False,
     names: dict[str, str] | None = None,
+    executor=None,
 ) -> PartitionResult:
     """Divide every community of ``boundaries`` into grids; see the package docstring.
 
-    ``names`` maps layer -> file name for error messages. Raises InputError on bad input.
+    ``previous``: earlier grids to change as little as possible (``keep``); ``locks``: codes of
+    earlier grids that must stay exactly (as does any with a true ``locked`` column). ``names``
+    maps layer -> file name for error messages. Raises InputError on bad input.
     """
     started = time.perf_counter()
     config = (config or PartitionConfig()).validate()
@@ -77,17 +84,28 @@ def partition(
     point_community = inputs.point_communities(points, communities, inverse, addresses, names)
     barrier_geoms = inputs.barrier_lines(barriers)
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
-    previous_by_code = inputs.previous_by_community(previous, names["previous"])
+    previous_by_code = inputs.previous_by_community(previous, names["previous"], communities, locks)
+    buildings = inputs.building_ids(addresses, inverse, len(points))
     tasks, indices = _tasks(
-        communities, points, hh, pop, point_community, barrier_geoms, exclusive, previous_by_code
+        communities,
+        points,
+        hh,
+        pop,
+        point_community,
+        barrier_geoms,
+        exclusive,
+        previous_by_code,
+        buildings,
     )
     lap("inputs")
-    results = _run(tasks, config, progress)
+    results = _run(tasks, config, progress, executor)
     lap("communities")
-    grids, point_codes = _assemble(results, tasks, indices, communities, previous_by_code)
+    grids, point_codes, micro = _assemble(results, tasks, indices, communities, previous_by_code)
     assignment = pd.Series(point_codes[inverse], index=addresses.index, name="grid_code")
     lap("codes")
     violations = checks.verify(grids, communities, points, point_codes, hh, config)
+    if micro is not None:
+        violations += checks.verify_micro(micro, grids)
     lap("checks")
     diff = codes.diff(previous, grids) if previous is not None else None
     summary = report.summarize(
@@ -100,13 +118,18 @@ def partition(
         communities=len(communities),
         addresses=len(addresses),
         mislabelled=inputs.mislabelled(addresses, communities, point_community[inverse]),
+        micro=micro,
     )
     summary["stages_s"] = stages
-    return PartitionResult(grids=grids, summary=summary, diff=diff, assignment=assignment)
+    return PartitionResult(
+        grids=grids, summary=summary, diff=diff, assignment=assignment, micro_grids=micro
+    )
 
 
 # ---- running ------------------------------------------------------------------------------
-def _tasks(communities, points, hh, pop, point_community, barrier_geoms, exclusive, previous):
+def _tasks(
+    communities, points, hh, pop, point_community, barrier_geoms, exclusive, previous, buildings
+):
     tree = shapely.STRtree(barrier_geoms) if len(barrier_geoms) else None
     order = np.argsort(point_community, kind="stable")
     starts = np.searchsorted(point_community[order], np.arange(len(communities) + 1))
@@ -124,17 +147,22 @@ def _tasks(communities, points, hh, pop, point_community, barrier_geoms, exclusi
                 households=hh[mine],
                 population=pop[mine],
                 previous=previous.get(code, []),
+                buildings=buildings[mine],
             )
         )
         indices.append(mine)
     return tasks, indices
 
 
-def _run(tasks, config: PartitionConfig, progress: bool):
+def _run(tasks, config: PartitionConfig, progress: bool, executor=None):
     workers = config.workers or min(2, os.cpu_count() or 1)
     bar = tqdm(total=len(tasks), desc="partition", unit="community", disable=not progress)
     results = []
-    if workers > 1 and len(tasks) >= 8:
+    if executor is not None:
+        for result in executor.map(_run_one, [(t, config) for t in tasks]):
+            results.append(result)
+            bar.update()
+    elif workers > 1 and len(tasks) >= 8:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
@@ -154,7 +182,8 @@ def _run_one(args):
 
 
 def _assemble(results, tasks, indices, communities, previous):
-    rows, geoms = [], []
+    rows, geoms, micro_rows, micro_geoms = [], [], [], []
+    with_micro = False
     point_codes = np.full(sum(len(t.points) for t in tasks), None, dtype=object)
     for task, mine, result, community in zip(
         tasks, indices, results, communities.geometry, strict=True
@@ -175,23 +204,47 @@ def _assemble(results, tasks, indices, communities, previous):
                     "flags": ";".join(draft.flags),
                     "site_id": draft.site_id,
                     "site_category": draft.site_category,
+                    "locked": int(draft.locked),
                 }
             )
             geoms.append(draft.geometry)
+            if draft.micro:
+                with_micro = True
+                for micro_code, micro in codes.number_micro(code, draft.micro, draft.geometry):
+                    micro_rows.append(
+                        {
+                            "micro_code": micro_code,
+                            "grid_code": code,
+                            "households": micro.households,
+                            "population": micro.population,
+                            "flags": ";".join(micro.flags),
+                        }
+                    )
+                    micro_geoms.append(micro.geometry)
         if len(result.point_grid):
             point_codes[mine] = np.asarray(grid_codes, dtype=object)[result.point_grid]
-    grids = gpd.GeoDataFrame(
+    grids = _frame(rows, geoms, GRID_COLUMNS, "grid_code")
+    micro = _frame(micro_rows, micro_geoms, MICRO_COLUMNS, "micro_code") if with_micro else None
+    return grids, point_codes, micro
+
+
+def _frame(rows: list[dict], geoms: list, columns: list[str], key: str) -> gpd.GeoDataFrame:
+    """Rows in ``columns`` order, sorted by ``key``, with measured area (and compactness)."""
+    frame = gpd.GeoDataFrame(
         rows,
         geometry=gpd.GeoSeries(geoms, crs=STORAGE_CRS),
-        columns=[c for c in GRID_COLUMNS if c not in ("area_m2", "polsby_popper")],
+        columns=[c for c in columns if c not in ("area_m2", "polsby_popper")],
     )
-    if len(grids):
-        grids["area_m2"] = np.round(area_m2(grids.geometry), 3)
-        grids["polsby_popper"] = np.round(polsby_popper(grids.geometry), 4)
-    else:
-        grids["area_m2"] = pd.Series(dtype=float)
-        grids["polsby_popper"] = pd.Series(dtype=float)
-    grids["households"] = grids["households"].astype(np.int64)
-    grids["population"] = grids["population"].astype(np.int64)
-    grids = grids[GRID_COLUMNS + ["geometry"]].sort_values("grid_code", kind="stable")
-    return grids.reset_index(drop=True), point_codes
+    measured = {"area_m2": (area_m2, 3), "polsby_popper": (polsby_popper, 4)}
+    for column, (measure, digits) in measured.items():
+        if column not in columns:
+            continue
+        if len(frame):
+            frame[column] = np.round(measure(frame.geometry), digits)
+        else:
+            frame[column] = pd.Series(dtype=float)
+    for column in ("households", "population", "locked"):
+        if column in columns:
+            frame[column] = frame[column].astype(np.int64)
+    frame = frame[columns + ["geometry"]].sort_values(key, kind="stable")
+    return frame.reset_index(drop=True)

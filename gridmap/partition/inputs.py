@@ -16,6 +16,7 @@ from gridmap.codes import is_valid_code
 from gridmap.errors import InputError, Problem
 from gridmap.model import STORAGE_CRS
 from gridmap.partition.config import PartitionConfig
+from gridmap.partition.keep import PreviousGrid
 from gridmap.partition.measure import area_m2
 
 _MAX_PROBLEMS_LISTED = 20
@@ -162,6 +163,39 @@ def address_points(addresses, file: str):
     return points, hh, pop, inverse
 
 
+# Address components naming one building (its units 单元 and rooms below it are left out).
+BUILDING_COMPONENTS = ("community", "road", "roadno", "poi", "subpoi", "houseno")
+
+
+def building_ids(addresses, inverse: np.ndarray, n_points: int) -> np.ndarray:
+    """Building of each distinct address point: the same components down to ``houseno``.
+
+    Points whose address names no ``houseno`` are buildings of their own (-1).
+
+    >>> import pandas as pd, numpy as np
+    >>> frame = pd.DataFrame({"road": ["a", "a", "a"], "houseno": ["1幢", "1幢", None]})
+    >>> building_ids(frame, np.array([0, 1, 2]), 3).tolist()
+    [0, 0, -1]
+    """
+    result = np.full(n_points, -1, np.int64)
+    if "houseno" not in addresses.columns or n_points == 0:
+        return result
+    present = [c for c in BUILDING_COMPONENTS if c in addresses.columns]
+    parts = addresses[present].astype("string").fillna("")
+    has_house = (parts["houseno"].str.strip() != "").to_numpy()
+    key = parts[present[0]]
+    for column in present[1:]:
+        key = key + "|" + parts[column]
+    ids, _ = pd.factorize(key.to_numpy()[has_house])
+    rows = np.flatnonzero(has_house)
+    # one address of each point names its building (the first one listed)
+    order = np.argsort(inverse[rows], kind="stable")
+    first = np.ones(len(order), bool)
+    first[1:] = inverse[rows][order][1:] != inverse[rows][order][:-1]
+    result[inverse[rows][order][first]] = ids[order][first]
+    return result
+
+
 def point_communities(points, communities, inverse, addresses, names) -> np.ndarray:
     """Community index of each distinct point; points outside every community are an error."""
     result = np.full(len(points), -1, np.int64)
@@ -234,26 +268,123 @@ def barrier_lines(barriers) -> np.ndarray:
     return np.array(lines, dtype=object)
 
 
-def previous_by_community(previous, file: str) -> dict[str, list]:
+def previous_by_community(
+    previous, file: str, communities=None, locks: tuple[str, ...] = ()
+) -> dict[str, list[PreviousGrid]]:
+    """Earlier grids by community code, locked ones marked (``--lock`` or a ``locked`` column).
+
+    A lock must name an earlier grid, lie inside its community and overlap no other locked grid:
+    anything else is an input error naming the code.
+    """
+    locks = tuple(str(code) for code in locks)
     if previous is None or len(previous) == 0:
+        if locks:
+            raise InputError.one(
+                "--lock", "locks need the earlier grids (--previous) they name", field="lock"
+            )
         return {}
     for column in ("grid_code", "community_code"):
         if column not in previous.columns:
             raise InputError.one(file, "required column is missing", field=column)
     frame = previous.to_crs(STORAGE_CRS) if previous.crs is not None else previous
-    kinds = (
-        frame["kind"].astype(str)
-        if "kind" in frame
-        else pd.Series("comprehensive", index=frame.index)
-    )
-    out: dict[str, list] = {}
-    for code, community, kind, geom in zip(
-        frame["grid_code"].astype(str),
-        frame["community_code"].astype(str),
-        kinds,
-        frame.geometry,
-        strict=True,
+    n = len(frame)
+
+    def column(name, default):
+        return frame[name].to_numpy() if name in frame else np.full(n, default, dtype=object)
+
+    codes_ = frame["grid_code"].astype(str).to_numpy()
+    unknown = sorted(set(locks) - set(codes_))
+    if unknown:
+        raise InputError(
+            [
+                Problem("--lock", f"{code} is not a grid of {file}", field="lock")
+                for code in unknown[:_MAX_PROBLEMS_LISTED]
+            ]
+        )
+    locked = np.isin(codes_, locks) | _truthy(column("locked", 0))
+    households, population = column("households", None), column("population", None)
+    out: dict[str, list[PreviousGrid]] = {}
+    for k, (community, kind, site_id, category, host, geom) in enumerate(
+        zip(
+            frame["community_code"].astype(str),
+            frame["kind"].astype(str) if "kind" in frame else ["comprehensive"] * n,
+            column("site_id", ""),
+            column("site_category", ""),
+            column("host_grid_code", ""),
+            frame.geometry,
+            strict=True,
+        )
     ):
-        if geom is not None and not geom.is_empty:
-            out.setdefault(community, []).append((code, kind, geom))
+        if geom is None or geom.is_empty:
+            continue
+        out.setdefault(community, []).append(
+            PreviousGrid(
+                code=codes_[k],
+                kind=kind,
+                geometry=geom,
+                households=_whole(households[k]),
+                population=_whole(population[k]),
+                site_id="" if pd.isna(site_id) else str(site_id),
+                site_category="" if pd.isna(category) else str(category),
+                host="" if pd.isna(host) else str(host),
+                locked=bool(locked[k]),
+            )
+        )
+    if communities is not None and locked.any():
+        _check_locks(out, communities, file)
     return out
+
+
+def _truthy(values) -> np.ndarray:
+    text = pd.Series(values, dtype=object).fillna("").astype(str).str.strip().str.lower()
+    return text.isin(["1", "true", "yes", "y", "t", "locked", "1.0"]).to_numpy()
+
+
+def _whole(value) -> int | None:
+    if value is None or pd.isna(value):
+        return None
+    return int(value)
+
+
+def _check_locks(previous: dict[str, list[PreviousGrid]], communities, file: str) -> None:
+    problems = []
+    geoms = dict(zip(communities["code"], communities.geometry, strict=True))
+    for community, grids in previous.items():
+        locked = [g for g in grids if g.locked]
+        if not locked:
+            continue
+        area = geoms.get(community)
+        for grid in locked:
+            if area is None:
+                problems.append(
+                    Problem(
+                        file,
+                        f"locked grid {grid.code} names community {community}, "
+                        "which is not in the boundaries",
+                        field="community_code",
+                    )
+                )
+                continue
+            outside = shapely.area(shapely.difference(grid.geometry, area))
+            if outside > 1e-9 * grid.geometry.area:
+                problems.append(
+                    Problem(
+                        file,
+                        f"locked grid {grid.code} reaches outside community {community} "
+                        "(its boundary changed): unlock it or redraw it",
+                        field="geometry",
+                    )
+                )
+        for k, a in enumerate(locked):
+            for b in locked[k + 1 :]:
+                shared = shapely.area(shapely.intersection(a.geometry, b.geometry))
+                if shared > 1e-9 * min(a.geometry.area, b.geometry.area):
+                    problems.append(
+                        Problem(
+                            file,
+                            f"locked grids {a.code} and {b.code} overlap",
+                            field="geometry",
+                        )
+                    )
+    if problems:
+        raise InputError(problems[:_MAX_PROBLEMS_LISTED])

@@ -36,6 +36,11 @@ _CANDIDATES_PER_SWEEP = 2
 _CANDIDATES_TRIED = 6
 _IMBALANCE_WEIGHT = 1.0
 _VIOLATION_WEIGHT = 1000.0
+# Grids are drawn to weather a +-5% household change: where a cut or a smoothing move has the
+# choice, it keeps regions within [min * (1 + HEADROOM), max * (1 - HEADROOM)], so that a later
+# re-partition with --previous finds them still in band and leaves them exactly as they are.
+HEADROOM = 0.06
+_HEADROOM_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,19 @@ class Bounds:
     @property
     def target(self) -> float:
         return (self.min_households + self.max_households) / 2.0
+
+    @property
+    def comfort(self) -> Bounds:
+        """The band shrunk by ``HEADROOM`` at both ends (to the target when that crosses).
+
+        >>> Bounds(300, 500).comfort.min_households, Bounds(300, 500).comfort.max_households
+        (318.0, 470.0)
+        """
+        low = self.min_households * (1 + HEADROOM)
+        high = self.max_households * (1 - HEADROOM)
+        if low > high:
+            low = high = self.target
+        return Bounds(low, high, self.max_population, self.max_area_m2)
 
     def violation(self, households, population, area, k=1):
         """Relative amount by which k regions holding these totals must break the bounds."""
@@ -200,6 +218,7 @@ class _Data:
         self.a = np.asarray(area, float)
         self.g = graph
         self.b = bounds
+        self.comfort = bounds.comfort
 
     # ---- recursive bisection -------------------------------------------------------------
     def bisect_all(self) -> np.ndarray:
@@ -300,8 +319,16 @@ class _Data:
         violation = b.violation(ha, pa, aa, ka) + b.violation(
             total_h - ha, total_p - pa, total_a - aa, kb
         )
+        c = self.comfort
+        soft = c.violation(ha, pa, aa, ka)
+        soft = soft + c.violation(total_h - ha, total_p - pa, total_a - aa, kb)
         imbalance = np.abs(ha / ka - (total_h - ha) / kb) / max(b.target, 1.0)
-        return _VIOLATION_WEIGHT * violation + cut / scale + _IMBALANCE_WEIGHT * imbalance
+        return (
+            _VIOLATION_WEIGHT * violation
+            + _HEADROOM_WEIGHT * soft
+            + cut / scale
+            + _IMBALANCE_WEIGHT * imbalance
+        )
 
     # ---- warm start ------------------------------------------------------------------------
     def from_initial(self, initial: np.ndarray) -> np.ndarray:
@@ -476,6 +503,7 @@ class _Data:
         members = {r: set(np.flatnonzero(labels == r).tolist()) for r in range(count)}
         indptr, indices, weights = self.g.indptr, self.g.indices, self.g.weights
         violation = self.b._scalar_violation
+        comfort = self.b.comfort._scalar_violation
         for _ in range(rounds):
             crossing = labels[self.g.ei] != labels[self.g.ej]
             boundary = np.unique(np.r_[self.g.ei[crossing], self.g.ej[crossing]]).tolist()
@@ -504,7 +532,15 @@ class _Data:
                 after = violation(th[r] - h, tp[r] - p, ta[r] - a, 1) + violation(
                     th[s_best] + h, tp[s_best] + p, ta[s_best] + a, 1
                 )
-                if after > before + 1e-12 or not self._stays_connected(u, members[r]):
+                if after > before + 1e-12:
+                    continue
+                soft_before = comfort(th[r], tp[r], ta[r], 1) + comfort(
+                    th[s_best], tp[s_best], ta[s_best], 1
+                )
+                soft_after = comfort(th[r] - h, tp[r] - p, ta[r] - a, 1) + comfort(
+                    th[s_best] + h, tp[s_best] + p, ta[s_best] + a, 1
+                )
+                if soft_after > soft_before + 1e-12 or not self._stays_connected(u, members[r]):
                     continue
                 labels[u] = s_best
                 members[r].discard(u)

@@ -1,0 +1,425 @@
+"""Spreading partition, assign and geocode over a Dask cluster (``--scheduler``).
+
+``--scheduler local`` (or ``local:N``) starts a ``dask.distributed.LocalCluster`` of N worker
+processes (default: one per core) for the length of the command; ``--scheduler
+tcp://HOST:PORT`` connects to a running cluster (``dask scheduler`` + ``dask worker``), whose
+workers must have gridmap installed and see the input files under the same paths. Without
+``--scheduler`` nothing here runs and every command works in one process as before.
+
+How each command is split, and why the output is byte-identical either way:
+
+- **partition**: one Dask task per community (the unit the engine already runs in parallel);
+  results come back in community order and the same code assembles, numbers and checks them.
+- **assign**: the points are cut into spatially compact partitions (sorted by Hilbert distance,
+  equal counts); each partition goes out with only the grids whose bounds touch its points'
+  box, and a worker applies the one edge rule (``GridIndex``) to it. A point's candidates are
+  all grids that cover it, all of which touch that box, so every point gets the same winner.
+- **geocode**: the queries go out in batches; each worker builds the ``Geocoder`` (address index)
+  once, keeps it in its process, and answers every batch it is given with it.
+
+A worker that dies mid-task is replaced by its nanny and Dask re-runs its tasks elsewhere
+(``distributed.scheduler.allowed-failures``, 3 by default); results are only taken from finished
+tasks, so the output is complete and the same.
+
+>>> parse_scheduler("local:3"), parse_scheduler("tcp://10.0.0.5:8786").address
+(Scheduler(address=None, workers=3), 'tcp://10.0.0.5:8786')
+>>> with client_for(None) as client:
+...     client is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+#: points per assign partition (a few MB of coordinates and candidate pairs per task)
+ASSIGN_PARTITION = 250_000
+#: queries per geocode task (about a second of matching: a killed worker loses little)
+GEOCODE_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """Where to run: ``address`` of a running scheduler, or a local cluster of ``workers``."""
+
+    address: str | None = None
+    workers: int | None = None
+
+
+def parse_scheduler(text: str) -> Scheduler:
+    """``local``, ``local:N`` or ``tcp://HOST:PORT`` (also ``tls://``); ValueError otherwise.
+
+    >>> parse_scheduler("local")
+    Scheduler(address=None, workers=None)
+    >>> parse_scheduler("local:0")
+    Traceback (most recent call last):
+    ...
+    ValueError: --scheduler local:N needs N >= 1 worker, got 'local:0'
+    """
+    value = text.strip()
+    match = re.fullmatch(r"local(?::(\d+))?", value)
+    if match:
+        workers = int(match.group(1)) if match.group(1) else None
+        if workers is not None and workers < 1:
+            raise ValueError(f"--scheduler local:N needs N >= 1 worker, got {text!r}")
+        return Scheduler(workers=workers)
+    if re.fullmatch(r"(tcp|tls|ucx|inproc)://\S+", value):
+        return Scheduler(address=value)
+    raise ValueError(f"--scheduler must be local, local:N or tcp://HOST:PORT, got {text!r}")
+
+
+def scheduler_option(what: str) -> Callable:
+    """The ``--scheduler`` click option of partition, assign and geocode (checked: exit 2)."""
+    import click
+
+    def check(_ctx, _param, value):
+        if value is None:
+            return None
+        try:
+            parse_scheduler(value)
+        except ValueError as error:
+            raise click.BadParameter(str(error).removeprefix("--scheduler ")) from None
+        return value
+
+    return click.option(
+        "--scheduler",
+        default=None,
+        metavar="local[:N]|tcp://HOST:PORT",
+        callback=check,
+        help=f"Spread {what} over a Dask cluster: local[:N] starts N worker processes "
+        "(default one per core), tcp://HOST:PORT uses a running scheduler whose workers have "
+        "gridmap and see the same file paths. The output is the same as without.",
+    )
+
+
+@contextlib.contextmanager
+def client_for(scheduler: str | None, *, quiet: bool = True) -> Iterator[object | None]:
+    """A ``dask.distributed.Client`` for ``--scheduler`` (None: yields None, runs nothing).
+
+    A local cluster lives as long as the block: one single-threaded worker process per core
+    (the work is Python and GEOS code that holds the GIL), no dashboard, no memory cap beyond
+    the machine's.
+    """
+    if scheduler is None:
+        yield None
+        return
+    where = parse_scheduler(scheduler)
+    from distributed import Client, LocalCluster
+
+    if quiet:  # the command prints its own summary; Dask's INFO lines would bury it
+        for name in ("distributed", "distributed.nanny", "distributed.scheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if where.address is not None:
+        with Client(where.address, timeout="20s") as client:
+            yield client
+        return
+    workers = where.workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: other clusters may run here
+            memory_limit=0,
+            silence_logs=logging.WARNING if quiet else logging.INFO,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def worker_count(client) -> int:
+    """Workers the scheduler knows now (at least 1)."""
+    return max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+
+
+# --- ordered map (partition) ------------------------------------------------------------------
+class DaskExecutor:
+    """The one method of ``concurrent.futures.Executor`` the partition engine uses: ``map``.
+
+    Unlike ``Client.get_executor()``, tasks are not hashed into keys (a community task holds
+    shapely geometries, which Dask would tokenise slowly) and results come back in input order.
+    """
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def map(self, fn: Callable, items: Iterable, **_ignored) -> Iterator:
+        return ordered_map(self.client, fn, items)
+
+
+def executor(client) -> DaskExecutor | None:
+    """A ``DaskExecutor`` for ``client``, None without one (the engine then runs as before)."""
+    return None if client is None else DaskExecutor(client)
+
+
+def ordered_map(client, fn: Callable, items: Iterable) -> Iterator:
+    """``map(fn, items)`` on the cluster, yielding results in input order as they finish.
+
+    Every task is submitted at once (the scheduler balances them); each result is released
+    as soon as it is yielded so the cluster does not hold them all.
+    """
+    futures = client.map(fn, list(items), pure=False)
+    try:
+        for future in futures:
+            yield future.result()
+            future.release()
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+# --- assign ---------------------------------------------------------------------------------
+def grid_index(codes: np.ndarray, kinds: np.ndarray, geometries: np.ndarray):
+    """The edge rule's one home over these grids (core's ``gridmap.rules.grid_index``; on a tree
+    without it, the same class where it lived before, ``gridmap.geocode.assign``)."""
+    try:
+        from gridmap.rules.grid_index import GridIndex
+    except ImportError:  # until the rules package lands
+        import geopandas as gpd
+
+        from gridmap.geocode.assign import GridIndex as FrameIndex
+
+        frame = gpd.GeoDataFrame({"grid_code": codes, "kind": kinds}, geometry=list(geometries))
+        return FrameIndex(frame)
+    return GridIndex(codes, kinds, geometries)
+
+
+@dataclass
+class _AssignPart:
+    """One spatial partition: point positions, their coordinates, the grids that may hold them."""
+
+    rows: np.ndarray  # positions in the full point arrays
+    lon: np.ndarray
+    lat: np.ndarray
+    grids: np.ndarray  # positions in the full grid arrays
+    codes: np.ndarray
+    kinds: np.ndarray
+    geometries: np.ndarray = field(repr=False)
+
+
+def _assign_part(part: _AssignPart) -> tuple[np.ndarray, np.ndarray, int]:
+    """Winning grid (global position, -1: none) of each point of one partition, and ties."""
+    import shapely
+
+    if len(part.grids) == 0:
+        return part.rows, np.full(len(part.rows), -1, dtype=np.int64), 0
+    index = grid_index(part.codes, part.kinds, part.geometries)
+    local, ties = index.assign_points_counted(shapely.points(part.lon, part.lat))
+    winners = np.where(local >= 0, part.grids[np.maximum(local, 0)], -1)
+    return part.rows, winners, ties
+
+
+def spatial_partitions(lon: np.ndarray, lat: np.ndarray, size: int) -> list[np.ndarray]:
+    """Point positions cut into runs of ``size`` along the Hilbert curve (compact in space).
+
+    >>> parts = spatial_partitions(np.array([0.0, 9, 0.1, 9.1]), np.array([0.0, 9, 0.1, 9.1]), 2)
+    >>> sorted(sorted(p.tolist()) for p in parts)
+    [[0, 2], [1, 3]]
+    """
+    if len(lon) == 0:
+        return []
+    import geopandas as gpd
+
+    known = np.isfinite(lon) & np.isfinite(lat)
+    keys = np.full(len(lon), np.iinfo(np.int64).max, dtype=np.int64)
+    if known.any():
+        points = gpd.GeoSeries(gpd.points_from_xy(lon[known], lat[known]))
+        keys[known] = points.hilbert_distance(total_bounds=points.total_bounds).to_numpy()
+    order = np.argsort(keys, kind="stable")
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def assign_points(
+    client, grids, lon: Sequence[float], lat: Sequence[float], *, size: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Winning grid position (into ``grids`` rows, -1: none) of every point, and the number of
+    points decided by the edge rule; the same answer ``GridIndex(grids)`` gives in one process.
+    """
+    import shapely
+
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    winners = np.full(len(lon), -1, dtype=np.int64)
+    if len(lon) == 0 or len(grids) == 0:
+        return winners, 0
+    size = size or max(1_000, min(ASSIGN_PARTITION, -(-len(lon) // (4 * worker_count(client)))))
+    codes = np.asarray(grids["grid_code"].astype(str), dtype=object)
+    kinds = (
+        grids["kind"].astype(str).to_numpy()
+        if "kind" in grids.columns
+        else np.full(len(grids), "comprehensive", dtype=object)
+    )
+    geometries = np.asarray(grids.geometry.values, dtype=object)
+    envelopes = shapely.STRtree(shapely.envelope(geometries))
+    parts = []
+    for rows in spatial_partitions(lon, lat, size):
+        x, y = lon[rows], lat[rows]
+        known = np.isfinite(x) & np.isfinite(y)
+        if not known.any():
+            continue  # points without coordinates are in no grid
+        box = shapely.box(x[known].min(), y[known].min(), x[known].max(), y[known].max())
+        near = np.sort(envelopes.query(box))
+        parts.append(_AssignPart(rows, x, y, near, codes[near], kinds[near], geometries[near]))
+    ties = 0
+    for rows, found, tied in ordered_map(client, _assign_part, parts):
+        winners[rows] = found
+        ties += tied
+    return winners, ties
+
+
+# --- geocode --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GeocoderSpec:
+    """What a worker needs to build the same ``Geocoder`` the single process would."""
+
+    library: str
+    grids: str | None = None
+    boundaries: str | None = None
+    crs: str | None = None
+    options: tuple[tuple[str, object], ...] = ()  # Geocoder keyword options, sorted
+
+    @classmethod
+    def of(cls, library, grids=None, boundaries=None, *, crs=None, **options) -> GeocoderSpec:
+        frozen = tuple(
+            sorted(
+                (key, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+                for key, value in options.items()
+            )
+        )
+        return cls(str(library), grids and str(grids), boundaries and str(boundaries), crs, frozen)
+
+    def build(self):
+        from gridmap.geocode.geocoder import Geocoder
+
+        options = {k: dict(v) if k == "aliases" and v is not None else v for k, v in self.options}
+        return Geocoder.from_files(
+            self.library, self.grids, self.boundaries, crs=self.crs, **options
+        )
+
+
+# One Geocoder per worker process and spec: built by the first task that needs it, then reused
+# by every later batch (a worker restarted after a crash builds it again).
+_GEOCODERS: dict[GeocoderSpec, object] = {}
+_GEOCODER_LOCK = threading.Lock()
+
+
+def worker_geocoder(spec: GeocoderSpec):
+    """This process's Geocoder for ``spec``, built on first use."""
+    with _GEOCODER_LOCK:
+        geocoder = _GEOCODERS.get(spec)
+        if geocoder is None:
+            geocoder = _GEOCODERS[spec] = spec.build()
+        return geocoder
+
+
+def _resolve_batch(spec: GeocoderSpec, texts: list[str]) -> list:
+    return worker_geocoder(spec).resolve_many(texts)
+
+
+@dataclass
+class GeocoderFacts:
+    """What the geocode summary reports about the library (read on a worker)."""
+
+    library_size: int
+    unassigned: list[str]
+    unknown_aliases: list[tuple[str, str]]
+
+
+def _facts(spec: GeocoderSpec) -> GeocoderFacts:
+    geocoder = worker_geocoder(spec)
+    return GeocoderFacts(
+        len(geocoder.library),
+        list(geocoder.unassigned),
+        list(geocoder.matcher.vocabulary.unknown_aliases),
+    )
+
+
+def remote_geocoder(scheduler: str) -> Callable[..., RemoteGeocoder]:
+    """A builder with ``Geocoder.from_files``' signature whose geocoder runs on ``scheduler``.
+
+    The cluster (or connection) stays up until the running click command ends, or until
+    ``close()`` outside a command.
+    """
+
+    def build(library, grids=None, boundaries=None, *, crs=None, **options) -> RemoteGeocoder:
+        import click
+
+        stack = contextlib.ExitStack()
+        client = stack.enter_context(client_for(scheduler))
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            context.call_on_close(stack.close)
+        try:
+            spec = GeocoderSpec.of(library, grids, boundaries, crs=crs, **options)
+            return RemoteGeocoder(client, spec, close=stack.close)
+        except BaseException:
+            stack.close()
+            raise
+
+    return build
+
+
+class RemoteGeocoder:
+    """The part of ``Geocoder`` the geocode command uses, answered by the cluster's workers.
+
+    Building it makes every worker load the library (in parallel, once) and raises the same
+    ``InputError`` a local build would for a bad file.
+    """
+
+    def __init__(
+        self,
+        client,
+        spec: GeocoderSpec,
+        *,
+        batch: int = GEOCODE_BATCH,
+        close: Callable[[], object] | None = None,
+    ) -> None:
+        self.client, self.spec, self.batch = client, spec, batch
+        self.close = close or (lambda: None)
+        # Loading on every worker now (client.run) rather than in the first batch keeps the
+        # build out of the matching time and reports a bad library before any query is sent.
+        self.facts: GeocoderFacts = client.submit(_facts, spec, pure=False).result()
+        client.run(worker_geocoder, spec)
+
+    # The attributes the command's summary reads, with the meaning they have on ``Geocoder``.
+    @property
+    def library(self) -> range:
+        """Stands for the library in ``len(geocoder.library)``."""
+        return range(self.facts.library_size)
+
+    @property
+    def unassigned(self) -> list[str]:
+        return self.facts.unassigned
+
+    @property
+    def matcher(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            vocabulary=SimpleNamespace(unknown_aliases=self.facts.unknown_aliases)
+        )
+
+    def resolve_many(self, texts: Iterable[str], *, progress: bool = False) -> list:
+        from tqdm import tqdm
+
+        texts = list(texts)
+        # small jobs still reach every worker; big ones go in batches of at most self.batch
+        size = max(1, min(self.batch, -(-len(texts) // (4 * worker_count(self.client)))))
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
+        answers: list = []
+        with tqdm(
+            total=len(texts), desc="geocoding", unit="addr", leave=False, disable=not progress
+        ) as bar:
+            for done in ordered_map(self.client, partial(_resolve_batch, self.spec), batches):
+                answers.extend(done)
+                bar.update(len(done))
+        return answers

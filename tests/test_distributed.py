@@ -1,0 +1,178 @@
+"""partition, assign and geocode on a Dask LocalCluster of 2 workers give byte-identical output,
+also when a worker dies in the middle of the job (Dask re-runs its tasks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import distributed
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gridmap.cli import cli as main
+
+
+def run_cli(*args) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> Path:
+    """A small sample city with its grids, assignment and geocode results made in one process."""
+    folder = tmp_path_factory.mktemp("dcity")
+    run_cli("sample", "--out", folder, "--households", 4000)
+    run_cli(*partition_args(folder, folder / "grids.gpkg"))
+    run_cli(*assign_args(folder, folder / "assigned.csv"))
+    library = pd.read_csv(folder / "addresses.csv", dtype=str)
+    queries = library["address"].sample(1500, random_state=7).str.replace("浙江省", "")
+    pd.DataFrame({"id": range(len(queries)), "address": queries.to_numpy()}).to_csv(
+        folder / "queries.csv", index=False
+    )
+    run_cli(*geocode_args(folder, folder / "results.csv"))
+    return folder
+
+
+def partition_args(folder: Path, out: Path) -> list:
+    return [
+        "partition",
+        "--boundaries",
+        folder / "boundaries.gpkg",
+        "--addresses",
+        folder / "addresses.csv",
+        "--barriers",
+        folder / "barriers.gpkg",
+        "--sites",
+        folder / "sites.gpkg",
+        "--out",
+        out,
+    ]
+
+
+def assign_args(folder: Path, out: Path) -> list:
+    return ["assign", "--grids", folder / "grids.gpkg", "--addresses", folder / "addresses.csv"] + [
+        "--out",
+        out,
+    ]
+
+
+def geocode_args(folder: Path, out: Path) -> list:
+    return [
+        "geocode",
+        "--library",
+        folder / "addresses.csv",
+        "--grids",
+        folder / "grids.gpkg",
+        "--in",
+        folder / "queries.csv",
+        "--out",
+        out,
+    ]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 single-threaded worker processes, as CI runs it."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
+        yield local.scheduler_address
+
+
+def test_partition_on_cluster_is_byte_identical(city, cluster, tmp_path):
+    out = tmp_path / "grids.gpkg"
+    run_cli(*partition_args(city, out), "--scheduler", cluster)
+    assert out.read_bytes() == (city / "grids.gpkg").read_bytes()
+
+
+def test_assign_on_cluster_is_byte_identical(city, cluster, tmp_path):
+    out = tmp_path / "assigned.csv"
+    run_cli(*assign_args(city, out), "--scheduler", cluster)
+    assert out.read_bytes() == (city / "assigned.csv").read_bytes()
+
+
+def test_assign_partitions_keep_the_edge_rule(cluster):
+    """Points on shared edges and corners, cut into many partitions, still follow the rule."""
+    import geopandas as gpd
+    import numpy as np
+    from dask.distributed import Client
+    from shapely import box
+
+    from gridmap.distributed import assign_points
+    from gridmap.geocode.assign import GridIndex
+
+    codes = [f"330402001001{k:03d}" for k in range(1, 17)]
+    grids = gpd.GeoDataFrame(
+        {"grid_code": codes[::-1], "kind": ["comprehensive"] * 15 + ["exclusive"]},
+        geometry=[box(i % 4, i // 4, i % 4 + 1, i // 4 + 1) for i in range(16)],
+    )
+    # every lattice node and edge midpoint from -1 to 5, in steps of 0.5: many ties, some outside
+    xs, ys = np.meshgrid(np.arange(-1, 5.01, 0.5), np.arange(-1, 5.01, 0.5))
+    lon, lat = xs.ravel(), ys.ravel()
+    expected = GridIndex(grids).assign_index(lon, lat)
+    with Client(cluster) as client:
+        found, ties = assign_points(client, grids, lon, lat, size=7)
+    assert found.tolist() == expected.tolist()
+    assert ties > 0 and (found == -1).any()
+
+
+def test_geocode_on_cluster_is_byte_identical(city, cluster, tmp_path):
+    out = tmp_path / "results.csv"
+    run_cli(*geocode_args(city, out), "--scheduler", cluster)
+    assert out.read_bytes() == (city / "results.csv").read_bytes()
+    assert (tmp_path / "results.review.csv").read_bytes() == (
+        city / "results.review.csv"
+    ).read_bytes()
+
+
+class KillOnce(distributed.WorkerPlugin):
+    """Kills the worker process the first time any worker starts a task while ``flag`` exists."""
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing":
+            try:
+                os.remove(self.flag)  # only one worker wins the flag
+            except FileNotFoundError:
+                return
+            os._exit(1)
+
+
+def test_killed_worker_is_retried_and_output_identical(city, cluster, tmp_path):
+    from dask.distributed import Client
+
+    flag = tmp_path / "kill-once"
+    flag.write_text("die")
+    with Client(cluster) as client:
+        client.register_plugin(KillOnce(str(flag)), name="kill-once")
+        try:
+            out = tmp_path / "grids.gpkg"
+            run_cli(*partition_args(city, out), "--scheduler", cluster)
+        finally:
+            client.unregister_worker_plugin("kill-once")
+        client.wait_for_workers(2, timeout=60)  # the nanny brought the killed one back
+    assert not flag.exists()  # a worker did die mid-job
+    assert out.read_bytes() == (city / "grids.gpkg").read_bytes()
+
+
+def test_local_scheduler_starts_its_own_cluster(city, tmp_path):
+    out = tmp_path / "assigned.csv"
+    run_cli(*assign_args(city, out), "--scheduler", "local:2")
+    assert out.read_bytes() == (city / "assigned.csv").read_bytes()
+
+
+@pytest.mark.parametrize("value", ["local:0", "yarn", "http://x:1"])
+def test_bad_scheduler_is_exit_2_with_a_message(city, tmp_path, value):
+    result = CliRunner().invoke(
+        main, [str(a) for a in assign_args(city, tmp_path / "a.csv")] + ["--scheduler", value]
+    )
+    assert result.exit_code == 2
+    assert "--scheduler" in result.output and value in result.output
+    assert not (tmp_path / "a.csv").exists()
