@@ -11,9 +11,8 @@
 - ``Referrer-Policy``, ``X-Content-Type-Options``, ``X-Frame-Options`` everywhere;
 - ``Cache-Control: no-store`` on API answers (``/api/``, ``/open311/``, ``/login``, ``/logout``)
   unless the view chose its own caching (tiles with an ETag);
-- no ``Server`` header from the app (``gridmap serve`` runs waitress with an empty ident): neither the
-  WSGI server's nor Python's version is announced; a ``Server`` header a view or middleware set is
-  dropped.
+- no ``Server`` header (``gridmap serve`` runs waitress with an empty ident, and the app drops any
+  a view set): neither the WSGI server's nor Python's version is announced.
 
 >>> redact("GET /open311/v2/requests.json?api%5Fkey=s3cret HTTP/1.1")
 'GET /open311/v2/requests.json?api%5Fkey=*** HTTP/1.1'
