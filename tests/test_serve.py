@@ -78,9 +78,12 @@ def test_serve_on_an_empty_store_starts_and_says_publish_first(serve, tmp_path):
     assert response.status == 200
     config = json.loads(body)
     assert config["version"] is None and "gridmap publish" in config["notice"]
-    assert response.getheader("Server") is None  # no server name or version announced
-    response, _ = _get(port, "/nonexistent")
-    assert response.status == 404 and response.getheader("Server") is None
+    for path in ("/api/config", "/nonexistent"):
+        response, _ = _get(port, path)
+        server = response.getheader("Server") or ""
+        # Neither waitress nor Python nor any version is announced.
+        assert not any(word in server.lower() for word in ("waitress", "python", "werkzeug"))
+        assert not any(ch.isdigit() for ch in server), server
     proc.terminate()
     out = proc.communicate(timeout=10)[0]
     assert "run `gridmap publish` first" in out and "Traceback" not in out
@@ -119,3 +122,22 @@ def test_event_stream_streams_through_the_server(serve, tmp_path):
     assert json.loads(line[5:])["event"] == "created"
     assert waited < 5  # delivered while the stream is open, not when it ends (15 s)
     conn.close()
+
+
+def test_access_log_stars_tokens_in_the_query(caplog):
+    from web.cli import AccessLog
+
+    def app(environ, start_response):
+        start_response("201 CREATED", [])
+        return [b""]
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/open311/v2/requests.json",
+        "QUERY_STRING": "api%5Fkey=s3cret&service_code=noise",
+        "REMOTE_ADDR": "10.0.0.1",
+    }
+    with caplog.at_level("INFO", logger="gridmap.access"):
+        AccessLog(app)(environ, lambda status, headers, exc_info=None: None)
+    (line,) = caplog.messages
+    assert "s3cret" not in line and "api%5Fkey=***" in line and " 201 " in line

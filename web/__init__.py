@@ -110,13 +110,6 @@ def create_app(config: dict | None = None) -> Flask:
         store.close()
 
     @app.after_request
-    def _harden(response):
-        # Browsers must not guess a JSON answer is HTML, nor frame the map on another site.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
-
-    @app.after_request
     def _compress(response):
         # Layers and incident collections are large, repetitive JSON: gzip cuts them ~5x.
         if (

@@ -7,7 +7,8 @@ it runs wherever Python does (no fork, no Unix-only pieces); and it streams: a W
 sent chunk by chunk (``send_bytes=1``), so ``/api/stream`` events leave as they happen. Each
 open event stream holds one thread until ``SSE_MAX_SECONDS`` (the browser then reconnects), so
 ``--threads`` must exceed the number of live viewers plus the concurrent API calls.
-The server announces no name or version (no ``Server`` header).
+The server announces no version (waitress's own ``Server`` header is off; the app sends
+``Server: gridmap``, see :mod:`web.security`).
 """
 
 from __future__ import annotations
@@ -135,12 +136,8 @@ def build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, 
 
 
 class AccessLog:
-    """WSGI middleware: one access-log line per request, without Open311 ``api_key`` values
-    (they are tokens).
-
-    >>> redact("GET /open311/v2/requests.json?api_key=s3cret&status=open HTTP/1.1")
-    'GET /open311/v2/requests.json?api_key=***&status=open HTTP/1.1'
-    """
+    """WSGI middleware: one access-log line per request, secret query values (Open311
+    ``api_key``: a token) starred by :func:`web.security.redact`."""
 
     def __init__(self, app):
         self.app = app

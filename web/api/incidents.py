@@ -8,7 +8,8 @@ from flask import jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees
-from gridmap.rules.workflow import IllegalTransition, actions_from, allowed_actions
+from gridmap.rules.workflow import allowed_actions
+from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
@@ -26,8 +27,9 @@ from web.datum import point_to_storage
 from web.errors import ApiError
 from web.schema import IncidentIn, TransitionIn, ViewQuery, parse_json, parse_query
 
-# How each reason a report is refused answers over the JSON API.
+# How each reason a report or an action is refused answers over the JSON API.
 REPORT_STATUS = {"invalid": 400, "unlocatable": 422, "forbidden": 403, "unavailable": 409}
+ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403}
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
@@ -183,22 +185,8 @@ def transition(incident_id: int):
     """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...)."""
     user = require_user("field")
     body = parse_json(TransitionIn)
-    action, note = body.action, body.note
     try:
-        record = store().incident(incident_id)
-    except NotFound as error:
-        raise ApiError(404, str(error), field="id") from None
-    if action not in actions_from(record.status):
-        raise ApiError(
-            409,
-            f"cannot {action!r} an incident that is {record.status}; "
-            f"allowed: {', '.join(actions_from(record.status)) or 'none'}",
-            field="action",
-        )
-    if action not in allowed_actions(record.status, user.role, record.grid_code, user.grids):
-        raise ApiError(403, f"role {user.role} may not {action!r} this incident", field="action")
-    try:
-        record = store().transition(incident_id, action, user.name, note)
-    except IllegalTransition as error:  # someone else moved it first
-        raise ApiError(409, str(error), field="action") from None
+        record = act(store(), incident_id, body.action, user, body.note)
+    except ActionError as error:
+        raise ApiError(ACTION_STATUS[error.kind], error.message, field=error.field) from None
     return jsonify(incident_json(record, user, full=True))
