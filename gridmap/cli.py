@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("web.cli:serve", "Serve the one map and its API."),
     "token": ("gridmap.store.cli:token", "Create, list and revoke API tokens."),
     "incidents": ("gridmap.store.cli:incidents", "Incident data: load simulated incidents."),
+    "export-tiles": (
+        "gridmap.tiles.pmtiles:export_tiles",
+        "Write a grid version's vector tiles into one .pmtiles file.",
+    ),
 }
 
 

@@ -39,7 +39,8 @@ def server(tmp_path_factory):
     from synthetic_city import synthetic_app
     from werkzeug.serving import make_server
 
-    app, city = synthetic_app(tmp_path_factory.mktemp("browser") / "store.sqlite", 12, 10, 60)
+    db = tmp_path_factory.mktemp("browser") / "store.sqlite"
+    app, city = synthetic_app(db, 12, 10, 60)
     store = app.extensions["gridmap_store"]
     tokens = {
         "planner": store.create_token("planner", name="规划员"),
@@ -60,6 +61,7 @@ def server(tmp_path_factory):
         "tokens": tokens,
         "city": city,
         "served": served,
+        "db": str(db),
     }
     httpd.shutdown()
 
@@ -350,3 +352,43 @@ def test_wall_mode_refreshes_itself_on_a_new_incident(server, browser):
     time.sleep(0.5)
     driver.save_screenshot(str(SCREENSHOTS / "wall.png"))
     assert_local_only(requested_urls(driver) + [base + "/"])
+
+
+def test_offline_package_opens_with_no_gridmap_server(server, browser, tmp_path):
+    """`gridmap export-tiles` output, opened by web/static/offline.html served by a plain static
+    file server (Python's http.server): grids and names drawn, nothing fetched elsewhere."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from gridmap.store import open_store
+    from gridmap.tiles.pmtiles import export_pmtiles
+    from web.map import STATIC_DIR
+
+    app_store = open_store(server["db"])
+    try:
+        package = export_pmtiles(
+            app_store, app_store.current_version().id, tmp_path / "city.pmtiles"
+        )
+    finally:
+        app_store.close()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(STATIC_DIR))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        driver = browser
+        driver.get(f"http://127.0.0.1:{httpd.server_address[1]}/offline.html")
+        driver.find_element("id", "gm-file").send_keys(str(package.path))
+        wait_for(driver, "document.body.getAttribute('data-ready') === '1'", timeout=30)
+        settled(driver)
+        grids = set(rendered(driver, "grids-fill"))
+        assert grids and grids <= set(server["city"].grids["grid_code"])
+        assert driver.find_element("id", "gm-city").text == "嘉兴市"
+        names = set(rendered(driver, "communities-label", "name"))
+        names |= set(rendered(driver, "streets-label", "name"))
+        assert names and names <= set(server["city"].boundaries["name"])
+        driver.save_screenshot(str(SCREENSHOTS / "offline.png"))
+        assert driver.execute_script("return GridMap.stats.errors") == []
+        assert_local_only(requested_urls(driver) + ["http://127.0.0.1/"] * 11)
+    finally:
+        httpd.shutdown()

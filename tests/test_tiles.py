@@ -157,3 +157,41 @@ def test_figures_follow_incidents(client, tokens, city_store):
     assert after["district"][code[:6]][0] >= 1
     bad = client.get("/tiles/figures.json?grids=abc", headers=auth)
     assert bad.status_code == 400 and bad.get_json()["field"] == "grids"
+
+
+def test_export_pmtiles_holds_every_layer_and_the_names(city_store, tmp_path):
+    from pmtiles.reader import MmapSource, Reader
+
+    from gridmap.tiles.pmtiles import export_pmtiles
+
+    version = city_store.current_version().id
+    out = tmp_path / "city.pmtiles"
+    result = export_pmtiles(city_store, version, out, max_zoom=14)
+    assert result.tiles > 10 and out.stat().st_size == result.bytes
+    with open(out, "rb") as handle:
+        reader = Reader(MmapSource(handle))
+        meta = reader.metadata()
+        assert meta["gridmap_version"] == version and meta["names"]["330402"] == "南湖区"
+        assert [layer["id"] for layer in meta["vector_layers"]] == list(TILE_LAYERS)
+        tile = city_tiles(13)[0]
+        layers = decode(gzip.decompress(reader.get(tile.z, tile.x, tile.y)))
+        assert {"grids", "communities", "streets", "districts"} <= set(layers)
+
+
+def test_export_tiles_command_names_bad_input(tmp_path, city_store):
+    from click.testing import CliRunner
+
+    from gridmap.cli import cli
+
+    db = str(city_store.path)
+    runner = CliRunner()
+    bad = runner.invoke(
+        cli, ["export-tiles", "--db", db, "--version", "99", "--out", str(tmp_path / "x.pmtiles")]
+    )
+    assert bad.exit_code != 0 and "no grid version 99" in str(bad.exception or bad.output)
+    assert not (tmp_path / "x.pmtiles").exists()
+    good = runner.invoke(
+        cli, ["export-tiles", "--db", db, "--out", str(tmp_path / "c.pmtiles"), "--max-zoom", "12"]
+    )
+    assert good.exit_code == 0, good.output
+    assert "wrote" in good.output and (tmp_path / "c.pmtiles").exists()

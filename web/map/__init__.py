@@ -117,19 +117,26 @@ def static(name: str) -> Response:
 @bp.get("/wall/incidents.json")
 @requires("viewer")
 def wall_incidents():
-    """Open incidents that are overdue or were returned for rework, most pressing first."""
+    """Open incidents that are overdue, escalated or returned for rework, most pressing first."""
     store = current_app.extensions["gridmap_store"]
     key = (store.last_event_id(), _minute())
     cache = current_app.extensions["gridmap_cache"]
     if cache.get("wall_key") != key:
         rows = store.incidents(IncidentFilter(statuses=OPEN_STATES))
-        pressing = [r for r in rows if r.overdue or r.rework]
+        # Escalated (督办升级) incidents come from the loop store when the backend has it.
+        escalated = set(
+            store.loop_incident_ids(escalated=True) if hasattr(store, "loop_incident_ids") else ()
+        )
+        pressing = [r for r in rows if r.overdue or r.rework or r.id in escalated]
         overdue = sum(1 for r in pressing if r.overdue)
-        pressing.sort(key=lambda r: (not r.overdue, r.due_at or "", r.id))
+        pressing.sort(key=lambda r: (not r.overdue, r.id not in escalated, r.due_at or "", r.id))
         cache["wall"] = {
             "overdue": overdue,
-            "returned": len(pressing) - overdue,
-            "items": [_wall_item(r) for r in pressing[:WALL_ITEMS]],
+            "escalated": sum(1 for r in pressing if r.id in escalated),
+            "returned": sum(1 for r in pressing if r.rework),
+            "items": [
+                _wall_item(r) | {"escalated": r.id in escalated} for r in pressing[:WALL_ITEMS]
+            ],
             "states": list(STATES),
         }
         cache["wall_key"] = key

@@ -58,7 +58,8 @@ async function start() {
     attributionControl: false,
     // Labels are drawn from the machine's own CJK fonts: no glyph files, no outside request.
     localIdeographFontFamily: '"Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif',
-    canvasContextAttributes: { preserveDrawingBuffer: true },
+    // No preserveDrawingBuffer (it costs a copy per frame) and no label fade-in animation.
+    fadeDuration: 0,
   }));
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');

@@ -49,11 +49,20 @@ export const STYLE = {
   overdue: '#ff3b3b',
 };
 
-/** The MapLibre style: background (and the configured base map), then every tile layer. */
+/** The MapLibre style: background (and the configured base map), then every tile layer.
+ * `tiles.layers` come from /tiles/layers.json (one source per layer); an offline package gives
+ * `tiles.url` instead (one pmtiles:// source holding every layer). */
 export function buildStyle(config, tiles) {
   const origin = location.origin;
   const sources = {};
+  const one = !!tiles.url;
+  const promote = {};
   for (const layer of tiles.layers) {
+    promote[layer.name] = 'code';
+    if (layer.label_layer) promote[layer.label_layer] = 'code';
+  }
+  if (one) sources.city = { type: 'vector', url: tiles.url, promoteId: promote };
+  for (const layer of one ? [] : tiles.layers) {
     sources[layer.name] = {
       type: 'vector',
       tiles: [origin + layer.tiles],
@@ -63,6 +72,7 @@ export function buildStyle(config, tiles) {
       promoteId: { [layer.name]: 'code', ...(layer.label_layer ? { [layer.label_layer]: 'code' } : {}) },
     };
   }
+  const sourceOf = (name) => (one ? 'city' : name);
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#0b1221' } }];
   const basemap = config.basemap || {};
   if (basemap.url) {
@@ -70,20 +80,20 @@ export function buildStyle(config, tiles) {
     layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.75 } });
   }
   const line = (id, source, paint, extra) =>
-    Object.assign({ id, type: 'line', source, 'source-layer': source, paint, layout: { 'line-join': 'round' } }, extra || {});
+    Object.assign({ id, type: 'line', source: sourceOf(source), 'source-layer': source, paint, layout: { 'line-join': 'round' } }, extra || {});
   const overdueOr = (color) => ['case', ['>', ['coalesce', ['feature-state', 'overdue'], 0], 0], STYLE.overdue, color];
   layers.push(
     {
       id: 'grids-fill',
       type: 'fill',
-      source: 'grids',
+      source: sourceOf('grids'),
       'source-layer': 'grids',
       paint: { 'fill-color': STYLE.grid, 'fill-opacity': 0.06 },
     },
     {
       id: 'exclusive-fill',
       type: 'fill',
-      source: 'exclusive',
+      source: sourceOf('exclusive'),
       'source-layer': 'exclusive',
       paint: { 'fill-color': 'rgba(157, 78, 221, 0.35)' }, // hatched once the image is added
     },
@@ -113,7 +123,7 @@ export function buildStyle(config, tiles) {
     {
       id: 'roads-label',
       type: 'symbol',
-      source: 'roads',
+      source: sourceOf('roads'),
       'source-layer': 'roads',
       minzoom: 12.5,
       layout: {
@@ -128,15 +138,15 @@ export function buildStyle(config, tiles) {
     {
       id: 'grids-label',
       type: 'symbol',
-      source: 'grids',
+      source: sourceOf('grids'),
       'source-layer': 'grids',
       minzoom: 15.5,
       layout: { 'text-field': ['get', 'code'], 'text-font': FONT, 'text-size': 12, 'text-max-width': 20 },
       paint: { 'text-color': '#8fe6ff', 'text-halo-color': HALO, 'text-halo-width': 1.5 },
     },
-    labelLayer('communities', 12.5, 24, 15, '#d6def0'),
-    labelLayer('streets', 10.5, 15, 19, '#ffc48a'),
-    labelLayer('districts', 0, 12.5, 24, '#ffe08a')
+    labelLayer('communities', 12.5, 24, 15, '#d6def0', sourceOf),
+    labelLayer('streets', 10.5, 15, 19, '#ffc48a', sourceOf),
+    labelLayer('districts', 0, 12.5, 24, '#ffe08a', sourceOf)
   );
   return {
     version: 8,
@@ -147,11 +157,11 @@ export function buildStyle(config, tiles) {
   };
 }
 
-function labelLayer(name, minzoom, maxzoom, size, color) {
+function labelLayer(name, minzoom, maxzoom, size, color, sourceOf) {
   return {
     id: `${name}-label`,
     type: 'symbol',
-    source: name,
+    source: sourceOf(name),
     'source-layer': `${name}_label`,
     minzoom,
     maxzoom,

@@ -1,5 +1,5 @@
-/* gridmap wall screen (`/?wall=1`): large type, the whole city, a rolling list of overdue and
- * returned incidents, the counters and the KPI table by street. It needs no input: lists refresh
+/* gridmap wall screen (`/?wall=1`): large type, the whole city, a rolling list of overdue,
+ * escalated and returned incidents, the counters and the KPI table by street. It needs no input: lists refresh
  * on every event and every 30 s, and after a server restart everything is fetched again without
  * reloading the page (the stream reconnects; failed requests are simply retried next round). */
 import { GM, api, byId, debounce, el, fmtTime, label, setText, typeLabel } from './gm-util.js';
@@ -40,14 +40,14 @@ export function startWall() {
 }
 
 function render(answer) {
-  setText('gm-wall-count', `超期 ${answer.overdue} 件 · 返工 ${answer.returned} 件`);
+  setText('gm-wall-count', `超期 ${answer.overdue} 件 · 升级 ${answer.escalated} 件 · 返工 ${answer.returned} 件`);
   const list = byId('gm-wall-list');
   list.textContent = '';
   for (const item of answer.items) {
     list.appendChild(
       el('li', { class: 'gm-wall-item' + (item.overdue ? ' gm-wall-overdue' : '') }, [
         el('div', { class: 'gm-wall-head' }, [
-          el('span', { class: 'gm-wall-badge', text: item.overdue ? '超期' : '返工' }),
+          el('span', { class: 'gm-wall-badge', text: [item.overdue && '超期', item.escalated && '升级', item.rework && '返工'].filter(Boolean).join('·') }),
           el('span', { class: 'gm-wall-type', text: typeLabel(item.type) }),
           el('span', { class: 'gm-wall-state', text: label('states', item.status) }),
           el('span', { class: 'gm-wall-due', text: '时限 ' + fmtTime(item.due_at).slice(5) }),
@@ -56,7 +56,7 @@ function render(answer) {
       ])
     );
   }
-  if (!answer.items.length) list.appendChild(el('li', { class: 'gm-muted', text: '当前没有超期或返工事件' }));
+  if (!answer.items.length) list.appendChild(el('li', { class: 'gm-muted', text: '当前没有超期、升级或返工事件' }));
 }
 
 /** Move the first item to the end: the list rolls so a long list is seen in turn. */
