@@ -222,7 +222,7 @@ def test_fresh_install_runs_the_pipeline(tmp_path):
                     assert answer.status == 200
                     assert "<form" in answer.read().decode("utf-8")
                     # The real server names neither itself nor Python with a version.
-                    assert answer.headers["Server"] == "gridmap", answer.headers["Server"]
+                    assert answer.headers.get("Server") is None, answer.headers["Server"]
                     assert "Content-Security-Policy" in answer.headers
                 break
             except OSError:

@@ -11,7 +11,8 @@
 - ``Referrer-Policy``, ``X-Content-Type-Options``, ``X-Frame-Options`` everywhere;
 - ``Cache-Control: no-store`` on API answers (``/api/``, ``/open311/``, ``/login``, ``/logout``)
   unless the view chose its own caching (tiles with an ETag);
-- ``Server: gridmap``: neither the WSGI server's nor Python's version is announced.
+- no ``Server`` header (``gridmap serve`` runs waitress with an empty ident, and the app drops any
+  a view set): neither the WSGI server's nor Python's version is announced.
 
 >>> redact("GET /open311/v2/requests.json?api%5Fkey=s3cret HTTP/1.1")
 'GET /open311/v2/requests.json?api%5Fkey=*** HTTP/1.1'
@@ -25,7 +26,6 @@ from urllib.parse import unquote_plus
 
 from flask import Flask, Response, current_app, g, request
 
-SERVER_NAME = "gridmap"
 NONCE_BYTES = 18
 REFERRER_POLICY = (
     "strict-origin-when-cross-origin"  # tile hosts that check referrers see the origin
@@ -111,7 +111,7 @@ def _secure(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     if request.path.startswith(NO_STORE_PREFIXES) and "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
-    headers["Server"] = SERVER_NAME  # werkzeug and waitress keep an app's own Server header
+    headers.pop("Server", None)
     return response
 
 
