@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("web.cli:serve", "Serve the one map and its API."),
     "token": ("gridmap.store.cli:token", "Create, list and revoke API tokens."),
     "incidents": ("gridmap.store.cli:incidents", "Incident data: load simulated incidents."),
+    "taxonomy": ("gridmap.taxonomy.cli:taxonomy", "Incident taxonomy: load a city's, show it."),
 }
 
 

@@ -258,6 +258,9 @@ def spec() -> dict:
         },
         "/openapi.json": {"get": _op("This document", None)},
     }
+    from web.api.loop import openapi_paths  # the loop's paths (taxonomy, duplicates, ...)
+
+    paths.update(openapi_paths(_op, _path_param))
     return {
         "openapi": "3.0.3",
         "info": {

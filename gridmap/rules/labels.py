@@ -91,12 +91,18 @@ LAYERS: dict[str, str] = {
     "exclusive": "专属网格",
     "roads": "道路",
 }
-# Where a report came in (incidents.source).
+# Where a report came in (incidents.source): the channels a city takes reports from, then the
+# doors of this system itself.
 CHANNELS: dict[str, str] = {
+    "hotline": "12345 热线",
+    "patrol": "网格巡查",
+    "app": "小程序/APP",
+    "petition": "信访",
+    "police": "110 联动",
     "api": "接口上报",
     "web": "网页上报",
     "field": "网格员上报",
-    "open311": "12345 热线（Open311）",
+    "open311": "Open311 接口",
     "import": "批量导入",
     "simulated": "模拟数据",
     "synthetic": "合成数据",

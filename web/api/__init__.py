@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from gridmap.rules import labels
-from gridmap.rules.workflow import INCIDENT_TYPES, STATES, iso, parse_iso
+from gridmap.rules.taxonomy import type_names
+from gridmap.rules.workflow import STATES, iso, parse_iso
 from gridmap.store import IncidentFilter, Store, Version
 from web.auth import check_cross_site_write
 from web.errors import ApiError
@@ -130,8 +131,11 @@ def incident_filter() -> IncidentFilter:
 
 
 def incident_types() -> dict[str, str]:
-    """code -> name of the configured incident types."""
-    return {code: labels.TYPES.get(code, code) for code in INCIDENT_TYPES}
+    """code -> name of the configured incident types: the taxonomy's subclasses and the
+    built-in types (once per request)."""
+    if "gridmap_types" not in g:
+        g.gridmap_types = type_names(store().taxonomy())
+    return g.gridmap_types
 
 
 def text_field(data: dict, name: str, limit: int, required: bool) -> str:
@@ -171,4 +175,4 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
-from web.api import incidents, kpi, layers, meta, versions  # noqa: E402,F401
+from web.api import incidents, kpi, layers, loop, meta, versions  # noqa: E402,F401

@@ -19,6 +19,7 @@ from web.api import (
     bp,
     datum,
     incident_filter,
+    incident_types,
     json_body,
     number_field,
     parse_zoom,
@@ -40,7 +41,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
     out = {
         "id": record.id,
         "type": record.type,
-        "type_name": labels.label("types", record.type),
+        "type_name": incident_types().get(record.type, record.type),
         "status": record.status,
         "status_name": labels.label("states", record.status),
         "overdue": record.overdue,
@@ -67,6 +68,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
                 "source": record.source,
                 "match_level": record.match_level,
                 "history": [asdict(h) for h in store().history(record.id)],
+                "duplicates": store().duplicate_counts([record.id]).get(record.id, 0),
                 "allowed_actions": (
                     allowed_actions(record.status, user.role, record.grid_code, user.grids)
                     if user
@@ -155,8 +157,11 @@ def create_incident():
     """Report an incident at a point or an address; the grid is assigned here."""
     user = require_user("field")
     body = json_body()
-    if "type" not in body:
-        raise ApiError(400, "missing field type", field="type")
+    # ``category``: a taxonomy subclass code; ``type`` (a built-in type) is still accepted.
+    type_field = "category" if "category" in body else "type"
+    category = body.get(type_field)
+    if category is None:
+        raise ApiError(400, "missing field category (or type)", field="type")
     lon = lat = None
     if "lon" in body or "lat" in body:
         lon, lat = number_field(body, "lon"), number_field(body, "lat")
@@ -168,20 +173,26 @@ def create_incident():
         except ValueError as error:
             raise ApiError(400, f"unknown crs: {error}", field="crs") from None
     report = Report(
-        type=body["type"],
+        type=category,
         description=body.get("description") or "",
         lon=lon,
         lat=lat,
         address=body.get("address") or "",
         source="api",
+        channel=body.get("channel") or "",
     )
     try:
-        record = take_report(store(), report, user, geocoding.places())
+        taken = take_report(store(), report, user, geocoding.places())
     except ReportError as error:
-        raise ApiError(REPORT_STATUS[error.kind], error.message, field=error.field) from None
+        field = type_field if error.field == "type" else error.field
+        raise ApiError(REPORT_STATUS[error.kind], error.message, field=field) from None
     # take_report has committed: the answer acknowledges a durable record.
-    response = jsonify(incident_json(record, user, full=True))
-    response.status_code = 201
+    record = taken.incident
+    body = incident_json(record, user, full=True)
+    if taken.duplicate_of is not None:  # linked to an open incident, not opened again
+        body |= {"duplicate_of": taken.duplicate_of, "duplicate_id": taken.duplicate_id}
+    response = jsonify(body)
+    response.status_code = 200 if taken.duplicate_of is not None else 201
     response.headers["Location"] = f"/api/incidents/{record.id}"
     return response
 
