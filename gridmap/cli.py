@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("gridmap.store.cli:token", "Create, list and revoke API tokens."),
     "incidents": ("gridmap.store.cli:incidents", "Incident data: load simulated incidents."),
     "taxonomy": ("gridmap.taxonomy.cli:taxonomy", "Incident taxonomy: load a city's, show it."),
+    "department": ("gridmap.loop_cli:department", "Departments: add, list, issue tokens."),
+    "staff": ("gridmap.loop_cli:staff", "Grid staff: import a roster, issue field tokens."),
+    "escalate": ("gridmap.loop_cli:escalate", "Escalate incidents past their time limits."),
 }
 
 

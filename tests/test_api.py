@@ -246,6 +246,9 @@ def test_roles_for_reporting(client, tokens):
     assert post(client, tokens["dispatcher"], "/api/incidents", outside).status_code == 201
 
 
+SATISFIED = {"method": "phone", "satisfied": True}  # closing needs a follow-up (回访)
+
+
 def test_workflow_over_the_api(client, tokens):
     iid = post(client, tokens["field"], "/api/incidents", POINT).get_json()["id"]
     url = f"/api/incidents/{iid}/transition"
@@ -270,7 +273,8 @@ def test_workflow_over_the_api(client, tokens):
         ("dispatcher", "verify"),
         ("admin", "close"),
     ]:
-        assert post(client, tokens[role], url, {"action": action}).status_code == 200, action
+        body = {"action": action} | ({"follow_up": SATISFIED} if action == "close" else {})
+        assert post(client, tokens[role], url, body).status_code == 200, action
     detail = client.get(f"/api/incidents/{iid}", headers=bearer(tokens["dispatcher"])).get_json()
     assert detail["status"] == "closed" and detail["allowed_actions"] == []
     assert detail["rework"] == 1

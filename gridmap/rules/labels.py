@@ -36,11 +36,15 @@ ACTIONS: dict[str, str] = {
     "verify": "核查通过",
     "return": "退回重办",
     "close": "结案",
+    "decline": "退单",
     "rehome": "网格调整",
+    "escalate": "督办升级",
+    "follow_up": "回访",
 }
 ROLES: dict[str, str] = {
     "viewer": "查看",
     "field": "网格员",
+    "department": "职能部门",
     "dispatcher": "指挥调度",
     "planner": "网格规划",
     "admin": "管理员",

@@ -7,6 +7,7 @@ and ``GET /api/meta`` sends it to the browser. Chinese names are in :mod:`gridma
     reported --accept--> accepted --dispatch--> dispatched --start--> handling --resolve--> resolved
     resolved --verify--> verified --close--> closed
     reported/accepted --reject--> rejected;  resolved --return--> returned --start--> handling
+    dispatched --decline--> accepted (a department sends it back); closing needs a follow-up
 
 Every step has a time limit per incident type (Jiaxing: 6 h to review a report, 15 h to respond);
 an incident whose current step is past its limit is overdue.
@@ -52,11 +53,19 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "verify": (("resolved",), "verified"),
     "return": (("resolved", "verified"), "returned"),
     "close": (("verified",), "closed"),
+    # A department sends back an incident dispatched to it that is not its business (退单).
+    "decline": (("dispatched",), "accepted"),
 }
 # Field staff may take these on incidents inside their own grids; everything else needs dispatcher.
 FIELD_ACTIONS = frozenset({"start", "resolve"})
+# A department may take these on incidents dispatched to it: accept by starting (签收), send back,
+# report it handled.
+DEPARTMENT_ACTIONS = frozenset({"start", "decline", "resolve"})
+# Actions that hand the incident to a department (dispatch) or need a follow-up record (close).
+NEEDS_DEPARTMENT = frozenset({"dispatch"})
+NEEDS_FOLLOW_UP = frozenset({"close"})
 
-ROLES = ("viewer", "field", "dispatcher", "planner", "admin")
+ROLES = ("viewer", "field", "department", "dispatcher", "planner", "admin")
 
 # Hours allowed for handling (处置) per incident type; names are in gridmap.rules.labels.TYPES.
 HANDLING_HOURS: dict[str, float] = {
@@ -117,18 +126,28 @@ def in_own_grids(grid_code: str | None, prefixes: list[str] | tuple[str, ...]) -
 
 
 def allowed_actions(
-    state: str, role: str, grid_code: str | None = None, own_grids: tuple[str, ...] = ()
+    state: str,
+    role: str,
+    grid_code: str | None = None,
+    own_grids: tuple[str, ...] = (),
+    department: str | None = None,
+    own_department: str | None = None,
 ) -> list[str]:
-    """The actions a caller with ``role`` (and ``own_grids`` for field staff) may take now.
+    """The actions a caller with ``role`` (and ``own_grids`` for field staff, ``own_department``
+    for a department) may take now on an incident in ``grid_code`` handled by ``department``.
 
     >>> allowed_actions("dispatched", "field", "330402001002007", ("330402001002",))
     ['start']
     >>> allowed_actions("dispatched", "field", "330411001001001", ("330402001002",))
     []
+    >>> allowed_actions("dispatched", "department", department="sw", own_department="sw")
+    ['start', 'decline']
     """
     legal = actions_from(state)
     if role_at_least(role, "dispatcher"):
         return legal
+    if role == "department" and department is not None and department == own_department:
+        return [a for a in legal if a in DEPARTMENT_ACTIONS]
     if role == "field" and in_own_grids(grid_code, own_grids):
         return [a for a in legal if a in FIELD_ACTIONS]
     return []

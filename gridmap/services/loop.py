@@ -1,4 +1,5 @@
-"""Use cases of the loop beyond taking a report: splitting a duplicate off, loading a taxonomy.
+"""Use cases of the loop beyond taking a report: splitting a duplicate off, taking an action
+with departments and follow-ups, escalating what is overdue.
 
 Like every service: no SQL, no Flask; the doors (``web/api/loop.py``, the CLI) call these.
 """
@@ -8,7 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gridmap.rules.workflow import utc_now
+from gridmap.rules import labels
+from gridmap.rules.escalation import (
+    FOLLOW_UP_METHODS,
+    LoopRuleError,
+    level_name,
+    next_level,
+    parse_follow_up,
+)
+from gridmap.rules.taxonomy import CODE_PATTERN
+from gridmap.rules.workflow import (
+    FINAL_STATES,
+    NEEDS_DEPARTMENT,
+    NEEDS_FOLLOW_UP,
+    IllegalTransition,
+    actions_from,
+    allowed_actions,
+    iso,
+    utc_now,
+)
 from gridmap.services.locating import locate
 from gridmap.store import Incident, Location, NotFound, Store
 
@@ -56,3 +75,168 @@ def split_duplicate(
         )
         store.unlink_duplicate(duplicate_id, new_id)
     return Split(store.incident(new_id, now=moment), incident_id, duplicate_id)
+
+
+# -- taking a workflow action with the loop's rules ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts: name, role, grids (field staff) and department (a department's token)."""
+
+    name: str
+    role: str
+    grids: tuple[str, ...] = ()
+    department: str | None = None
+
+
+class Forbidden(PermissionError):
+    """The caller may not take this action on this incident."""
+
+
+def caller_of(store: Store, token_id: int, name: str, role: str, grids) -> Caller:
+    """The caller a token stands for (a department token carries its department)."""
+    department = store.token_department(token_id) if role == "department" else None
+    return Caller(name, role, tuple(grids), department)
+
+
+def act(
+    store: Store,
+    incident_id: int,
+    action: str,
+    caller: Caller,
+    note: str = "",
+    department: str | None = None,
+    follow_up: object = None,
+    at: datetime | None = None,
+) -> Incident:
+    """Take ``action`` with the loop's rules: who may (role, grids, department), a dispatch
+    names its department (given, else the subclass's when that department exists), a close
+    carries a follow-up (unsatisfied: the incident goes back as rework instead).
+
+    Raises NotFound, IllegalTransition (state forbids it), Forbidden, LoopRuleError (bad
+    department or follow-up).
+    """
+    moment = at or utc_now()
+    record = store.incident(incident_id, now=moment)
+    loop = store.incident_loops([incident_id])[incident_id]
+    if action not in actions_from(record.status):
+        allowed = ", ".join(actions_from(record.status)) or "none"
+        raise IllegalTransition(
+            f"cannot {action!r} an incident that is {record.status}; allowed: {allowed}"
+        )
+    permitted = allowed_actions(
+        record.status,
+        caller.role,
+        record.grid_code,
+        caller.grids,
+        loop.department,
+        caller.department,
+    )
+    if action not in permitted:
+        raise Forbidden(f"role {caller.role} may not {action!r} this incident")
+    target = None
+    if action in NEEDS_DEPARTMENT:
+        target = _department_for(store, department, record.type)
+    elif department is not None:
+        raise LoopRuleError("department is given only with dispatch", "department")
+    record_follow_up = None
+    if action in NEEDS_FOLLOW_UP:
+        record_follow_up = parse_follow_up(follow_up)
+    elif follow_up is not None:
+        raise LoopRuleError("follow_up is given only with close", "follow_up")
+    with store.transaction():
+        if record_follow_up is not None:
+            store.add_follow_up(
+                incident_id,
+                record_follow_up.method,
+                record_follow_up.satisfied,
+                record_follow_up.note,
+                caller.name,
+                iso(moment),
+            )
+            action = record_follow_up.outcome
+            if action == "return" and not note:
+                note = f"{FOLLOW_UP_METHODS[record_follow_up.method]}不满意，退回重办"
+        result = store.transition(incident_id, action, caller.name, note, at=moment)
+        if action in NEEDS_DEPARTMENT:
+            store.set_department(incident_id, target.code if target else None)
+        elif action == "decline":
+            store.set_department(incident_id, None)
+    return result
+
+
+def _department_for(store: Store, given: str | None, incident_type: str):
+    if given is not None:
+        if not isinstance(given, str) or store.department(given) is None:
+            raise LoopRuleError(f"unknown department {given!r}", "department")
+        return store.department(given)
+    taxonomy = store.taxonomy()
+    if incident_type in taxonomy:
+        return store.department(taxonomy.subclass(incident_type).department)
+    return None
+
+
+# -- escalation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation the sweep recorded."""
+
+    incident_id: int
+    status: str
+    due_at: str
+    level: int
+
+
+def escalate_overdue(store: Store, now: datetime | None = None) -> list[Escalation]:
+    """Escalate every open incident whose current deadline passed (once per deadline): one
+    level up, recorded as an 'escalated' event that the live stream sends. Safe to run from
+    several processes (a deadline is escalated once)."""
+    moment = now or utc_now()
+    done = []
+    for item in store.overdue_unescalated(iso(moment)):
+        level = next_level(item.escalation_level)
+        note = (
+            f"{labels.label('states', item.status)}超过时限（{item.due_at}），"
+            f"升级至{level_name(level)}督办"
+        )
+        if store.record_escalation(item.incident_id, item.due_at, level, iso(moment), note):
+            done.append(Escalation(item.incident_id, item.status, item.due_at, level))
+    return done
+
+
+# -- departments ------------------------------------------------------------------------------
+
+DEPARTMENT_LEVELS = ("street", "district", "city")
+
+
+def check_department(code: object, name: object, level: object = None) -> tuple[str, str, str]:
+    """A department's fields checked (LoopRuleError naming the field)."""
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise LoopRuleError(
+            "code must be 1-32 letters, digits, _ or - (starting with a letter or digit)", "code"
+        )
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise LoopRuleError("name must be text of 1-100 characters", "name")
+    level = level or "district"
+    if level not in DEPARTMENT_LEVELS:
+        raise LoopRuleError(f"level must be one of {', '.join(DEPARTMENT_LEVELS)}", "level")
+    return code, name.strip(), level
+
+
+def department_token_for(store: Store, code: str, name: str) -> str:
+    """A new token of role ``department`` bound to department ``code`` (shown once)."""
+    with store.transaction():
+        token = store.create_token("department", name)
+        store.bind_token_department(store.check_token(token).id, code)
+    return token
+
+
+def queue(store: Store, code: str, now: datetime | None = None) -> list[Incident]:
+    """Open incidents dispatched to department ``code``, the soonest deadline first."""
+    moment = now or utc_now()
+    records = [store.incident(i, now=moment) for i in store.loop_incident_ids(department=code)]
+    open_ = [r for r in records if r.status not in FINAL_STATES]
+    return sorted(open_, key=lambda r: (r.due_at or "9999", r.id))

@@ -33,6 +33,60 @@ class DuplicateReport:
     at: str
 
 
+@dataclass(frozen=True)
+class Department:
+    """A functional department (职能部门) incidents are dispatched to."""
+
+    code: str
+    name: str
+    level: str  # the administrative level it answers at: district | city
+
+
+@dataclass(frozen=True)
+class IncidentLoop:
+    """What the loop adds to an incident: its department and escalation level."""
+
+    incident_id: int
+    department: str | None  # department code
+    escalation_level: int  # 0 community, 1 street, 2 district, 3 city
+    escalated_due: str | None  # the deadline whose passing was escalated last
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A follow-up (回访) of a handled incident: by phone or visit, satisfied or not."""
+
+    id: int
+    incident_id: int
+    method: str
+    satisfied: bool
+    note: str
+    actor: str
+    at: str
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A member of grid staff (网格长, 专职网格员, ...) and the grid or micro-grid codes they
+    cover."""
+
+    id: int
+    name: str
+    role: str
+    phone: str
+    grids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """An open incident past its current deadline that has not been escalated for it yet."""
+
+    incident_id: int
+    status: str
+    due_at: str
+    escalation_level: int
+
+
 @runtime_checkable
 class LoopStore(Protocol):
     """The loop's storage methods (beside :class:`gridmap.store.base.Store`)."""
@@ -66,6 +120,45 @@ class LoopStore(Protocol):
     def unlink_duplicate(self, duplicate_id: int, split_into: int) -> DuplicateReport:
         """Mark a duplicate report as split off into incident ``split_into`` (NotFound when
         no linked duplicate has that id)."""
+
+    # departments
+    def add_department(self, code: str, name: str, level: str = "district") -> None:
+        """Add a department (ValueError when the code or name exists)."""
+
+    def departments(self) -> list[Department]: ...
+    def department(self, code_or_name: str) -> Department | None: ...
+    def bind_token_department(self, token_id: int, code: str) -> None: ...
+    def token_department(self, token_id: int) -> str | None: ...
+
+    # the loop's state of incidents
+    def incident_loops(self, incident_ids: list[int]) -> dict[int, IncidentLoop]:
+        """Loop state of incidents (every id given is in the answer)."""
+
+    def set_department(self, incident_id: int, code: str | None) -> None: ...
+    def loop_incident_ids(
+        self, department: str | None = None, escalated: bool | None = None
+    ) -> list[int]:
+        """Ids of incidents handled by ``department`` and/or escalated at least once."""
+
+    def add_follow_up(
+        self, incident_id: int, method: str, satisfied: bool, note: str, actor: str, at: str
+    ) -> int: ...
+    def follow_ups(self, incident_id: int) -> list[FollowUp]: ...
+    def overdue_unescalated(self, now: str) -> list[Overdue]:
+        """Open incidents whose current deadline passed before ``now`` and was not escalated."""
+
+    def record_escalation(
+        self, incident_id: int, due_at: str, level: int, at: str, note: str
+    ) -> bool:
+        """Raise the level and write an 'escalated' event (False when someone else already
+        escalated this deadline: nothing written)."""
+
+    # grid staff
+    def replace_staff(self, members: list[StaffMember]) -> int:
+        """Replace every staff member (ids are assigned here); returns how many."""
+
+    def staff(self, grid: str | None = None) -> list[StaffMember]:
+        """Staff covering ``grid`` (a grid, micro-grid or division code), or everyone."""
 
 
 class TaxonomyLimits:

@@ -8,7 +8,6 @@ from flask import jsonify, request
 
 from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees
-from gridmap.rules.workflow import IllegalTransition, actions_from, allowed_actions
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
@@ -27,6 +26,7 @@ from web.api import (
     store,
     text_field,
 )
+from web.api.loop import loop_act, loop_json
 from web.auth import User, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
@@ -69,11 +69,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
                 "match_level": record.match_level,
                 "history": [asdict(h) for h in store().history(record.id)],
                 "duplicates": store().duplicate_counts([record.id]).get(record.id, 0),
-                "allowed_actions": (
-                    allowed_actions(record.status, user.role, record.grid_code, user.grids)
-                    if user
-                    else []
-                ),
+                **loop_json(record, user),
                 "action_names": labels.ACTIONS,
             }
         )
@@ -199,28 +195,15 @@ def create_incident():
 
 @bp.post("/incidents/<int:incident_id>/transition")
 def transition(incident_id: int):
-    """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...)."""
+    """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...);
+    ``department`` with dispatch, ``follow_up`` {method, satisfied, note} with close."""
     user = require_user("field")
     body = json_body()
     action = body.get("action")
     if not isinstance(action, str) or not action:
         raise ApiError(400, "missing field action", field="action")
     note = text_field(body, "note", MAX_NOTE, required=False)
-    try:
-        record = store().incident(incident_id)
-    except NotFound as error:
-        raise ApiError(404, str(error), field="id") from None
-    if action not in actions_from(record.status):
-        raise ApiError(
-            409,
-            f"cannot {action!r} an incident that is {record.status}; "
-            f"allowed: {', '.join(actions_from(record.status)) or 'none'}",
-            field="action",
-        )
-    if action not in allowed_actions(record.status, user.role, record.grid_code, user.grids):
-        raise ApiError(403, f"role {user.role} may not {action!r} this incident", field="action")
-    try:
-        record = store().transition(incident_id, action, user.name, note)
-    except IllegalTransition as error:  # someone else moved it first
-        raise ApiError(409, str(error), field="action") from None
+    record = loop_act(
+        incident_id, action, user, note, body.get("department"), body.get("follow_up")
+    )
     return jsonify(incident_json(record, user, full=True))

@@ -6,17 +6,72 @@ Thin doors over :mod:`gridmap.services.loop` and the store; rules live in
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import asdict
 
-from flask import jsonify
+from flask import jsonify, request
 
 from gridmap.rules import labels
-from gridmap.services.loop import split_duplicate
+from gridmap.rules import staff as staff_rules
+from gridmap.rules.escalation import LoopRuleError, level_name
+from gridmap.rules.workflow import IllegalTransition, allowed_actions
+from gridmap.services.loop import (
+    Caller,
+    Forbidden,
+    act,
+    caller_of,
+    check_department,
+    department_token_for,
+    escalate_overdue,
+    queue,
+    split_duplicate,
+)
+from gridmap.services.staff import field_token, workload
 from gridmap.store import NotFound
-from web.api import bp, point_json, store
-from web.api.incidents import incident_json
-from web.auth import require_user, requires
+from web.api import bp, json_body, point_json, store
+from web.auth import User, require_user, requires
 from web.errors import ApiError
+
+
+def caller(user: User) -> Caller:
+    return caller_of(store(), user.id, user.name, user.role, user.grids)
+
+
+def loop_json(record, user: User | None) -> dict:
+    """The loop's part of a full incident: department, escalation, follow-ups, and the
+    actions the caller may take (a department's token: on incidents dispatched to it)."""
+    loop = store().incident_loops([record.id])[record.id]
+    me = caller(user) if user else None
+    department = store().department(loop.department) if loop.department else None
+    return {
+        "department": loop.department,
+        "department_name": department.name if department else None,
+        "escalation_level": loop.escalation_level,
+        "escalation_level_name": level_name(loop.escalation_level),
+        "follow_ups": [asdict(f) for f in store().follow_ups(record.id)],
+        "allowed_actions": (
+            allowed_actions(
+                record.status, me.role, record.grid_code, me.grids, loop.department, me.department
+            )
+            if me
+            else []
+        ),
+    }
+
+
+def loop_act(incident_id: int, action: str, user: User, note: str, department, follow_up):
+    """Take an action through the loop service; its refusals as 404/409/403/400."""
+    try:
+        return act(store(), incident_id, action, caller(user), note, department, follow_up)
+    except NotFound as error:
+        raise ApiError(404, str(error), field="id") from None
+    except IllegalTransition as error:
+        raise ApiError(409, str(error), field="action") from None
+    except Forbidden as error:
+        raise ApiError(403, str(error), field="action") from None
+    except LoopRuleError as error:
+        raise ApiError(400, error.message, field=error.field) from None
 
 
 @bp.get("/taxonomy")
@@ -53,6 +108,8 @@ def duplicates(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/duplicates/<int:duplicate_id>/split")
 def split(incident_id: int, duplicate_id: int):
     """Split a linked report off into an incident of its own (dispatcher)."""
+    from web.api.incidents import incident_json
+
     user = require_user("dispatcher")
     _incident_or_404(incident_id)
     try:
@@ -69,7 +126,30 @@ def split(incident_id: int, duplicate_id: int):
 def openapi_paths(op, path_param) -> dict:
     """This module's paths for ``/openapi.json`` (``op``/``path_param``: its helpers)."""
     incident = path_param("incident_id", "integer")
+    code = path_param("code")
     return {
+        "/api/departments": {
+            "get": op("Departments incidents are dispatched to", "viewer"),
+            "post": op("Add a department {code, name, level}", "admin", ok="201"),
+        },
+        "/api/departments/{code}/tokens": {
+            "post": op("Issue a token bound to a department", "admin", [code], ok="201")
+        },
+        "/api/staff": {"get": op("Grid staff (all, or covering ?grid=)", "viewer")},
+        "/api/staff/workload": {
+            "get": op("Households per full-time staff member per grid or community", "viewer")
+        },
+        "/api/staff/{staff_id}/token": {
+            "post": op(
+                "Issue a field token for a staff member",
+                "admin",
+                [path_param("staff_id", "integer")],
+                ok="201",
+            )
+        },
+        "/api/departments/{code}/queue": {
+            "get": op("Open incidents dispatched to a department", "department", [code])
+        },
         "/api/taxonomy": {
             "get": op("Incident taxonomy: major classes, subclasses, limits, channels", "viewer")
         },
@@ -88,3 +168,154 @@ def openapi_paths(op, path_param) -> dict:
             "get": op("GeoReport v2 service definition (attributes)", None, [path_param("code")])
         },
     }
+
+
+# -- departments ------------------------------------------------------------------------------
+
+
+def _department_json(department) -> dict:
+    return {"code": department.code, "name": department.name, "level": department.level}
+
+
+@bp.get("/departments")
+@requires("viewer")
+def departments():
+    """Every department incidents can be dispatched to."""
+    return jsonify({"departments": [_department_json(d) for d in store().departments()]})
+
+
+@bp.post("/departments")
+def add_department():
+    """Add a department ``{code, name, level}`` (admin)."""
+    require_user("admin")
+    body = json_body()
+    try:
+        code, name, level = check_department(body.get("code"), body.get("name"), body.get("level"))
+        store().add_department(code, name, level)
+    except LoopRuleError as error:
+        raise ApiError(400, error.message, field=error.field) from None
+    except ValueError as error:
+        raise ApiError(409, str(error), field="code") from None
+    response = jsonify(_department_json(store().department(code)))
+    response.status_code = 201
+    return response
+
+
+def _department_or_404(code: str):
+    found = store().department(code)
+    if found is None or found.code != code:
+        raise ApiError(404, f"no department {code!r}", field="code")
+    return found
+
+
+@bp.post("/departments/<code>/tokens")
+def department_token(code: str):
+    """Issue a token of role ``department`` bound to this department (admin); shown once."""
+    require_user("admin")
+    department = _department_or_404(code)
+    body = json_body() if request.data else {}
+    name = body.get("name") or department.name
+    if not isinstance(name, str) or len(name) > 100:
+        raise ApiError(400, "name must be text of at most 100 characters", field="name")
+    token = department_token_for(store(), department.code, name)
+    response = jsonify({"token": token, "name": name, "department": department.code})
+    response.status_code = 201
+    return response
+
+
+@bp.get("/departments/<code>/queue")
+def department_queue(code: str):
+    """Open incidents dispatched to this department, the soonest deadline first (the
+    department's own token, or dispatcher and up)."""
+    from web.api.incidents import incident_json
+
+    user = require_user("viewer")
+    department = _department_or_404(code)
+    me = caller(user)
+    if not (user.at_least("dispatcher") or me.department == department.code):
+        raise ApiError(403, "only this department or a dispatcher sees its queue")
+    records = queue(store(), department.code)
+    return jsonify(
+        {
+            "department": _department_json(department),
+            "count": len(records),
+            "incidents": [incident_json(r, user, full=False) for r in records],
+        }
+    )
+
+
+# -- escalation sweep -----------------------------------------------------------------------------
+
+
+def start_sweeper(app) -> None:
+    """Escalate overdue incidents every ``ESCALATION_SWEEP_SECONDS`` (default 60; 0: never) in
+    a daemon thread, so an incident becoming overdue produces a live event without a request."""
+    default = 0 if app.config.get("TESTING") else 60  # tests sweep with a fake clock
+    seconds = float(app.config.get("ESCALATION_SWEEP_SECONDS", default))
+    if seconds <= 0:
+        return
+    target = app.extensions["gridmap_store"]
+    stop = threading.Event()
+    app.extensions["gridmap_sweeper_stop"] = stop
+
+    def run() -> None:
+        while not stop.wait(seconds):
+            try:
+                escalate_overdue(target)
+            except Exception:  # noqa: BLE001 - a busy or unreachable store: try next round
+                logging.getLogger("gridmap.loop").exception("escalation sweep failed")
+            finally:
+                target.close()
+
+    threading.Thread(target=run, name="gridmap-escalation", daemon=True).start()
+
+
+# -- grid staff ------------------------------------------------------------------------------
+
+
+def _staff_json(member) -> dict:
+    return {
+        "id": member.id,
+        "name": member.name,
+        "role": member.role,
+        "role_name": staff_rules.ROLES.get(member.role, member.role),
+        "phone": member.phone,
+        "grids": list(member.grids),
+    }
+
+
+@bp.get("/staff")
+@requires("viewer")
+def staff():
+    """Grid staff, all or those covering ``grid`` (a grid, micro-grid or division code)."""
+    grid = request.args.get("grid") or None
+    if grid is not None and (not grid.isdigit() or len(grid) > 21):
+        raise ApiError(400, "grid must be a grid or division code (digits)", field="grid")
+    members = store().staff(grid)
+    return jsonify(
+        {"grid": grid, "count": len(members), "staff": [_staff_json(m) for m in members]}
+    )
+
+
+@bp.get("/staff/workload")
+@requires("viewer")
+def staff_workload():
+    """Households per full-time staff member, per grid or community (``level``)."""
+    level = request.args.get("level", "grid")
+    if level not in ("grid", "community"):
+        raise ApiError(400, "level must be grid or community", field="level")
+    rows = [asdict(w) for w in workload(store(), level)]
+    return jsonify({"level": level, "units": rows})
+
+
+@bp.post("/staff/<int:staff_id>/token")
+def staff_token(staff_id: int):
+    """Issue a field token covering a staff member's grids (admin); shown once."""
+    require_user("admin")
+    try:
+        token = field_token(store(), staff_id)
+    except LookupError as error:
+        raise ApiError(404, str(error), field="staff_id") from None
+    response = jsonify({"token": token, "staff_id": staff_id})
+    response.status_code = 201
+    return response

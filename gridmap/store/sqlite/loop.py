@@ -14,10 +14,22 @@ its own).
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 from gridmap.rules.taxonomy import Taxonomy
-from gridmap.rules.workflow import iso, utc_now
+from gridmap.rules.workflow import FINAL_STATES, iso, utc_now
 from gridmap.store.base import NotFound
-from gridmap.store.loop import DuplicateReport, TaxonomyLimits, taxonomy_json
+from gridmap.store.loop import (
+    Department,
+    DuplicateReport,
+    FollowUp,
+    IncidentLoop,
+    Overdue,
+    StaffMember,
+    TaxonomyLimits,
+    taxonomy_json,
+)
 
 LOOP_MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -42,6 +54,52 @@ LOOP_MIGRATIONS: list[tuple[int, str]] = [
             split_into INTEGER REFERENCES incidents(id) ON DELETE SET NULL
         );
         CREATE INDEX duplicate_reports_incident ON duplicate_reports(incident_id, split_into);
+        """,
+    ),
+    (
+        2,
+        # Departments and the tokens bound to them; each incident's department and escalation
+        # level; follow-ups; grid staff and the codes they cover.
+        """
+        CREATE TABLE departments (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            level TEXT NOT NULL DEFAULT 'district',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE token_departments (
+            token_id INTEGER PRIMARY KEY REFERENCES tokens(id) ON DELETE CASCADE,
+            department_code TEXT NOT NULL REFERENCES departments(code)
+        );
+        CREATE TABLE incident_loop (
+            incident_id INTEGER PRIMARY KEY REFERENCES incidents(id) ON DELETE CASCADE,
+            department TEXT REFERENCES departments(code),
+            escalation_level INTEGER NOT NULL DEFAULT 0,
+            escalated_due TEXT
+        );
+        CREATE INDEX incident_loop_department ON incident_loop(department);
+        CREATE TABLE follow_ups (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+            method TEXT NOT NULL,
+            satisfied INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            actor TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        );
+        CREATE INDEX follow_ups_incident ON follow_ups(incident_id, id);
+        CREATE TABLE staff (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            phone TEXT NOT NULL DEFAULT '',
+            grids TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE staff_grids (
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            code TEXT NOT NULL,
+            PRIMARY KEY (code, staff_id)
+        ) WITHOUT ROWID;
         """,
     ),
 ]
@@ -170,6 +228,157 @@ class SQLiteLoop(TaxonomyLimits):
                 "UPDATE duplicate_reports SET split_into=? WHERE id=?", (split_into, duplicate_id)
             )
         return DuplicateReport(*row)
+
+    # -- departments ---------------------------------------------------------------------------
+
+    def add_department(self, code: str, name: str, level: str = "district") -> None:
+        try:
+            with self._loop_tx() as tx:
+                tx.execute(
+                    "INSERT INTO departments VALUES (?, ?, ?, ?)",
+                    (code, name, level, iso(utc_now())),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a department with code {code!r} or name {name!r} exists") from None
+
+    def departments(self) -> list[Department]:
+        rows = self.loop_conn.execute("SELECT code, name, level FROM departments ORDER BY code")
+        return [Department(*r) for r in rows]
+
+    def department(self, code_or_name: str) -> Department | None:
+        row = self.loop_conn.execute(
+            "SELECT code, name, level FROM departments WHERE code=? OR name=? "
+            "ORDER BY code=? DESC LIMIT 1",
+            (code_or_name, code_or_name, code_or_name),
+        ).fetchone()
+        return Department(*row) if row else None
+
+    def bind_token_department(self, token_id: int, code: str) -> None:
+        with self._loop_tx() as tx:
+            tx.execute("INSERT OR REPLACE INTO token_departments VALUES (?, ?)", (token_id, code))
+
+    def token_department(self, token_id: int) -> str | None:
+        row = self.loop_conn.execute(
+            "SELECT department_code FROM token_departments WHERE token_id=?", (token_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- the loop's state of incidents -----------------------------------------------------------
+
+    def incident_loops(self, incident_ids: list[int]) -> dict[int, IncidentLoop]:
+        out = {i: IncidentLoop(i, None, 0, None) for i in incident_ids}
+        if incident_ids:
+            rows = self.loop_conn.execute(
+                "SELECT incident_id, department, escalation_level, escalated_due "
+                "FROM incident_loop WHERE incident_id IN (SELECT value FROM json_each(?))",
+                (_json_list(incident_ids),),
+            )
+            out.update({r[0]: IncidentLoop(*r) for r in rows})
+        return out
+
+    def set_department(self, incident_id: int, code: str | None) -> None:
+        with self._loop_tx() as tx:
+            tx.execute(
+                "INSERT INTO incident_loop (incident_id, department) VALUES (?, ?) "
+                "ON CONFLICT (incident_id) DO UPDATE SET department=excluded.department",
+                (incident_id, code),
+            )
+
+    def loop_incident_ids(
+        self, department: str | None = None, escalated: bool | None = None
+    ) -> list[int]:
+        sql, params = "SELECT incident_id FROM incident_loop WHERE 1=1", []
+        if department is not None:
+            sql += " AND department=?"
+            params.append(department)
+        if escalated is not None:
+            sql += " AND escalation_level > 0" if escalated else " AND escalation_level = 0"
+        return [r[0] for r in self.loop_conn.execute(sql + " ORDER BY incident_id", params)]
+
+    def add_follow_up(
+        self, incident_id: int, method: str, satisfied: bool, note: str, actor: str, at: str
+    ) -> int:
+        with self._loop_tx() as tx:
+            return tx.execute(
+                "INSERT INTO follow_ups (incident_id, method, satisfied, note, actor, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (incident_id, method, int(satisfied), note, actor, at),
+            ).lastrowid
+
+    def follow_ups(self, incident_id: int) -> list[FollowUp]:
+        rows = self.loop_conn.execute(
+            "SELECT id, incident_id, method, satisfied, note, actor, at FROM follow_ups "
+            "WHERE incident_id=? ORDER BY id",
+            (incident_id,),
+        )
+        return [FollowUp(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def overdue_unescalated(self, now: str) -> list[Overdue]:
+        final = tuple(sorted(FINAL_STATES))
+        rows = self.loop_conn.execute(
+            "SELECT i.id, i.status, i.due_at, COALESCE(l.escalation_level, 0) FROM incidents i "
+            "LEFT JOIN incident_loop l ON l.incident_id = i.id "
+            f"WHERE i.status NOT IN {final!r} AND i.due_at IS NOT NULL AND i.due_at < ? "
+            "AND (l.escalated_due IS NULL OR l.escalated_due <> i.due_at) ORDER BY i.id",
+            (now,),
+        )
+        return [Overdue(*r) for r in rows]
+
+    def record_escalation(
+        self, incident_id: int, due_at: str, level: int, at: str, note: str
+    ) -> bool:
+        with self._loop_tx() as tx:
+            row = tx.execute(
+                "SELECT i.status, i.due_at, l.escalated_due FROM incidents i LEFT JOIN "
+                "incident_loop l ON l.incident_id = i.id WHERE i.id=?",
+                (incident_id,),
+            ).fetchone()
+            if row is None or row[1] != due_at or row[2] == due_at:
+                return False  # moved on meanwhile, or escalated by another sweeper
+            tx.execute(
+                "INSERT INTO incident_loop (incident_id, escalation_level, escalated_due) "
+                "VALUES (?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
+                "escalation_level=excluded.escalation_level, escalated_due=excluded.escalated_due",
+                (incident_id, level, due_at),
+            )
+            tx.execute(
+                "INSERT INTO incident_events (incident_id, event, action, from_state, to_state, "
+                "actor, at, note, late) VALUES (?, 'escalated', 'escalate', ?, ?, 'system', ?, "
+                "?, 1)",
+                (incident_id, row[0], row[0], at, note),
+            )
+        return True
+
+    # -- grid staff ------------------------------------------------------------------------------
+
+    def replace_staff(self, members: list[StaffMember]) -> int:
+        with self._loop_tx() as tx:
+            tx.execute("DELETE FROM staff_grids")
+            tx.execute("DELETE FROM staff")
+            for m in members:
+                sid = tx.execute(
+                    "INSERT INTO staff (name, role, phone, grids) VALUES (?, ?, ?, ?)",
+                    (m.name, m.role, m.phone, json.dumps(list(m.grids))),
+                ).lastrowid
+                tx.executemany(
+                    "INSERT OR IGNORE INTO staff_grids VALUES (?, ?)",
+                    [(sid, code) for code in m.grids],
+                )
+        return len(members)
+
+    def staff(self, grid: str | None = None) -> list[StaffMember]:
+        sql = "SELECT s.id, s.name, s.role, s.phone, s.grids FROM staff s"
+        params: list = []
+        if grid is not None:
+            # A member covers a code when one of theirs lies under it or it lies under theirs
+            # (a micro-grid under the asked grid, the asked grid under a community's head).
+            sql += (
+                " WHERE s.id IN (SELECT staff_id FROM staff_grids WHERE "
+                "(code >= ? AND code < ?) OR ? LIKE code || '%')"
+            )
+            params += [grid, grid + "\U0010ffff", grid]
+        rows = self.loop_conn.execute(sql + " ORDER BY s.id", params)
+        return [StaffMember(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
 
 
 def _json_list(values) -> str:
