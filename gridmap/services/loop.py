@@ -25,6 +25,7 @@ from gridmap.rules.workflow import (
     IllegalTransition,
     actions_from,
     allowed_actions,
+    in_own_grids,
     iso,
     utc_now,
 )
@@ -240,3 +241,45 @@ def queue(store: Store, code: str, now: datetime | None = None) -> list[Incident
     records = [store.incident(i, now=moment) for i in store.loop_incident_ids(department=code)]
     open_ = [r for r in records if r.status not in FINAL_STATES]
     return sorted(open_, key=lambda r: (r.due_at or "9999", r.id))
+
+
+# -- patrols ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A recorded patrol check-in."""
+
+    id: int
+    grid_code: str | None
+    at: str
+
+
+def check_in(
+    store: Store,
+    actor: str,
+    role: str,
+    grids: tuple[str, ...],
+    lon: float,
+    lat: float,
+    at: datetime | None = None,
+) -> CheckIn:
+    """Record a patrol check-in at an EPSG:4490 point (ReportError as for reports: outside the
+    city, outside field staff's own grids, nothing published)."""
+    import math
+
+    from gridmap.services.reporting import ReportError
+
+    moment = at or utc_now()
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ReportError("invalid", "lon/lat out of range", field="lon")
+    version = store.current_version()
+    if version is None:
+        raise ReportError("unavailable", "no grid version is published yet")
+    location = locate(store, version.id, lon, lat)
+    if location is None or location.grid_code is None:
+        raise ReportError("unlocatable", "the point is in no grid", field="lon")
+    if role == "field" and not in_own_grids(location.grid_code, grids):
+        raise ReportError("forbidden", "field staff check in only inside their own grids", "lon")
+    patrol_id = store.add_patrol(actor, lon, lat, location, iso(moment))
+    return CheckIn(patrol_id, location.grid_code, iso(moment))

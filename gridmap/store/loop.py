@@ -160,6 +160,18 @@ class LoopStore(Protocol):
     def staff(self, grid: str | None = None) -> list[StaffMember]:
         """Staff covering ``grid`` (a grid, micro-grid or division code), or everyone."""
 
+    # patrols and evaluation
+    def add_patrol(self, actor: str, lon: float, lat: float, location, at: str) -> int:
+        """Record a patrol check-in at a located point."""
+
+    def patrolled_grids(self, since: str, until: str) -> list[str]:
+        """Grid codes with at least one check-in in [since, until)."""
+
+    def evaluation_counts(self, level: str, since: str, until: str) -> list:
+        """:class:`gridmap.rules.kpi.EvaluationCounts` per unit of ``level`` (grid, community,
+        street, district or department) of incidents reported in [since, until); ``grids`` and
+        ``patrolled_grids`` are left 0 (the evaluation service fills them)."""
+
 
 class TaxonomyLimits:
     """Mixin: ``time_limits`` = the overrides a store was opened with, over its taxonomy.

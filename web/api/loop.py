@@ -10,27 +10,31 @@ import logging
 import threading
 from dataclasses import asdict
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from gridmap.rules import labels
 from gridmap.rules import staff as staff_rules
 from gridmap.rules.escalation import LoopRuleError, level_name
 from gridmap.rules.workflow import IllegalTransition, allowed_actions
+from gridmap.services.evaluation import evaluate, to_csv, to_xlsx
 from gridmap.services.loop import (
     Caller,
     Forbidden,
     act,
     caller_of,
     check_department,
+    check_in,
     department_token_for,
     escalate_overdue,
     queue,
     split_duplicate,
 )
+from gridmap.services.reporting import ReportError
 from gridmap.services.staff import field_token, workload
 from gridmap.store import NotFound
-from web.api import bp, json_body, point_json, store
+from web.api import bp, json_body, number_field, point_json, store
 from web.auth import User, require_user, requires
+from web.datum import point_to_storage
 from web.errors import ApiError
 
 
@@ -136,6 +140,17 @@ def openapi_paths(op, path_param) -> dict:
             "post": op("Issue a token bound to a department", "admin", [code], ok="201")
         },
         "/api/staff": {"get": op("Grid staff (all, or covering ?grid=)", "viewer")},
+        "/api/evaluation": {
+            "get": op(
+                "考核 indicators per level and period (JSON, CSV or XLSX)",
+                "viewer",
+                [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("level", "period", "format")
+                ],
+            )
+        },
+        "/api/patrols": {"post": op("Patrol check-in at a point", "field", ok="201")},
         "/api/staff/workload": {
             "get": op("Households per full-time staff member per grid or community", "viewer")
         },
@@ -317,5 +332,63 @@ def staff_token(staff_id: int):
     except LookupError as error:
         raise ApiError(404, str(error), field="staff_id") from None
     response = jsonify({"token": token, "staff_id": staff_id})
+    response.status_code = 201
+    return response
+
+
+# -- evaluation and patrols ---------------------------------------------------------------------
+
+EXPORTS = {
+    "csv": ("text/csv; charset=utf-8", to_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
+}
+
+
+@bp.get("/evaluation")
+@requires("viewer")
+def evaluation_view():
+    """考核: indicators per ``level`` (grid, community, street, district, department) for a
+    ``period`` (2026, 2026-Q1, 2026-03); ``format`` json (default), csv or xlsx."""
+    level = request.args.get("level", "district")
+    period = request.args.get("period", "")
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", *EXPORTS):
+        raise ApiError(400, "format must be json, csv or xlsx", field="format")
+    try:
+        result = evaluate(store(), level, period)
+    except ValueError as error:
+        name = "level" if str(error).startswith("level") else "period"
+        raise ApiError(400, str(error), field=name) from None
+    if fmt == "json":
+        return jsonify(result.as_json())
+    mimetype, render = EXPORTS[fmt]
+    response = Response(render(result), mimetype=mimetype.split(";")[0])
+    if ";" in mimetype:
+        response.headers["Content-Type"] = mimetype
+    filename = f"evaluation-{level}-{result.period}.{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.post("/patrols")
+def patrol():
+    """Patrol check-in (巡查签到) at ``lon``/``lat`` (``crs`` as for reports); field staff only
+    inside their own grids. Counted per grid as patrol coverage."""
+    user = require_user("field")
+    body = json_body()
+    lon, lat = number_field(body, "lon"), number_field(body, "lat")
+    crs = body.get("crs")
+    if crs is not None and not isinstance(crs, str):
+        raise ApiError(400, "crs must be text like wgs84 or gcj02", field="crs")
+    try:
+        lon, lat = point_to_storage(lon, lat, crs)
+    except ValueError as error:
+        raise ApiError(400, f"unknown crs: {error}", field="crs") from None
+    try:
+        done = check_in(store(), user.name, user.role, user.grids, lon, lat)
+    except ReportError as error:
+        status = {"forbidden": 403, "unavailable": 409, "unlocatable": 422}.get(error.kind, 400)
+        raise ApiError(status, error.message, field=error.field) from None
+    response = jsonify(asdict(done))
     response.status_code = 201
     return response

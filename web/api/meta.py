@@ -32,6 +32,7 @@ def meta() -> dict:
             for code in workflow.INCIDENT_TYPES
         ],
         "kpi": kpi.INDICATORS,
+        "evaluation": kpi.EVALUATION,  # 考核 indicators (GET /api/evaluation)
         "limits": {
             "description": reporting.MAX_DESCRIPTION,
             "address": reporting.MAX_ADDRESS,

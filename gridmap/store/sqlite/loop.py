@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from gridmap.rules.kpi import EvaluationCounts
 from gridmap.rules.taxonomy import Taxonomy
 from gridmap.rules.workflow import FINAL_STATES, iso, utc_now
 from gridmap.store.base import NotFound
@@ -102,7 +103,33 @@ LOOP_MIGRATIONS: list[tuple[int, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        3,
+        # Patrol check-ins (巡查签到): a point and a time, located like an incident.
+        """
+        CREATE TABLE patrols (
+            id INTEGER PRIMARY KEY,
+            actor TEXT NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            grid_code TEXT,
+            community_code TEXT,
+            street_code TEXT,
+            district_code TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX patrols_at ON patrols(at, grid_code);
+        """,
+    ),
 ]
+
+_EVALUATION_UNITS = {
+    "grid": "i.grid_code",
+    "community": "i.community_code",
+    "street": "i.street_code",
+    "district": "i.district_code",
+    "department": "l.department",
+}
 
 
 class SQLiteLoop(TaxonomyLimits):
@@ -379,6 +406,60 @@ class SQLiteLoop(TaxonomyLimits):
             params += [grid, grid + "\U0010ffff", grid]
         rows = self.loop_conn.execute(sql + " ORDER BY s.id", params)
         return [StaffMember(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
+
+    # -- patrols and evaluation -------------------------------------------------------------------
+
+    def add_patrol(self, actor: str, lon: float, lat: float, location, at: str) -> int:
+        with self._loop_tx() as tx:
+            return tx.execute(
+                "INSERT INTO patrols (actor, lon, lat, grid_code, community_code, street_code, "
+                "district_code, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    actor,
+                    lon,
+                    lat,
+                    location.grid_code,
+                    location.community_code,
+                    location.street_code,
+                    location.district_code,
+                    at,
+                ),
+            ).lastrowid
+
+    def patrolled_grids(self, since: str, until: str) -> list[str]:
+        rows = self.loop_conn.execute(
+            "SELECT DISTINCT grid_code FROM patrols WHERE at >= ? AND at < ? "
+            "AND grid_code IS NOT NULL ORDER BY grid_code",
+            (since, until),
+        )
+        return [r[0] for r in rows]
+
+    def evaluation_counts(self, level: str, since: str, until: str) -> list[EvaluationCounts]:
+        unit = _EVALUATION_UNITS[level]
+        sql = f"""
+            WITH base AS (
+                SELECT {unit} AS code, i.status, i.created_at, i.closed_at, i.rework,
+                    EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = i.id
+                            AND e.action = 'accept') AS registered,
+                    (SELECT COUNT(*) FROM incident_events e WHERE e.incident_id = i.id
+                     AND e.action = 'resolve') AS resolves,
+                    (SELECT COUNT(*) FROM incident_events e WHERE e.incident_id = i.id
+                     AND e.action = 'resolve' AND e.late = 1) AS late_resolves,
+                    (SELECT COUNT(*) FROM follow_ups f WHERE f.incident_id = i.id) AS fu,
+                    (SELECT COUNT(*) FROM follow_ups f WHERE f.incident_id = i.id
+                     AND f.satisfied = 1) AS fu_ok
+                FROM incidents i LEFT JOIN incident_loop l ON l.incident_id = i.id
+                WHERE i.created_at >= ? AND i.created_at < ? AND {unit} IS NOT NULL
+            )
+            SELECT code, COUNT(*), SUM(registered), SUM(resolves > 0),
+                SUM(resolves > 0 AND late_resolves = 0), SUM(status = 'closed'),
+                SUM(resolves > 0 AND rework > 0), SUM(fu), SUM(fu_ok),
+                SUM(CASE WHEN status = 'closed'
+                    THEN (julianday(closed_at) - julianday(created_at)) * 24 ELSE 0 END)
+            FROM base GROUP BY code ORDER BY code
+        """
+        rows = self.loop_conn.execute(sql, (since, until))
+        return [EvaluationCounts(*r[:9], round(float(r[9] or 0.0), 4), 0, 0) for r in rows]
 
 
 def _json_list(values) -> str:
