@@ -219,12 +219,12 @@ def test_closed_incidents_do_not_escalate(depts):
     assert escalate_overdue(depts, T0 + timedelta(days=30)) == []
 
 
-def test_the_server_escalates_without_any_request(tmp_path, city_store):
+def test_the_server_escalates_without_any_request(store_url, city_store):
     from web import create_app
 
     iid = new_incident(city_store, at=datetime(2026, 1, 5, tzinfo=UTC))  # long overdue
     last = city_store.last_event_id()
-    app = create_app({"DB": city_store.path, "ESCALATION_SWEEP_SECONDS": 0.05})
+    app = create_app({"DB": store_url, "ESCALATION_SWEEP_SECONDS": 0.05})
     try:
         deadline = time.monotonic() + 10
         events = []
@@ -307,24 +307,24 @@ def test_a_staff_field_token_covers_their_grids(client, tokens, city_store):
         ("name,role,phone,grids\n", "holds no rows"),
     ],
 )
-def test_bad_rosters_store_nothing(city_store, tmp_path, text, message, capsys):
+def test_bad_rosters_store_nothing(store_url, city_store, tmp_path, text, message, capsys):
     from gridmap.cli import main
 
     city_store.replace_staff([])
     path = tmp_path / "roster.csv"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SystemExit) as done:
-        main(["staff", "import", str(path), "--db", city_store.path])
+        main(["staff", "import", str(path), "--db", store_url])
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert message in err and str(path) in err and "Traceback" not in err
     assert city_store.staff() == []
 
 
-def test_cli_departments_staff_and_escalate(city_store, tmp_path, capsys):
+def test_cli_departments_staff_and_escalate(store_url, city_store, tmp_path, capsys):
     from gridmap.cli import main
 
-    db = ["--db", city_store.path]
+    db = ["--db", store_url]
 
     def run(*args):
         with pytest.raises(SystemExit) as done:

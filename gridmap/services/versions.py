@@ -10,6 +10,7 @@ version does not have.
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def publish(
         published_by=published_by,
     )
     tick("stored")
+    _warm_tiles(store, version_id, progress)
     activation = rehome(store, version_id, actor=published_by or "publish")
     return {
         "version_id": version_id,
@@ -149,6 +151,16 @@ def publish(
         **summary,
         "activation": activation.as_json(),
     }
+
+
+def _warm_tiles(store: Store, version_id: int, progress: Progress | None) -> None:
+    """Fill the vector-tile cache of the new version (gridmap.tiles, when that package is
+    installed). A real import: a broken tiles module fails the publish loudly."""
+    if importlib.util.find_spec("gridmap.tiles") is None:
+        return
+    from gridmap.tiles.cache import warm_tiles
+
+    warm_tiles(store, version_id, progress=progress)
 
 
 def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
@@ -348,9 +360,11 @@ def stale_tokens(store: Store, version_id: int, locator: VersionLocator | None =
 
 
 def kpis(store: Store, level: str, version: Version | None = None, **filters) -> list[KpiCounts]:
-    """Counts per unit of ``level`` under ``version`` (None or current: where incidents are
-    now). Under another version every incident is first located there once (kept)."""
-    if version is None or version.current:
+    """Counts per unit of ``level``. Without ``version``: by the grid each incident is in now
+    (open ones follow the current version; finished ones stay in the grid that handled them).
+    With a version (current or not): every incident by where it lies under that version; an
+    incident never located there is located once and kept."""
+    if version is None:
         return store.kpis(level, **filters)
     missing = store.incident_positions(missing_version=version.id)
     if missing:

@@ -124,9 +124,6 @@ def geocode():
         raise ApiError(400, f"q is longer than {MAX_QUERY} characters", field="q")
     version = current_version()
     found = geocoding.match(version.id, query)
-    lon = lat = None
-    if found.lon is not None:
-        lon, lat = (round(v, 7) for v in datum().to_display(found.lon, found.lat))
     grid = None
     if found.grid_code:
         layer_name = "grid"
@@ -141,18 +138,5 @@ def geocode():
                 "properties": dict(feature.props) | {"layer": layer_name},
                 "geometry": json.loads(geometry),
             }
-    return jsonify(
-        {
-            "match": {
-                "query": query,
-                "level": found.level,
-                "confidence": round(float(found.confidence), 4),
-                "address_id": found.address_id,
-                "address": found.address,
-                "lon": lon,
-                "lat": lat,
-                "grid_code": found.grid_code,
-            },
-            "grid": grid,
-        }
-    )
+    # The answer's shape (candidates, approximate point, highlight) is the geocoder's own.
+    return jsonify({"match": geocoding.answer(found, datum()), "grid": grid})

@@ -154,16 +154,27 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
         """Close this thread's connection (the next call opens a new one)."""
         self._pool.close()
 
+    def dispose(self) -> None:
+        """Nothing is pooled: closing this thread's connection is all there is to release."""
+        self._pool.close()
+
     def transaction(self):
         return self._pool.transaction()
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version``."""
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version "
-            "(version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
+        present = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if present:
+            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_version")}
+            if done >= {number for number, _ in MIGRATIONS}:
+                return  # up to date: opening takes no write lock
         with self.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
             done = {row[0] for row in tx.execute("SELECT version FROM schema_version")}
             for number, script in MIGRATIONS:
                 if number in done:
