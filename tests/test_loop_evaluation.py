@@ -10,7 +10,8 @@ import pytest
 from webcity import bearer
 
 from gridmap.rules import kpi
-from gridmap.services.loop import Caller, act, check_in
+from gridmap.services.incidents import act
+from gridmap.services.loop import Caller, check_in
 from gridmap.services.reporting import ReportError
 from gridmap.store import Location
 

@@ -134,8 +134,10 @@ def _finite(value: float) -> float:
     return value
 
 
-Lon = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-180, le=180)]
-Lat = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-90, le=90)]
+# Coordinates are finite numbers here; whether they lie in the city (or on Earth: 422) is the
+# reporting service's rule, in the datum it names.
+Lon = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite)]
+Lat = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite)]
 Zoom = Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=24)]
 Id = Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_ID)]
 
@@ -166,9 +168,27 @@ def _enum(values) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
 
 
-IncidentType = _enum([*INCIDENT_TYPES, *(labels.TYPES[code] for code in INCIDENT_TYPES)])
-ServiceCode = _enum(INCIDENT_TYPES)
-Action = _enum(ACTIONS)
+# Incident types are the store's taxonomy subclasses (a city loads its own) plus the built-in
+# types: the view checks them against the store (400 naming the field), not a fixed enum here.
+IncidentType = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a subclass code or name of GET /api/taxonomy, or a built-in type",
+            "examples": ["E0101", "暴露垃圾", *INCIDENT_TYPES],
+        }
+    ),
+]
+ServiceCode = IncidentType
+Channel = _enum(tuple(labels.CHANNELS))
+# An action outside the list is a 409 from the workflow ("allowed: ..."), not a parse error.
+Action = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    WithJsonSchema({"type": "string", "enum": list(ACTIONS)}),
+]
 State = _enum(STATES)
 Layer = _enum(tuple(LAYERS))
 Code = Annotated[str, StringConstraints(pattern=r"^\d{1,32}$")]
@@ -187,7 +207,11 @@ class IncidentIn(Model):
     """``POST /api/incidents``: a report at ``lon``/``lat`` (display datum or ``crs``) or an
     ``address``."""
 
-    type: IncidentType = Field(description="incident type code or its Chinese name")
+    type: IncidentType | None = Field(default=None, description="a built-in incident type")
+    category: IncidentType | None = Field(
+        default=None, description="taxonomy subclass code or name (GET /api/taxonomy)"
+    )
+    channel: Channel | None = Field(default=None, description="where the report came from")
     description: _text(MAX_DESCRIPTION, required=True)
     lon: Lon | None = None
     lat: Lat | None = None
@@ -195,12 +219,6 @@ class IncidentIn(Model):
         Field(default=None, examples=["wgs84"])
     )
     address: _text(MAX_ADDRESS, required=False) = ""
-
-    @model_validator(mode="after")
-    def _both(self):
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("give both lon and lat")
-        return self
 
     @property
     def type_code(self) -> str:
@@ -215,6 +233,13 @@ class TransitionIn(Model):
 
     action: Action
     note: _text(MAX_NOTE, required=False) = ""
+    department: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        default=None, description="with dispatch: department code or name"
+    )
+    follow_up: dict[str, Any] | None = Field(
+        default=None,
+        description="with close: {method: phone|visit, satisfied: bool, note}",
+    )
 
 
 class LoginIn(Model):
@@ -233,11 +258,20 @@ class Open311RequestIn(Model):
     address_string: _text(MAX_ADDRESS, required=False) = ""
     description: _text(MAX_DESCRIPTION, required=False) = ""
     api_key: Annotated[str, StringConstraints(max_length=MAX_TOKEN)] | None = None
+    channel: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None, alias="attribute[channel]", description="where the report came from"
+    )
 
     @model_validator(mode="after")
     def _both(self):
         if (self.lat is None) != (self.long is None):
-            raise ValueError("give both lat and long")
+            raise ValueError("give both lat and long, or address_string")
+        return self
+
+    @model_validator(mode="after")
+    def _somewhere(self):
+        if self.lat is None and not self.address_string:
+            raise ValueError("a location is required: lat and long, or address_string")
         return self
 
 
@@ -295,6 +329,7 @@ class GeocodeQuery(Model):
 class KpiQuery(Model):
     level: _enum(KPI_LEVELS) = "grid"
     format: _enum(KPI_FORMATS) = "json"
+    version: Annotated[Id, Field(ge=1)] | None = Field(default=None, description="grid version id")
 
 
 class StreamQuery(Model):
@@ -303,10 +338,17 @@ class StreamQuery(Model):
     max_seconds: Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=3600)] | None = None
 
 
+def _digits_in(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"\d{1,40}", value)):
+        raise ValueError("must be a request id (digits)")
+    return value
+
+
 class Open311Query(Model):
     """GeoReport v2 ``GET requests.json`` filters."""
 
-    service_request_id: _list(Annotated[Id, Field(ge=1)]) = []
+    # An id past 64 bits names no request: not found, like any unknown id (see MAX_ID).
+    service_request_id: _list(Annotated[int, BeforeValidator(_digits_in), Field(ge=1)]) = []
     service_code: _list(ServiceCode) = []
     status: _list(_enum(OPEN311_STATUSES)) = []
     start_date: Time | None = None

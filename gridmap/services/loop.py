@@ -11,20 +11,13 @@ from datetime import datetime
 
 from gridmap.rules import labels
 from gridmap.rules.escalation import (
-    FOLLOW_UP_METHODS,
     LoopRuleError,
     level_name,
     next_level,
-    parse_follow_up,
 )
 from gridmap.rules.taxonomy import CODE_PATTERN
 from gridmap.rules.workflow import (
     FINAL_STATES,
-    NEEDS_DEPARTMENT,
-    NEEDS_FOLLOW_UP,
-    IllegalTransition,
-    actions_from,
-    allowed_actions,
     in_own_grids,
     iso,
     utc_now,
@@ -78,7 +71,7 @@ def split_duplicate(
     return Split(store.incident(new_id, now=moment), incident_id, duplicate_id)
 
 
-# -- taking a workflow action with the loop's rules ------------------------------------------
+# -- who acts ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -91,91 +84,10 @@ class Caller:
     department: str | None = None
 
 
-class Forbidden(PermissionError):
-    """The caller may not take this action on this incident."""
-
-
 def caller_of(store: Store, token_id: int, name: str, role: str, grids) -> Caller:
     """The caller a token stands for (a department token carries its department)."""
     department = store.token_department(token_id) if role == "department" else None
     return Caller(name, role, tuple(grids), department)
-
-
-def act(
-    store: Store,
-    incident_id: int,
-    action: str,
-    caller: Caller,
-    note: str = "",
-    department: str | None = None,
-    follow_up: object = None,
-    at: datetime | None = None,
-) -> Incident:
-    """Take ``action`` with the loop's rules: who may (role, grids, department), a dispatch
-    names its department (given, else the subclass's when that department exists), a close
-    carries a follow-up (unsatisfied: the incident goes back as rework instead).
-
-    Raises NotFound, IllegalTransition (state forbids it), Forbidden, LoopRuleError (bad
-    department or follow-up).
-    """
-    moment = at or utc_now()
-    record = store.incident(incident_id, now=moment)
-    loop = store.incident_loops([incident_id])[incident_id]
-    if action not in actions_from(record.status):
-        allowed = ", ".join(actions_from(record.status)) or "none"
-        raise IllegalTransition(
-            f"cannot {action!r} an incident that is {record.status}; allowed: {allowed}"
-        )
-    permitted = allowed_actions(
-        record.status,
-        caller.role,
-        record.grid_code,
-        caller.grids,
-        loop.department,
-        caller.department,
-    )
-    if action not in permitted:
-        raise Forbidden(f"role {caller.role} may not {action!r} this incident")
-    target = None
-    if action in NEEDS_DEPARTMENT:
-        target = _department_for(store, department, record.type)
-    elif department is not None:
-        raise LoopRuleError("department is given only with dispatch", "department")
-    record_follow_up = None
-    if action in NEEDS_FOLLOW_UP:
-        record_follow_up = parse_follow_up(follow_up)
-    elif follow_up is not None:
-        raise LoopRuleError("follow_up is given only with close", "follow_up")
-    with store.transaction():
-        if record_follow_up is not None:
-            store.add_follow_up(
-                incident_id,
-                record_follow_up.method,
-                record_follow_up.satisfied,
-                record_follow_up.note,
-                caller.name,
-                iso(moment),
-            )
-            action = record_follow_up.outcome
-            if action == "return" and not note:
-                note = f"{FOLLOW_UP_METHODS[record_follow_up.method]}不满意，退回重办"
-        result = store.transition(incident_id, action, caller.name, note, at=moment)
-        if action in NEEDS_DEPARTMENT:
-            store.set_department(incident_id, target.code if target else None)
-        elif action == "decline":
-            store.set_department(incident_id, None)
-    return result
-
-
-def _department_for(store: Store, given: str | None, incident_type: str):
-    if given is not None:
-        if not isinstance(given, str) or store.department(given) is None:
-            raise LoopRuleError(f"unknown department {given!r}", "department")
-        return store.department(given)
-    taxonomy = store.taxonomy()
-    if incident_type in taxonomy:
-        return store.department(taxonomy.subclass(incident_type).department)
-    return None
 
 
 # -- escalation -------------------------------------------------------------------------------

@@ -4,35 +4,33 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import jsonify, request
+from flask import jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees
+from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
 from web.api import (
     CLUSTER_ABOVE,
     HEAT_MAX_CELLS,
-    MAX_NOTE,
     bp,
     datum,
     incident_filter,
     incident_types,
-    json_body,
-    number_field,
-    parse_zoom,
     point_json,
     store,
-    text_field,
 )
-from web.api.loop import loop_act, loop_json
+from web.api.loop import caller, loop_json
 from web.auth import User, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import IncidentIn, TransitionIn, ViewQuery, parse_json, parse_query
 
-# How each reason a report is refused answers over the JSON API.
+# How each reason a report or an action is refused answers over the JSON API.
 REPORT_STATUS = {"invalid": 400, "unlocatable": 422, "forbidden": 403, "unavailable": 409}
+ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403, "invalid": 400}
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
@@ -81,7 +79,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
 def incidents():
     """Incidents as GeoJSON, or clusters when more than 2,000 match."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     count = store().count_incidents(flt)
     if count > CLUSTER_ABOVE:
         cell = _cell_degrees(flt, zoom, pixels=60)
@@ -124,7 +122,7 @@ def _cell_degrees(flt: IncidentFilter, zoom: float | None, pixels: float) -> flo
 def incidents_heat():
     """Heat map points ``[lat, lon, weight]`` aggregated to at most ~5,000 cells."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     cell = _cell_degrees(flt, zoom, pixels=12)
     cells = store().incident_clusters(flt, cell)
     while len(cells) > HEAT_MAX_CELLS:
@@ -152,30 +150,28 @@ def incident(incident_id: int):
 def create_incident():
     """Report an incident at a point or an address; the grid is assigned here."""
     user = require_user("field")
-    body = json_body()
-    # ``category``: a taxonomy subclass code; ``type`` (a built-in type) is still accepted.
-    type_field = "category" if "category" in body else "type"
-    category = body.get(type_field)
-    if category is None:
-        raise ApiError(400, "missing field category (or type)", field="type")
-    lon = lat = None
-    if "lon" in body or "lat" in body:
-        lon, lat = number_field(body, "lon"), number_field(body, "lat")
-        crs = body.get("crs")
-        if crs is not None and not isinstance(crs, str):
-            raise ApiError(400, "crs must be text like wgs84 or gcj02", field="crs")
+    body = parse_json(IncidentIn)
+    lon, lat = body.lon, body.lat
+    if lon is not None or lat is not None:
+        if lon is None or lat is None:
+            raise ApiError(400, "give both lon and lat", field="lat" if lat is None else "lon")
         try:
-            lon, lat = point_to_storage(lon, lat, crs)
+            lon, lat = point_to_storage(lon, lat, body.crs)
         except ValueError as error:
             raise ApiError(400, f"unknown crs: {error}", field="crs") from None
+    # ``category``: a taxonomy subclass code or name; ``type`` (a built-in type) still works.
+    type_field = "category" if body.category is not None else "type"
+    category = body.category if body.category is not None else body.type
+    if category is None:
+        raise ApiError(400, "missing field category (or type)", field="type")
     report = Report(
         type=category,
-        description=body.get("description") or "",
+        description=body.description,
         lon=lon,
         lat=lat,
-        address=body.get("address") or "",
+        address=body.address,
         source="api",
-        channel=body.get("channel") or "",
+        channel=body.channel or "",
     )
     try:
         taken = take_report(store(), report, user, geocoding.places())
@@ -184,10 +180,10 @@ def create_incident():
         raise ApiError(REPORT_STATUS[error.kind], error.message, field=field) from None
     # take_report has committed: the answer acknowledges a durable record.
     record = taken.incident
-    body = incident_json(record, user, full=True)
+    answer = incident_json(record, user, full=True)
     if taken.duplicate_of is not None:  # linked to an open incident, not opened again
-        body |= {"duplicate_of": taken.duplicate_of, "duplicate_id": taken.duplicate_id}
-    response = jsonify(body)
+        answer |= {"duplicate_of": taken.duplicate_of, "duplicate_id": taken.duplicate_id}
+    response = jsonify(answer)
     response.status_code = 200 if taken.duplicate_of is not None else 201
     response.headers["Location"] = f"/api/incidents/{record.id}"
     return response
@@ -198,12 +194,17 @@ def transition(incident_id: int):
     """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...);
     ``department`` with dispatch, ``follow_up`` {method, satisfied, note} with close."""
     user = require_user("field")
-    body = json_body()
-    action = body.get("action")
-    if not isinstance(action, str) or not action:
-        raise ApiError(400, "missing field action", field="action")
-    note = text_field(body, "note", MAX_NOTE, required=False)
-    record = loop_act(
-        incident_id, action, user, note, body.get("department"), body.get("follow_up")
-    )
+    body = parse_json(TransitionIn)
+    try:
+        record = act(
+            store(),
+            incident_id,
+            body.action,
+            caller(user),
+            body.note,
+            body.department,
+            body.follow_up,
+        )
+    except ActionError as error:
+        raise ApiError(ACTION_STATUS[error.kind], error.message, field=error.field) from None
     return jsonify(incident_json(record, user, full=True))

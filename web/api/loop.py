@@ -15,12 +15,10 @@ from flask import Response, jsonify, request
 from gridmap.rules import labels
 from gridmap.rules import staff as staff_rules
 from gridmap.rules.escalation import LoopRuleError, level_name
-from gridmap.rules.workflow import IllegalTransition, allowed_actions
+from gridmap.rules.workflow import allowed_actions
 from gridmap.services.evaluation import evaluate, to_csv, to_xlsx
 from gridmap.services.loop import (
     Caller,
-    Forbidden,
-    act,
     caller_of,
     check_department,
     check_in,
@@ -62,20 +60,6 @@ def loop_json(record, user: User | None) -> dict:
             else []
         ),
     }
-
-
-def loop_act(incident_id: int, action: str, user: User, note: str, department, follow_up):
-    """Take an action through the loop service; its refusals as 404/409/403/400."""
-    try:
-        return act(store(), incident_id, action, caller(user), note, department, follow_up)
-    except NotFound as error:
-        raise ApiError(404, str(error), field="id") from None
-    except IllegalTransition as error:
-        raise ApiError(409, str(error), field="action") from None
-    except Forbidden as error:
-        raise ApiError(403, str(error), field="action") from None
-    except LoopRuleError as error:
-        raise ApiError(400, error.message, field=error.field) from None
 
 
 @bp.get("/taxonomy")
@@ -125,64 +109,6 @@ def split(incident_id: int, duplicate_id: int):
     response.status_code = 201
     response.headers["Location"] = f"/api/incidents/{done.incident.id}"
     return response
-
-
-def openapi_paths(op, path_param) -> dict:
-    """This module's paths for ``/openapi.json`` (``op``/``path_param``: its helpers)."""
-    incident = path_param("incident_id", "integer")
-    code = path_param("code")
-    return {
-        "/api/departments": {
-            "get": op("Departments incidents are dispatched to", "viewer"),
-            "post": op("Add a department {code, name, level}", "admin", ok="201"),
-        },
-        "/api/departments/{code}/tokens": {
-            "post": op("Issue a token bound to a department", "admin", [code], ok="201")
-        },
-        "/api/staff": {"get": op("Grid staff (all, or covering ?grid=)", "viewer")},
-        "/api/evaluation": {
-            "get": op(
-                "考核 indicators per level and period (JSON, CSV or XLSX)",
-                "viewer",
-                [
-                    {"name": n, "in": "query", "schema": {"type": "string"}}
-                    for n in ("level", "period", "format")
-                ],
-            )
-        },
-        "/api/patrols": {"post": op("Patrol check-in at a point", "field", ok="201")},
-        "/api/staff/workload": {
-            "get": op("Households per full-time staff member per grid or community", "viewer")
-        },
-        "/api/staff/{staff_id}/token": {
-            "post": op(
-                "Issue a field token for a staff member",
-                "admin",
-                [path_param("staff_id", "integer")],
-                ok="201",
-            )
-        },
-        "/api/departments/{code}/queue": {
-            "get": op("Open incidents dispatched to a department", "department", [code])
-        },
-        "/api/taxonomy": {
-            "get": op("Incident taxonomy: major classes, subclasses, limits, channels", "viewer")
-        },
-        "/api/incidents/{incident_id}/duplicates": {
-            "get": op("Reports linked to an incident as duplicates", "viewer", [incident])
-        },
-        "/api/incidents/{incident_id}/duplicates/{duplicate_id}/split": {
-            "post": op(
-                "Split a duplicate report off into its own incident",
-                "dispatcher",
-                [incident, path_param("duplicate_id", "integer")],
-                ok="201",
-            )
-        },
-        "/open311/v2/services/{code}.json": {
-            "get": op("GeoReport v2 service definition (attributes)", None, [path_param("code")])
-        },
-    }
 
 
 # -- departments ------------------------------------------------------------------------------

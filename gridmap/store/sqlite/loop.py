@@ -149,14 +149,22 @@ class SQLiteLoop(TaxonomyLimits):
         return self.conn
 
     def migrate_loop(self) -> None:
-        """Apply every loop migration not yet recorded in ``loop_schema_version``."""
+        """Apply every loop migration not yet recorded in ``loop_schema_version`` (a read when
+        they all are: a read request never waits for the write lock)."""
         from gridmap.store.sqlite.store import _statements
 
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS loop_schema_version "
-            "(version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
+        try:
+            done = {r[0] for r in self.conn.execute("SELECT version FROM loop_schema_version")}
+        except sqlite3.OperationalError:  # no such table yet
+            done = set()
+        if {number for number, _ in LOOP_MIGRATIONS} <= done:
+            self._loop_migrated = True
+            return
         with self.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS loop_schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
             done = {row[0] for row in tx.execute("SELECT version FROM loop_schema_version")}
             for number, script in LOOP_MIGRATIONS:
                 if number in done:
