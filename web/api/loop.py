@@ -189,10 +189,10 @@ def department_queue(code: str):
 
 
 def start_sweeper(app) -> None:
-    """Escalate overdue incidents every ``ESCALATION_SWEEP_SECONDS`` (default 60; 0: never) in
-    a daemon thread, so an incident becoming overdue produces a live event without a request."""
-    default = 0 if app.config.get("TESTING") else 60  # tests sweep with a fake clock
-    seconds = float(app.config.get("ESCALATION_SWEEP_SECONDS", default))
+    """Escalate overdue incidents every ``ESCALATION_SWEEP_SECONDS`` in a daemon thread, so an
+    incident becoming overdue produces a live event without a request. ``gridmap serve`` sets
+    60; an app built without the setting (tests, embedding) does not sweep."""
+    seconds = float(app.config.get("ESCALATION_SWEEP_SECONDS", 0))
     if seconds <= 0:
         return
     target = app.extensions["gridmap_store"]
