@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "gridmap.tiles.pmtiles:export_tiles",
         "Write a grid version's vector tiles into one .pmtiles file.",
     ),
+    "taxonomy": ("gridmap.taxonomy.cli:taxonomy", "Incident taxonomy: load a city's, show it."),
+    "department": ("gridmap.loop_cli:department", "Departments: add, list, issue tokens."),
+    "staff": ("gridmap.loop_cli:staff", "Grid staff: import a roster, issue field tokens."),
+    "escalate": ("gridmap.loop_cli:escalate", "Escalate incidents past their time limits."),
 }
 
 

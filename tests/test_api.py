@@ -249,6 +249,9 @@ def test_roles_for_reporting(client, tokens):
     assert post(client, tokens["dispatcher"], "/api/incidents", outside).status_code == 201
 
 
+SATISFIED = {"method": "phone", "satisfied": True}  # closing needs a follow-up (回访)
+
+
 def test_workflow_over_the_api(client, tokens):
     iid = post(client, tokens["field"], "/api/incidents", POINT).get_json()["id"]
     url = f"/api/incidents/{iid}/transition"
@@ -273,7 +276,8 @@ def test_workflow_over_the_api(client, tokens):
         ("dispatcher", "verify"),
         ("admin", "close"),
     ]:
-        assert post(client, tokens[role], url, {"action": action}).status_code == 200, action
+        body = {"action": action} | ({"follow_up": SATISFIED} if action == "close" else {})
+        assert post(client, tokens[role], url, body).status_code == 200, action
     detail = client.get(f"/api/incidents/{iid}", headers=bearer(tokens["dispatcher"])).get_json()
     assert detail["status"] == "closed" and detail["allowed_actions"] == []
     assert detail["rework"] == 1
@@ -793,7 +797,8 @@ def test_meta_serves_every_rule_and_label_from_its_one_home(client, tokens):
 
 def _move(client, token, iid, *actions):
     for action in actions:
-        r = post(client, token, f"/api/incidents/{iid}/transition", {"action": action})
+        body = {"action": action} | ({"follow_up": SATISFIED} if action == "close" else {})
+        r = post(client, token, f"/api/incidents/{iid}/transition", body)
         assert r.status_code == 200, r.get_json()
 
 

@@ -65,7 +65,10 @@ def test_status_open_closed_follows_the_loop(client, tokens):
         },
     ).get_json()[0]["service_request_id"]
     for action in ["accept", "dispatch", "start", "resolve", "verify", "close"]:
-        r = client.post(f"/api/incidents/{rid}/transition", headers=h, json={"action": action})
+        body = {"action": action}
+        if action == "close":  # closing needs a follow-up (回访)
+            body["follow_up"] = {"method": "visit", "satisfied": True}
+        r = client.post(f"/api/incidents/{rid}/transition", headers=h, json=body)
         assert r.status_code == 200
     got = client.get(f"{BASE}/requests/{rid}.json", headers=h).get_json()[0]
     assert got["status"] == "closed" and got["status_notes"] == "已结案"

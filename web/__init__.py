@@ -104,6 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(map_bp)
+    api.loop.start_sweeper(app)  # escalates overdue incidents (web/api/loop.py)
 
     @app.teardown_appcontext
     def _close_connection(_exc):

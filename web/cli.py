@@ -129,6 +129,7 @@ def build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, 
                 "BASEMAP_DATUM": basemap_datum,
                 "BASEMAP_ATTRIBUTION": basemap_attribution,
                 "INCIDENT_TIME_LIMITS": limits,
+                "ESCALATION_SWEEP_SECONDS": 60,  # escalate overdue incidents (web/api/loop.py)
             }
         )
     except ValueError as error:  # a bad store URL, datum or time limit

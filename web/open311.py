@@ -1,9 +1,12 @@
 """Open311 GeoReport v2 over the same incidents: services, requests (GET/POST), one request.
 
-Services are the incident types; a request is an incident (status ``open`` until it is closed or
-rejected; ``expected_datetime`` from the type's time limits). POST needs ``api_key`` (a token of
-role field or higher; field tokens only inside their grids). Reading requests needs a viewer
-token (``api_key`` or Bearer): they hold residents' addresses and descriptions.
+Services are generated from the incident taxonomy (each subclass, grouped by its 大类, then the
+built-in types); ``services/<code>.json`` is a service's definition with its attributes. A
+request is an incident (status ``open`` until it is closed or rejected; ``expected_datetime``
+from the subclass's time limits). POST needs ``api_key`` (a token of role field or higher; field
+tokens only inside their grids). Reading requests needs a viewer token (``api_key`` or Bearer):
+they hold residents' addresses and descriptions; the setting ``OPEN311_PUBLIC_READS`` (default
+off, as government deployments keep them private) makes them public as the spec expects.
 Only the JSON format is served; errors are GeoReport's ``[{"code", "description"}]``.
 """
 
@@ -14,10 +17,9 @@ from datetime import timedelta
 from flask import Blueprint, current_app, jsonify
 
 from gridmap.rules import labels
+from gridmap.rules.taxonomy import STAGE_NAMES, STAGES, URGENCIES
 from gridmap.rules.workflow import (
     FINAL_STATES,
-    HANDLING_HOURS,
-    INCIDENT_TYPES,
     OPEN_STATES,
     iso,
     utc_now,
@@ -25,7 +27,7 @@ from gridmap.rules.workflow import (
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
-from web.api import current_version, datum, store
+from web.api import current_version, datum, incident_types, store
 from web.auth import require_user
 from web.datum import point_to_storage
 from web.errors import ApiError
@@ -48,7 +50,7 @@ def _request_json(record: Incident) -> dict:
         "service_request_id": str(record.id),
         "status": "closed" if closed else "open",
         "status_notes": labels.label("states", record.status),
-        "service_name": labels.label("types", record.type),
+        "service_name": incident_types().get(record.type, record.type),
         "service_code": record.type,
         "description": record.description,
         "agency_responsible": _agency(),
@@ -65,28 +67,79 @@ def _request_json(record: Incident) -> dict:
     }
 
 
+def _service(code: str) -> dict:
+    taxonomy = store().taxonomy()
+    name = incident_types()[code]
+    limits = store().time_limits
+    if code in taxonomy:
+        sub = taxonomy.subclass(code)
+        basis = "工作时" if sub.basis == "working" else "小时"
+        stages = "，".join(f"{STAGE_NAMES[s]} {sub.limits[s]:g}" for s in STAGES)
+        return {
+            "service_code": code,
+            "service_name": name,
+            "description": (
+                f"{name}：{sub.department}负责，{URGENCIES[sub.urgency]}；时限（{basis}）{stages}"
+            ),
+            "metadata": True,
+            "type": "realtime",
+            "keywords": f"{name},{taxonomy.major(sub.major_code).name},{sub.department}",
+            "group": taxonomy.major(sub.major_code).name,
+        }
+    return {
+        "service_code": code,
+        "service_name": name,
+        "description": f"{name}（处置时限 {limits.hours(code, 'handling'):g} 小时）",
+        "metadata": False,  # built-in types: no definition advertised
+        "type": "realtime",
+        "keywords": name,
+        "group": "城市管理",
+    }
+
+
 @bp.get("/services.json")
 def services():
-    """The incident types as GeoReport services (public, as the spec has it)."""
+    """Every incident type as a GeoReport service (public, as the spec has it)."""
+    return jsonify([_service(code) for code in incident_types()])
+
+
+# Attributes a requester may give with any service (GeoReport "service definition").
+ATTRIBUTES = ("channel",)
+
+
+@bp.get("/services/<code>.json")
+def service_definition(code: str):
+    """A service's definition: the attributes a request of it may carry (public)."""
+    if code not in incident_types():
+        raise ApiError(404, f"no service {code!r}")
     return jsonify(
-        [
-            {
-                "service_code": code,
-                "service_name": labels.TYPES[code],
-                "description": f"{labels.TYPES[code]}（处置时限 {HANDLING_HOURS[code]:g} 小时）",
-                "metadata": False,
-                "type": "realtime",
-                "keywords": labels.TYPES[code],
-                "group": "城市管理",
-            }
-            for code in INCIDENT_TYPES
-        ]
+        {
+            "service_code": code,
+            "attributes": [
+                {
+                    "variable": True,
+                    "code": "channel",
+                    "datatype": "singlevaluelist",
+                    "required": False,
+                    "datatype_description": "上报渠道（默认 open311）",
+                    "order": 1,
+                    "description": "上报渠道",
+                    "values": [{"key": k, "name": v} for k, v in labels.CHANNELS.items()],
+                }
+            ],
+        }
     )
+
+
+def _require_reader() -> None:
+    """Request reads: public with OPEN311_PUBLIC_READS, else a viewer token."""
+    if not current_app.config.get("OPEN311_PUBLIC_READS", False):
+        require_user("viewer")
 
 
 @bp.get("/requests/<int:request_id>.json")
 def one_request(request_id: int):
-    require_user("viewer")
+    _require_reader()
     try:
         record = store().incident(request_id)
     except NotFound:
@@ -97,7 +150,7 @@ def one_request(request_id: int):
 @bp.get("/requests.json")
 def list_requests():
     """Requests filtered by service_request_id, service_code, status, start_date, end_date."""
-    require_user("viewer")
+    _require_reader()
     args = parse_query(Open311Query)
     if args.service_request_id:
         records = []
@@ -110,6 +163,9 @@ def list_requests():
                 continue
         return jsonify([_request_json(r) for r in records])
     codes = tuple(args.service_code)
+    for code in codes:
+        if code not in incident_types():
+            raise ApiError(400, f"unknown service_code {code!r}; see services.json")
     statuses: tuple[str, ...] = ()
     wanted = set(args.status)
     if wanted == {"open"}:
@@ -130,25 +186,41 @@ def create_request():
     user = require_user("field")
     values = parse_form(Open311RequestIn)
     code = values.service_code
+    if code not in incident_types():
+        raise ApiError(400, f"unknown service_code {code!r}; see services.json")
     lon = lat = None
     if values.lat is not None and values.long is not None:
         lon, lat = point_to_storage(values.long, values.lat, "wgs84")  # GeoReport is WGS84
     address = values.address_string
     # GeoReport makes the description optional: the type's name stands in.
-    description = values.description or labels.TYPES[code]
+    description = values.description or incident_types()[code]
     report = Report(
-        type=code, description=description, lon=lon, lat=lat, address=address, source="open311"
+        type=code,
+        description=description,
+        lon=lon,
+        lat=lat,
+        address=address,
+        source="open311",
+        channel=values.channel or "",
     )
     try:
-        record = take_report(store(), report, user, geocoding.places())
+        taken = take_report(store(), report, user, geocoding.places())
     except ReportError as error:
         # GeoReport errors are 400 (or 403 for a key that may not report there).
         status = {"forbidden": 403, "unavailable": 409}.get(error.kind, 400)
         name = {"address": "address_string", "lon": "lat and long"}.get(error.field or "")
         message = error.message if name is None else f"{name}: {error.message}"
         raise ApiError(status, message) from None
+    # A duplicate joins the open request it repeats: that one's id is the answer.
+    notice = "" if taken.duplicate_of is None else f"与请求 {taken.duplicate_of} 重复，已合并"
     response = jsonify(
-        [{"service_request_id": str(record.id), "service_notice": "", "account_id": None}]
+        [
+            {
+                "service_request_id": str(taken.incident.id),
+                "service_notice": notice,
+                "account_id": None,
+            }
+        ]
     )
     response.status_code = 201
     return response

@@ -168,8 +168,21 @@ def _enum(values) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
 
 
-IncidentType = _enum([*INCIDENT_TYPES, *(labels.TYPES[code] for code in INCIDENT_TYPES)])
-ServiceCode = _enum(INCIDENT_TYPES)
+# Incident types are the store's taxonomy subclasses (a city loads its own) plus the built-in
+# types: the view checks them against the store (400 naming the field), not a fixed enum here.
+IncidentType = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a subclass code or name of GET /api/taxonomy, or a built-in type",
+            "examples": ["E0101", "暴露垃圾", *INCIDENT_TYPES],
+        }
+    ),
+]
+ServiceCode = IncidentType
+Channel = _enum(tuple(labels.CHANNELS))
 # An action outside the list is a 409 from the workflow ("allowed: ..."), not a parse error.
 Action = Annotated[
     str,
@@ -194,7 +207,11 @@ class IncidentIn(Model):
     """``POST /api/incidents``: a report at ``lon``/``lat`` (display datum or ``crs``) or an
     ``address``."""
 
-    type: IncidentType = Field(description="incident type code or its Chinese name")
+    type: IncidentType | None = Field(default=None, description="a built-in incident type")
+    category: IncidentType | None = Field(
+        default=None, description="taxonomy subclass code or name (GET /api/taxonomy)"
+    )
+    channel: Channel | None = Field(default=None, description="where the report came from")
     description: _text(MAX_DESCRIPTION, required=True)
     lon: Lon | None = None
     lat: Lat | None = None
@@ -216,6 +233,13 @@ class TransitionIn(Model):
 
     action: Action
     note: _text(MAX_NOTE, required=False) = ""
+    department: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        default=None, description="with dispatch: department code or name"
+    )
+    follow_up: dict[str, Any] | None = Field(
+        default=None,
+        description="with close: {method: phone|visit, satisfied: bool, note}",
+    )
 
 
 class LoginIn(Model):
@@ -234,6 +258,9 @@ class Open311RequestIn(Model):
     address_string: _text(MAX_ADDRESS, required=False) = ""
     description: _text(MAX_DESCRIPTION, required=False) = ""
     api_key: Annotated[str, StringConstraints(max_length=MAX_TOKEN)] | None = None
+    channel: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None, alias="attribute[channel]", description="where the report came from"
+    )
 
     @model_validator(mode="after")
     def _both(self):

@@ -89,3 +89,141 @@ def indicators(counts: KpiCounts) -> dict:
     values["closure_rate"] = closure_rate(counts)
     values["on_time_rate"] = on_time_rate(counts)
     return {name: values[name] for name in INDICATORS}
+
+
+# == Evaluation (考核) of the closed loop ==========================================================
+# Added by the loop work (issue 12), kept apart from the live KPIs above: indicators per grid,
+# community, street, district or department over a month, quarter or year, each formula once.
+# Backends count (EvaluationCounts); the rates are computed here and nowhere else.
+
+EVALUATION_LEVELS = ("grid", "community", "street", "district", "department")
+EVALUATION_COUNTS = (
+    "reported",
+    "registered",
+    "handled",
+    "handled_on_time",
+    "closed",
+    "reworked",
+    "follow_ups",
+    "satisfied",
+    "handling_hours",
+    "grids",
+    "patrolled_grids",
+)
+# code -> {name, formula}: the README and GET /api/meta carry these words.
+EVALUATION: dict[str, dict[str, str]] = {
+    "reported": {"name": "上报数", "formula": "考核期内上报的事件数"},
+    "registered": {"name": "立案数", "formula": "其中受理立案的事件数"},
+    "closed": {"name": "结案数", "formula": "其中已结案的事件数"},
+    "registration_rate": {"name": "立案率", "formula": "立案数 ÷ 上报数"},
+    "on_time_rate": {
+        "name": "按期处置率",
+        "formula": "处置环节均未超时的已处置事件数 ÷ 已处置事件数",
+    },
+    "closure_rate": {"name": "结案率", "formula": "结案数 ÷ 立案数"},
+    "rework_rate": {"name": "返工率", "formula": "退回重办过的已处置事件数 ÷ 已处置事件数"},
+    "satisfaction_rate": {"name": "回访满意率", "formula": "满意的回访数 ÷ 回访数"},
+    "patrol_coverage": {
+        "name": "巡查覆盖率",
+        "formula": "考核期内有巡查签到的网格数 ÷ 网格数（部门无此项）",
+    },
+    "average_handling_hours": {
+        "name": "平均处置时长（小时）",
+        "formula": "已结案事件从上报到结案的小时数之和 ÷ 结案数",
+    },
+}
+
+
+@dataclass(frozen=True)
+class EvaluationCounts:
+    """Raw counts of one unit over one period (incidents reported in the period)."""
+
+    code: str
+    reported: int
+    registered: int  # accepted (立案) at some point
+    handled: int  # resolved (处置反馈) at least once
+    handled_on_time: int  # handled, and no resolve came after its deadline
+    closed: int
+    reworked: int  # handled incidents sent back at least once
+    follow_ups: int
+    satisfied: int
+    handling_hours: float  # sum over closed incidents of report -> close hours
+    grids: int  # grids in the unit (0 for departments)
+    patrolled_grids: int  # of which patrolled in the period
+
+
+def evaluation(counts: EvaluationCounts) -> dict:
+    """Every indicator of a unit, in the order of :data:`EVALUATION`.
+
+    >>> c = EvaluationCounts("330402", reported=10, registered=8, handled=6, handled_on_time=3,
+    ...     closed=4, reworked=1, follow_ups=4, satisfied=3, handling_hours=100.0, grids=5,
+    ...     patrolled_grids=4)
+    >>> e = evaluation(c)
+    >>> e["registration_rate"], e["on_time_rate"], e["closure_rate"], e["rework_rate"]
+    (0.8, 0.5, 0.5, 0.1667)
+    >>> e["satisfaction_rate"], e["patrol_coverage"], e["average_handling_hours"]
+    (0.75, 0.8, 25.0)
+    """
+    return {
+        "reported": counts.reported,
+        "registered": counts.registered,
+        "closed": counts.closed,
+        "registration_rate": _rate(counts.registered, counts.reported),
+        "on_time_rate": _rate(counts.handled_on_time, counts.handled),
+        "closure_rate": _rate(counts.closed, counts.registered),
+        "rework_rate": _rate(counts.reworked, counts.handled),
+        "satisfaction_rate": _rate(counts.satisfied, counts.follow_ups),
+        "patrol_coverage": _rate(counts.patrolled_grids, counts.grids),
+        "average_handling_hours": (
+            round(counts.handling_hours / counts.closed, 1) if counts.closed else None
+        ),
+    }
+
+
+def evaluation_total(rows: Iterable[EvaluationCounts], code: str = "") -> EvaluationCounts:
+    """Several units together (rates from the sums, never averages of rates)."""
+    sums: dict[str, float] = dict.fromkeys(EVALUATION_COUNTS, 0)
+    for row in rows:
+        for name in EVALUATION_COUNTS:
+            sums[name] += getattr(row, name)
+    return EvaluationCounts(code=code, **sums)
+
+
+def period_bounds(period: str) -> tuple[str, str]:
+    """(since, until) UTC ISO text of a period ``2026``, ``2026-Q1`` or ``2026-03``, in China
+    Standard Time (a month starts at 00:00 in Beijing); ValueError when malformed.
+
+    >>> period_bounds("2026-03")
+    ('2026-02-28T16:00:00Z', '2026-03-31T16:00:00Z')
+    >>> period_bounds("2026-Q4")[1], period_bounds("2026")[0]
+    ('2026-12-31T16:00:00Z', '2025-12-31T16:00:00Z')
+    """
+    from datetime import datetime
+
+    from gridmap.rules.workflow import CHINA, iso
+
+    text = period.strip() if isinstance(period, str) else ""
+    parts = text.split("-")
+    try:
+        year = int(parts[0])
+        if len(parts[0]) != 4 or not 2000 <= year <= 2100 or len(parts) > 2:
+            raise ValueError
+        if len(parts) == 1:
+            first, months = 1, 12
+        elif parts[1][:1].upper() == "Q" and len(parts[1]) == 2:
+            quarter = int(parts[1][1])
+            if not 1 <= quarter <= 4:
+                raise ValueError
+            first, months = 3 * quarter - 2, 3
+        elif len(parts[1]) == 2:
+            first, months = int(parts[1]), 1
+            if not 1 <= first <= 12:
+                raise ValueError
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"period must be YYYY, YYYY-Qn or YYYY-MM, not {period!r}") from None
+    end_month = first + months
+    start = datetime(year, first, 1, tzinfo=CHINA)
+    end = datetime(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=CHINA)
+    return iso(start), iso(end)

@@ -36,11 +36,15 @@ ACTIONS: dict[str, str] = {
     "verify": "核查通过",
     "return": "退回重办",
     "close": "结案",
+    "decline": "退单",
     "rehome": "网格调整",
+    "escalate": "督办升级",
+    "follow_up": "回访",
 }
 ROLES: dict[str, str] = {
     "viewer": "查看",
     "field": "网格员",
+    "department": "职能部门",
     "dispatcher": "指挥调度",
     "planner": "网格规划",
     "admin": "管理员",
@@ -91,12 +95,18 @@ LAYERS: dict[str, str] = {
     "exclusive": "专属网格",
     "roads": "道路",
 }
-# Where a report came in (incidents.source).
+# Where a report came in (incidents.source): the channels a city takes reports from, then the
+# doors of this system itself.
 CHANNELS: dict[str, str] = {
+    "hotline": "12345 热线",
+    "patrol": "网格巡查",
+    "app": "小程序/APP",
+    "petition": "信访",
+    "police": "110 联动",
     "api": "接口上报",
     "web": "网页上报",
     "field": "网格员上报",
-    "open311": "12345 热线（Open311）",
+    "open311": "Open311 接口",
     "import": "批量导入",
     "simulated": "模拟数据",
     "synthetic": "合成数据",

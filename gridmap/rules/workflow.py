@@ -7,6 +7,7 @@ and ``GET /api/meta`` sends it to the browser. Chinese names are in :mod:`gridma
     reported --accept--> accepted --dispatch--> dispatched --start--> handling --resolve--> resolved
     resolved --verify--> verified --close--> closed
     reported/accepted --reject--> rejected;  resolved --return--> returned --start--> handling
+    dispatched --decline--> accepted (a department sends it back); closing needs a follow-up
 
 Every step has a time limit per incident type (Jiaxing: 6 h to review a report, 15 h to respond);
 an incident whose current step is past its limit is overdue.
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
+from typing import Any
 
 STATES = (
     "reported",
@@ -51,11 +53,19 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "verify": (("resolved",), "verified"),
     "return": (("resolved", "verified"), "returned"),
     "close": (("verified",), "closed"),
+    # A department sends back an incident dispatched to it that is not its business (退单).
+    "decline": (("dispatched",), "accepted"),
 }
 # Field staff may take these on incidents inside their own grids; everything else needs dispatcher.
 FIELD_ACTIONS = frozenset({"start", "resolve"})
+# A department may take these on incidents dispatched to it: accept by starting (签收), send back,
+# report it handled.
+DEPARTMENT_ACTIONS = frozenset({"start", "decline", "resolve"})
+# Actions that hand the incident to a department (dispatch) or need a follow-up record (close).
+NEEDS_DEPARTMENT = frozenset({"dispatch"})
+NEEDS_FOLLOW_UP = frozenset({"close"})
 
-ROLES = ("viewer", "field", "dispatcher", "planner", "admin")
+ROLES = ("viewer", "field", "department", "dispatcher", "planner", "admin")
 
 # Hours allowed for handling (处置) per incident type; names are in gridmap.rules.labels.TYPES.
 HANDLING_HOURS: dict[str, float] = {
@@ -116,18 +126,28 @@ def in_own_grids(grid_code: str | None, prefixes: list[str] | tuple[str, ...]) -
 
 
 def allowed_actions(
-    state: str, role: str, grid_code: str | None = None, own_grids: tuple[str, ...] = ()
+    state: str,
+    role: str,
+    grid_code: str | None = None,
+    own_grids: tuple[str, ...] = (),
+    department: str | None = None,
+    own_department: str | None = None,
 ) -> list[str]:
-    """The actions a caller with ``role`` (and ``own_grids`` for field staff) may take now.
+    """The actions a caller with ``role`` (and ``own_grids`` for field staff, ``own_department``
+    for a department) may take now on an incident in ``grid_code`` handled by ``department``.
 
     >>> allowed_actions("dispatched", "field", "330402001002007", ("330402001002",))
     ['start']
     >>> allowed_actions("dispatched", "field", "330411001001001", ("330402001002",))
     []
+    >>> allowed_actions("dispatched", "department", department="sw", own_department="sw")
+    ['start', 'decline']
     """
     legal = actions_from(state)
     if role_at_least(role, "dispatcher"):
         return legal
+    if role == "department" and department is not None and department == own_department:
+        return [a for a in legal if a in DEPARTMENT_ACTIONS]
     if role == "field" and in_own_grids(grid_code, own_grids):
         return [a for a in legal if a in FIELD_ACTIONS]
     return []
@@ -146,11 +166,54 @@ DEFAULT_STEP_HOURS: dict[str, float | None] = {
 }
 
 
+# Working hours (工作时) of a government office, China Standard Time (UTC+8, no DST): Monday to
+# Friday, morning and afternoon sessions; public holidays are not modelled.
+CHINA = timezone(timedelta(hours=8))
+WORK_SESSIONS: tuple[tuple[time, time], ...] = (
+    (time(9, 0), time(12, 0)),
+    (time(13, 0), time(18, 0)),
+)
+WORK_DAYS = frozenset(range(5))  # Monday=0 .. Friday=4
+
+
+def add_hours(since: datetime, hours: float, basis: str = "calendar") -> datetime:
+    """``since`` plus ``hours`` of calendar time, or of working time (``basis="working"``:
+    only the hours of :data:`WORK_SESSIONS` on :data:`WORK_DAYS` count).
+
+    >>> friday_5pm = datetime(2026, 3, 6, 9, tzinfo=UTC)  # 17:00 in Beijing
+    >>> iso(add_hours(friday_5pm, 2, "working"))  # 1 h on Friday, 1 h on Monday morning
+    '2026-03-09T02:00:00Z'
+    >>> iso(add_hours(friday_5pm, 2))
+    '2026-03-06T11:00:00Z'
+    """
+    if basis == "calendar":
+        return since + timedelta(hours=hours)
+    if basis != "working":
+        raise ValueError(f"unknown hours basis {basis!r}; working or calendar")
+    left = timedelta(hours=hours)
+    local = since.astimezone(CHINA)
+    day = local.date()
+    while True:
+        if day.weekday() in WORK_DAYS:
+            for start, end in WORK_SESSIONS:
+                open_at = datetime.combine(day, start, CHINA)
+                close_at = datetime.combine(day, end, CHINA)
+                begin = max(open_at, local)
+                if begin >= close_at:
+                    continue
+                if begin + left <= close_at:
+                    return (begin + left).astimezone(UTC)
+                left -= close_at - begin
+        day += timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class TimeLimits:
     """Hours allowed per incident type and step; ``overrides`` is ``{type: {state: hours}}``.
 
-    A ``"*"`` type in ``overrides`` applies to every type.
+    A ``"*"`` type in ``overrides`` applies to every type. With a ``taxonomy``
+    (:class:`gridmap.rules.taxonomy.Taxonomy`) its subclasses are incident types too: their
+    stages set the limits of the states they cover, counted in working or calendar hours.
 
     >>> TimeLimits({"*": {"reported": 2}}).hours("noise", "reported")
     2.0
@@ -159,12 +222,13 @@ class TimeLimits:
     """
 
     overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    taxonomy: Any = None  # gridmap.rules.taxonomy.Taxonomy | None
 
     def __post_init__(self) -> None:
         if not isinstance(self.overrides, Mapping):
             raise ValueError("time limits must be {incident type or '*': {state: hours}}")
         for kind, steps in self.overrides.items():
-            if kind != "*" and kind not in HANDLING_HOURS:
+            if kind != "*" and not self.known(kind):
                 raise ValueError(f"time limits: unknown incident type {kind!r}")
             if not isinstance(steps, Mapping):
                 raise ValueError(f"time limits for {kind!r} must map states to hours")
@@ -176,21 +240,43 @@ class TimeLimits:
                 ):
                     raise ValueError(f"time limits for {kind!r}.{state}: hours must be > 0")
 
+    def known(self, incident_type: str) -> bool:
+        """A configured type: a built-in one or a subclass of the taxonomy."""
+        return incident_type in HANDLING_HOURS or (
+            self.taxonomy is not None and incident_type in self.taxonomy
+        )
+
+    def with_taxonomy(self, taxonomy: Any) -> TimeLimits:
+        """These overrides over another taxonomy."""
+        return TimeLimits(self.overrides, taxonomy)
+
     def hours(self, incident_type: str, state: str) -> float | None:
         for key in (incident_type, "*"):
             if state in self.overrides.get(key, {}):
                 value = self.overrides[key][state]
                 return None if value is None else float(value)
+        if self.taxonomy is not None and incident_type in self.taxonomy:
+            hours = self.taxonomy.state_hours(incident_type, state)
+            if hours is not None:
+                return hours
         if state == "handling":
             return HANDLING_HOURS.get(incident_type, HANDLING_HOURS["other"])
         return DEFAULT_STEP_HOURS.get(state)
+
+    def basis(self, incident_type: str) -> str:
+        """``working`` or ``calendar``: how this type's hours are counted."""
+        if self.taxonomy is not None and incident_type in self.taxonomy:
+            return self.taxonomy.basis(incident_type)
+        return "calendar"
 
     def due(self, incident_type: str, state: str, since: datetime) -> datetime | None:
         """The deadline of ``state`` entered at ``since`` (None for final states)."""
         if state in FINAL_STATES:
             return None
         hours = self.hours(incident_type, state)
-        return None if hours is None else since + timedelta(hours=hours)
+        if hours is None:
+            return None
+        return add_hours(since, hours, self.basis(incident_type))
 
     def total_hours(self, incident_type: str) -> float:
         """Hours from report to closure when every step takes its full limit (no rework)."""
@@ -249,7 +335,7 @@ def opening_deadlines(
     ('2026-01-01T06:00:00Z', '2026-01-03T17:00:00Z')
     """
     due = limits.due(incident_type, "reported", moment)
-    expected = moment + timedelta(hours=limits.total_hours(incident_type))
+    expected = add_hours(moment, limits.total_hours(incident_type), limits.basis(incident_type))
     return iso(due), iso(expected)
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from gridmap.model import Match
-from gridmap.rules import labels
-from gridmap.rules.workflow import INCIDENT_TYPES, in_own_grids
+from gridmap.rules import duplicates, labels
+from gridmap.rules.taxonomy import resolve_type
+from gridmap.rules.workflow import OPEN_STATES, in_own_grids, iso, parse_iso, utc_now
 from gridmap.services.locating import locate
-from gridmap.store import Incident, Store
+from gridmap.store import Incident, IncidentFilter, Store
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500
@@ -58,7 +60,8 @@ class Report:
     lon: float | None = None
     lat: float | None = None
     address: str = ""
-    source: str = "api"
+    source: str = "api"  # the door (api, open311, field, ...)
+    channel: str = ""  # where the report came from (hotline, patrol, ...): overrides source
 
 
 @dataclass(frozen=True)
@@ -70,22 +73,46 @@ class Places:
     nearest_address: Callable[[float, float], str]
 
 
-def incident_type(value: object) -> str:
-    """An incident type given as its code or its Chinese name -> code.
+@dataclass(frozen=True)
+class Taken:
+    """What became of a report: a new ``incident``, or (``duplicate_of`` set) the open incident
+    it was linked to as duplicate report ``duplicate_id``."""
+
+    incident: Incident
+    duplicate_of: int | None = None
+    duplicate_id: int | None = None
+
+
+def incident_type(value: object, taxonomy=None) -> str:
+    """An incident type (a taxonomy subclass or built-in type) given as code or Chinese name
+    -> code.
 
     >>> incident_type("垃圾堆放"), incident_type("noise")
     ('garbage', 'noise')
     """
-    if isinstance(value, str):
-        if value in INCIDENT_TYPES:
-            return value
-        for code in INCIDENT_TYPES:
-            if labels.TYPES.get(code) == value:
-                return code
+    code = resolve_type(value, taxonomy)
+    if code is None:
+        raise ReportError(
+            "invalid",
+            f"unknown incident category {value!r}: give a subclass code or name from "
+            "GET /api/taxonomy",
+            field="type",
+        )
+    return code
+
+
+def channel(value: object) -> str:
+    """A report channel code (hotline, patrol, app, petition, police, open311, ...).
+
+    >>> channel("hotline")
+    'hotline'
+    """
+    if isinstance(value, str) and value in labels.CHANNELS:
+        return value
     raise ReportError(
         "invalid",
-        f"unknown incident type {value!r}; one of {', '.join(INCIDENT_TYPES)}",
-        field="type",
+        f"unknown channel {value!r}; one of {', '.join(labels.CHANNELS)}",
+        field="channel",
     )
 
 
@@ -97,12 +124,23 @@ def _text(value: str, name: str, limit: int) -> str:
     return value.strip()
 
 
-def take_report(store: Store, report: Report, reporter: Reporter, places: Places) -> Incident:
-    """Validate, geocode, locate, authorise and create; returns the stored incident.
+def take_report(
+    store: Store,
+    report: Report,
+    reporter: Reporter,
+    places: Places,
+    at: datetime | None = None,
+) -> Taken:
+    """Validate, geocode, locate, authorise, deduplicate and create.
 
-    The incident is committed when this returns (the door may acknowledge it).
+    A report of a taxonomy subclass within 50 m and 24 h of an open incident of the same
+    subclass (:mod:`gridmap.rules.duplicates`) is linked to it instead of opening another.
+    Everything is committed when this returns (the door may acknowledge it).
     """
-    kind = incident_type(report.type)
+    moment = at or utc_now()
+    taxonomy = store.taxonomy()
+    kind = incident_type(report.type, taxonomy)
+    source = channel(report.channel) if report.channel else report.source
     description = _text(report.description, "description", MAX_DESCRIPTION)
     if not description:
         raise ReportError("invalid", "missing field description", field="description")
@@ -158,6 +196,20 @@ def take_report(store: Store, report: Report, reporter: Reporter, places: Places
         )
     if not address:  # a point report: name the standard address it is at, when one is close
         address = places.nearest_address(lon, lat)
+    if kind in taxonomy:
+        joined = _open_duplicate(store, kind, lon, lat, moment)
+        if joined is not None:
+            duplicate_id = store.add_duplicate(
+                joined.id,
+                description=description,
+                address=address,
+                lon=lon,
+                lat=lat,
+                reporter=reporter.name,
+                source=source,
+                at=iso(moment),
+            )
+            return Taken(store.incident(joined.id, now=moment), joined.id, duplicate_id)
     incident_id = store.create_incident(
         type=kind,
         description=description,
@@ -166,9 +218,29 @@ def take_report(store: Store, report: Report, reporter: Reporter, places: Places
         location=location,
         actor=reporter.name,
         address=address,
-        source=report.source,
+        source=source,
         version_id=version.id,
+        at=moment,
         match_level=level,
         approximate=approximate,
     )
-    return store.incident(incident_id)
+    return Taken(store.incident(incident_id, now=moment))
+
+
+def _open_duplicate(
+    store: Store, kind: str, lon: float, lat: float, moment: datetime
+) -> Incident | None:
+    """The open incident of ``kind`` a report at (lon, lat) repeats: the nearest, then oldest."""
+    flt = IncidentFilter(
+        bbox=duplicates.search_box(lon, lat),
+        statuses=OPEN_STATES,
+        types=(kind,),
+        since=iso(moment - duplicates.DUPLICATE_WINDOW),
+        until=iso(moment),
+    )
+    found = []
+    for incident in store.incidents(flt, now=moment):
+        distance = duplicates.distance_m(lon, lat, incident.lon, incident.lat)
+        if duplicates.is_duplicate(distance, moment - parse_iso(incident.created_at)):
+            found.append((distance, incident.id, incident))
+    return min(found)[2] if found else None

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from gridmap.rules import labels
-from gridmap.rules.workflow import INCIDENT_TYPES, iso, parse_iso
+from gridmap.rules.taxonomy import type_names
+from gridmap.rules.workflow import iso, parse_iso
 from gridmap.services.reporting import incident_type
 from gridmap.store import IncidentFilter, Store, Version
 from web.auth import check_cross_site_write
@@ -117,10 +118,15 @@ def parse_list(name: str, allowed) -> tuple[str, ...]:
 def incident_filter() -> IncidentFilter:
     """The incident filters of the query string (``web.schema.IncidentQuery``)."""
     query = parse_query(IncidentQuery)
+    taxonomy = store().taxonomy() if query.type else None
+    try:
+        types = tuple(dict.fromkeys(incident_type(t, taxonomy) for t in query.type))
+    except ValueError as error:  # ReportError: not a subclass or built-in type
+        raise ApiError(400, str(error), field="type") from None
     return IncidentFilter(
         bbox=storage_bbox(query.bbox),
         statuses=tuple(query.status),
-        types=tuple(dict.fromkeys(incident_type(t) for t in query.type)),
+        types=types,
         since=query.since,
         until=query.until,
         grid=query.grid,
@@ -133,8 +139,11 @@ def storage_bbox(bbox: tuple[float, float, float, float] | None):
 
 
 def incident_types() -> dict[str, str]:
-    """code -> name of the configured incident types."""
-    return {code: labels.TYPES.get(code, code) for code in INCIDENT_TYPES}
+    """code -> name of the configured incident types: the taxonomy's subclasses and the
+    built-in types (once per request)."""
+    if "gridmap_types" not in g:
+        g.gridmap_types = type_names(store().taxonomy())
+    return g.gridmap_types
 
 
 def text_field(data: dict, name: str, limit: int, required: bool) -> str:
@@ -174,4 +183,4 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
-from web.api import incidents, kpi, layers, meta, versions  # noqa: E402,F401
+from web.api import incidents, kpi, layers, loop, meta, versions  # noqa: E402,F401

@@ -8,7 +8,6 @@ from flask import jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees
-from gridmap.rules.workflow import allowed_actions
 from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
@@ -19,9 +18,11 @@ from web.api import (
     bp,
     datum,
     incident_filter,
+    incident_types,
     point_json,
     store,
 )
+from web.api.loop import caller, loop_json
 from web.auth import User, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
@@ -29,7 +30,7 @@ from web.schema import IncidentIn, TransitionIn, ViewQuery, parse_json, parse_qu
 
 # How each reason a report or an action is refused answers over the JSON API.
 REPORT_STATUS = {"invalid": 400, "unlocatable": 422, "forbidden": 403, "unavailable": 409}
-ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403}
+ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403, "invalid": 400}
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
@@ -38,7 +39,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
     out = {
         "id": record.id,
         "type": record.type,
-        "type_name": labels.label("types", record.type),
+        "type_name": incident_types().get(record.type, record.type),
         "status": record.status,
         "status_name": labels.label("states", record.status),
         "overdue": record.overdue,
@@ -65,11 +66,8 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
                 "source": record.source,
                 "match_level": record.match_level,
                 "history": [asdict(h) for h in store().history(record.id)],
-                "allowed_actions": (
-                    allowed_actions(record.status, user.role, record.grid_code, user.grids)
-                    if user
-                    else []
-                ),
+                "duplicates": store().duplicate_counts([record.id]).get(record.id, 0),
+                **loop_json(record, user),
                 "action_names": labels.ACTIONS,
             }
         )
@@ -161,32 +159,52 @@ def create_incident():
             lon, lat = point_to_storage(lon, lat, body.crs)
         except ValueError as error:
             raise ApiError(400, f"unknown crs: {error}", field="crs") from None
+    # ``category``: a taxonomy subclass code or name; ``type`` (a built-in type) still works.
+    type_field = "category" if body.category is not None else "type"
+    category = body.category if body.category is not None else body.type
+    if category is None:
+        raise ApiError(400, "missing field category (or type)", field="type")
     report = Report(
-        type=body.type,
+        type=category,
         description=body.description,
         lon=lon,
         lat=lat,
         address=body.address,
         source="api",
+        channel=body.channel or "",
     )
     try:
-        record = take_report(store(), report, user, geocoding.places())
+        taken = take_report(store(), report, user, geocoding.places())
     except ReportError as error:
-        raise ApiError(REPORT_STATUS[error.kind], error.message, field=error.field) from None
+        field = type_field if error.field == "type" else error.field
+        raise ApiError(REPORT_STATUS[error.kind], error.message, field=field) from None
     # take_report has committed: the answer acknowledges a durable record.
-    response = jsonify(incident_json(record, user, full=True))
-    response.status_code = 201
+    record = taken.incident
+    answer = incident_json(record, user, full=True)
+    if taken.duplicate_of is not None:  # linked to an open incident, not opened again
+        answer |= {"duplicate_of": taken.duplicate_of, "duplicate_id": taken.duplicate_id}
+    response = jsonify(answer)
+    response.status_code = 200 if taken.duplicate_of is not None else 201
     response.headers["Location"] = f"/api/incidents/{record.id}"
     return response
 
 
 @bp.post("/incidents/<int:incident_id>/transition")
 def transition(incident_id: int):
-    """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...)."""
+    """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...);
+    ``department`` with dispatch, ``follow_up`` {method, satisfied, note} with close."""
     user = require_user("field")
     body = parse_json(TransitionIn)
     try:
-        record = act(store(), incident_id, body.action, user, body.note)
+        record = act(
+            store(),
+            incident_id,
+            body.action,
+            caller(user),
+            body.note,
+            body.department,
+            body.follow_up,
+        )
     except ActionError as error:
         raise ApiError(ACTION_STATUS[error.kind], error.message, field=error.field) from None
     return jsonify(incident_json(record, user, full=True))

@@ -32,6 +32,7 @@ def meta() -> dict:
             for code in workflow.INCIDENT_TYPES
         ],
         "kpi": kpi.INDICATORS,
+        "evaluation": kpi.EVALUATION,  # 考核 indicators (GET /api/evaluation)
         "limits": {
             **schema.limits(),
             "cluster_above": CLUSTER_ABOVE,

@@ -59,6 +59,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
 
 SRID = 4490
@@ -177,7 +178,7 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     return " AND ".join(clauses)
 
 
-class PostGISStore:
+class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loop.py
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 

@@ -46,6 +46,7 @@ from gridmap.store.base import (
     Version,
 )
 from gridmap.store.sqlite.connection import Connections
+from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
 
 ADMIN_LEVELS = ("district", "street", "community")
@@ -124,7 +125,7 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.py
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
     Every write method commits before it returns (synchronous=FULL). To load many incidents,
