@@ -6,27 +6,35 @@ Every web, store and workflow test module uses these by name; pytest finds them 
 from __future__ import annotations
 
 import pytest
-from webcity import publish_city
+
+# The store backends (SQLite, PostgreSQL + PostGIS): `store_url` and friends; see backends.py.
+pytest_plugins = ("backends",)
+pytest.register_assert_rewrite("backends")
+
+from backends import release_store  # noqa: E402
+from webcity import publish_city  # noqa: E402
 
 ROLE_GRIDS = {"field": ("330402001001",)}  # field staff work in community 330402001001
 
 
 @pytest.fixture
-def city_store(tmp_path):
+def city_store(store_url):
+    """The tiny city published into a fresh store of each backend (tests run once per backend)."""
     from gridmap.store import open_store
 
-    store = open_store(tmp_path / "city.sqlite")
+    store = open_store(store_url)
     publish_city(store)
     yield store
-    store.close()
+    release_store(store)
 
 
 @pytest.fixture
-def app(tmp_path, city_store):
+def app(store_url, city_store):
     from web import create_app
 
-    app = create_app({"DB": city_store.path, "TESTING": True, "SSE_POLL_SECONDS": 0.05})
+    app = create_app({"DB": store_url, "TESTING": True, "SSE_POLL_SECONDS": 0.05})
     yield app
+    release_store(app.extensions["gridmap_store"])
 
 
 @pytest.fixture

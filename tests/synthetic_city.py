@@ -224,7 +224,7 @@ def _grid(code: str, kind: str, community: str, host: str | None, hh: int, geom)
 
 def publish_city(store, city: SyntheticCity, note: str = "synthetic city") -> dict:
     """Publish the city as the store's current grid version."""
-    from gridmap.store.publish import publish
+    from gridmap.services.versions import publish
 
     return publish(
         store, city.grids, city.boundaries, city.addresses, city.barriers, note=note, city="嘉兴市"
@@ -239,7 +239,8 @@ def add_incidents(
     ``moved_share`` of the incidents get their workflow steps stored one by one (the rest stay
     reported), which is what makes large counts slow; the benchmark lowers it.
     """
-    from gridmap.store.workflow import INCIDENT_TYPES
+    from gridmap.rules.workflow import INCIDENT_TYPES
+    from gridmap.store import Location
 
     rng = np.random.default_rng(seed)
     version = store.current_version()
@@ -267,16 +268,11 @@ def add_incidents(
             description=f"巡查发现问题 {n}",
             lon=float(xs[k] + offsets[n, 0]),
             lat=float(ys[k] + offsets[n, 1]),
-            location={
-                "grid_code": codes[k],
-                "community_code": community,
-                "street_code": community[:9],
-                "district_code": community[:6],
-            },
+            location=Location(codes[k], community, community[:9], community[:6]),
             actor="synthetic",
             address="",
             source="synthetic",
-            version_id=version["id"] if version else None,
+            version_id=version.id if version else None,
             at=created,
         )
         moved = path[: min(int(steps[n]), len(path))] if n < count * moved_share else ()

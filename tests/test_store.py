@@ -1,4 +1,8 @@
-"""The SQLite store: migrations, pragmas, published versions, bbox queries, tokens, durability."""
+"""The store: migrations, published versions, bbox queries, tokens, sessions, blobs, durability.
+
+Tests that look inside SQLite (pragmas, its files, a second sqlite3 connection) say so in their
+name; the rest use only the Store protocol.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ import sqlite3
 import pytest
 import shapely
 import webcity
+from backends import release_store
 
 from gridmap.errors import InputError
-from gridmap.store import IncidentFilter, NotFound, open_store
-from gridmap.store.publish import publish
-from gridmap.store.schema import MIGRATIONS
-from gridmap.store.sqlite import BANDS, band_for_zoom
+from gridmap.rules.display import BANDS, band_for_zoom
+from gridmap.services.locating import locate
+from gridmap.services.versions import publish
+from gridmap.store import IncidentFilter, Location, NotFound, StoreBusy, open_store
+from gridmap.store.sqlite.migrations import MIGRATIONS
 
 
-def test_new_store_is_migrated_wal_with_foreign_keys(tmp_path):
+def test_sqlite_new_store_is_migrated_wal_with_foreign_keys(tmp_path):
     store = open_store(tmp_path / "s.sqlite")
     assert store.schema_version() == MIGRATIONS[-1][0]
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -28,8 +34,8 @@ def test_new_store_is_migrated_wal_with_foreign_keys(tmp_path):
     assert rows == len(MIGRATIONS)
 
 
-def test_older_store_is_migrated_forward(tmp_path, monkeypatch):
-    import gridmap.store.sqlite as sqlite_module
+def test_sqlite_older_store_is_migrated_forward(tmp_path, monkeypatch):
+    import gridmap.store.sqlite.store as sqlite_module
 
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", MIGRATIONS[:1])
     old = open_store(tmp_path / "old.sqlite")
@@ -44,17 +50,16 @@ def test_older_store_is_migrated_forward(tmp_path, monkeypatch):
 
 def test_unsupported_url_is_refused(tmp_path):
     with pytest.raises(ValueError, match="postgresql"):
-        open_store("postgresql://localhost/grid")
+        open_store("mysql://localhost/grid")
     assert open_store(f"sqlite:///{tmp_path}/u.sqlite").schema_version() == MIGRATIONS[-1][0]
 
 
 def test_publish_stores_every_layer_and_band(city_store):
     version = city_store.current_version()
-    assert version["city"] == "嘉兴市" and version["current"]
-    assert version["bounds"] == [120.70, 30.70, 120.80, 30.80]
-    counts = dict(
-        city_store.conn.execute("SELECT layer, COUNT(*) FROM features GROUP BY layer").fetchall()
-    )
+    assert version.city == "嘉兴市" and version.current
+    assert version.bounds == (120.70, 30.70, 120.80, 30.80)
+    layers = ("district", "street", "community", "grid", "exclusive", "roads")
+    counts = {layer: len(city_store.layer_geometries(version.id, (layer,))) for layer in layers}
     assert counts == {
         "district": 1,
         "street": 2,
@@ -63,30 +68,34 @@ def test_publish_stores_every_layer_and_band(city_store):
         "exclusive": 1,
         "roads": 1,
     }
-    bands = city_store.conn.execute("SELECT DISTINCT band FROM feature_geoms").fetchall()
-    assert sorted(b[0] for b in bands) == sorted(BANDS)
-    assert version["summary"]["addresses"] == 8
+    # Every band is stored: each zoom gets a geometry (full detail equals the stored shape).
+    for band in BANDS:
+        rows = city_store.layer_features(version.id, "grid", None, band - 0.5)
+        assert len(rows) == 8 and all(json.loads(r.geojson)["type"] == "Polygon" for r in rows)
+    assert version.summary["addresses"] == 8
+    assert len(city_store.addresses(version.id)) == 8
 
 
 def test_bbox_query_uses_only_features_meeting_it(city_store):
-    vid = city_store.current_version()["id"]
+    vid = city_store.current_version().id
     west = city_store.layer_features(vid, "grid", (120.70, 30.70, 120.72, 30.72), 14)
-    assert [r[1] for r in west] == ["330402001001001"]
+    assert [r.code for r in west] == ["330402001001001"]
+    assert west[0].props["kind"] == "comprehensive"
     everything = city_store.layer_features(vid, "grid", None, None)
     assert len(everything) == 8
-    geometry = json.loads(everything[0][4])
+    geometry = json.loads(everything[0].geojson)
     assert geometry["type"] == "Polygon"
 
 
 def test_tiny_features_are_left_out_at_low_zoom(city_store):
-    vid = city_store.current_version()["id"]
+    vid = city_store.current_version().id
     # The exclusive grid is ~0.003 degrees wide: several pixels at zoom 12, under one at zoom 6.
     assert len(city_store.layer_features(vid, "exclusive", None, 12)) == 1
     assert city_store.layer_features(vid, "exclusive", None, 6) == []
 
 
-def test_simplification_reduces_vertices_at_low_zoom(tmp_path):
-    store = open_store(tmp_path / "s.sqlite")
+def test_simplification_reduces_vertices_at_low_zoom(store_url):
+    store = open_store(store_url)
     grids = webcity.grids()
     # A wiggly edge: many vertices a tenth of a metre apart.
     wiggly = shapely.Polygon(
@@ -94,31 +103,30 @@ def test_simplification_reduces_vertices_at_low_zoom(tmp_path):
         + [(120.725, 30.75), (120.70, 30.75)]
     )
     grids.loc[0, "geometry"] = wiggly
-    publish(store, grids, webcity.boundaries(), webcity.addresses())
-    rows = store.conn.execute(
-        "SELECT g.band, g.geojson FROM feature_geoms g JOIN features f ON f.id = g.feature_id "
-        "WHERE f.code = '330402001001001'"
-    ).fetchall()
-    vertices = {band: len(json.loads(text)["coordinates"][0]) for band, text in rows}
-    assert vertices[99] > 2000
-    assert vertices[band_for_zoom(10)] < 20
+    vid = publish(store, grids, webcity.boundaries(), webcity.addresses())["version_id"]
+
+    def vertices(zoom):
+        (row,) = [
+            r
+            for r in store.layer_features(vid, "grid", None, zoom)
+            if r.code == grids.loc[0, "grid_code"]
+        ]
+        return len(json.loads(row.geojson)["coordinates"][0])
+
+    assert vertices(None) > 2000
+    assert band_for_zoom(10) == 11 and vertices(10) < 20
 
 
 def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):
-    vid = city_store.current_version()["id"]
-    assert city_store.locate(vid, 120.702, 30.702)["grid_code"] == "330402001001501"
-    inside = city_store.locate(vid, 120.79, 30.79)
-    assert inside == {
-        "grid_code": "330402002002002",
-        "community_code": "330402002002",
-        "street_code": "330402002",
-        "district_code": "330402",
-    }
-    assert city_store.locate(vid, 121.5, 31.2) is None
+    vid = city_store.current_version().id
+    assert locate(city_store, vid, 120.702, 30.702).grid_code == "330402001001501"
+    inside = locate(city_store, vid, 120.79, 30.79)
+    assert inside == Location("330402002002002", "330402002002", "330402002", "330402")
+    assert locate(city_store, vid, 121.5, 31.2) is None
 
 
-def test_publish_names_missing_columns(tmp_path):
-    store = open_store(tmp_path / "s.sqlite")
+def test_publish_names_missing_columns(store_url):
+    store = open_store(store_url)
     with pytest.raises(InputError, match="grid_code"):
         publish(
             store,
@@ -130,16 +138,17 @@ def test_publish_names_missing_columns(tmp_path):
 
 
 def test_second_publish_becomes_current(city_store):
-    first = city_store.current_version()["id"]
+    first = city_store.current_version().id
     second = webcity.publish_city(city_store, note="v2")["version_id"]
-    assert city_store.current_version()["id"] == second != first
+    assert city_store.current_version().id == second != first
     city_store.set_current(first)
-    assert city_store.current_version()["id"] == first
+    assert city_store.current_version().id == first
+    assert [v.current for v in city_store.versions()] == [True, False]
     with pytest.raises(NotFound):
         city_store.set_current(999)
 
 
-def test_tokens_are_stored_hashed(tmp_path):
+def test_sqlite_tokens_are_stored_hashed(tmp_path):
     store = open_store(tmp_path / "t.sqlite")
     token = store.create_token("field", "王网格员", ["330402001001"])
     row = store.conn.execute("SELECT token_hash FROM tokens").fetchone()
@@ -157,26 +166,23 @@ def test_tokens_are_stored_hashed(tmp_path):
         store.create_token("superuser")
 
 
-def test_created_incident_is_visible_to_another_connection(city_store):
-    vid = city_store.current_version()["id"]
-    location = city_store.locate(vid, 120.71, 30.71)
+def test_created_incident_is_visible_to_another_connection(city_store, store_url):
+    vid = city_store.current_version().id
+    location = locate(city_store, vid, 120.71, 30.71)
     iid = city_store.create_incident(
         type="garbage", description="d", lon=120.71, lat=30.71, location=location, actor="t"
     )
-    other = sqlite3.connect(city_store.path)
-    assert other.execute("SELECT status FROM incidents WHERE id=?", (iid,)).fetchone() == (
-        "reported",
-    )
-    assert other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0] == 1
+    other = open_store(store_url)
+    assert other.incident(iid).status == "reported"
+    assert len(other.events_since(0)) == 1
+    release_store(other)
     assert city_store.count_incidents(IncidentFilter(bbox=(120.70, 30.70, 120.72, 30.72))) == 1
     assert city_store.count_incidents(IncidentFilter(bbox=(120.75, 30.75, 120.80, 30.80))) == 0
 
 
 def test_failed_transaction_leaves_nothing(city_store):
-    with pytest.raises(RuntimeError), city_store.transaction() as tx:
-        tx.execute(
-            "INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('a','viewer','h','t')"
-        )
+    with pytest.raises(RuntimeError), city_store.transaction():
+        city_store.create_token("viewer", "a")
         raise RuntimeError("boom")
     assert city_store.tokens() == []
 
@@ -189,12 +195,12 @@ def _run(argv):
     return exit_info.value.code
 
 
-def test_cli_publish_token_simulate(tmp_path, capsys):
+def test_cli_publish_token_simulate(tmp_path, store_url, capsys):
     webcity.grids().to_file(tmp_path / "grids.gpkg")
     webcity.boundaries().to_file(tmp_path / "boundaries.gpkg")
     webcity.barriers().to_file(tmp_path / "barriers.gpkg")
     webcity.addresses().to_csv(tmp_path / "addresses.csv", index=False)
-    db = str(tmp_path / "cli.sqlite")
+    db = store_url  # every command takes --db of either backend
     code = _run(
         [
             "publish",
@@ -215,11 +221,12 @@ def test_cli_publish_token_simulate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "published grid version 1" in out and "grids           8" in out
-    assert open_store(db).current_version()["note"] == "first"
+    check = open_store(db)
+    assert check.current_version().note == "first"
 
     assert _run(["token", "create", "--role", "field", "--grid", "330402001001", "--db", db]) == 0
     token = capsys.readouterr().out.strip()
-    assert open_store(db).check_token(token).grids == ("330402001001",)
+    assert check.check_token(token).grids == ("330402001001",)
     assert _run(["token", "create", "--role", "field", "--db", db]) == 2  # field needs --grid
     assert _run(["token", "create", "--role", "god", "--db", db]) == 2
     assert _run(["token", "revoke", "99", "--db", db]) == 2
@@ -227,7 +234,8 @@ def test_cli_publish_token_simulate(tmp_path, capsys):
 
     assert _run(["incidents", "simulate", "--db", db, "--count", "50", "--seed", "1"]) == 0
     assert "total    50" in capsys.readouterr().out
-    assert open_store(db).count_incidents(IncidentFilter()) == 50
+    assert check.count_incidents(IncidentFilter()) == 50
+    release_store(check)
 
 
 def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
@@ -248,13 +256,87 @@ def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
     )
     assert code == 2
     assert "missing.gpkg" in capsys.readouterr().err
+    assert not (tmp_path / "x.sqlite").exists()  # bad input writes nothing
     assert _run(["incidents", "simulate", "--db", str(tmp_path / "empty.sqlite")]) == 2
 
 
-def test_sqlite_store_implements_the_store_protocol(tmp_path):
+def test_store_implements_the_store_protocol(store_url):
     from gridmap.store import Store
 
-    store = open_store(tmp_path / "p.sqlite")
+    store = open_store(store_url)
     assert isinstance(store, Store)
     wanted = {n for n in dir(Store) if not n.startswith("_")} - {"time_limits"}
     assert wanted <= {n for n in dir(store) if not n.startswith("_")}
+
+
+def test_sessions_end_on_logout_and_with_their_token(store_url):
+    store = open_store(store_url)
+    token = store.create_token("planner", "规划员")
+    token_id = store.check_token(token).id
+    first, second = store.create_session(token_id), store.create_session(token_id)
+    assert first != second and token not in (first, second)
+    assert store.check_session(first).name == "规划员"
+    store.end_session(first)
+    assert store.check_session(first) is None
+    assert store.check_session(second).id == token_id
+    store.end_session("no-such-session")  # ignored
+    store.revoke_token(token_id)
+    assert store.check_session(second) is None
+    assert store.check_session("") is None
+
+
+def test_blobs_by_key_and_prefix(store_url):
+    store = open_store(store_url)
+    store.put_blobs([("tiles/v1/grid/1/0/0", b"\x1f\x8b"), ("tiles/v1/grid/1/0/1", b"")])
+    store.put_blobs([("tiles/v10/grid/1/0/0", b"x"), ("tiles/v1/grid/1/0/1", b"new")])
+    assert store.get_blob("tiles/v1/grid/1/0/0") == b"\x1f\x8b"
+    assert store.get_blob("tiles/v1/grid/1/0/1") == b"new"
+    assert store.get_blob("tiles/v2/grid/1/0/0") is None
+    assert store.drop_blobs("tiles/v1/") == 2
+    assert store.get_blob("tiles/v1/grid/1/0/0") is None
+    assert store.get_blob("tiles/v10/grid/1/0/0") == b"x"  # a prefix, not a pattern
+    assert store.drop_blobs("tiles/v1/") == 0
+
+
+def test_sqlite_busy_write_raises_store_busy_and_writes_nothing(tmp_path):
+    path = str(tmp_path / "busy.sqlite")
+    open_store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    quick = open_store(path, busy_timeout=0.2)
+    with pytest.raises(StoreBusy) as info:
+        quick.create_token("viewer")
+    assert info.value.retry_after >= 1
+    holder.execute("COMMIT")
+    assert quick.tokens() == []
+    quick.create_token("viewer")
+    assert len(quick.tokens()) == 1
+
+
+def test_records_are_plain_dataclasses(city_store):
+    import dataclasses
+
+    vid = city_store.current_version().id
+    iid = city_store.create_incident(
+        type="noise",
+        description="d",
+        lon=120.71,
+        lat=30.71,
+        location=Location.of_grid("330402001001001"),
+        actor="t",
+        version_id=vid,
+        match_level="door",
+        approximate=True,
+    )
+    record = city_store.incident(iid)
+    assert dataclasses.is_dataclass(record) and record.approximate and record.match_level == "door"
+    for value in (
+        city_store.current_version(),
+        city_store.addresses(vid)[0],
+        city_store.history(iid)[0],
+        city_store.events_since(0)[0],
+        city_store.kpis("grid")[0],
+        city_store.layer_features(vid, "grid", None, None)[0],
+    ):
+        assert dataclasses.is_dataclass(value), value
+        assert not any(isinstance(v, sqlite3.Row) for v in dataclasses.astuple(value))

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gridmap.store import open_store
-from gridmap.store.simulate import simulate
-from gridmap.store.workflow import (
+from gridmap.rules.workflow import (
     ACTIONS,
     STATES,
     IllegalTransition,
@@ -16,6 +14,9 @@ from gridmap.store.workflow import (
     allowed_actions,
     next_state,
 )
+from gridmap.services.locating import locate
+from gridmap.services.simulate import simulate
+from gridmap.store import IncidentFilter, open_store
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HAPPY = ["accept", "dispatch", "start", "resolve", "verify", "close"]
@@ -64,8 +65,8 @@ def test_time_limits_defaults_and_overrides():
 
 
 def _report(store, at=T0, grid=(120.71, 30.71), kind="garbage"):
-    vid = store.current_version()["id"]
-    location = store.locate(vid, *grid)
+    vid = store.current_version().id
+    location = locate(store, vid, *grid)
     return store.create_incident(
         type=kind, description="d", lon=grid[0], lat=grid[1], location=location, actor="w", at=at
     )
@@ -78,10 +79,10 @@ def test_full_loop_records_actor_time_note_and_is_on_time(city_store):
         moment += timedelta(hours=1)
         city_store.transition(iid, action, f"actor-{action}", f"note {action}", at=moment)
     record = city_store.incident(iid, now=moment)
-    assert record["status"] == "closed" and record["closed_at"] is not None
-    assert record["due_at"] is None and not record["overdue"]
+    assert record.status == "closed" and record.closed_at is not None
+    assert record.due_at is None and not record.overdue
     history = city_store.history(iid)
-    assert [h["state"] for h in history] == [
+    assert [h.state for h in history] == [
         "reported",
         "accepted",
         "dispatched",
@@ -90,17 +91,17 @@ def test_full_loop_records_actor_time_note_and_is_on_time(city_store):
         "verified",
         "closed",
     ]
-    assert history[3]["actor"] == "actor-start" and history[3]["note"] == "note start"
-    assert history[3]["at"] == "2026-03-01T11:00:00Z"
+    assert history[3].actor == "actor-start" and history[3].note == "note start"
+    assert history[3].at == "2026-03-01T11:00:00Z"
     kpi = city_store.kpis("grid", now=moment)[0]
-    assert (kpi["total"], kpi["closed"], kpi["closed_on_time"], kpi["open"]) == (1, 1, 1, 0)
+    assert (kpi.total, kpi.closed, kpi.closed_on_time, kpi.open) == (1, 1, 1, 0)
 
 
 def test_illegal_transition_changes_nothing(city_store):
     iid = _report(city_store)
     with pytest.raises(IllegalTransition):
         city_store.transition(iid, "close", "x", at=T0)
-    assert city_store.incident(iid, now=T0)["status"] == "reported"
+    assert city_store.incident(iid, now=T0).status == "reported"
     assert len(city_store.history(iid)) == 1
 
 
@@ -116,35 +117,31 @@ def test_overdue_late_steps_and_rework_count_in_kpis(city_store):
     rejected = _report(city_store, grid=(120.713, 30.713))
     city_store.transition(rejected, "reject", "d", "duplicate", at=T0 + timedelta(hours=1))
     now = T0 + timedelta(hours=10)
-    assert city_store.incident(waiting, now=now)["overdue"]
-    assert not city_store.incident(waiting, now=T0 + timedelta(hours=5))["overdue"]
+    assert city_store.incident(waiting, now=now).overdue
+    assert not city_store.incident(waiting, now=T0 + timedelta(hours=5)).overdue
     row = city_store.kpis("community", now=now)[0]
-    assert row["code"] == "330402001001"
-    assert (row["total"], row["open"], row["closed"], row["rejected"]) == (3, 1, 1, 1)
-    assert row["closed_on_time"] == 0  # the closed one ran late once
-    assert (row["overdue"], row["rework"]) == (1, 1)
+    assert row.code == "330402001001"
+    assert (row.total, row.open, row.closed, row.rejected) == (3, 1, 1, 1)
+    assert row.closed_on_time == 0  # the closed one ran late once
+    assert (row.overdue, row.rework) == (1, 1)
 
 
-def test_simulation_gives_a_plausible_mix(tmp_path):
+def test_simulation_gives_a_plausible_mix(store_url_factory):
     import webcity
 
-    store = open_store(tmp_path / "sim.sqlite")
+    store = open_store(store_url_factory())
     webcity.publish_city(store)
     now = datetime(2026, 6, 1, tzinfo=UTC)
     figures = simulate(store, count=300, seed=3, now=now)
     assert figures["total"] == 300
     assert 0 < figures["closed"] < 300 and 0 < figures["open"] < 300
     assert figures["overdue"] > 0
-    statuses = {r[0] for r in store.conn.execute("SELECT DISTINCT status FROM incidents")}
-    assert {"reported", "closed", "handling"} <= statuses
-    types = {r[0] for r in store.conn.execute("SELECT DISTINCT type FROM incidents")}
-    assert len(types) >= 5
+    records = store.incidents(IncidentFilter())
+    assert {"reported", "closed", "handling"} <= {r.status for r in records}
+    assert len({r.type for r in records}) >= 5
     # Every incident sits at a library address inside a grid.
-    assert (
-        store.conn.execute("SELECT COUNT(*) FROM incidents WHERE grid_code IS NULL").fetchone()[0]
-        == 0
-    )
-    again = open_store(tmp_path / "sim2.sqlite")
+    assert all(r.grid_code is not None for r in records)
+    again = open_store(store_url_factory())
     webcity.publish_city(again)
     assert simulate(again, count=300, seed=3, now=now) == figures  # deterministic by seed
 
@@ -165,11 +162,11 @@ def test_bad_time_limits_are_refused(overrides):
         TimeLimits(overrides)
 
 
-def test_configured_time_limits_drive_due_times(tmp_path):
+def test_configured_time_limits_drive_due_times(store_url):
     import webcity
 
-    store = open_store(tmp_path / "t.sqlite", TimeLimits({"*": {"reported": 1}}))
+    store = open_store(store_url, TimeLimits({"*": {"reported": 1}}))
     webcity.publish_city(store)
     iid = _report(store)
-    assert store.incident(iid, now=T0)["due_at"] == "2026-03-01T09:00:00Z"
-    assert store.incident(iid, now=T0 + timedelta(hours=2))["overdue"]
+    assert store.incident(iid, now=T0).due_at == "2026-03-01T09:00:00Z"
+    assert store.incident(iid, now=T0 + timedelta(hours=2)).overdue

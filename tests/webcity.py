@@ -131,7 +131,7 @@ def barriers() -> gpd.GeoDataFrame:
 
 
 def publish_city(store, note: str = "test city") -> dict:
-    from gridmap.store.publish import publish
+    from gridmap.services.versions import publish
 
     return publish(store, grids(), boundaries(), addresses(), barriers(), note=note)
 

@@ -5,7 +5,10 @@ Config keys (all optional): ``DB`` (store path or URL, default data/gridmap.sqli
 ``BASEMAP_ATTRIBUTION``, ``CITY`` (name when the published version has none),
 ``MAX_CONTENT_LENGTH`` (bytes, default 1 MB), ``SECRET_KEY`` (default: kept in the store),
 ``INCIDENT_TIME_LIMITS`` ({type or "*": {state: hours}}), ``SSE_POLL_SECONDS``,
-``SSE_KEEPALIVE_SECONDS``, ``SSE_MAX_SECONDS``.
+``SSE_KEEPALIVE_SECONDS``, ``SSE_MAX_SECONDS``, ``DB_BUSY_TIMEOUT`` (seconds a write waits for
+another writer's lock; then 503 with ``Retry-After``, nothing written).
+
+The app talks to storage only through :mod:`gridmap.store` (the protocol and ``open_store``).
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import gzip
 import threading
 from datetime import timedelta
 
-from flask import Flask, request
+from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from gridmap.store import DEFAULT_DB, open_store
-from gridmap.store.workflow import TimeLimits
+from gridmap.rules.workflow import TimeLimits
+from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, StoreBusy, open_store
+from web import security
 from web.datum import Datum
-from web.errors import register_error_handlers
+from web.errors import error_body, register_error_handlers
 
 DEFAULTS = {
     "DB": DEFAULT_DB,
+    "DB_BUSY_TIMEOUT": DEFAULT_BUSY_TIMEOUT,
     "BASEMAP_URL": "",
     "BASEMAP_DATUM": "wgs84",
     "BASEMAP_ATTRIBUTION": "",
@@ -62,7 +67,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
-    store = open_store(app.config["DB"], TimeLimits(app.config["INCIDENT_TIME_LIMITS"]))
+    store = open_store(
+        app.config["DB"],
+        TimeLimits(app.config["INCIDENT_TIME_LIMITS"]),
+        busy_timeout=float(app.config["DB_BUSY_TIMEOUT"]),
+    )
     app.extensions["gridmap_store"] = store
     app.extensions["gridmap_datum"] = Datum(app.config["BASEMAP_DATUM"])
     app.extensions["gridmap_cache"] = {}
@@ -71,30 +80,34 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = store.secret_key()
 
     register_error_handlers(app)
+    security.register(app)  # CSP, Referrer-Policy, no-store, Server (web/security.py)
 
-    from web import api, auth, open311, openapi
+    @app.errorhandler(StoreBusy)
+    def _busy(error: StoreBusy):
+        # Another writer held the database past the busy timeout: nothing was written, the
+        # client may send the same request again.
+        if request.path.startswith("/open311/"):
+            response = jsonify([{"code": 503, "description": str(error)}])
+        else:
+            response = jsonify(error_body(f"{error}; try again"))
+        response.status_code = 503
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    from web import api, auth, ogc, open311, openapi, tiles
+    from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
-    try:
-        from web.map import bp as map_bp
-    except ImportError as error:  # the map page is built separately; the API works without it
-        app.logger.warning("map page not available: %s", error)
-    else:
-        app.register_blueprint(map_bp)
+    app.register_blueprint(tiles.bp)
+    app.register_blueprint(ogc.bp)
+    app.register_blueprint(map_bp)
 
     @app.teardown_appcontext
     def _close_connection(_exc):
         store.close()
-
-    @app.after_request
-    def _harden(response):
-        # Browsers must not guess a JSON answer is HTML, nor frame the map on another site.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
 
     @app.after_request
     def _compress(response):

@@ -8,6 +8,7 @@ when it is exactly a standard address of the library.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import geopandas as gpd
 import pandas as pd
@@ -15,15 +16,15 @@ import shapely
 from flask import current_app
 
 from gridmap.model import STORAGE_CRS, Match
+from gridmap.services.reporting import Places
 
 
 def frames(store, version_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """(addresses, grids, boundaries) of a stored version, with the CONTRACT columns."""
-    rows = store.address_rows(version_id)
     records = []
-    for r in rows:
-        record = {k: r[k] for k in r.keys() if k not in ("version_id", "components")}  # noqa: SIM118
-        record.update(json.loads(r["components"]))
+    for a in store.addresses(version_id):
+        record = asdict(a)
+        record.update(record.pop("components"))
         records.append(record)
     addresses = pd.DataFrame.from_records(records)
     if addresses.empty:
@@ -39,10 +40,10 @@ def frames(store, version_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, 
 
 
 def _layer_frame(store, version_id: int, layers: tuple[str, ...]) -> gpd.GeoDataFrame:
-    rows = store.layer_wkb(version_id, layers)
-    props = [json.loads(p) for _layer, _code, p, _wkb in rows]
-    geoms = shapely.from_wkb([wkb for *_rest, wkb in rows]) if rows else []
-    return gpd.GeoDataFrame(pd.DataFrame.from_records(props), geometry=list(geoms), crs=STORAGE_CRS)
+    rows = store.layer_geometries(version_id, layers)
+    props = [dict(f.props) for f in rows]
+    geoms = [f.geometry for f in rows]
+    return gpd.GeoDataFrame(pd.DataFrame.from_records(props), geometry=geoms, crs=STORAGE_CRS)
 
 
 def geocoder(version_id: int):
@@ -83,6 +84,58 @@ def nearest_address(version_id: int, lon: float, lat: float, radius_m: float = 5
     return answer.get("address") or ""
 
 
+def answer(found: Match, datum) -> dict:
+    """The JSON shape of a geocoder answer for the browser, points in ``datum``'s display CRS.
+
+    ``level``, ``confidence`` (0-1), ``reason``, ``address_id`` (only when the place is one
+    library entry), ``address``/``label``, ``lon``/``lat`` with ``approximate`` (a road midpoint
+    or a compound centroid, not an entry's own point), ``highlight`` (GeoJSON geometry of the
+    road line or compound outline to draw, or null) and ``candidates`` (up to 5 places an
+    ambiguous query may mean, each with level, confidence, reason, label and point).
+    """
+
+    def point(lon, lat):
+        if lon is None or lat is None:
+            return None, None
+        return tuple(round(float(v), 7) for v in datum.to_display(lon, lat))
+
+    lon, lat = point(found.lon, found.lat)
+    highlight = None
+    if found.highlight is not None:
+        highlight = json.loads(datum.geojson_to_display([json.dumps(found.highlight)])[0])
+    candidates = []
+    for candidate in found.candidates:
+        c_lon, c_lat = point(candidate.lon, candidate.lat)
+        candidates.append(
+            {
+                "level": candidate.level,
+                "confidence": round(float(candidate.confidence), 4),
+                "reason": candidate.reason,
+                "label": candidate.label,
+                "address_id": candidate.address_id,
+                "lon": c_lon,
+                "lat": c_lat,
+                "grid_code": candidate.grid_code,
+                "approximate": candidate.approximate,
+            }
+        )
+    return {
+        "query": found.query,
+        "level": found.level,
+        "confidence": round(float(found.confidence), 4),
+        "reason": found.reason,
+        "address_id": found.address_id,
+        "address": found.address,
+        "label": found.label,
+        "lon": lon,
+        "lat": lat,
+        "approximate": found.approximate,
+        "grid_code": found.grid_code,
+        "highlight": highlight,
+        "candidates": candidates,
+    }
+
+
 def match(version_id: int, text: str) -> Match:
     """The best library match of ``text`` (level "none" when nothing fits)."""
     found = geocoder(version_id)
@@ -96,9 +149,24 @@ def match(version_id: int, text: str) -> Match:
         query=text,
         level="door",
         confidence=1.0,
-        address_id=row["address_id"],
-        address=row["address"],
-        lon=row["lon"],
-        lat=row["lat"],
-        grid_code=row["grid_code"],
+        address_id=row.address_id,
+        address=row.address,
+        lon=row.lon,
+        lat=row.lat,
+        grid_code=row.grid_code,
+    )
+
+
+def places() -> Places:
+    """The current version's geocoder as the reporting service takes it (409 without one is
+    the service's to say: it is asked only when a version exists)."""
+    version = current_app.extensions["gridmap_store"].current_version()
+    if version is None:
+        return Places(
+            match=lambda text: Match(query=text, level="none", confidence=0.0),
+            nearest_address=lambda lon, lat: "",
+        )
+    return Places(
+        match=lambda text: match(version.id, text),
+        nearest_address=lambda lon, lat: nearest_address(version.id, lon, lat),
     )

@@ -9,26 +9,27 @@ Only the JSON format is served; errors are GeoReport's ``[{"code", "description"
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
-from gridmap.store import IncidentFilter, NotFound
-from gridmap.store.workflow import (
+from gridmap.rules import labels
+from gridmap.rules.workflow import (
     FINAL_STATES,
+    HANDLING_HOURS,
     INCIDENT_TYPES,
-    STATE_NAMES,
-    in_own_grids,
+    OPEN_STATES,
     iso,
     utc_now,
 )
-from gridmap.store.workflow import parse_iso as parse_time
+from gridmap.services.reporting import Report, ReportError, take_report
+from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
-from web.api import MAX_ADDRESS, MAX_DESCRIPTION, current_version, datum, store
+from web.api import current_version, datum, store
 from web.auth import require_user
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import MAX_ID, Open311Query, Open311RequestIn, parse_form, parse_query
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 MAX_RESULTS = 1000
@@ -36,25 +37,26 @@ MAX_RESULTS = 1000
 
 def _agency() -> str:
     version = current_version(required=False)
-    return ((version or {}).get("city") or current_app.config["CITY"] or "") + "城市运行管理中心"
+    city = version.city if version else ""
+    return (city or current_app.config["CITY"] or "") + "城市运行管理中心"
 
 
-def _request_json(record: dict) -> dict:
-    lon, lat = datum().to_display(record["lon"], record["lat"])
-    closed = record["status"] in FINAL_STATES
+def _request_json(record: Incident) -> dict:
+    lon, lat = datum().to_display(record.lon, record.lat)
+    closed = record.status in FINAL_STATES
     return {
-        "service_request_id": str(record["id"]),
+        "service_request_id": str(record.id),
         "status": "closed" if closed else "open",
-        "status_notes": STATE_NAMES.get(record["status"], record["status"]),
-        "service_name": INCIDENT_TYPES.get(record["type"], (record["type"], 0))[0],
-        "service_code": record["type"],
-        "description": record["description"],
+        "status_notes": labels.label("states", record.status),
+        "service_name": labels.label("types", record.type),
+        "service_code": record.type,
+        "description": record.description,
         "agency_responsible": _agency(),
         "service_notice": "",
-        "requested_datetime": record["created_at"],
-        "updated_datetime": record["updated_at"],
-        "expected_datetime": record["expected_at"],
-        "address": record["address"],
+        "requested_datetime": record.created_at,
+        "updated_datetime": record.updated_at,
+        "expected_datetime": record.expected_at,
+        "address": record.address,
         "address_id": "",
         "zipcode": "",
         "lat": round(lat, 7),
@@ -70,14 +72,14 @@ def services():
         [
             {
                 "service_code": code,
-                "service_name": name,
-                "description": f"{name}（处置时限 {hours:g} 小时）",
+                "service_name": labels.TYPES[code],
+                "description": f"{labels.TYPES[code]}（处置时限 {HANDLING_HOURS[code]:g} 小时）",
                 "metadata": False,
                 "type": "realtime",
-                "keywords": name,
+                "keywords": labels.TYPES[code],
                 "group": "城市管理",
             }
-            for code, (name, hours) in INCIDENT_TYPES.items()
+            for code in INCIDENT_TYPES
         ]
     )
 
@@ -96,40 +98,25 @@ def one_request(request_id: int):
 def list_requests():
     """Requests filtered by service_request_id, service_code, status, start_date, end_date."""
     require_user("viewer")
-    args = request.args
-    ids = [v.strip() for v in args.get("service_request_id", "").split(",") if v.strip()]
-    if ids:
+    args = parse_query(Open311Query)
+    if args.service_request_id:
         records = []
-        for value in ids:
-            if not value.isdigit():
-                raise ApiError(400, f"service_request_id {value!r} is not a number")
+        for value in args.service_request_id:
+            if value > MAX_ID:  # no such request (and no such integer in the store)
+                continue
             try:
-                records.append(store().incident(int(value)))
+                records.append(store().incident(value))
             except NotFound:
                 continue
         return jsonify([_request_json(r) for r in records])
-    codes = tuple(v for v in args.get("service_code", "").split(",") if v)
-    for code in codes:
-        if code not in INCIDENT_TYPES:
-            raise ApiError(400, f"unknown service_code {code!r}")
+    codes = tuple(args.service_code)
     statuses: tuple[str, ...] = ()
-    status = args.get("status", "")
-    if status:
-        wanted = set(status.split(","))
-        if not wanted <= {"open", "closed"}:
-            raise ApiError(400, "status must be open or closed")
-        if wanted == {"open"}:
-            statuses = tuple(s for s in STATE_NAMES if s not in FINAL_STATES)
-        elif wanted == {"closed"}:
-            statuses = tuple(sorted(FINAL_STATES))
-    since = until = None
-    try:
-        if args.get("start_date"):
-            since = iso(parse_time(args["start_date"]))
-        if args.get("end_date"):
-            until = iso(parse_time(args["end_date"]))
-    except ValueError:
-        raise ApiError(400, "start_date/end_date must be ISO 8601 (w3c) times") from None
+    wanted = set(args.status)
+    if wanted == {"open"}:
+        statuses = OPEN_STATES
+    elif wanted == {"closed"}:
+        statuses = tuple(sorted(FINAL_STATES))
+    since, until = args.start_date, args.end_date
     if since is None:  # the spec's default window: the last 90 days (at most 1000 requests)
         since = iso(utc_now() - timedelta(days=90))
     flt = IncidentFilter(statuses=statuses, types=codes, since=since, until=until)
@@ -141,61 +128,27 @@ def list_requests():
 def create_request():
     """Create a service request (form-encoded as in the spec, or JSON)."""
     user = require_user("field")
-    data = request.get_json(silent=True) if request.is_json else None
-    values = data if isinstance(data, dict) else request.form.to_dict()
-    if request.is_json and not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    code = values.get("service_code")
-    if not code:
-        raise ApiError(400, "service_code is required")
-    if code not in INCIDENT_TYPES:
-        raise ApiError(400, f"unknown service_code {code!r}")
-    description = values.get("description") or ""
-    if not isinstance(description, str):
-        raise ApiError(400, "description must be text")
-    if len(description) > MAX_DESCRIPTION:
-        raise ApiError(400, f"description is longer than {MAX_DESCRIPTION} characters")
-    address = values.get("address_string") or ""
-    if not isinstance(address, str) or len(address) > MAX_ADDRESS:
-        raise ApiError(400, f"address_string must be text of at most {MAX_ADDRESS} characters")
-    version = current_version()
-    if values.get("lat") not in (None, "") and values.get("long") not in (None, ""):
-        try:
-            lat, lon = float(values["lat"]), float(values["long"])
-        except (TypeError, ValueError):
-            raise ApiError(400, "lat and long must be numbers") from None
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ApiError(400, "lat and long must be finite numbers")
-        lon, lat = point_to_storage(lon, lat, "wgs84")  # the spec's coordinates are WGS84
-    elif address.strip():
-        found = geocoding.match(version["id"], address)
-        if found.level == "none" or found.lon is None:
-            raise ApiError(400, f"address_string not found: {address}")
-        lon, lat, address = found.lon, found.lat, found.address or address
-    else:
-        raise ApiError(400, "a location is required: lat and long, or address_string")
-    location = store().locate(version["id"], lon, lat)
-    if location is None:
-        raise ApiError(400, "the location is outside the city")
-    if not address.strip():
-        address = geocoding.nearest_address(version["id"], lon, lat)
-    if user.role == "field" and not in_own_grids(location["grid_code"], user.grids):
-        raise ApiError(403, "this api_key may report only inside its own grids")
-    if not description.strip():
-        description = INCIDENT_TYPES[code][0]
-    incident_id = store().create_incident(
-        type=code,
-        description=description.strip(),
-        lon=lon,
-        lat=lat,
-        location=location,
-        actor=user.name,
-        address=address.strip(),
-        source="open311",
-        version_id=version["id"],
+    values = parse_form(Open311RequestIn)
+    code = values.service_code
+    lon = lat = None
+    if values.lat is not None and values.long is not None:
+        lon, lat = point_to_storage(values.long, values.lat, "wgs84")  # GeoReport is WGS84
+    address = values.address_string
+    # GeoReport makes the description optional: the type's name stands in.
+    description = values.description or labels.TYPES[code]
+    report = Report(
+        type=code, description=description, lon=lon, lat=lat, address=address, source="open311"
     )
+    try:
+        record = take_report(store(), report, user, geocoding.places())
+    except ReportError as error:
+        # GeoReport errors are 400 (or 403 for a key that may not report there).
+        status = {"forbidden": 403, "unavailable": 409}.get(error.kind, 400)
+        name = {"address": "address_string", "lon": "lat and long"}.get(error.field or "")
+        message = error.message if name is None else f"{name}: {error.message}"
+        raise ApiError(status, message) from None
     response = jsonify(
-        [{"service_request_id": str(incident_id), "service_notice": "", "account_id": None}]
+        [{"service_request_id": str(record.id), "service_notice": "", "account_id": None}]
     )
     response.status_code = 201
     return response

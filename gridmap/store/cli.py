@@ -6,14 +6,15 @@ import click
 from tqdm import tqdm
 
 from gridmap.errors import InputError
+from gridmap.rules.workflow import ROLES
 from gridmap.store import DEFAULT_DB, open_store
-from gridmap.store.workflow import ROLES
 
 DB_OPTION = click.option(
     "--db",
     default=DEFAULT_DB,
     show_default=True,
-    help="Store: an SQLite file path (created when missing) or sqlite:/// URL.",
+    help="Store: an SQLite file path (created when missing), sqlite:///path, or "
+    "postgresql://user@host/db (PostGIS).",
 )
 
 
@@ -37,27 +38,16 @@ def publish(grids, boundaries, addresses, barriers, crs, db, note):
 
     Display geometry is simplified per zoom band here, so the map answers fast later.
     """
-    from gridmap import io
-    from gridmap.store.publish import publish as publish_version
+    from gridmap.services.versions import publish as publish_version
+    from gridmap.services.versions import read_files
 
     steps = ["read", "district", "street", "community", "grid", "exclusive", "roads", "addresses"]
     with tqdm(total=len(steps) + 1, desc="publish", unit="step", disable=None) as bar:
-        frames = {
-            "grids": io.read_grids(grids),
-            "boundaries": io.read_boundaries(boundaries, crs=crs),
-            "addresses": io.read_addresses(addresses, crs=crs),
-            "barriers": io.read_barriers(barriers, crs=crs) if barriers else None,
-        }
+        # Read (and check) every file before the store is touched: bad input writes nothing.
+        frames = read_files(grids, boundaries, addresses, barriers, crs=crs)
         bar.update(1)
-        store = _open(db)
         summary = publish_version(
-            store,
-            frames["grids"],
-            frames["boundaries"],
-            frames["addresses"],
-            frames["barriers"],
-            note=note,
-            progress=lambda _name: bar.update(1),
+            _open(db), **frames, note=note, progress=lambda _name: bar.update(1)
         )
         bar.update(bar.total - bar.n)
     click.echo(f"published grid version {summary['version_id']} to {db} (now current)")
@@ -71,6 +61,18 @@ def publish(grids, boundaries, addresses, barriers, crs, db, note):
     if summary["addresses_without_grid"]:
         click.echo(
             "warning: some addresses lie outside every grid: run `gridmap assign` to list them"
+        )
+    moved = summary["activation"]
+    if moved["open_incidents"]:
+        click.echo(
+            f"  open incidents  {moved['open_incidents']:,} re-homed into this version "
+            f"({moved['moved']:,} changed grid, {moved['outside']:,} outside every grid)"
+        )
+    for stale in moved["stale_tokens"]:
+        click.echo(
+            f"warning: token {stale['id']} ({stale['name']}, {stale['role']}) is bound to "
+            f"{', '.join(stale['codes'])}, which this version does not have: "
+            "revoke it and issue a new one"
         )
 
 
@@ -111,9 +113,9 @@ def token_create(role, name, grids, db):
 def token_list(db):
     """List tokens (never their values)."""
     for row in _open(db).tokens():
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
-        grids = ",".join(row["grids"]) or "all"
-        click.echo(f"{row['id']:>4}  {row['role']:<10} {row['name']:<20} {grids:<20} {state}")
+        state = f"revoked {row.revoked_at}" if row.revoked_at else "active"
+        grids = ",".join(row.grids) or "all"
+        click.echo(f"{row.id:>4}  {row.role:<10} {row.name:<20} {grids:<20} {state}")
 
 
 @token.command("revoke")
@@ -141,7 +143,7 @@ def incidents():
 @click.option("--seed", default=7, show_default=True, type=int)
 def incidents_simulate(db, count, seed):
     """Load plausible incidents at library addresses (demo data), some overdue or in rework."""
-    from gridmap.store.simulate import simulate
+    from gridmap.services.simulate import simulate
 
     store = _open(db)
     with tqdm(total=count, desc="incidents", unit="incident", disable=None) as bar:

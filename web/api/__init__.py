@@ -1,9 +1,11 @@
 """The JSON API under ``/api/`` (see notes/WEB_API.md): blueprint ``bp`` and request helpers.
 
-Views only parse and check the request, call the store and shape the answer; the store owns SQL,
-:mod:`gridmap.store.workflow` owns the rules of the incident loop. The views live beside this
+Views only parse and check the request, call a service (:mod:`gridmap.services`) or the store
+protocol and shape the answer; the store owns SQL, :mod:`gridmap.rules` owns every rule and label
+(``GET /api/meta`` sends them to the browser). The views live beside this
 module: :mod:`.layers` (config, layers, geocoding), :mod:`.incidents` (incidents and their loop),
-:mod:`.kpi` (KPIs and grids), :mod:`.versions` (published grid versions) and
+:mod:`.kpi` (KPIs and grids), :mod:`.versions` (published grid versions), :mod:`.meta` (rules
+and labels) and
 :mod:`web.stream` (live events).
 """
 
@@ -13,36 +15,27 @@ import math
 
 from flask import Blueprint, Response, current_app, request
 
-from gridmap.store import IncidentFilter
-from gridmap.store.workflow import INCIDENT_TYPES, STATES, iso, parse_iso
+from gridmap.rules import labels
+from gridmap.rules.workflow import INCIDENT_TYPES, iso, parse_iso
+from gridmap.services.reporting import incident_type
+from gridmap.store import IncidentFilter, Store, Version
 from web.auth import check_cross_site_write
 from web.errors import ApiError
+from web.schema import IncidentQuery, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(check_cross_site_write)
 
-MAX_DESCRIPTION = 4000
-MAX_ADDRESS = 500
-MAX_NOTE = 4000
-MAX_QUERY = 200
 CLUSTER_ABOVE = 2000
 HEAT_MAX_CELLS = 5000
 SHIFT_CACHE_LIMIT = 300_000  # shifted geometry texts kept (10,000 grids x 5 bands x 6 layers)
-LAYER_TITLES = {
-    "district": "区",
-    "street": "街道/镇",
-    "community": "社区/村",
-    "grid": "综合网格",
-    "exclusive": "专属网格",
-    "roads": "道路",
-}
-KPI_LEVELS = ("grid", "community", "street", "district")
+LAYERS = tuple(labels.LAYERS)
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def store():
+def store() -> Store:
     return current_app.extensions["gridmap_store"]
 
 
@@ -50,10 +43,13 @@ def datum():
     return current_app.extensions["gridmap_datum"]
 
 
-def current_version(required: bool = True) -> dict | None:
+NO_VERSION = "no grid version is published yet: run `gridmap publish` first"
+
+
+def current_version(required: bool = True) -> Version | None:
     version = store().current_version()
     if version is None and required:
-        raise ApiError(409, "no grid version is published yet: run `gridmap publish`")
+        raise ApiError(409, NO_VERSION)
     return version
 
 
@@ -119,34 +115,26 @@ def parse_list(name: str, allowed) -> tuple[str, ...]:
 
 
 def incident_filter() -> IncidentFilter:
-    grid = request.args.get("grid") or None
-    if grid is not None and not grid.isdigit():
-        raise ApiError(400, "grid must be a grid or division code (digits)", field="grid")
+    """The incident filters of the query string (``web.schema.IncidentQuery``)."""
+    query = parse_query(IncidentQuery)
     return IncidentFilter(
-        bbox=parse_bbox(request.args.get("bbox")),
-        statuses=parse_list("status", STATES),
-        types=parse_list("type", tuple(incident_types())),
-        since=parse_time("since"),
-        until=parse_time("until"),
-        grid=grid,
+        bbox=storage_bbox(query.bbox),
+        statuses=tuple(query.status),
+        types=tuple(dict.fromkeys(incident_type(t) for t in query.type)),
+        since=query.since,
+        until=query.until,
+        grid=query.grid,
     )
+
+
+def storage_bbox(bbox: tuple[float, float, float, float] | None):
+    """A parsed display-datum bbox (``web.schema.BBox``) in the storage datum."""
+    return datum().bbox_from_display(bbox) if bbox is not None else None
 
 
 def incident_types() -> dict[str, str]:
     """code -> name of the configured incident types."""
-    return {code: name for code, (name, _hours) in INCIDENT_TYPES.items()}
-
-
-def type_code(value) -> str:
-    """An incident type given as its code or its Chinese name -> code; 400 otherwise."""
-    types = incident_types()
-    if isinstance(value, str):
-        if value in types:
-            return value
-        for code, name in types.items():
-            if value == name:
-                return code
-    raise ApiError(400, f"unknown incident type {value!r}; one of {', '.join(types)}", field="type")
+    return {code: labels.TYPES.get(code, code) for code in INCIDENT_TYPES}
 
 
 def text_field(data: dict, name: str, limit: int, required: bool) -> str:
@@ -186,4 +174,4 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
-from web.api import incidents, kpi, layers, versions  # noqa: E402,F401
+from web.api import incidents, kpi, layers, meta, versions  # noqa: E402,F401

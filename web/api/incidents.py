@@ -2,80 +2,75 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from dataclasses import asdict
 
-from gridmap.store import IncidentFilter, NotFound
-from gridmap.store.sqlite import pixel_degrees
-from gridmap.store.workflow import (
-    ACTION_NAMES,
-    STATE_NAMES,
-    IllegalTransition,
-    actions_from,
-    allowed_actions,
-    in_own_grids,
-)
+from flask import jsonify
+
+from gridmap.rules import labels
+from gridmap.rules.display import pixel_degrees
+from gridmap.rules.workflow import allowed_actions
+from gridmap.services.incidents import ActionError, act
+from gridmap.services.reporting import Report, ReportError, take_report
+from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
 from web.api import (
     CLUSTER_ABOVE,
     HEAT_MAX_CELLS,
-    MAX_ADDRESS,
-    MAX_DESCRIPTION,
-    MAX_NOTE,
     bp,
-    current_version,
     datum,
     incident_filter,
-    incident_types,
-    json_body,
-    number_field,
-    parse_zoom,
     point_json,
     store,
-    text_field,
-    type_code,
 )
 from web.auth import User, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import IncidentIn, TransitionIn, ViewQuery, parse_json, parse_query
+
+# How each reason a report or an action is refused answers over the JSON API.
+REPORT_STATUS = {"invalid": 400, "unlocatable": 422, "forbidden": 403, "unavailable": 409}
+ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403}
 
 
-def incident_json(record: dict, user: User | None = None, full: bool = False) -> dict:
+def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
     """The API's shape of an incident (properties of its GeoJSON feature)."""
-    x, y = datum().to_display(record["lon"], record["lat"])
+    x, y = datum().to_display(record.lon, record.lat)
     out = {
-        "id": record["id"],
-        "type": record["type"],
-        "type_name": incident_types().get(record["type"], record["type"]),
-        "status": record["status"],
-        "status_name": STATE_NAMES.get(record["status"], record["status"]),
-        "overdue": bool(record["overdue"]),
-        "created_at": record["created_at"],
-        "updated_at": record["updated_at"],
-        "due_at": record["due_at"],
-        "grid_code": record["grid_code"],
-        "description": record["description"],
-        "address": record["address"],
+        "id": record.id,
+        "type": record.type,
+        "type_name": labels.label("types", record.type),
+        "status": record.status,
+        "status_name": labels.label("states", record.status),
+        "overdue": record.overdue,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "due_at": record.due_at,
+        "grid_code": record.grid_code,
+        "description": record.description,
+        "address": record.address,
+        "approximate": record.approximate,
     }
     if full:
         out.update(
             {
                 "lon": round(x, 7),
                 "lat": round(y, 7),
-                "community_code": record["community_code"],
-                "street_code": record["street_code"],
-                "district_code": record["district_code"],
-                "expected_at": record["expected_at"],
-                "closed_at": record["closed_at"],
-                "rework": record["rework"],
-                "reporter": record["reporter"],
-                "source": record["source"],
-                "history": store().history(record["id"]),
+                "community_code": record.community_code,
+                "street_code": record.street_code,
+                "district_code": record.district_code,
+                "expected_at": record.expected_at,
+                "closed_at": record.closed_at,
+                "rework": record.rework,
+                "reporter": record.reporter,
+                "source": record.source,
+                "match_level": record.match_level,
+                "history": [asdict(h) for h in store().history(record.id)],
                 "allowed_actions": (
-                    allowed_actions(record["status"], user.role, record["grid_code"], user.grids)
+                    allowed_actions(record.status, user.role, record.grid_code, user.grids)
                     if user
                     else []
                 ),
-                "action_names": ACTION_NAMES,
+                "action_names": labels.ACTIONS,
             }
         )
     return out
@@ -86,17 +81,17 @@ def incident_json(record: dict, user: User | None = None, full: bool = False) ->
 def incidents():
     """Incidents as GeoJSON, or clusters when more than 2,000 match."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     count = store().count_incidents(flt)
     if count > CLUSTER_ABOVE:
         cell = _cell_degrees(flt, zoom, pixels=60)
         features = []
-        for lon, lat, n, overdue in store().incident_clusters(flt, cell):
+        for c in store().incident_clusters(flt, cell):
             features.append(
                 {
                     "type": "Feature",
-                    "geometry": point_json(lon, lat),
-                    "properties": {"cluster": True, "count": n, "overdue": int(overdue or 0)},
+                    "geometry": point_json(c.lon, c.lat),
+                    "properties": {"cluster": True, "count": c.count, "overdue": c.overdue},
                 }
             )
         return jsonify(
@@ -105,8 +100,8 @@ def incidents():
     features = [
         {
             "type": "Feature",
-            "id": r["id"],
-            "geometry": point_json(r["lon"], r["lat"]),
+            "id": r.id,
+            "geometry": point_json(r.lon, r.lat),
             "properties": incident_json(r),
         }
         for r in store().incidents(flt)
@@ -129,16 +124,16 @@ def _cell_degrees(flt: IncidentFilter, zoom: float | None, pixels: float) -> flo
 def incidents_heat():
     """Heat map points ``[lat, lon, weight]`` aggregated to at most ~5,000 cells."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     cell = _cell_degrees(flt, zoom, pixels=12)
     cells = store().incident_clusters(flt, cell)
     while len(cells) > HEAT_MAX_CELLS:
         cell *= 2
         cells = store().incident_clusters(flt, cell)
     points = []
-    for lon, lat, n, _overdue in cells:
-        x, y = datum().to_display(lon, lat)
-        points.append([round(y, 6), round(x, 6), n])
+    for c in cells:
+        x, y = datum().to_display(c.lon, c.lat)
+        points.append([round(y, 6), round(x, 6), c.count])
     return jsonify({"points": points, "cell_degrees": cell})
 
 
@@ -157,84 +152,41 @@ def incident(incident_id: int):
 def create_incident():
     """Report an incident at a point or an address; the grid is assigned here."""
     user = require_user("field")
-    body = json_body()
-    kind = type_code(body.get("type")) if "type" in body else _missing("type")
-    description = text_field(body, "description", MAX_DESCRIPTION, required=True)
-    version = current_version()
-    address = text_field(body, "address", MAX_ADDRESS, required=False)
-    if "lon" in body or "lat" in body:
-        lon, lat = number_field(body, "lon"), number_field(body, "lat")
-        crs = body.get("crs")
-        if crs is not None and not isinstance(crs, str):
-            raise ApiError(400, "crs must be text like wgs84 or gcj02", field="crs")
+    body = parse_json(IncidentIn)
+    lon, lat = body.lon, body.lat
+    if lon is not None or lat is not None:
+        if lon is None or lat is None:
+            raise ApiError(400, "give both lon and lat", field="lat" if lat is None else "lon")
         try:
-            lon, lat = point_to_storage(lon, lat, crs)
+            lon, lat = point_to_storage(lon, lat, body.crs)
         except ValueError as error:
             raise ApiError(400, f"unknown crs: {error}", field="crs") from None
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ApiError(422, "lon/lat out of range", field="lon")
-    elif address:
-        found = geocoding.match(version["id"], address)
-        if found.level == "none" or found.lon is None:
-            # The geocoder answers "none" below its review threshold: no guessing a location.
-            raise ApiError(422, f"address not found in the library: {address}", field="address")
-        lon, lat = found.lon, found.lat
-        address = found.address or address
-    else:
-        raise ApiError(400, "give lon and lat, or an address", field="lon")
-    location = store().locate(version["id"], lon, lat)
-    if location is None:
-        raise ApiError(422, "the point is outside the city", field="lon")
-    if not address:  # a point report: name the standard address it is at, when one is close
-        address = geocoding.nearest_address(version["id"], lon, lat)
-    if user.role == "field" and not in_own_grids(location["grid_code"], user.grids):
-        raise ApiError(403, "field staff report only inside their own grids", field="lon")
-    incident_id = store().create_incident(
-        type=kind,
-        description=description,
+    report = Report(
+        type=body.type,
+        description=body.description,
         lon=lon,
         lat=lat,
-        location=location,
-        actor=user.name,
-        address=address,
+        address=body.address,
         source="api",
-        version_id=version["id"],
     )
-    # create_incident has committed: the answer acknowledges a durable record.
-    response = jsonify(incident_json(store().incident(incident_id), user, full=True))
+    try:
+        record = take_report(store(), report, user, geocoding.places())
+    except ReportError as error:
+        raise ApiError(REPORT_STATUS[error.kind], error.message, field=error.field) from None
+    # take_report has committed: the answer acknowledges a durable record.
+    response = jsonify(incident_json(record, user, full=True))
     response.status_code = 201
-    response.headers["Location"] = f"/api/incidents/{incident_id}"
+    response.headers["Location"] = f"/api/incidents/{record.id}"
     return response
-
-
-def _missing(name: str):
-    raise ApiError(400, f"missing field {name}", field=name)
 
 
 @bp.post("/incidents/<int:incident_id>/transition")
 def transition(incident_id: int):
     """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...)."""
     user = require_user("field")
-    body = json_body()
-    action = body.get("action")
-    if not isinstance(action, str) or not action:
-        raise ApiError(400, "missing field action", field="action")
-    note = text_field(body, "note", MAX_NOTE, required=False)
+    body = parse_json(TransitionIn)
     try:
-        record = store().incident(incident_id)
-    except NotFound as error:
-        raise ApiError(404, str(error), field="id") from None
-    if action not in actions_from(record["status"]):
-        raise ApiError(
-            409,
-            f"cannot {action!r} an incident that is {record['status']}; "
-            f"allowed: {', '.join(actions_from(record['status'])) or 'none'}",
-            field="action",
-        )
-    if action not in allowed_actions(record["status"], user.role, record["grid_code"], user.grids):
-        raise ApiError(403, f"role {user.role} may not {action!r} this incident", field="action")
-    try:
-        record = store().transition(incident_id, action, user.name, note)
-    except IllegalTransition as error:  # someone else moved it first
-        raise ApiError(409, str(error), field="action") from None
+        record = act(store(), incident_id, body.action, user, body.note)
+    except ActionError as error:
+        raise ApiError(ACTION_STATUS[error.kind], error.message, field=error.field) from None
     return jsonify(incident_json(record, user, full=True))

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
+from gridmap.services import versions as version_service
 from gridmap.store import NotFound
-from web.api import MAX_NOTE, bp, store
+from web.api import bp, store
 from web.auth import require_user, requires
 from web.errors import ApiError
+from web.schema import MAX_NOTE
 
 
 @bp.get("/versions")
 @requires("viewer")
 def versions():
     """Every published grid version; the current one is marked."""
-    return jsonify({"versions": store().versions()})
+    return jsonify({"versions": [v.as_json() for v in store().versions()]})
 
 
 @bp.post("/versions")
@@ -25,22 +27,14 @@ def publish_version():
     import tempfile
     from pathlib import Path
 
-    from gridmap import io as gio
     from gridmap.errors import InputError
-    from gridmap.store.publish import publish
 
     note = request.form.get("note", "")
     if len(note) > MAX_NOTE:
         raise ApiError(400, f"note is longer than {MAX_NOTE} characters", field="note")
-    readers = {
-        "grids": gio.read_grids,
-        "boundaries": gio.read_boundaries,
-        "addresses": gio.read_addresses,
-        "barriers": gio.read_barriers,
-    }
     with tempfile.TemporaryDirectory(prefix="gridmap-publish-") as folder:
         frames = {}
-        for name, reader in readers.items():
+        for name in ("grids", "boundaries", "addresses", "barriers"):
             upload = request.files.get(name)
             if upload is None or not upload.filename:
                 if name == "barriers":
@@ -53,11 +47,12 @@ def publish_version():
             path = Path(folder) / f"{name}{suffix}"
             upload.save(path)
             try:
-                frames[name] = reader(path)
+                frames[name] = version_service.read_file(name, path)
             except InputError as error:
-                raise ApiError(400, f"{name}: {error}", field=name) from None
+                message = str(error).replace(str(path), upload.filename)
+                raise ApiError(400, f"{name}: {message}", field=name) from None
         try:
-            summary = publish(store(), **frames, note=note, published_by=user.name)
+            summary = version_service.publish(store(), **frames, note=note, published_by=user.name)
         except InputError as error:
             raise ApiError(400, str(error)) from None
     current_app.extensions["gridmap_cache"].clear()
@@ -75,12 +70,13 @@ def _allow_large_publish():
 
 
 @bp.post("/versions/<int:version_id>/activate")
-@requires("planner")
 def activate_version(version_id: int):
-    """Make an earlier (or later) published version the current one (planner)."""
+    """Make an earlier (or later) published version the current one (planner); open incidents
+    move into their grids under it, field tokens bound to codes it lacks are listed."""
+    user = require_user("planner")
     try:
-        store().set_current(version_id)
+        activation = version_service.activate(store(), version_id, actor=user.name)
     except NotFound as error:
         raise ApiError(404, str(error), field="id") from None
     current_app.extensions["gridmap_cache"].clear()
-    return jsonify({"current": version_id})
+    return jsonify({"current": version_id, "activation": activation.as_json()})

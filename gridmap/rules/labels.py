@@ -1,0 +1,122 @@
+"""Every Chinese label a person reads, defined once; ``GET /api/meta`` sends them to the browser.
+
+Codes stay English in data and URLs; pages, CSV exports and API ``*_name`` fields take their
+names from here (a renamed label is a one-line change every page follows).
+
+>>> STATES["returned"], ACTIONS["return"], KINDS["exclusive"]
+('退回重办', '退回重办', '专属网格')
+>>> label("states", "nonexistent")
+'nonexistent'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Incident states (事件状态) of the closed loop, see gridmap.rules.workflow.STATES.
+STATES: dict[str, str] = {
+    "reported": "上报",
+    "accepted": "受理立案",
+    "dispatched": "已派遣",
+    "handling": "处置中",
+    "resolved": "已反馈",
+    "verified": "已核查",
+    "closed": "已结案",
+    "rejected": "不予立案",
+    "returned": "退回重办",
+}
+# Workflow actions, plus the two history entries that are not actions a person takes.
+ACTIONS: dict[str, str] = {
+    "report": "上报",
+    "accept": "受理立案",
+    "reject": "不予立案",
+    "dispatch": "派遣",
+    "start": "开始处置",
+    "resolve": "处置反馈",
+    "verify": "核查通过",
+    "return": "退回重办",
+    "close": "结案",
+    "rehome": "网格调整",
+}
+ROLES: dict[str, str] = {
+    "viewer": "查看",
+    "field": "网格员",
+    "dispatcher": "指挥调度",
+    "planner": "网格规划",
+    "admin": "管理员",
+}
+# Incident types (事件类型); their handling hours are gridmap.rules.workflow.HANDLING_HOURS.
+TYPES: dict[str, str] = {
+    "garbage": "垃圾堆放",
+    "manhole": "井盖破损",
+    "street_vending": "占道经营",
+    "noise": "噪音扰民",
+    "illegal_building": "违章搭建",
+    "fire_hazard": "消防隐患",
+    "other": "其他",
+}
+# Partition flags a grid may carry (gridmap.partition): why it breaks a rule.
+FLAGS: dict[str, str] = {
+    "below_min": "户数低于下限",
+    "above_max": "户数超过上限",
+    "above_max_population": "人口超过上限",
+    "above_max_area": "面积超过上限",
+    "indivisible_building": "单栋楼超过上限，无法再分",
+    "no_addresses": "无地址",
+    "no_host": "无所属综合网格",
+}
+# Division levels and geocoder match levels (most to least precise).
+LEVELS: dict[str, str] = {
+    "city": "全市",
+    "district": "区县",
+    "street": "街道",
+    "town": "街道",
+    "community": "社区",
+    "grid": "网格",
+    "room": "室",
+    "unit": "单元",
+    "building": "楼栋",
+    "door": "门牌",
+    "compound": "小区",
+    "road": "道路",
+    "point": "坐标",
+    "none": "未匹配",
+}
+KINDS: dict[str, str] = {"comprehensive": "综合网格", "exclusive": "专属网格"}
+LAYERS: dict[str, str] = {
+    "district": "区",
+    "street": "街道/镇",
+    "community": "社区/村",
+    "grid": "综合网格",
+    "exclusive": "专属网格",
+    "roads": "道路",
+}
+# Where a report came in (incidents.source).
+CHANNELS: dict[str, str] = {
+    "api": "接口上报",
+    "web": "网页上报",
+    "field": "网格员上报",
+    "open311": "12345 热线（Open311）",
+    "import": "批量导入",
+    "simulated": "模拟数据",
+    "synthetic": "合成数据",
+}
+
+ALL: dict[str, Mapping[str, str]] = {
+    "states": STATES,
+    "actions": ACTIONS,
+    "roles": ROLES,
+    "types": TYPES,
+    "flags": FLAGS,
+    "levels": LEVELS,
+    "kinds": KINDS,
+    "layers": LAYERS,
+    "channels": CHANNELS,
+}
+
+
+def label(group: str, code: str | None) -> str:
+    """The Chinese label of ``code`` in ``group`` (the code itself when it has none)."""
+    if code is None:
+        return ""
+    return ALL[group].get(code, code)

@@ -1,0 +1,174 @@
+"""Take a report (上报): the one use case behind every door that creates incidents.
+
+The JSON API, Open311, the field page and imports parse their own request format into a
+:class:`Report` and call :func:`take_report`, which validates it, geocodes an address, locates
+the point with the edge rule, checks that field staff report inside their own grids, and
+creates the incident. A problem is a :class:`ReportError` whose ``kind`` each door maps to its
+own answer (the JSON API: 400/422/403/409; Open311: its error list).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gridmap.model import Match
+from gridmap.rules import labels
+from gridmap.rules.workflow import INCIDENT_TYPES, in_own_grids
+from gridmap.services.locating import locate
+from gridmap.store import Incident, Store
+
+MAX_DESCRIPTION = 4000
+MAX_ADDRESS = 500
+# An address matched only to an area this large cannot say which grid must act: the report is
+# refused with a request to name a road, compound or door (a road or compound is taken, its
+# representative point marked approximate).
+TOO_VAGUE_LEVELS = frozenset({"district", "town", "community"})
+
+
+class Reporter(Protocol):
+    """Who reports (a store Token, the web app's signed-in user, an import's operator)."""
+
+    name: str
+    role: str
+    grids: tuple[str, ...]
+
+
+class ReportError(ValueError):
+    """Why a report was not taken. ``kind``: ``invalid`` (the request is malformed),
+    ``unlocatable`` (the address or point names no place in the city), ``forbidden`` (outside
+    the caller's grids), ``unavailable`` (no grid version is published)."""
+
+    def __init__(self, kind: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report as a door parsed it. ``lon``/``lat`` are EPSG:4490 (the door converts its CRS);
+    without them ``address`` is geocoded."""
+
+    type: str  # code or Chinese name of an incident type
+    description: str
+    lon: float | None = None
+    lat: float | None = None
+    address: str = ""
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class Places:
+    """The geocoder of the current version as the service needs it (the web app passes its
+    warm one; a batch import can pass one it built)."""
+
+    match: Callable[[str], Match]
+    nearest_address: Callable[[float, float], str]
+
+
+def incident_type(value: object) -> str:
+    """An incident type given as its code or its Chinese name -> code.
+
+    >>> incident_type("垃圾堆放"), incident_type("noise")
+    ('garbage', 'noise')
+    """
+    if isinstance(value, str):
+        if value in INCIDENT_TYPES:
+            return value
+        for code in INCIDENT_TYPES:
+            if labels.TYPES.get(code) == value:
+                return code
+    raise ReportError(
+        "invalid",
+        f"unknown incident type {value!r}; one of {', '.join(INCIDENT_TYPES)}",
+        field="type",
+    )
+
+
+def _text(value: str, name: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ReportError("invalid", f"{name} must be text", field=name)
+    if len(value) > limit:
+        raise ReportError("invalid", f"{name} is longer than {limit} characters", field=name)
+    return value.strip()
+
+
+def take_report(store: Store, report: Report, reporter: Reporter, places: Places) -> Incident:
+    """Validate, geocode, locate, authorise and create; returns the stored incident.
+
+    The incident is committed when this returns (the door may acknowledge it).
+    """
+    kind = incident_type(report.type)
+    description = _text(report.description, "description", MAX_DESCRIPTION)
+    if not description:
+        raise ReportError("invalid", "missing field description", field="description")
+    address = _text(report.address, "address", MAX_ADDRESS)
+    version = store.current_version()
+    if version is None:
+        raise ReportError(
+            "unavailable", "no grid version is published yet: run `gridmap publish` first"
+        )
+    level, approximate = "", False
+    if report.lon is not None or report.lat is not None:
+        if report.lon is None or report.lat is None:
+            raise ReportError("invalid", "give both lon and lat", field="lon")
+        lon, lat = float(report.lon), float(report.lat)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise ReportError("invalid", "lon/lat must be finite numbers", field="lon")
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ReportError("unlocatable", "lon/lat out of range", field="lon")
+        level = "point"
+    elif address:
+        found = places.match(address)
+        if found.level == "none" or found.lon is None:
+            # Below the review threshold, or ambiguous: never guess a location. Name what the
+            # reporter may have meant so they can say it again more precisely.
+            maybe = [c.label for c in found.candidates if c.label]
+            hint = f"; did you mean: {' / '.join(maybe)}" if maybe else ""
+            raise ReportError(
+                "unlocatable",
+                f"address not found in the library: {address}{hint}",
+                field="address",
+            )
+        if found.level in TOO_VAGUE_LEVELS:
+            raise ReportError(
+                "unlocatable",
+                f"address {address!r} names only a {found.level}: give a road, compound or door",
+                field="address",
+            )
+        lon, lat = found.lon, found.lat
+        level = found.level
+        # A road, compound or area match stands at a representative point, not at a door.
+        approximate = found.approximate
+        # A vague address keeps the reporter's words; a door-level match names the library's.
+        if not approximate:
+            address = found.address or address
+    else:
+        raise ReportError("invalid", "give lon and lat, or an address", field="lon")
+    location = locate(store, version.id, lon, lat)
+    if location is None:
+        raise ReportError("unlocatable", "the point is outside the city", field="lon")
+    if reporter.role == "field" and not in_own_grids(location.grid_code, reporter.grids):
+        raise ReportError(
+            "forbidden", "field staff report only inside their own grids", field="lon"
+        )
+    if not address:  # a point report: name the standard address it is at, when one is close
+        address = places.nearest_address(lon, lat)
+    incident_id = store.create_incident(
+        type=kind,
+        description=description,
+        lon=lon,
+        lat=lat,
+        location=location,
+        actor=reporter.name,
+        address=address,
+        source=report.source,
+        version_id=version.id,
+        match_level=level,
+        approximate=approximate,
+    )
+    return store.incident(incident_id)

@@ -1,0 +1,192 @@
+"""Many writers at once on both backends, and what only the PostgreSQL + PostGIS store has.
+
+The concurrency tests take ``store_url`` and so run on SQLite and PostGIS alike (see
+``tests/backends.py``): they are part of the contract. The rest need PostgreSQL (``pg_url``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from backends import release_store
+
+from gridmap.rules.workflow import IllegalTransition
+from gridmap.store import IncidentFilter, Location, StoreBusy, open_store
+
+WRITERS = 8
+REPORTS_EACH = 12
+HERE = Location.of_grid("330402001001001")
+
+
+def _report(store, description: str) -> int:
+    return store.create_incident(
+        type="noise", description=description, lon=120.71, lat=30.71, location=HERE, actor="t"
+    )
+
+
+def test_many_writers_lose_and_duplicate_nothing_and_the_stream_skips_nothing(store_url):
+    """8 threads report 25 incidents each and move each one a step while a reader polls the
+    event stream: every report is stored once, and the poller saw every event, in id order."""
+    store = open_store(store_url)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()  # read before polling: the last poll sees everything
+            for event in store.events_since(last):
+                seen.append(event.event_id)
+                last = event.event_id
+            if finished:
+                return
+            store.close()
+
+    def write(worker: int) -> None:
+        for n in range(REPORTS_EACH):
+            incident_id = _report(store, f"w{worker}-{n}")
+            store.transition(incident_id, "accept", f"w{worker}")
+        store.close()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(write, range(WRITERS)))
+    done.set()
+    poller.join(60)
+
+    stored = [i.description for i in store.incidents(IncidentFilter())]
+    expected = {f"w{w}-{n}" for w in range(WRITERS) for n in range(REPORTS_EACH)}
+    assert len(stored) == len(expected) and set(stored) == expected
+    assert all(i.status == "accepted" for i in store.incidents(IncidentFilter()))
+    every = [e.event_id for e in store.events_since(0, limit=10_000)]
+    assert len(every) == 2 * len(expected)
+    assert seen == every  # nothing skipped, nothing twice, in order
+    release_store(store)
+
+
+def test_one_of_two_racing_actions_wins(store_url):
+    """Two dispatchers accept the same report at once: one succeeds, the other is told the
+    incident is no longer in a state that allows it; one 'accepted' entry in the history."""
+    store = open_store(store_url)
+    incident_id = _report(store, "race")
+    start = threading.Barrier(2)
+
+    def accept(actor: str):
+        start.wait()
+        try:
+            return store.transition(incident_id, "accept", actor).status
+        except IllegalTransition as error:
+            return error
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(accept, ["a", "b"]))
+    assert sorted(type(o).__name__ for o in outcomes) == ["IllegalTransition", "str"]
+    assert [h.action for h in store.history(incident_id)] == ["report", "accept"]
+    release_store(store)
+
+
+def test_a_write_meeting_a_long_lock_waits_then_reports_busy_and_writes_nothing(store_url):
+    """Another writer holds the incident for longer than the busy timeout: the second write
+    gives up with StoreBusy (the web app's 503 + Retry-After), leaving no trace."""
+    holder = open_store(store_url)
+    incident_id = _report(holder, "held")
+    waiter = open_store(store_url, busy_timeout=0.5)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction():
+            holder.transition(incident_id, "accept", "holder")
+            locked.set()
+            release.wait(30)
+        holder.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(30)
+    started = time.monotonic()
+    with pytest.raises(StoreBusy):
+        waiter.transition(incident_id, "reject", "waiter")
+    waited = time.monotonic() - started
+    release.set()
+    thread.join(30)
+    assert 0.4 < waited < 10
+    assert [h.actor for h in waiter.history(incident_id)] == ["t", "holder"]
+    release_store(waiter)
+    release_store(holder)
+
+
+# -- PostgreSQL + PostGIS only --------------------------------------------------------------------
+
+
+def test_schema_is_versioned_with_postgis_columns_and_gist_indexes(pg_url):
+    from gridmap.store.postgis.migrations import MIGRATIONS
+
+    store = open_store(pg_url)
+    assert store.schema_version() == MIGRATIONS[-1][0]
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM schema_version").fetchone()[0]
+        assert rows == len(MIGRATIONS)
+        columns = dict(
+            conn.execute(
+                "SELECT f_table_name, type FROM geometry_columns "
+                "WHERE f_table_schema = current_schema() AND srid = 4490"
+            ).fetchall()
+        )
+        gist = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND indexdef LIKE '%USING gist%'"
+            )
+        }
+    assert columns == {"features": "GEOMETRY", "addresses": "POINT", "incidents": "POINT"}
+    assert {"features", "incidents"} <= gist
+    release_store(store)
+    again = open_store(pg_url)  # reopening applies nothing twice
+    assert again.schema_version() == MIGRATIONS[-1][0]
+    release_store(again)
+
+
+def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
+    import gridmap.store.postgis.store as module
+    from gridmap.store.postgis.migrations import MIGRATIONS
+
+    monkeypatch.setattr(module, "MIGRATIONS", MIGRATIONS[:1])
+    old = open_store(pg_url)
+    assert old.schema_version() == 1
+    release_store(old)
+    monkeypatch.undo()
+    new = open_store(pg_url)
+    assert new.schema_version() == MIGRATIONS[-1][0]
+    with psycopg.connect(pg_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+    assert "incidents_kpi_grid" in names
+    release_store(new)
+
+
+def test_stores_opened_at_once_migrate_once(pg_url):
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: open_store(pg_url), range(4)))
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] >= 3
+    for store in stores:
+        release_store(store)
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password():
+    with pytest.raises(ValueError, match="cannot connect to PostgreSQL") as caught:
+        open_store("postgresql://gm:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")
+    assert "s3cret" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_the_store_url_names_no_password(pg_url):
+    store = open_store(pg_url)
+    assert store.url == pg_url  # no password in it: shown as given
+    release_store(store)
