@@ -279,23 +279,40 @@ def assign_points(
 # --- geocode --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GeocoderSpec:
-    """What a worker needs to build the same ``Geocoder`` the single process would."""
+    """What a worker needs to build the same ``Geocoder`` the single process would.
 
-    library: str
-    grids: str | None = None
-    boundaries: str | None = None
-    crs: str | None = None
-    options: tuple[tuple[str, object], ...] = ()  # Geocoder keyword options, sorted
+    Workers cache the built geocoder by ``token`` (made once on the client), not by the
+    options' values: an option object such as a trained parser arrives as a new copy with
+    every task, and must not make each batch rebuild the index.
+    """
+
+    token: str
+    library: str = field(compare=False)
+    grids: str | None = field(default=None, compare=False)
+    boundaries: str | None = field(default=None, compare=False)
+    crs: str | None = field(default=None, compare=False)
+    # Geocoder keyword options, sorted (a dict option as sorted pairs)
+    options: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, library, grids=None, boundaries=None, *, crs=None, **options) -> GeocoderSpec:
+        import uuid
+
         frozen = tuple(
             sorted(
-                (key, tuple(sorted(value.items())) if isinstance(value, dict) else value)
-                for key, value in options.items()
+                ((key, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+                 for key, value in options.items()),
+                key=lambda pair: pair[0],
             )
+        )  # fmt: skip
+        return cls(
+            uuid.uuid4().hex,
+            str(library),
+            grids and str(grids),
+            boundaries and str(boundaries),
+            crs,
+            frozen,
         )
-        return cls(str(library), grids and str(grids), boundaries and str(boundaries), crs, frozen)
 
     def build(self):
         from gridmap.geocode.geocoder import Geocoder
