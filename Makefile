@@ -3,16 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DEMO   := data/demo
 DB     := $(DEMO)/gridmap.sqlite
 
-.PHONY: demo test lint format venv clean
+.PHONY: demo test lint format venv bench-deps clean
 
+# Two stamps: the demo needs only the package itself; the tests add the `test` extra.
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 venv: $(STAMP)
 
@@ -34,16 +40,20 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/gridmap serve --db $(DB)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
+
+# The benchmarks compare with spopt/libpysal: `make bench-deps` once before running them.
+bench-deps: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache

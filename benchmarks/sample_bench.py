@@ -50,8 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="sample_bench_"))
-    print(f"{'households':>11} {'communities':>11} {'addresses':>10} {'CSV MB':>7} "
-          f"{'build s':>8} {'peak RSS MB':>11}")  # fmt: skip
+    print(f"{'households':>11} {'communities':>11} {'hh/community':>13} {'km2':>7} "
+          f"{'addresses':>10} {'CSV MB':>7} {'build s':>8} {'peak RSS MB':>11}")  # fmt: skip
     rows = []
     for households in sizes:
         folder = base / f"city_{households}"
@@ -59,6 +59,8 @@ def main() -> None:
         rows.append(figures)
         print(
             f"{figures['households']:>11,} {figures['communities']:>11} "
+            f"{figures['community_households_min']:>6,}-{figures['community_households_max']:<6,} "
+            f"{figures['area_km2']:>7.1f} "
             f"{figures['addresses']:>10,} {figures['addresses_mb']:>7.0f} "
             f"{figures['seconds']:>8.1f} {figures['peak_mb']:>11.0f}"
         )

@@ -762,3 +762,176 @@ def test_no_id_in_a_path_makes_a_500(client, tokens, number):
         assert client.get(url, headers=h).status_code in (200, 404), url
     r = client.post(f"/api/incidents/{number}/transition", headers=h, json={"action": "close"})
     assert r.status_code in (404, 409)
+
+
+def test_meta_serves_every_rule_and_label_from_its_one_home(client, tokens):
+    from gridmap.rules import kpi, labels, workflow
+
+    assert client.get("/api/meta").status_code == 401
+    meta = client.get("/api/meta", headers=bearer(tokens["viewer"])).get_json()
+    assert meta["states"] == list(workflow.STATES)
+    assert set(meta["labels"]["states"]) == set(workflow.STATES)  # no state the server lacks
+    assert "rework" not in meta["labels"]["states"]
+    assert meta["open_states"] == list(workflow.OPEN_STATES)
+    assert meta["actions"]["return"] == {"from": ["resolved", "verified"], "to": "returned"}
+    assert meta["labels"]["kinds"] == labels.KINDS and meta["roles"] == list(workflow.ROLES)
+    assert meta["kpi"]["closure_rate"] == kpi.INDICATORS["closure_rate"]
+    assert meta["limits"]["description"] == 4000
+    # Every label a page needs for what the API sends has a name.
+    for state in workflow.STATES:
+        assert meta["labels"]["states"][state]
+    for action in workflow.ACTIONS:
+        assert meta["labels"]["actions"][action]
+
+
+def _move(client, token, iid, *actions):
+    for action in actions:
+        r = post(client, token, f"/api/incidents/{iid}/transition", {"action": action})
+        assert r.status_code == 200, r.get_json()
+
+
+def test_closure_rate_is_one_formula_for_units_and_city(client, tokens):
+    # West street: one closed, one rejected (100% of valid cases closed); east street: one
+    # closed, one open (50%). closed/total would say 50% for the city, below the west street
+    # and equal to the east: the city must be the sum of its units, by the same formula.
+    admin = tokens["admin"]
+    done = ["accept", "dispatch", "start", "resolve", "verify", "close"]
+    for lon, actions in (
+        (120.71, done),
+        (120.72, ["reject"]),
+        (120.76, done),
+        (120.77, []),
+    ):
+        iid = post(client, admin, "/api/incidents", POINT | {"lon": lon}).get_json()["id"]
+        _move(client, admin, iid, *actions)
+    h = bearer(tokens["viewer"])
+    body = client.get("/api/kpi?level=street", headers=h).get_json()
+    rates = {r["code"]: r["closure_rate"] for r in body["rows"]}
+    assert rates == {"330402001": 1.0, "330402002": 0.5}
+    city = body["city"]
+    assert (city["total"], city["closed"], city["rejected"]) == (4, 2, 1)
+    assert city["closure_rate"] == round(2 / 3, 4)
+    assert min(rates.values()) <= city["closure_rate"] <= max(rates.values())
+    # The one district is the whole city: its row and the city row agree.
+    district = client.get("/api/kpi?level=district", headers=h).get_json()
+    assert district["rows"][0]["closure_rate"] == district["city"]["closure_rate"]
+    # The grid layer and one grid's panel use the same formula.
+    grid = client.get("/api/grids/330402001001001", headers=h).get_json()
+    assert grid["kpi"]["closure_rate"] == 1.0
+
+
+def _v2_grids():
+    """The test city with the two grids of community 330402001001 merged into one (…003)."""
+    import shapely
+    import webcity
+
+    grids = webcity.grids()
+    merge = grids["grid_code"].isin(["330402001001001", "330402001001002"])
+    merged = grids[merge].iloc[[0]].copy()
+    merged["grid_code"] = "330402001001003"
+    merged["geometry"] = [shapely.union_all(grids[merge].geometry.values)]
+    exclusive = grids["kind"] == "exclusive"
+    grids.loc[exclusive, "host_grid_code"] = "330402001001003"
+    return __import__("pandas").concat([grids[~merge], merged], ignore_index=True)
+
+
+def test_open_incidents_follow_the_current_version(client, tokens, city_store):
+    import webcity
+
+    from gridmap.services.versions import publish
+
+    admin = tokens["admin"]
+    open_id = post(client, admin, "/api/incidents", POINT).get_json()["id"]
+    closed_id = post(client, admin, "/api/incidents", POINT).get_json()["id"]
+    _move(client, admin, closed_id, "reject")
+    summary = publish(
+        city_store, _v2_grids(), webcity.boundaries(), webcity.addresses(), note="merged"
+    )
+    moved = summary["activation"]
+    assert (moved["open_incidents"], moved["moved"], moved["outside"]) == (1, 1, 0)
+    # The field token of the fixture is bound to a community: still there. A token bound to a
+    # retired grid code is reported.
+    assert moved["stale_tokens"] == []
+    h = bearer(tokens["viewer"])
+    record = client.get(f"/api/incidents/{open_id}", headers=h).get_json()
+    assert record["grid_code"] == "330402001001003"
+    assert [e["action"] for e in record["history"]] == ["report", "rehome"]
+    assert "330402001001001 → 330402001001003" in record["history"][1]["note"]
+    closed = client.get(f"/api/incidents/{closed_id}", headers=h).get_json()
+    assert closed["grid_code"] == "330402001001001"  # a finished case stays where it was
+    # KPIs under each version: by the grids of that version.
+    now = {r["code"]: r["total"] for r in client.get("/api/kpi", headers=h).get_json()["rows"]}
+    assert now == {"330402001001001": 1, "330402001001003": 1}
+    under_v1 = client.get("/api/kpi?version=1", headers=h).get_json()
+    assert under_v1["version"] == 1
+    assert {r["code"]: r["total"] for r in under_v1["rows"]} == {"330402001001001": 2}
+    under_v2 = client.get("/api/kpi?version=2&level=grid", headers=h).get_json()
+    assert {r["code"]: r["total"] for r in under_v2["rows"]} == {"330402001001003": 2}
+    assert client.get("/api/kpi?version=9", headers=h).status_code == 404
+    assert client.get("/api/kpi?version=x", headers=h).status_code == 400
+
+    # Going back: the open incident returns to its v1 grid; a token bound to …003 is stale.
+    city_store.create_token("field", "merged-grid", ("330402001001003",))
+    r = client.post("/api/versions/1/activate", headers=bearer(tokens["planner"]))
+    body = r.get_json()
+    assert body["activation"]["moved"] == 1
+    assert [t["codes"] for t in body["activation"]["stale_tokens"]] == [["330402001001003"]]
+    record = client.get(f"/api/incidents/{open_id}", headers=h).get_json()
+    assert record["grid_code"] == "330402001001001"
+    assert [e["action"] for e in record["history"]] == ["report", "rehome", "rehome"]
+
+
+def _hold_write_lock(path, seconds):
+    """Another connection takes the write lock (BEGIN IMMEDIATE) for ``seconds``."""
+    import threading
+    import time
+
+    ready = threading.Event()
+
+    def hold():
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ready.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    ready.wait()
+    return worker
+
+
+def test_busy_database_answers_503_with_retry_after_and_writes_nothing(city_store, tokens):
+    app_ = create_app({"DB": city_store.path, "DB_BUSY_TIMEOUT": 0.3})
+    client_ = app_.test_client()
+    before = city_store.count_incidents(__import__("gridmap.store").store.IncidentFilter())
+    worker = _hold_write_lock(city_store.path, 1.5)
+    r = post(client_, tokens["admin"], "/api/incidents", POINT)
+    o = client_.post(
+        "/open311/v2/requests.json",
+        data={"service_code": "noise", "lat": "30.71", "long": "120.71"},
+        headers=bearer(tokens["admin"]),
+    )
+    worker.join()
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1
+    assert "busy" in r.get_json()["error"] or "locked" in r.get_json()["error"]
+    assert o.status_code == 503 and o.get_json()[0]["code"] == 503
+    after = city_store.count_incidents(__import__("gridmap.store").store.IncidentFilter())
+    assert after == before  # nothing half-written
+    assert post(client_, tokens["admin"], "/api/incidents", POINT).status_code == 201
+
+
+def test_busy_database_makes_a_write_wait_then_succeed(city_store, tokens):
+    import time
+
+    app_ = create_app({"DB": city_store.path, "DB_BUSY_TIMEOUT": 10})
+    client_ = app_.test_client()
+    worker = _hold_write_lock(city_store.path, 1.0)
+    started = time.monotonic()
+    r = post(client_, tokens["admin"], "/api/incidents", POINT)
+    waited = time.monotonic() - started
+    worker.join()
+    assert r.status_code == 201, r.get_json()
+    assert waited >= 0.8  # it waited for the lock instead of failing
+    assert city_store.incident(r.get_json()["id"]).status == "reported"

@@ -22,12 +22,12 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def _offenders(files, forbidden) -> list[str]:
+def _offenders(files, forbidden, root: Path = ROOT) -> list[str]:
     out = []
     for path in files:
-        for name in _imports(path):
+        for name in sorted(_imports(path)):
             if any(name == f or name.startswith(f + ".") for f in forbidden):
-                out.append(f"{path.relative_to(ROOT)} imports {name}")
+                out.append(f"{path.relative_to(root)} imports {name}")
     return out
 
 
@@ -54,12 +54,7 @@ def test_the_check_itself_catches_a_backend_import(tmp_path):
     bad.write_text("from gridmap.store.sqlite.store import SQLiteStore\n", encoding="utf-8")
     good = tmp_path / "good.py"
     good.write_text("from gridmap.store import open_store\n", encoding="utf-8")
-    global ROOT
-    saved, ROOT = ROOT, tmp_path
-    try:
-        assert _offenders([bad, good], BACKENDS) == [
-            "bad.py imports gridmap.store.sqlite.store",
-            "bad.py imports gridmap.store.sqlite.store.SQLiteStore",
-        ]
-    finally:
-        ROOT = saved
+    assert _offenders([bad, good], BACKENDS, root=tmp_path) == [
+        "bad.py imports gridmap.store.sqlite.store",
+        "bad.py imports gridmap.store.sqlite.store.SQLiteStore",
+    ]

@@ -18,7 +18,7 @@ from gridmap.errors import InputError
 from gridmap.rules.display import BANDS, band_for_zoom
 from gridmap.services.locating import locate
 from gridmap.services.versions import publish
-from gridmap.store import IncidentFilter, Location, NotFound, open_store
+from gridmap.store import IncidentFilter, Location, NotFound, StoreBusy, open_store
 from gridmap.store.sqlite.migrations import MIGRATIONS
 
 
@@ -265,3 +265,74 @@ def test_sqlite_store_implements_the_store_protocol(tmp_path):
     assert isinstance(store, Store)
     wanted = {n for n in dir(Store) if not n.startswith("_")} - {"time_limits"}
     assert wanted <= {n for n in dir(store) if not n.startswith("_")}
+
+
+def test_sessions_end_on_logout_and_with_their_token(tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    token = store.create_token("planner", "规划员")
+    token_id = store.check_token(token).id
+    first, second = store.create_session(token_id), store.create_session(token_id)
+    assert first != second and token not in (first, second)
+    assert store.check_session(first).name == "规划员"
+    store.end_session(first)
+    assert store.check_session(first) is None
+    assert store.check_session(second).id == token_id
+    store.end_session("no-such-session")  # ignored
+    store.revoke_token(token_id)
+    assert store.check_session(second) is None
+    assert store.check_session("") is None
+
+
+def test_blobs_by_key_and_prefix(tmp_path):
+    store = open_store(tmp_path / "b.sqlite")
+    store.put_blobs([("tiles/v1/grid/1/0/0", b"\x1f\x8b"), ("tiles/v1/grid/1/0/1", b"")])
+    store.put_blobs([("tiles/v10/grid/1/0/0", b"x"), ("tiles/v1/grid/1/0/1", b"new")])
+    assert store.get_blob("tiles/v1/grid/1/0/0") == b"\x1f\x8b"
+    assert store.get_blob("tiles/v1/grid/1/0/1") == b"new"
+    assert store.get_blob("tiles/v2/grid/1/0/0") is None
+    assert store.drop_blobs("tiles/v1/") == 2
+    assert store.get_blob("tiles/v1/grid/1/0/0") is None
+    assert store.get_blob("tiles/v10/grid/1/0/0") == b"x"  # a prefix, not a pattern
+    assert store.drop_blobs("tiles/v1/") == 0
+
+
+def test_sqlite_busy_write_raises_store_busy_and_writes_nothing(city_store):
+    holder = sqlite3.connect(city_store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    quick = open_store(city_store.path, busy_timeout=0.2)
+    with pytest.raises(StoreBusy) as info:
+        quick.create_token("viewer")
+    assert info.value.retry_after >= 1
+    holder.execute("COMMIT")
+    assert quick.tokens() == []
+    quick.create_token("viewer")
+    assert len(quick.tokens()) == 1
+
+
+def test_records_are_plain_dataclasses(city_store):
+    import dataclasses
+
+    vid = city_store.current_version().id
+    iid = city_store.create_incident(
+        type="noise",
+        description="d",
+        lon=120.71,
+        lat=30.71,
+        location=Location.of_grid("330402001001001"),
+        actor="t",
+        version_id=vid,
+        match_level="door",
+        approximate=True,
+    )
+    record = city_store.incident(iid)
+    assert dataclasses.is_dataclass(record) and record.approximate and record.match_level == "door"
+    for value in (
+        city_store.current_version(),
+        city_store.addresses(vid)[0],
+        city_store.history(iid)[0],
+        city_store.events_since(0)[0],
+        city_store.kpis("grid")[0],
+        city_store.layer_features(vid, "grid", None, None)[0],
+    ):
+        assert dataclasses.is_dataclass(value), value
+        assert not any(isinstance(v, sqlite3.Row) for v in dataclasses.astuple(value))

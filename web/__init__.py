@@ -22,6 +22,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from gridmap.rules.workflow import TimeLimits
 from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, StoreBusy, open_store
+from web import security
 from web.datum import Datum
 from web.errors import error_body, register_error_handlers
 
@@ -79,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = store.secret_key()
 
     register_error_handlers(app)
+    security.register(app)  # CSP, Referrer-Policy, no-store, Server (web/security.py)
 
     @app.errorhandler(StoreBusy)
     def _busy(error: StoreBusy):
@@ -104,13 +106,6 @@ def create_app(config: dict | None = None) -> Flask:
     @app.teardown_appcontext
     def _close_connection(_exc):
         store.close()
-
-    @app.after_request
-    def _harden(response):
-        # Browsers must not guess a JSON answer is HTML, nor frame the map on another site.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
 
     @app.after_request
     def _compress(response):

@@ -1,24 +1,42 @@
-"""``gridmap serve``: run the map app on a local address."""
+"""``gridmap serve``: run the map app under waitress, a production WSGI server.
+
+Why waitress (not gunicorn with threads): one process with a pool of threads, so the app's
+in-memory state (the geocoder of the published version, ~the address library; the shifted
+geometry cache) is built once, not once per worker; SQLite connections are per thread anyway;
+it runs wherever Python does (no fork, no Unix-only pieces); and it streams: a WSGI iterable is
+sent chunk by chunk (``send_bytes=1``), so ``/api/stream`` events leave as they happen. Each
+open event stream holds one thread until ``SSE_MAX_SECONDS`` (the browser then reconnects), so
+``--threads`` must exceed the number of live viewers plus the concurrent API calls.
+The server announces no version (waitress's own ``Server`` header is off; the app sends
+``Server: gridmap``, see :mod:`web.security`).
+"""
 
 from __future__ import annotations
 
 import json
-import re
+import logging
+import threading
+import time
 from pathlib import Path
 
 import click
-from werkzeug.serving import WSGIRequestHandler
 
 from gridmap.errors import InputError
-from gridmap.store import DEFAULT_DB
+from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB
+from web.security import redact
 
-_API_KEY = re.compile(r"(api_key=)[^&\s]+", re.IGNORECASE)
+log = logging.getLogger("gridmap.access")
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store path or sqlite:/// URL.")
+@click.option(
+    "--db",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Store: SQLite path, sqlite:///path or postgresql://user@host/db.",
+)
 @click.option("--basemap-url", default="", help="Tile URL template {z}/{x}/{y}; empty: no tiles.")
 @click.option(
     "--basemap-datum",
@@ -34,8 +52,66 @@ _API_KEY = re.compile(r"(api_key=)[^&\s]+", re.IGNORECASE)
     default=None,
     help='JSON {"type or *": {"state": hours}} overriding the default step time limits.',
 )
-def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_limits):
-    """Serve the one map and its API (threaded; live updates need one thread per viewer)."""
+@click.option(
+    "--threads",
+    default=32,
+    show_default=True,
+    type=click.IntRange(2, 1024),
+    help="Worker threads: live map viewers (one event stream each) plus concurrent requests.",
+)
+@click.option(
+    "--busy-timeout",
+    default=DEFAULT_BUSY_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds a write waits for another writer's lock before answering 503 + Retry-After.",
+)
+def serve(
+    host,
+    port,
+    db,
+    basemap_url,
+    basemap_datum,
+    basemap_attribution,
+    time_limits,
+    threads,
+    busy_timeout,
+):
+    """Serve the one map and its API with waitress (a production WSGI server).
+
+    Starts on an empty store too (the page then says to publish first); with a version
+    published, the geocoder is built in the background right away.
+    """
+    import waitress
+
+    app = build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
+    store = app.extensions["gridmap_store"]
+    version = store.current_version()
+    click.echo(f"gridmap one map on http://{host}:{port}/  (store {db}, {threads} threads)")
+    if version is not None:
+        click.echo(
+            f"  grid version {version.id} ({version.note or 'no note'}), "
+            f"{version.summary.get('grids', 0):,} grids"
+        )
+        warm_geocoder(app, version.id)
+    else:
+        click.echo("  no grid version published yet: run `gridmap publish` first")
+    if not store.tokens():
+        click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    waitress.serve(
+        AccessLog(app),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="",  # no Server header: nothing announces the server or its version
+        channel_timeout=120,
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout):
+    """The app ``gridmap serve`` runs (InputError on a bad store URL, datum or limits file)."""
     from web import create_app
 
     limits = {}
@@ -45,9 +121,10 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_
         except (ValueError, UnicodeDecodeError) as error:
             raise InputError.one(time_limits, f"not valid JSON: {error}") from None
     try:
-        app = create_app(
+        return create_app(
             {
                 "DB": db,
+                "DB_BUSY_TIMEOUT": busy_timeout,
                 "BASEMAP_URL": basemap_url,
                 "BASEMAP_DATUM": basemap_datum,
                 "BASEMAP_ATTRIBUTION": basemap_attribution,
@@ -56,46 +133,40 @@ def serve(host, port, db, basemap_url, basemap_datum, basemap_attribution, time_
         )
     except ValueError as error:  # a bad store URL, datum or time limit
         raise InputError.one(time_limits or db, str(error)) from None
-    store = app.extensions["gridmap_store"]
-    version = store.current_version()
-    click.echo(f"gridmap one map on http://{host}:{port}/  (store {db})")
-    if version:
-        click.echo(
-            f"  grid version {version['id']} ({version['note'] or 'no note'}), "
-            f"{version['summary'].get('grids', 0):,} grids"
-        )
-    else:
-        click.echo("  no grid version published yet: run `gridmap publish` first")
-        _warm_geocoder(app, version["id"])
-    if not store.tokens():
-        click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
-    app.run(
-        host=host, port=port, threaded=True, use_reloader=False, request_handler=RedactingHandler
-    )
 
 
-class RedactingHandler(WSGIRequestHandler):
-    """The access log without Open311 ``api_key`` values (they are tokens).
+class AccessLog:
+    """WSGI middleware: one access-log line per request, secret query values (Open311
+    ``api_key``: a token) starred by :func:`web.security.redact`."""
 
-    >>> redact("GET /open311/v2/requests.json?api_key=s3cret&status=open HTTP/1.1")
-    'GET /open311/v2/requests.json?api_key=***&status=open HTTP/1.1'
-    """
+    def __init__(self, app):
+        self.app = app
 
-    def log_request(self, code="-", size="-") -> None:
-        # Called once the app has its environ: the logged copies only are rewritten.
-        self.requestline = redact(self.requestline)
-        if hasattr(self, "path"):
-            self.path = redact(self.path)
-        super().log_request(code, size)
+    def __call__(self, environ, start_response):
+        started = time.monotonic()
+        seen = {}
+
+        def _start(status, headers, exc_info=None):
+            seen["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, _start)
+        finally:
+            query = environ.get("QUERY_STRING", "")
+            target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            log.info(
+                "%s %s %s %s %.0fms",
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REQUEST_METHOD", "-"),
+                redact(target),
+                seen.get("status", "-"),
+                (time.monotonic() - started) * 1000,
+            )
 
 
-def redact(line: str) -> str:
-    return _API_KEY.sub(r"\1***", line)
-
-
-def _warm_geocoder(app, version_id: int) -> None:
+def warm_geocoder(app, version_id: int) -> threading.Thread:
     """Build the geocoder in the background so the first address search does not wait for it."""
-    import threading
 
     def build():
         from web import geocoding
@@ -106,4 +177,6 @@ def _warm_geocoder(app, version_id: int) -> None:
             except Exception as error:  # the search endpoint reports it when used
                 app.logger.warning("geocoder not ready: %s", error)
 
-    threading.Thread(target=build, name="geocoder-warmup", daemon=True).start()
+    worker = threading.Thread(target=build, name="geocoder-warmup", daemon=True)
+    worker.start()
+    return worker

@@ -6,6 +6,10 @@ JSON shape; anything unexpected is logged and answered 500 in JSON (a bug to fix
 
 from __future__ import annotations
 
+import re
+import sys
+import tempfile
+
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +31,26 @@ def error_body(message: str, field: str | None = None) -> dict:
     return body
 
 
+def _server_dirs() -> re.Pattern:
+    roots = {tempfile.gettempdir(), "/tmp", "/var/tmp", sys.prefix, sys.base_prefix}
+    alternatives = "|".join(re.escape(r.rstrip("/")) for r in sorted(roots, key=len, reverse=True))
+    return re.compile(rf"(?:{alternatives})/(?:[^\s'\":;,]+/)*([^\s'\":;,/]+)")
+
+
+_SERVER_PATH = _server_dirs()
+
+
+def scrub(message: str) -> str:
+    """A message without the server's temporary or install paths (only the file's own name).
+
+    >>> scrub("grids: /tmp/gridmap-publish-ddf7a9e5/grids.gpkg: no features")
+    'grids: grids.gpkg: no features'
+    """
+    return _SERVER_PATH.sub(r"\1", message)
+
+
 def _respond(status: int, message: str, field: str | None = None):
+    message = scrub(message)
     if request.path.startswith(
         "/open311/"
     ):  # GeoReport v2 errors are a list of {code, description}

@@ -24,7 +24,7 @@ PROVINCE = "浙江省"
 CITY = "嘉兴市"
 CITY_CODE = "3304"
 DISTRICT_CODES = ("330402", "330411")
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "boundaries"
+DATA_DIR = Path(__file__).resolve().parent / "boundaries"
 OUTLINES_FILE = "jiaxing_districts.geojson"
 DIVISIONS_FILE = "jiaxing_divisions.csv"
 

@@ -348,9 +348,11 @@ def stale_tokens(store: Store, version_id: int, locator: VersionLocator | None =
 
 
 def kpis(store: Store, level: str, version: Version | None = None, **filters) -> list[KpiCounts]:
-    """Counts per unit of ``level`` under ``version`` (None or current: where incidents are
-    now). Under another version every incident is first located there once (kept)."""
-    if version is None or version.current:
+    """Counts per unit of ``level``. Without ``version``: by the grid each incident is in now
+    (open ones follow the current version; finished ones stay in the grid that handled them).
+    With a version (current or not): every incident by where it lies under that version; an
+    incident never located there is located once and kept."""
+    if version is None:
         return store.kpis(level, **filters)
     missing = store.incident_positions(missing_version=version.id)
     if missing:

@@ -20,17 +20,15 @@ from gridmap.rules.workflow import INCIDENT_TYPES, STATES, iso, parse_iso
 from gridmap.store import IncidentFilter, Store, Version
 from web.auth import check_cross_site_write
 from web.errors import ApiError
+from web.schema import KPI_LEVELS, MAX_NOTE, MAX_QUERY  # noqa: F401  (the one home of limits)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(check_cross_site_write)
 
-MAX_NOTE = 4000
-MAX_QUERY = 200
 CLUSTER_ABOVE = 2000
 HEAT_MAX_CELLS = 5000
 SHIFT_CACHE_LIMIT = 300_000  # shifted geometry texts kept (10,000 grids x 5 bands x 6 layers)
 LAYERS = tuple(labels.LAYERS)
-KPI_LEVELS = ("grid", "community", "street", "district")
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -31,13 +31,15 @@ def kpi_table(
     level: str, version: Version | None, code: str | None = None, codes=None, with_names=True
 ) -> tuple[list[dict], dict]:
     """(rows of a level, the city's row) with names and rates; the city row is the sum of every
-    unit's counts (so its rates agree with the table's)."""
-    names = store().names(version.id) if version and with_names else {}
+    unit's counts (so its rates agree with the table's). ``version`` None: incidents where they
+    are now (see :func:`gridmap.services.versions.kpis`)."""
+    named = version or current_version(required=False)
+    names = store().names(named.id) if named and with_names else {}
     counts = version_service.kpis(store(), level, version, code=code, codes=codes)
     city = version_service.city_total(counts)
     city_row = kpi_rules.indicators(city) | {
         "code": "city",
-        "name": (version.city if version else "") or labels.LEVELS["city"],
+        "name": (named.city if named else "") or labels.LEVELS["city"],
     }
     return [_row(c, names) for c in counts], city_row
 
@@ -66,7 +68,7 @@ def grid_stats(codes: list[str]) -> dict[str, tuple[int, int, float | None]]:
 def _version_arg() -> Version | None:
     text = request.args.get("version")
     if not text:
-        return current_version(required=False)
+        return None
     if not text.isdigit():
         raise ApiError(400, "version must be a version id", field="version")
     try:
@@ -92,6 +94,7 @@ def kpi():
         return jsonify(
             {
                 "level": level,
+                # null: by the grid each incident is in now; an id: under that version.
                 "version": version.id if version else None,
                 "rows": rows,
                 "city": city,

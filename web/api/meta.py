@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import jsonify
 
 from gridmap.rules import kpi, labels, workflow
-from gridmap.services import reporting
-from web.api import CLUSTER_ABOVE, HEAT_MAX_CELLS, MAX_NOTE, MAX_QUERY, bp
+from web import schema
+from web.api import CLUSTER_ABOVE, HEAT_MAX_CELLS, bp
 from web.auth import requires
 
 
@@ -33,10 +33,7 @@ def meta() -> dict:
         ],
         "kpi": kpi.INDICATORS,
         "limits": {
-            "description": reporting.MAX_DESCRIPTION,
-            "address": reporting.MAX_ADDRESS,
-            "note": MAX_NOTE,
-            "query": MAX_QUERY,
+            **schema.limits(),
             "cluster_above": CLUSTER_ABOVE,
             "heat_max_cells": HEAT_MAX_CELLS,
             "step_hours": dict(workflow.DEFAULT_STEP_HOURS),

@@ -158,11 +158,18 @@ class SQLiteStore:
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version``."""
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version "
-            "(version INTEGER PRIMARY KEY, applied_at TEXT)"
-        )
+        present = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if present:
+            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_version")}
+            if done >= {number for number, _ in MIGRATIONS}:
+                return  # up to date: opening takes no write lock
         with self.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
             done = {row[0] for row in tx.execute("SELECT version FROM schema_version")}
             for number, script in MIGRATIONS:
                 if number in done:

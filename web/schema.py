@@ -1,0 +1,632 @@
+"""Every request the app accepts, as pydantic models, and ``/openapi.json`` generated from them.
+
+One truth per rule: the limits (``MAX_*``) live here, the enums come from the rule modules, and
+the OpenAPI document is built from these models and the app's own URL map, so the document, the
+validation and the error messages cannot disagree. Views parse with :func:`parse_json`,
+:func:`parse_query` or :func:`parse_form`; a bad request is an :class:`~web.errors.ApiError` 400
+naming the field.
+
+Below the models sits the request guard (:func:`guard_request`, installed by
+``web.security.register``): before any view runs, a body must be strict UTF-8 and strict JSON
+(no NaN, no integer longer than 20 digits, no lone surrogate, no duplicate key, an object at the
+top), and form bodies, query strings and paths must be valid UTF-8. The views then never see
+what Python would turn into a 500.
+
+>>> parse(IncidentIn, {"type": "garbage", "description": "  ", "lon": 1, "lat": 2})
+Traceback (most recent call last):
+...
+web.errors.ApiError: description: must not be empty
+>>> parse(IncidentIn, {"type": "垃圾堆放", "description": "x", "lon": 120, "lat": 30}).type_code
+'garbage'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import unquote_to_bytes
+
+from flask import Flask, request
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from gridmap.rules import labels
+from gridmap.rules.labels import LAYERS
+from gridmap.rules.workflow import ACTIONS, INCIDENT_TYPES, STATES, iso, parse_iso
+from gridmap.services.reporting import MAX_ADDRESS, MAX_DESCRIPTION
+from web.errors import ApiError
+
+# -- limits (the one place they are written; /api/meta and the views read them from here) -------
+
+# MAX_DESCRIPTION and MAX_ADDRESS belong to the reporting service (gridmap.services.reporting).
+MAX_NOTE = 4000
+MAX_QUERY = 200
+MAX_TOKEN = 200
+MAX_NEXT = 2000
+MAX_CODE = 32
+MAX_INT_DIGITS = 20  # a JSON integer longer than this is refused before it reaches a float()
+MAX_ID = 2**63 - 1  # SQLite INTEGER and PostgreSQL bigint
+KPI_LEVELS = ("grid", "community", "street", "district")
+KPI_FORMATS = ("json", "csv")
+OPEN311_STATUSES = ("open", "closed")
+
+
+def limits() -> dict[str, int]:
+    """The limits a client may want to show (``GET /api/meta``)."""
+    return {
+        "description": MAX_DESCRIPTION,
+        "address": MAX_ADDRESS,
+        "note": MAX_NOTE,
+        "query": MAX_QUERY,
+    }
+
+
+# -- field types -------------------------------------------------------------------------------
+
+_CONTROL_OK = "\t\n\r"
+
+
+def _no_controls(value: str) -> str:
+    # NUL and other control characters break logs, CSV exports and some databases.
+    if any(unicodedata.category(c) == "Cc" and c not in _CONTROL_OK for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_empty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _text(limit: int, required: bool, one_line: bool = False):
+    checks: list = [AfterValidator(_no_controls)]
+    if one_line:
+        checks.append(AfterValidator(_one_line))
+    if required:
+        checks.append(AfterValidator(_not_empty))
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=limit), *checks]
+
+
+def _one_line(value: str) -> str:
+    if any(c in value for c in _CONTROL_OK):
+        raise ValueError("must be one line")
+    return value
+
+
+_NUMBER_TEXT = re.compile(r"^\s*-?\d{1,15}(\.\d{1,20})?([eE][-+]?\d{1,3})?\s*$")
+_INT_TEXT = re.compile(r"^\s*\d{1,19}\s*$")
+
+
+def _number_in(value: Any) -> Any:
+    # JSON numbers and decimal text (Open311 forms); never a bool, never "1_0" or "nan".
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if isinstance(value, str) and not _NUMBER_TEXT.match(value):
+        raise ValueError("must be a number")
+    return value
+
+
+def _int_in(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, str) and not _INT_TEXT.match(value):
+        raise ValueError("must be an integer")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Lon = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-180, le=180)]
+Lat = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-90, le=90)]
+Zoom = Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=24)]
+Id = Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_ID)]
+
+
+def _iso(value: str) -> str:
+    try:
+        return iso(parse_iso(value))
+    except (ValueError, OverflowError):
+        raise ValueError("must be an ISO 8601 time such as 2026-11-29T08:00:00+08:00") from None
+
+
+Time = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=40),
+    AfterValidator(_iso),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+def _comma_list(value: Any) -> Any:
+    # A query list is comma-separated text (OpenAPI style=form, explode=false).
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _enum(values) -> Any:
+    return Literal[tuple(values)]  # type: ignore[valid-type]
+
+
+IncidentType = _enum([*INCIDENT_TYPES, *(labels.TYPES[code] for code in INCIDENT_TYPES)])
+ServiceCode = _enum(INCIDENT_TYPES)
+Action = _enum(ACTIONS)
+State = _enum(STATES)
+Layer = _enum(tuple(LAYERS))
+Code = Annotated[str, StringConstraints(pattern=r"^\d{1,32}$")]
+
+
+class Model(BaseModel):
+    """Base: unknown fields are ignored (clients send extras), nothing is coerced silently."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+class IncidentIn(Model):
+    """``POST /api/incidents``: a report at ``lon``/``lat`` (display datum or ``crs``) or an
+    ``address``."""
+
+    type: IncidentType = Field(description="incident type code or its Chinese name")
+    description: _text(MAX_DESCRIPTION, required=True)
+    lon: Lon | None = None
+    lat: Lat | None = None
+    crs: Annotated[str, StringConstraints(max_length=20, pattern=r"^[A-Za-z0-9:_-]+$")] | None = (
+        Field(default=None, examples=["wgs84"])
+    )
+    address: _text(MAX_ADDRESS, required=False) = ""
+
+    @model_validator(mode="after")
+    def _both(self):
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat")
+        return self
+
+    @property
+    def type_code(self) -> str:
+        """The type as its code (a Chinese name is accepted too)."""
+        from gridmap.services.reporting import incident_type
+
+        return incident_type(self.type)
+
+
+class TransitionIn(Model):
+    """``POST /api/incidents/{id}/transition``: one workflow action with an optional note."""
+
+    action: Action
+    note: _text(MAX_NOTE, required=False) = ""
+
+
+class LoginIn(Model):
+    """``POST /login`` (JSON or form): an access token and where to go afterwards."""
+
+    token: Annotated[_text(MAX_TOKEN, required=True, one_line=True), Field()]
+    next: _text(MAX_NEXT, required=False, one_line=True) | None = None
+
+
+class Open311RequestIn(Model):
+    """``POST /open311/v2/requests.json`` (form-encoded as in GeoReport v2, or JSON)."""
+
+    service_code: ServiceCode
+    lat: Lat | None = None
+    long: Lon | None = None
+    address_string: _text(MAX_ADDRESS, required=False) = ""
+    description: _text(MAX_DESCRIPTION, required=False) = ""
+    api_key: Annotated[str, StringConstraints(max_length=MAX_TOKEN)] | None = None
+
+    @model_validator(mode="after")
+    def _both(self):
+        if (self.lat is None) != (self.long is None):
+            raise ValueError("give both lat and long")
+        return self
+
+
+class PublishForm(Model):
+    """``POST /api/versions`` (multipart): the text field beside the files."""
+
+    note: _text(MAX_NOTE, required=False) = ""
+
+
+# -- query strings -----------------------------------------------------------------------------
+
+
+def _bbox(value: list[float]) -> tuple[float, float, float, float]:
+    w, s, e, n = value
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+        raise ValueError("is outside lon -180..180 / lat -90..90")
+    if w > e or s > n:
+        raise ValueError("must be w,s,e,n with w <= e and s <= n")
+    return (w, s, e, n)
+
+
+BBox = Annotated[
+    list[Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite)]],
+    BeforeValidator(_comma_list),
+    Field(min_length=4, max_length=4, description="w,s,e,n in the display datum"),
+    AfterValidator(_bbox),
+]
+
+
+def _list(item) -> Any:
+    return Annotated[list[item], BeforeValidator(_comma_list), Field(max_length=64)]
+
+
+class ViewQuery(Model):
+    """``bbox`` and ``zoom`` of a map view."""
+
+    bbox: BBox | None = None
+    zoom: Zoom | None = None
+
+
+class IncidentQuery(ViewQuery):
+    """Incident filters: view, states, types, time window, grid or division code."""
+
+    status: _list(State) = []
+    type: _list(IncidentType) = []
+    since: Time | None = None
+    until: Time | None = None
+    grid: Code | None = Field(default=None, description="grid or division code")
+
+
+class GeocodeQuery(Model):
+    q: _text(MAX_QUERY, required=True)
+
+
+class KpiQuery(Model):
+    level: _enum(KPI_LEVELS) = "grid"
+    format: _enum(KPI_FORMATS) = "json"
+
+
+class StreamQuery(Model):
+    last_id: Id | None = None
+    once: bool = False
+    max_seconds: Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=3600)] | None = None
+
+
+class Open311Query(Model):
+    """GeoReport v2 ``GET requests.json`` filters."""
+
+    service_request_id: _list(Annotated[Id, Field(ge=1)]) = []
+    service_code: _list(ServiceCode) = []
+    status: _list(_enum(OPEN311_STATUSES)) = []
+    start_date: Time | None = None
+    end_date: Time | None = None
+    api_key: Annotated[str, StringConstraints(max_length=MAX_TOKEN)] | None = None
+
+
+M = TypeVar("M", bound=Model)
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _message(error: ValidationError) -> tuple[str, str | None]:
+    first = error.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or None
+    text = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "literal_error":
+        text = "must be one of " + first["msg"].split("Input should be ", 1)[-1]
+    elif first["type"] == "missing":
+        text = "is required"
+    return (f"{field}: {text}" if field else text), field
+
+
+def parse(model: type[M], data: Any) -> M:
+    """``data`` validated as ``model``; ApiError 400 naming the first bad field otherwise."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        message, field = _message(error)
+        raise ApiError(400, message, field=field) from None
+
+
+def parse_json(model: type[M]) -> M:
+    """The request's JSON body as ``model`` (the guard has checked it is strict JSON)."""
+    if not request.get_data(cache=True):
+        raise ApiError(400, "request body must be a JSON object")
+    return parse(model, strict_json(request.get_data(cache=True)))
+
+
+def parse_query(model: type[M]) -> M:
+    """The query string as ``model`` (a repeated parameter: its first value)."""
+    return parse(model, {k: v for k, v in request.args.items()})
+
+
+def parse_form(model: type[M]) -> M:
+    """A form or a JSON body as ``model`` (Open311 and /login take either)."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return parse(model, request.form.to_dict())
+    return parse_json(model)
+
+
+# -- the request guard -------------------------------------------------------------------------
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is too long")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} is out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in an object")
+    return result
+
+
+def _check_strings(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # a lone surrogate (\ud800) raises UnicodeEncodeError
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def strict_json(raw: bytes) -> Any:
+    """Parse a body as strict JSON; ApiError 400 saying what is wrong otherwise.
+
+    >>> strict_json(b'{"lon": 1' + b'0' * 400 + b'}')
+    Traceback (most recent call last):
+    ...
+    web.errors.ApiError: malformed JSON: an integer of 401 digits is too long
+    >>> strict_json(b'{"note": "\\\\ud800"}')
+    Traceback (most recent call last):
+    ...
+    web.errors.ApiError: malformed JSON: a lone surrogate (\\ud800..\\udfff) is not text
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, f"body is not valid UTF-8 (byte {error.start})") from None
+    try:
+        value = json.loads(
+            text.removeprefix("\ufeff"),
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+            object_pairs_hook=_object,
+        )
+        _check_strings(value)
+    except UnicodeEncodeError:
+        message = "a lone surrogate (\\ud800..\\udfff) is not text"
+        raise ApiError(400, f"malformed JSON: {message}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
+    except ValueError as error:
+        raise ApiError(400, f"malformed JSON: {error}") from None
+    return value
+
+
+def _utf8_pairs(raw: bytes, what: str) -> None:
+    for pair in raw.split(b"&"):
+        for part in pair.split(b"=", 1):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, f"{what} is not valid UTF-8") from None
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def guard_request() -> None:
+    """Refuse, before any view, what no endpoint accepts (see the module docstring)."""
+    try:
+        request.environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise ApiError(404, "the path is not valid UTF-8") from None
+    _utf8_pairs(request.query_string, "the query string")
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            raise ApiError(404, f"{name} {value} does not exist", field=name)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.mimetype == "multipart/form-data":
+        return  # uploads (publish) have their own limit and readers
+    raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH, as JSON
+    if not raw:
+        return
+    if request.mimetype == "application/x-www-form-urlencoded":
+        _utf8_pairs(raw, "the form body")
+        return
+    data = strict_json(raw)
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+
+
+# -- /openapi.json -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What the OpenAPI document says of one endpoint beyond the URL map and the view."""
+
+    query: type[Model] | None = None
+    body: type[Model] | None = None
+    body_types: tuple[str, ...] = ("application/json",)
+    ok: str = "200"
+    content: str = "application/json"
+    role: str | None = "viewer"
+    files: tuple[str, ...] = ()
+
+
+#: endpoint name (Flask) -> its document. Endpoints not listed are described from the URL map
+#: and the view's docstring alone (no parameters beyond the path).
+DOCS: dict[str, Doc] = {
+    "map.index": Doc(content="text/html"),
+    "auth.login": Doc(content="text/html", role=None),
+    "auth.login_post": Doc(
+        body=LoginIn,
+        body_types=("application/json", "application/x-www-form-urlencoded"),
+        role=None,
+    ),
+    "auth.logout": Doc(role=None),
+    "api.layer": Doc(query=ViewQuery),
+    "api.incidents": Doc(query=IncidentQuery),
+    "api.incidents_heat": Doc(query=IncidentQuery),
+    "api.create_incident": Doc(body=IncidentIn, ok="201", role="field"),
+    "api.transition": Doc(body=TransitionIn, role="field"),
+    "api.stream": Doc(query=StreamQuery, content="text/event-stream"),
+    "api.geocode": Doc(query=GeocodeQuery),
+    "api.kpi": Doc(query=KpiQuery),
+    "api.publish_version": Doc(
+        body=PublishForm,
+        body_types=("multipart/form-data",),
+        ok="201",
+        role="planner",
+        files=("grids", "boundaries", "addresses", "barriers"),
+    ),
+    "api.activate_version": Doc(role="planner"),
+    "open311.services": Doc(role=None),
+    "open311.list_requests": Doc(query=Open311Query),
+    "open311.one_request": Doc(),
+    "open311.create_request": Doc(
+        body=Open311RequestIn,
+        body_types=("application/x-www-form-urlencoded", "application/json"),
+        ok="201",
+        role="field",
+    ),
+    "openapi.openapi": Doc(role=None),
+}
+PATH_ENUMS = {("api.layer", "name"): tuple(LAYERS)}
+_CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def _schema(model: type[Model], defs: dict) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _parameters(rule, endpoint: str, doc: Doc, defs: dict) -> tuple[str, list[dict]]:
+    params = []
+
+    def path_param(match: re.Match) -> str:
+        converter, name = match.group(1) or "default", match.group(2)
+        schema: dict = {"type": "string", "minLength": 1}
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+        if (endpoint, name) in PATH_ENUMS:
+            schema = {"type": "string", "enum": list(PATH_ENUMS[(endpoint, name)])}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    path = _CONVERTER.sub(path_param, rule.rule)
+    if doc.query is not None:
+        schema = _schema(doc.query, defs)
+        required = set(schema.get("required", []))
+        for name, prop in schema["properties"].items():
+            param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+            if prop.get("type") == "array" or "array" in json.dumps(prop.get("anyOf", "")):
+                param |= {"style": "form", "explode": False}
+            params.append(param)
+    return path, params
+
+
+def openapi(app: Flask) -> dict:
+    """The OpenAPI 3.1 document of every route of ``app`` (static files excepted)."""
+    paths: dict[str, dict] = {}
+    defs: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        doc = DOCS.get(rule.endpoint, Doc())
+        view = app.view_functions[rule.endpoint]
+        role = getattr(view, "gridmap_role", doc.role)
+        summary = ((view.__doc__ or rule.endpoint).strip().splitlines() or [""])[0]
+        path, params = _parameters(rule, rule.endpoint, doc, defs)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op: dict = {
+                "operationId": rule.endpoint,
+                "summary": summary,
+                "parameters": params,
+                "responses": {
+                    doc.ok: {"description": "OK", "content": {doc.content: {}}},
+                    "4XX": {"$ref": "#/components/responses/Error"},
+                },
+                "security": [{"bearer": []}, {"session": []}] if role else [],
+            }
+            if role:
+                op["description"] = f"Needs role {role} or higher."
+            if doc.body is not None:
+                schema = _schema(doc.body, defs)
+                for name in doc.files:
+                    schema["properties"][name] = {"type": "string", "format": "binary"}
+                schema.setdefault("required", [])
+                schema["required"] += [n for n in doc.files if n != "barriers"]
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {kind: {"schema": schema} for kind in doc.body_types},
+                }
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "gridmap one map API",
+            "version": "1",
+            "description": "Grid layers, incidents and their closed loop, KPIs, Open311 "
+            "GeoReport v2. Errors are JSON {error, field} (Open311: [{code, description}]).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": defs,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+            "responses": {
+                "Error": {
+                    "description": "Bad request, unauthorised, forbidden, not found or conflict",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": ["object", "array"],
+                                "properties": {
+                                    "error": {"type": "string"},
+                                    "field": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }
