@@ -218,3 +218,23 @@ def test_points_on_shared_edges_get_the_edge_rule_grid_from_the_store(store_url)
     found = [locate(store, version_id, float(x), float(y)) for x, y in points]
     assert [f.grid_code if f else None for f in found] == list(expected)
     release_store(store)
+
+
+def test_a_held_write_lock_makes_writes_busy_and_leaves_reads_alone(store_url):
+    """What the busy tests rely on: tests/backends.hold_write_lock blocks writes, not reads."""
+    from backends import hold_write_lock
+
+    store = open_store(store_url, busy_timeout=0.3)
+    incident_id = _report(store, "before")
+    worker = hold_write_lock(store_url, 1.5)
+    try:
+        assert store.incident(incident_id).status == "reported"  # reads go on
+        with pytest.raises(StoreBusy):
+            store.create_token("viewer")
+        with pytest.raises(StoreBusy):
+            _report(store, "during")
+    finally:
+        worker.join()
+    assert store.tokens() == [] and store.count_incidents(IncidentFilter()) == 1
+    store.create_token("viewer")
+    release_store(store)

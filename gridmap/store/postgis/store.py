@@ -70,6 +70,7 @@ LEVEL_COLUMNS = {
     "district": "district_code",
 }
 POOL_SIZE = int(os.environ.get("GRIDMAP_PG_POOL_SIZE", "20"))
+POOL_WAIT_SECONDS = 30.0
 # Key of the transaction-level advisory lock that orders incident event ids (any constant).
 EVENT_LOCK = 0x67726964  # "grid"
 MIGRATION_LOCK = 0x6D696772  # "migr"
@@ -204,7 +205,9 @@ class PostGISStore:
             kwargs={"autocommit": True},
             configure=self._configure,
             name="gridmap",
-            timeout=busy_timeout,
+            # waiting for a free connection is not waiting for another writer: a pool this
+            # short of connections should be made larger, not answer 503 at once
+            timeout=max(busy_timeout, POOL_WAIT_SECONDS),
             max_idle=60,
             num_workers=1,
             open=False,
@@ -240,10 +243,12 @@ class PostGISStore:
                 yield conn
         except PoolTimeout as error:
             raise StoreBusy(
-                f"no free database connection within {self.busy_timeout:g} s"
+                "no free database connection: all are busy (GRIDMAP_PG_POOL_SIZE)"
             ) from error
         except psycopg.errors.LockNotAvailable as error:
-            raise StoreBusy(f"a row stayed locked for over {self.busy_timeout:g} s") from error
+            raise StoreBusy(
+                f"the database stayed locked by another writer for over {self.busy_timeout:g} s"
+            ) from error
         except psycopg.OperationalError as error:
             if isinstance(error, psycopg.errors.QueryCanceled | psycopg.errors.AdminShutdown):
                 raise StoreBusy(str(error).strip()) from error
