@@ -158,9 +158,36 @@ GRID = Layer(
 LAYERS = {layer.name: layer for layer in (BOUNDARY, ADDRESS, BARRIER, SITE, GRID)}
 
 
+APPROXIMATE_LEVELS = ("road", "compound", "community", "town", "district")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One place an ambiguous query may mean (see :attr:`Match.candidates`)."""
+
+    level: str  # one of MATCH_LEVELS
+    confidence: float  # 0-1, as sure as the geocoder is of this place
+    reason: str  # why it is only a candidate ("3 library places match equally", a fuzzy name...)
+    label: str  # the place as text, down to its level (中山路58号幸福小区3幢); a query for it
+    address_id: str | None = None  # a library entry only when the place *is* one entry
+    lon: float | None = None
+    lat: float | None = None
+    grid_code: str | None = None
+    approximate: bool = False
+
+
 @dataclass(frozen=True)
 class Match:
-    """The geocoder's answer for one free-text address."""
+    """The geocoder's answer for one free-text address.
+
+    ``address_id`` names a library entry only when the matched place is that entry (a road or a
+    compound is no one room). ``lon``/``lat`` is the entry's point, or for a place above the
+    door (road, compound, community, town, district) its representative point (road midpoint,
+    compound/community centroid), then ``approximate`` is True. ``highlight`` is the GeoJSON
+    geometry (EPSG:4490) of what the map outlines for a road or compound match: the road line,
+    the compound outline. ``candidates`` (up to 5, surest first) lists the places an ambiguous
+    query may mean; empty when the answer is clear.
+    """
 
     query: str
     level: str  # one of MATCH_LEVELS
@@ -170,3 +197,8 @@ class Match:
     lon: float | None = None
     lat: float | None = None
     grid_code: str | None = None
+    approximate: bool = False
+    label: str | None = None  # the matched place as text, down to the matched level
+    highlight: dict | None = None  # GeoJSON geometry of a road line / compound outline
+    candidates: tuple[Candidate, ...] = ()
+    reason: str = ""  # what lowered the confidence, or why nothing was matched

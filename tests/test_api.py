@@ -7,9 +7,11 @@ import json
 import sqlite3
 
 import pytest
+from backends import release_store
 from webcity import bearer
 
 from gridmap.services.locating import locate
+from gridmap.store import IncidentFilter, open_store
 from web import create_app
 
 POINT = {"type": "garbage", "description": "路口垃圾堆放", "lon": 120.71, "lat": 30.71}
@@ -117,15 +119,16 @@ def test_unknown_layer_is_404_json(client, tokens):
     assert r.status_code == 404 and "unknown layer" in r.get_json()["error"]
 
 
-def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, city_store):
+def test_report_assigns_grid_and_is_committed_before_answer(client, tokens, store_url):
     r = post(client, tokens["field"], "/api/incidents", POINT)
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["grid_code"] == "330402001001001" and body["status"] == "reported"
     assert body["history"][0]["actor"] == "field-user"
     assert r.headers["Location"] == f"/api/incidents/{body['id']}"
-    other = sqlite3.connect(city_store.path)  # a second connection sees it at once
-    assert other.execute("SELECT grid_code FROM incidents WHERE id=?", (body["id"],)).fetchone()
+    other = open_store(store_url)  # a second connection sees it at once
+    assert other.incident(body["id"]).grid_code == "330402001001001"
+    release_store(other)
     listed = client.get("/api/incidents", headers=bearer(tokens["viewer"])).get_json()
     feature = listed["features"][0]
     assert feature["geometry"]["coordinates"] == [120.71, 30.71]
@@ -215,8 +218,8 @@ def test_malformed_json_is_400(client, tokens, data):
     assert r.status_code == 400 and "error" in r.get_json()
 
 
-def test_request_size_is_limited_413_json(tmp_path, city_store, tokens):
-    small = create_app({"DB": city_store.path, "MAX_CONTENT_LENGTH": 2000})
+def test_request_size_is_limited_413_json(store_url, city_store, tokens):
+    small = create_app({"DB": store_url, "MAX_CONTENT_LENGTH": 2000})
     body = json.dumps(POINT | {"description": "x" * 3000})
     r = small.test_client().post(
         "/api/incidents",
@@ -535,20 +538,26 @@ def test_stream_delivers_new_event_while_open(app, tokens, city_store):
 
     worker = threading.Thread(target=report_soon)
     started = time.monotonic()
+    # Resume from the last event before the report: the report is new even when it lands
+    # before the stream has started polling (a loaded machine).
+    last = city_store.last_event_id()
     worker.start()
-    r = app.test_client().get("/api/stream?max_seconds=1.5", headers=bearer(tokens["viewer"]))
+    r = app.test_client().get(
+        "/api/stream?max_seconds=1.5",
+        headers=bearer(tokens["viewer"]) | {"Last-Event-ID": str(last)},
+    )
     events = _events(r.get_data(as_text=True))
     worker.join()
     assert [e[1]["type"] for e in events] == ["noise"]
     assert time.monotonic() - started < 5
 
 
-def test_gcj02_basemap_shifts_every_overlay(tmp_path, city_store, tokens):
+def test_gcj02_basemap_shifts_every_overlay(store_url, city_store, tokens):
     from gridmap.crs import wgs84_to_gcj02
 
     shifted = create_app(
         {
-            "DB": city_store.path,
+            "DB": store_url,
             "BASEMAP_DATUM": "gcj02",
             "BASEMAP_URL": "http://tiles.local/{z}/{x}/{y}.png",
         }
@@ -620,7 +629,7 @@ def test_publish_over_the_api_needs_planner(client, tokens, tmp_path):
     assert r.status_code == 400
 
 
-def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_path):
+def test_publish_may_exceed_the_general_request_limit(store_url, city_store, tokens, tmp_path):
     import io
 
     import webcity
@@ -628,7 +637,7 @@ def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_pa
     webcity.grids().to_file(tmp_path / "g.gpkg")
     webcity.boundaries().to_file(tmp_path / "b.gpkg")
     webcity.addresses().to_csv(tmp_path / "a.csv", index=False)
-    small = create_app({"DB": city_store.path, "MAX_CONTENT_LENGTH": 2000})
+    small = create_app({"DB": store_url, "MAX_CONTENT_LENGTH": 2000})
     form = {
         "grids": (io.BytesIO((tmp_path / "g.gpkg").read_bytes()), "g.gpkg"),
         "boundaries": (io.BytesIO((tmp_path / "b.gpkg").read_bytes()), "b.gpkg"),
@@ -636,7 +645,7 @@ def test_publish_may_exceed_the_general_request_limit(city_store, tokens, tmp_pa
     }
     r = small.test_client().post("/api/versions", data=form, headers=bearer(tokens["planner"]))
     assert r.status_code == 201, r.get_json()
-    tiny = create_app({"DB": city_store.path, "PUBLISH_MAX_CONTENT_LENGTH": 2000})
+    tiny = create_app({"DB": store_url, "PUBLISH_MAX_CONTENT_LENGTH": 2000})
     form["grids"] = (io.BytesIO((tmp_path / "g.gpkg").read_bytes()), "g.gpkg")
     form["boundaries"] = (io.BytesIO((tmp_path / "b.gpkg").read_bytes()), "b.gpkg")
     form["addresses"] = (io.BytesIO((tmp_path / "a.csv").read_bytes()), "a.csv")
@@ -709,7 +718,7 @@ def test_no_query_string_makes_a_500(client, tokens, query, path):
     assert r.status_code < 500, (path, query, r.get_data(as_text=True)[:200])
 
 
-def test_concurrent_reports_are_all_kept(app, tokens, city_store):
+def test_concurrent_reports_are_all_kept(app, tokens, store_url):
     from concurrent.futures import ThreadPoolExecutor
 
     def report(i):
@@ -720,17 +729,15 @@ def test_concurrent_reports_are_all_kept(app, tokens, city_store):
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = [r.status_code for r in pool.map(report, range(60))]
     assert statuses == [201] * 60
-    other = sqlite3.connect(city_store.path)
-    rows = other.execute("SELECT COUNT(DISTINCT description) FROM incidents").fetchone()[0]
-    assert rows == 60
-    events = other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0]
-    assert events == 60
+    other = open_store(store_url)
+    descriptions = {r.description for r in other.incidents(IncidentFilter())}
+    assert len(descriptions) == 60  # none lost, none twice
+    assert len(other.events_since(0)) == 60
+    release_store(other)
 
 
-def test_stream_sends_keep_alive_comments(city_store, tokens):
-    quick = create_app(
-        {"DB": city_store.path, "SSE_KEEPALIVE_SECONDS": 0.1, "SSE_POLL_SECONDS": 0.05}
-    )
+def test_stream_sends_keep_alive_comments(store_url, city_store, tokens):
+    quick = create_app({"DB": store_url, "SSE_KEEPALIVE_SECONDS": 0.1, "SSE_POLL_SECONDS": 0.05})
     r = quick.test_client().get("/api/stream?max_seconds=0.5", headers=bearer(tokens["viewer"]))
     text = r.get_data(as_text=True)
     assert text.startswith("retry: 1000\n")
@@ -902,36 +909,93 @@ def _hold_write_lock(path, seconds):
     return worker
 
 
-def test_busy_database_answers_503_with_retry_after_and_writes_nothing(city_store, tokens):
-    app_ = create_app({"DB": city_store.path, "DB_BUSY_TIMEOUT": 0.3})
+@pytest.fixture
+def sqlite_city(tmp_path):
+    """(path, admin token) of an SQLite store holding the test city (SQLite locking tests)."""
+    import webcity
+
+    path = str(tmp_path / "busy.sqlite")
+    store = open_store(path)
+    webcity.publish_city(store)
+    token = store.create_token("admin", "admin-user")
+    store.close()
+    return path, token
+
+
+def test_sqlite_busy_database_answers_503_with_retry_after_and_writes_nothing(sqlite_city):
+    path, admin = sqlite_city
+    app_ = create_app({"DB": path, "DB_BUSY_TIMEOUT": 0.3})
     client_ = app_.test_client()
-    before = city_store.count_incidents(__import__("gridmap.store").store.IncidentFilter())
-    worker = _hold_write_lock(city_store.path, 1.5)
-    r = post(client_, tokens["admin"], "/api/incidents", POINT)
+    store = app_.extensions["gridmap_store"]
+    before = store.count_incidents(IncidentFilter())
+    worker = _hold_write_lock(path, 1.5)
+    r = post(client_, admin, "/api/incidents", POINT)
     o = client_.post(
         "/open311/v2/requests.json",
         data={"service_code": "noise", "lat": "30.71", "long": "120.71"},
-        headers=bearer(tokens["admin"]),
+        headers=bearer(admin),
     )
     worker.join()
     assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1
     assert "busy" in r.get_json()["error"] or "locked" in r.get_json()["error"]
     assert o.status_code == 503 and o.get_json()[0]["code"] == 503
-    after = city_store.count_incidents(__import__("gridmap.store").store.IncidentFilter())
-    assert after == before  # nothing half-written
-    assert post(client_, tokens["admin"], "/api/incidents", POINT).status_code == 201
+    assert store.count_incidents(IncidentFilter()) == before  # nothing half-written
+    assert post(client_, admin, "/api/incidents", POINT).status_code == 201
 
 
-def test_busy_database_makes_a_write_wait_then_succeed(city_store, tokens):
+def test_sqlite_busy_database_makes_a_write_wait_then_succeed(sqlite_city):
     import time
 
-    app_ = create_app({"DB": city_store.path, "DB_BUSY_TIMEOUT": 10})
+    path, admin = sqlite_city
+    app_ = create_app({"DB": path, "DB_BUSY_TIMEOUT": 10})
     client_ = app_.test_client()
-    worker = _hold_write_lock(city_store.path, 1.0)
+    worker = _hold_write_lock(path, 1.0)
     started = time.monotonic()
-    r = post(client_, tokens["admin"], "/api/incidents", POINT)
+    r = post(client_, admin, "/api/incidents", POINT)
     waited = time.monotonic() - started
     worker.join()
     assert r.status_code == 201, r.get_json()
     assert waited >= 0.8  # it waited for the lock instead of failing
-    assert city_store.incident(r.get_json()["id"]).status == "reported"
+    assert app_.extensions["gridmap_store"].incident(r.get_json()["id"]).status == "reported"
+
+
+def test_vague_address_report_is_marked_approximate_never_a_rooms_point(client, tokens):
+    admin = tokens["admin"]
+    r = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "路边", "address": "南湖区测试路"},
+    )
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["approximate"] is True and body["match_level"] == "road"
+    assert body["address"] == "南湖区测试路"  # the reporter's words, not some door's address
+    # The road's representative point (its midpoint), not one of its doors' points.
+    doors = {(round(x, 6), round(y, 6)) for x, y in map(webcity_centre, GRID_CODES)}
+    assert (round(body["lon"], 6), round(body["lat"], 6)) not in doors
+    exact = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "门口", "address": "南湖区测试路3号"},
+    ).get_json()
+    assert exact["approximate"] is False and exact["match_level"] == "door"
+    assert exact["grid_code"] == "330402001002001"
+    vague = post(
+        client,
+        admin,
+        "/api/incidents",
+        {"type": "garbage", "description": "x", "address": "南湖区"},
+    )
+    assert vague.status_code == 422 and vague.get_json()["field"] == "address"
+    assert "district" in vague.get_json()["error"]
+
+
+def webcity_centre(code):
+    import webcity
+
+    return webcity.grid_centre(code)
+
+
+GRID_CODES = [f"330402{s:03d}{c:03d}{g:03d}" for s in (1, 2) for c in (1, 2) for g in (1, 2)]

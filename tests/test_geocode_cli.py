@@ -176,3 +176,35 @@ def test_geocode_aliases_file(files, capsys):
     code = geocode(files, queries, out, "--aliases", aliases)
     assert code == 2
     assert "aliases.csv: row 2: needs an alias and a name" in capsys.readouterr().err
+
+
+def test_labelled_history_lets_the_parser_read_a_library_without_components(files, capsys):
+    # the library has only its texts, written as a clerk types them (上海 without 市)
+    library = files["dir"] / "bare.csv"
+    library.write_text(
+        "address_id,address,lon,lat,households,population\n"
+        "a,上海九江路 89号,120.70,30.75,1,1\nb,上海滇池路33号,120.71,30.76,1,1\n",
+        encoding="utf-8",
+    )
+    history = ["上海九江路12号", "上海市滇池路8号", "上海四川中路120号", "上海市南京东路3号"] * 4
+    lines = []
+    for text in history:
+        city = "上海市" if text.startswith("上海市") else "上海"
+        road, number = text[len(city) :].split("路")
+        for label, part in (("city", city), ("road", road + "路"), ("roadno", number)):
+            lines += [f"{ch} {'B' if i == 0 else 'I'}-{label}" for i, ch in enumerate(part)]
+        lines.append("")
+    labelled = files["dir"] / "history.txt"
+    labelled.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    queries = files["dir"] / "q.csv"
+    queries.write_text("id,address\n1,滇池路33号\n", encoding="utf-8")
+    out = files["dir"] / "out.csv"
+    argv = ["geocode", "--library", str(library), "--grids", str(files["grids"])]
+    argv += ["--in", str(queries), "--out", str(out), "--labelled", str(labelled)]
+    assert run(argv) == 0
+    [row] = read_rows(out)
+    assert (row["address_id"], row["level"], row["confidence"]) == ("b", "door", "1.0000")
+    # a missing history file is bad input, named
+    argv[-1] = str(files["dir"] / "missing.txt")
+    assert run(argv) == 2
+    assert "missing.txt" in capsys.readouterr().err

@@ -423,7 +423,7 @@ from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 
-SCHEMATHESIS_EXAMPLES = 8  # per operation: bounded, so the suite stays quick
+SCHEMATHESIS_EXAMPLES = 6  # per operation: bounded, so the suite stays quick
 
 
 def test_schemathesis(hostile):

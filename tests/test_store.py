@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 import shapely
 import webcity
+from backends import release_store
 
 from gridmap.errors import InputError
 from gridmap.rules.display import BANDS, band_for_zoom
@@ -93,8 +94,8 @@ def test_tiny_features_are_left_out_at_low_zoom(city_store):
     assert city_store.layer_features(vid, "exclusive", None, 6) == []
 
 
-def test_simplification_reduces_vertices_at_low_zoom(tmp_path):
-    store = open_store(tmp_path / "s.sqlite")
+def test_simplification_reduces_vertices_at_low_zoom(store_url):
+    store = open_store(store_url)
     grids = webcity.grids()
     # A wiggly edge: many vertices a tenth of a metre apart.
     wiggly = shapely.Polygon(
@@ -124,8 +125,8 @@ def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):
     assert locate(city_store, vid, 121.5, 31.2) is None
 
 
-def test_publish_names_missing_columns(tmp_path):
-    store = open_store(tmp_path / "s.sqlite")
+def test_publish_names_missing_columns(store_url):
+    store = open_store(store_url)
     with pytest.raises(InputError, match="grid_code"):
         publish(
             store,
@@ -165,17 +166,16 @@ def test_sqlite_tokens_are_stored_hashed(tmp_path):
         store.create_token("superuser")
 
 
-def test_sqlite_created_incident_is_visible_to_another_connection(city_store):
+def test_created_incident_is_visible_to_another_connection(city_store, store_url):
     vid = city_store.current_version().id
     location = locate(city_store, vid, 120.71, 30.71)
     iid = city_store.create_incident(
         type="garbage", description="d", lon=120.71, lat=30.71, location=location, actor="t"
     )
-    other = sqlite3.connect(city_store.path)
-    assert other.execute("SELECT status FROM incidents WHERE id=?", (iid,)).fetchone() == (
-        "reported",
-    )
-    assert other.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0] == 1
+    other = open_store(store_url)
+    assert other.incident(iid).status == "reported"
+    assert len(other.events_since(0)) == 1
+    release_store(other)
     assert city_store.count_incidents(IncidentFilter(bbox=(120.70, 30.70, 120.72, 30.72))) == 1
     assert city_store.count_incidents(IncidentFilter(bbox=(120.75, 30.75, 120.80, 30.80))) == 0
 
@@ -195,12 +195,12 @@ def _run(argv):
     return exit_info.value.code
 
 
-def test_cli_publish_token_simulate(tmp_path, capsys):
+def test_cli_publish_token_simulate(tmp_path, store_url, capsys):
     webcity.grids().to_file(tmp_path / "grids.gpkg")
     webcity.boundaries().to_file(tmp_path / "boundaries.gpkg")
     webcity.barriers().to_file(tmp_path / "barriers.gpkg")
     webcity.addresses().to_csv(tmp_path / "addresses.csv", index=False)
-    db = str(tmp_path / "cli.sqlite")
+    db = store_url  # every command takes --db of either backend
     code = _run(
         [
             "publish",
@@ -221,11 +221,12 @@ def test_cli_publish_token_simulate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "published grid version 1" in out and "grids           8" in out
-    assert open_store(db).current_version().note == "first"
+    check = open_store(db)
+    assert check.current_version().note == "first"
 
     assert _run(["token", "create", "--role", "field", "--grid", "330402001001", "--db", db]) == 0
     token = capsys.readouterr().out.strip()
-    assert open_store(db).check_token(token).grids == ("330402001001",)
+    assert check.check_token(token).grids == ("330402001001",)
     assert _run(["token", "create", "--role", "field", "--db", db]) == 2  # field needs --grid
     assert _run(["token", "create", "--role", "god", "--db", db]) == 2
     assert _run(["token", "revoke", "99", "--db", db]) == 2
@@ -233,7 +234,8 @@ def test_cli_publish_token_simulate(tmp_path, capsys):
 
     assert _run(["incidents", "simulate", "--db", db, "--count", "50", "--seed", "1"]) == 0
     assert "total    50" in capsys.readouterr().out
-    assert open_store(db).count_incidents(IncidentFilter()) == 50
+    assert check.count_incidents(IncidentFilter()) == 50
+    release_store(check)
 
 
 def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
@@ -258,17 +260,17 @@ def test_cli_publish_bad_input_exits_2(tmp_path, capsys):
     assert _run(["incidents", "simulate", "--db", str(tmp_path / "empty.sqlite")]) == 2
 
 
-def test_sqlite_store_implements_the_store_protocol(tmp_path):
+def test_store_implements_the_store_protocol(store_url):
     from gridmap.store import Store
 
-    store = open_store(tmp_path / "p.sqlite")
+    store = open_store(store_url)
     assert isinstance(store, Store)
     wanted = {n for n in dir(Store) if not n.startswith("_")} - {"time_limits"}
     assert wanted <= {n for n in dir(store) if not n.startswith("_")}
 
 
-def test_sessions_end_on_logout_and_with_their_token(tmp_path):
-    store = open_store(tmp_path / "s.sqlite")
+def test_sessions_end_on_logout_and_with_their_token(store_url):
+    store = open_store(store_url)
     token = store.create_token("planner", "规划员")
     token_id = store.check_token(token).id
     first, second = store.create_session(token_id), store.create_session(token_id)
@@ -283,8 +285,8 @@ def test_sessions_end_on_logout_and_with_their_token(tmp_path):
     assert store.check_session("") is None
 
 
-def test_blobs_by_key_and_prefix(tmp_path):
-    store = open_store(tmp_path / "b.sqlite")
+def test_blobs_by_key_and_prefix(store_url):
+    store = open_store(store_url)
     store.put_blobs([("tiles/v1/grid/1/0/0", b"\x1f\x8b"), ("tiles/v1/grid/1/0/1", b"")])
     store.put_blobs([("tiles/v10/grid/1/0/0", b"x"), ("tiles/v1/grid/1/0/1", b"new")])
     assert store.get_blob("tiles/v1/grid/1/0/0") == b"\x1f\x8b"
@@ -296,10 +298,12 @@ def test_blobs_by_key_and_prefix(tmp_path):
     assert store.drop_blobs("tiles/v1/") == 0
 
 
-def test_sqlite_busy_write_raises_store_busy_and_writes_nothing(city_store):
-    holder = sqlite3.connect(city_store.path, isolation_level=None)
+def test_sqlite_busy_write_raises_store_busy_and_writes_nothing(tmp_path):
+    path = str(tmp_path / "busy.sqlite")
+    open_store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    quick = open_store(city_store.path, busy_timeout=0.2)
+    quick = open_store(path, busy_timeout=0.2)
     with pytest.raises(StoreBusy) as info:
         quick.create_token("viewer")
     assert info.value.retry_after >= 1

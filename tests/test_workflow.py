@@ -16,7 +16,7 @@ from gridmap.rules.workflow import (
 )
 from gridmap.services.locating import locate
 from gridmap.services.simulate import simulate
-from gridmap.store import open_store
+from gridmap.store import IncidentFilter, open_store
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HAPPY = ["accept", "dispatch", "start", "resolve", "verify", "close"]
@@ -126,26 +126,22 @@ def test_overdue_late_steps_and_rework_count_in_kpis(city_store):
     assert (row.overdue, row.rework) == (1, 1)
 
 
-def test_simulation_gives_a_plausible_mix(tmp_path):
+def test_simulation_gives_a_plausible_mix(store_url_factory):
     import webcity
 
-    store = open_store(tmp_path / "sim.sqlite")
+    store = open_store(store_url_factory())
     webcity.publish_city(store)
     now = datetime(2026, 6, 1, tzinfo=UTC)
     figures = simulate(store, count=300, seed=3, now=now)
     assert figures["total"] == 300
     assert 0 < figures["closed"] < 300 and 0 < figures["open"] < 300
     assert figures["overdue"] > 0
-    statuses = {r[0] for r in store.conn.execute("SELECT DISTINCT status FROM incidents")}
-    assert {"reported", "closed", "handling"} <= statuses
-    types = {r[0] for r in store.conn.execute("SELECT DISTINCT type FROM incidents")}
-    assert len(types) >= 5
+    records = store.incidents(IncidentFilter())
+    assert {"reported", "closed", "handling"} <= {r.status for r in records}
+    assert len({r.type for r in records}) >= 5
     # Every incident sits at a library address inside a grid.
-    assert (
-        store.conn.execute("SELECT COUNT(*) FROM incidents WHERE grid_code IS NULL").fetchone()[0]
-        == 0
-    )
-    again = open_store(tmp_path / "sim2.sqlite")
+    assert all(r.grid_code is not None for r in records)
+    again = open_store(store_url_factory())
     webcity.publish_city(again)
     assert simulate(again, count=300, seed=3, now=now) == figures  # deterministic by seed
 
@@ -166,10 +162,10 @@ def test_bad_time_limits_are_refused(overrides):
         TimeLimits(overrides)
 
 
-def test_configured_time_limits_drive_due_times(tmp_path):
+def test_configured_time_limits_drive_due_times(store_url):
     import webcity
 
-    store = open_store(tmp_path / "t.sqlite", TimeLimits({"*": {"reported": 1}}))
+    store = open_store(store_url, TimeLimits({"*": {"reported": 1}}))
     webcity.publish_city(store)
     iid = _report(store)
     assert store.incident(iid, now=T0).due_at == "2026-03-01T09:00:00Z"

@@ -94,13 +94,15 @@ def create_app(config: dict | None = None) -> Flask:
         response.headers["Retry-After"] = str(error.retry_after)
         return response
 
-    from web import api, auth, open311, openapi
+    from web import api, auth, ogc, open311, openapi, tiles
     from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(tiles.bp)
+    app.register_blueprint(ogc.bp)
     app.register_blueprint(map_bp)
 
     @app.teardown_appcontext

@@ -23,7 +23,7 @@ import click
 
 from gridmap.errors import InputError
 from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB
-from web.security import redact
+from web.security import redact  # token values starred whatever their spelling
 
 log = logging.getLogger("gridmap.access")
 

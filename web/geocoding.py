@@ -7,6 +7,7 @@ when it is exactly a standard address of the library.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import geopandas as gpd
@@ -81,6 +82,58 @@ def nearest_address(version_id: int, lon: float, lat: float, radius_m: float = 5
     except ValueError:
         return ""
     return answer.get("address") or ""
+
+
+def answer(found: Match, datum) -> dict:
+    """The JSON shape of a geocoder answer for the browser, points in ``datum``'s display CRS.
+
+    ``level``, ``confidence`` (0-1), ``reason``, ``address_id`` (only when the place is one
+    library entry), ``address``/``label``, ``lon``/``lat`` with ``approximate`` (a road midpoint
+    or a compound centroid, not an entry's own point), ``highlight`` (GeoJSON geometry of the
+    road line or compound outline to draw, or null) and ``candidates`` (up to 5 places an
+    ambiguous query may mean, each with level, confidence, reason, label and point).
+    """
+
+    def point(lon, lat):
+        if lon is None or lat is None:
+            return None, None
+        return tuple(round(float(v), 7) for v in datum.to_display(lon, lat))
+
+    lon, lat = point(found.lon, found.lat)
+    highlight = None
+    if found.highlight is not None:
+        highlight = json.loads(datum.geojson_to_display([json.dumps(found.highlight)])[0])
+    candidates = []
+    for candidate in found.candidates:
+        c_lon, c_lat = point(candidate.lon, candidate.lat)
+        candidates.append(
+            {
+                "level": candidate.level,
+                "confidence": round(float(candidate.confidence), 4),
+                "reason": candidate.reason,
+                "label": candidate.label,
+                "address_id": candidate.address_id,
+                "lon": c_lon,
+                "lat": c_lat,
+                "grid_code": candidate.grid_code,
+                "approximate": candidate.approximate,
+            }
+        )
+    return {
+        "query": found.query,
+        "level": found.level,
+        "confidence": round(float(found.confidence), 4),
+        "reason": found.reason,
+        "address_id": found.address_id,
+        "address": found.address,
+        "label": found.label,
+        "lon": lon,
+        "lat": lat,
+        "approximate": found.approximate,
+        "grid_code": found.grid_code,
+        "highlight": highlight,
+        "candidates": candidates,
+    }
 
 
 def match(version_id: int, text: str) -> Match:

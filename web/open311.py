@@ -9,10 +9,9 @@ Only the JSON format is served; errors are GeoReport's ``[{"code", "description"
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.workflow import (
@@ -23,7 +22,6 @@ from gridmap.rules.workflow import (
     iso,
     utc_now,
 )
-from gridmap.rules.workflow import parse_iso as parse_time
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
@@ -31,6 +29,7 @@ from web.api import current_version, datum, store
 from web.auth import require_user
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import MAX_ID, Open311Query, Open311RequestIn, parse_form, parse_query
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 MAX_RESULTS = 1000
@@ -99,40 +98,25 @@ def one_request(request_id: int):
 def list_requests():
     """Requests filtered by service_request_id, service_code, status, start_date, end_date."""
     require_user("viewer")
-    args = request.args
-    ids = [v.strip() for v in args.get("service_request_id", "").split(",") if v.strip()]
-    if ids:
+    args = parse_query(Open311Query)
+    if args.service_request_id:
         records = []
-        for value in ids:
-            if not value.isdigit():
-                raise ApiError(400, f"service_request_id {value!r} is not a number")
+        for value in args.service_request_id:
+            if value > MAX_ID:  # no such request (and no such integer in the store)
+                continue
             try:
-                records.append(store().incident(int(value)))
+                records.append(store().incident(value))
             except NotFound:
                 continue
         return jsonify([_request_json(r) for r in records])
-    codes = tuple(v for v in args.get("service_code", "").split(",") if v)
-    for code in codes:
-        if code not in INCIDENT_TYPES:
-            raise ApiError(400, f"unknown service_code {code!r}")
+    codes = tuple(args.service_code)
     statuses: tuple[str, ...] = ()
-    status = args.get("status", "")
-    if status:
-        wanted = set(status.split(","))
-        if not wanted <= {"open", "closed"}:
-            raise ApiError(400, "status must be open or closed")
-        if wanted == {"open"}:
-            statuses = OPEN_STATES
-        elif wanted == {"closed"}:
-            statuses = tuple(sorted(FINAL_STATES))
-    since = until = None
-    try:
-        if args.get("start_date"):
-            since = iso(parse_time(args["start_date"]))
-        if args.get("end_date"):
-            until = iso(parse_time(args["end_date"]))
-    except ValueError:
-        raise ApiError(400, "start_date/end_date must be ISO 8601 (w3c) times") from None
+    wanted = set(args.status)
+    if wanted == {"open"}:
+        statuses = OPEN_STATES
+    elif wanted == {"closed"}:
+        statuses = tuple(sorted(FINAL_STATES))
+    since, until = args.start_date, args.end_date
     if since is None:  # the spec's default window: the last 90 days (at most 1000 requests)
         since = iso(utc_now() - timedelta(days=90))
     flt = IncidentFilter(statuses=statuses, types=codes, since=since, until=until)
@@ -144,30 +128,14 @@ def list_requests():
 def create_request():
     """Create a service request (form-encoded as in the spec, or JSON)."""
     user = require_user("field")
-    data = request.get_json(silent=True) if request.is_json else None
-    values = data if isinstance(data, dict) else request.form.to_dict()
-    if request.is_json and not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    code = values.get("service_code")
-    if not code:
-        raise ApiError(400, "service_code is required")
-    if code not in INCIDENT_TYPES:
-        raise ApiError(400, f"unknown service_code {code!r}")
+    values = parse_form(Open311RequestIn)
+    code = values.service_code
     lon = lat = None
-    if values.get("lat") not in (None, "") and values.get("long") not in (None, ""):
-        try:
-            lat, lon = float(values["lat"]), float(values["long"])
-        except (TypeError, ValueError):
-            raise ApiError(400, "lat and long must be numbers") from None
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ApiError(400, "lat and long must be finite numbers")
-        lon, lat = point_to_storage(lon, lat, "wgs84")  # the spec's coordinates are WGS84
-    address = values.get("address_string") or ""
-    if lon is None and not (isinstance(address, str) and address.strip()):
-        raise ApiError(400, "a location is required: lat and long, or address_string")
-    description = values.get("description") or ""
-    if isinstance(description, str) and not description.strip():
-        description = labels.TYPES[code]  # GeoReport makes the description optional
+    if values.lat is not None and values.long is not None:
+        lon, lat = point_to_storage(values.long, values.lat, "wgs84")  # GeoReport is WGS84
+    address = values.address_string
+    # GeoReport makes the description optional: the type's name stands in.
+    description = values.description or labels.TYPES[code]
     report = Report(
         type=code, description=description, lon=lon, lat=lat, address=address, source="open311"
     )

@@ -134,8 +134,10 @@ def _finite(value: float) -> float:
     return value
 
 
-Lon = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-180, le=180)]
-Lat = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), Field(ge=-90, le=90)]
+# Coordinates are finite numbers here; whether they lie in the city (or on Earth: 422) is the
+# reporting service's rule, in the datum it names.
+Lon = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite)]
+Lat = Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite)]
 Zoom = Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=24)]
 Id = Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_ID)]
 
@@ -168,7 +170,12 @@ def _enum(values) -> Any:
 
 IncidentType = _enum([*INCIDENT_TYPES, *(labels.TYPES[code] for code in INCIDENT_TYPES)])
 ServiceCode = _enum(INCIDENT_TYPES)
-Action = _enum(ACTIONS)
+# An action outside the list is a 409 from the workflow ("allowed: ..."), not a parse error.
+Action = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    WithJsonSchema({"type": "string", "enum": list(ACTIONS)}),
+]
 State = _enum(STATES)
 Layer = _enum(tuple(LAYERS))
 Code = Annotated[str, StringConstraints(pattern=r"^\d{1,32}$")]
@@ -195,12 +202,6 @@ class IncidentIn(Model):
         Field(default=None, examples=["wgs84"])
     )
     address: _text(MAX_ADDRESS, required=False) = ""
-
-    @model_validator(mode="after")
-    def _both(self):
-        if (self.lon is None) != (self.lat is None):
-            raise ValueError("give both lon and lat")
-        return self
 
     @property
     def type_code(self) -> str:
@@ -237,7 +238,13 @@ class Open311RequestIn(Model):
     @model_validator(mode="after")
     def _both(self):
         if (self.lat is None) != (self.long is None):
-            raise ValueError("give both lat and long")
+            raise ValueError("give both lat and long, or address_string")
+        return self
+
+    @model_validator(mode="after")
+    def _somewhere(self):
+        if self.lat is None and not self.address_string:
+            raise ValueError("a location is required: lat and long, or address_string")
         return self
 
 
@@ -295,6 +302,7 @@ class GeocodeQuery(Model):
 class KpiQuery(Model):
     level: _enum(KPI_LEVELS) = "grid"
     format: _enum(KPI_FORMATS) = "json"
+    version: Annotated[Id, Field(ge=1)] | None = Field(default=None, description="grid version id")
 
 
 class StreamQuery(Model):
@@ -303,10 +311,17 @@ class StreamQuery(Model):
     max_seconds: Annotated[float, BeforeValidator(_number_in), Field(ge=0, le=3600)] | None = None
 
 
+def _digits_in(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"\d{1,40}", value)):
+        raise ValueError("must be a request id (digits)")
+    return value
+
+
 class Open311Query(Model):
     """GeoReport v2 ``GET requests.json`` filters."""
 
-    service_request_id: _list(Annotated[Id, Field(ge=1)]) = []
+    # An id past 64 bits names no request: not found, like any unknown id (see MAX_ID).
+    service_request_id: _list(Annotated[int, BeforeValidator(_digits_in), Field(ge=1)]) = []
     service_code: _list(ServiceCode) = []
     status: _list(_enum(OPEN311_STATUSES)) = []
     start_date: Time | None = None

@@ -9,7 +9,6 @@ pending and ends; the stream also ends after ``SSE_MAX_SECONDS`` (the browser re
 from __future__ import annotations
 
 import json
-import math
 import time
 
 from flask import Response, current_app, request, stream_with_context
@@ -18,6 +17,7 @@ from gridmap.store import Event
 from web.api import bp, datum, store
 from web.auth import require_user
 from web.errors import ApiError
+from web.schema import StreamQuery, parse_query
 
 
 def _event_text(event: Event) -> str:
@@ -58,16 +58,12 @@ def stream():
     """Live incident events as text/event-stream."""
     require_user("viewer")
     last_id = _start_id()
-    once = request.args.get("once") in ("1", "true", "yes")
+    args = parse_query(StreamQuery)
+    once = args.once
     cfg = current_app.config
     poll = float(cfg["SSE_POLL_SECONDS"])
     keepalive = float(cfg["SSE_KEEPALIVE_SECONDS"])
-    try:
-        limit = float(request.args.get("max_seconds", cfg["SSE_MAX_SECONDS"]))
-    except ValueError:
-        raise ApiError(400, "max_seconds must be a number", field="max_seconds") from None
-    if not math.isfinite(limit) or limit < 0:
-        raise ApiError(400, "max_seconds must be a number >= 0", field="max_seconds")
+    limit = cfg["SSE_MAX_SECONDS"] if args.max_seconds is None else args.max_seconds
     limit = min(limit, float(cfg["SSE_MAX_SECONDS"]))
 
     def generate():

@@ -1,4 +1,8 @@
-"""Components of a *standard* address text, for libraries that come without component columns.
+"""Components of a library's address texts, for libraries that come without component columns.
+
+Two ways: with a trained :class:`gridmap.geocode.parse.AddressParser` (the CRF learnt from the
+city's labelled history), which reads irregular texts as clerks type them; or, without one, one
+regular expression for texts in the standard form.
 
 A standard address is written top-down with the canonical suffixes (省 市 区/县 街道/镇/乡
 社区/村, a road 路/街/大道/巷, 号, then the compound name and 幢 单元 层 室), so one anchored
@@ -49,10 +53,35 @@ def split_standard_address(text: str) -> dict[str, str]:
     return {name: value for name, value in match.groupdict().items() if value}
 
 
-def fill_missing_components(rows: pd.DataFrame) -> pd.DataFrame:
+# labels of the labelled data that carry no component of their own, and where they go when the
+# component itself is missing (a development zone stands where a town would)
+_STAND_INS = {"devzone": "town", "subroad": "road", "subroadno": "roadno"}
+
+
+def parsed_components(parser, text: str) -> dict[str, str]:
+    """The components the parser reads in ``text`` (first chunk of each label; others dropped).
+
+    Labels that are no component (``person``, ``assist``, ``redundant``, ``otherinfo``) go;
+    ``devzone``/``subroad``/``subroadno`` fill ``town``/``road``/``roadno`` when those are empty.
+    """
+    out: dict[str, str] = {}
+    later: list[tuple[str, str]] = []
+    for label, chunk in parser.parse(text):
+        if label in ADDRESS_COMPONENTS:
+            out.setdefault(label, chunk)
+        elif label in _STAND_INS:
+            later.append((_STAND_INS[label], chunk))
+    for label, chunk in later:
+        out.setdefault(label, chunk)
+    return out
+
+
+def fill_missing_components(rows: pd.DataFrame, parser=None) -> pd.DataFrame:
     """``rows`` with component columns filled from ``address`` where a row has none at all.
 
-    Returns ``rows`` itself when every row already has components (the common case).
+    ``parser`` (an :class:`~gridmap.geocode.parse.AddressParser`) reads the texts; without one
+    only texts in the standard form are split (:func:`split_standard_address`). Returns ``rows``
+    itself when every row already has components (the common case).
     """
     bare = np.ones(len(rows), dtype=bool)
     for column in ADDRESS_COMPONENTS:
@@ -68,7 +97,10 @@ def fill_missing_components(rows: pd.DataFrame) -> pd.DataFrame:
         else:
             rows[column] = rows[column].fillna("").astype(str)
     texts = rows.loc[bare, "address"].fillna("").astype(str)
-    parsed = {text: split_standard_address(text) for text in texts.unique()}
+    if parser is not None:
+        parsed = {text: parsed_components(parser, text) for text in texts.unique()}
+    else:
+        parsed = {text: split_standard_address(text) for text in texts.unique()}
     for column in ADDRESS_COMPONENTS:
         rows.loc[bare, column] = [parsed[text].get(column, "") for text in texts]
     return rows

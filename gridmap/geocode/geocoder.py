@@ -33,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
-from gridmap.geocode.assign import GridIndex
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.match import Matcher, Resolution
+from gridmap.geocode.places import Describer, Place
 from gridmap.geocode.reverse import ReverseIndex
-from gridmap.model import Match
+from gridmap.model import Candidate, Match
+from gridmap.rules.grid_index import GridIndex
 
 DEFAULT_REVIEW_THRESHOLD = 0.6
 
@@ -50,6 +51,7 @@ class Answer:
     guess: Match  # the best guess, whatever its confidence
     accepted: bool
     reason: str
+    place: Place | None = None  # the guessed place (for evaluation: which anchors, which group)
 
 
 class Geocoder:
@@ -65,6 +67,7 @@ class Geocoder:
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         aliases: dict[str, str] | None = None,
         unassigned: Sequence[str] = (),
+        roads: dict | None = None,
     ) -> None:
         if not 0.0 <= review_threshold <= 1.0:
             raise ValueError(f"review_threshold must be within 0-1, got {review_threshold}")
@@ -72,6 +75,7 @@ class Geocoder:
         self.grid_index = grid_index
         self.review_threshold = float(review_threshold)
         self.matcher = Matcher(library, city=city, aliases=aliases)
+        self.describer = Describer(library, roads)
         #: address_ids of library points that fall in no grid (their matches carry no grid_code)
         self.unassigned = list(unassigned)
         self._reverse = ReverseIndex(
@@ -89,8 +93,15 @@ class Geocoder:
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         aliases: dict[str, str] | None = None,
         source: str = "address library",
+        parser=None,
+        roads=None,
     ) -> Geocoder:
         """Build from an address library (CONTRACT columns) and grids (GeoDataFrame, EPSG:4490).
+
+        ``parser``: a trained :class:`~gridmap.geocode.parse.AddressParser` that derives the
+        components of library rows whose component columns are missing or empty (without it,
+        only standard-form texts are split). ``roads``: a line layer with a ``name`` column
+        (the barriers' roads) whose lines a road match highlights.
 
         Raises InputError on a duplicate ``address_id`` or a missing required column. Library
         points outside every grid are kept (listed in :attr:`unassigned`).
@@ -103,16 +114,16 @@ class Geocoder:
             _require(grids, ("grid_code", "geometry"), "grids")
         if boundaries is not None:
             _require(boundaries, ("code", "level", "geometry"), "boundaries")
-        grid_index = GridIndex(grids) if grids is not None else None
+        grid_index = GridIndex.from_frame(grids) if grids is not None else None
         codes = None
         unassigned: list[str] = []
         if grid_index is not None:
             lon = addresses["lon"].to_numpy(dtype=np.float64)
             lat = addresses["lat"].to_numpy(dtype=np.float64)
-            codes = grid_index.assign(lon, lat)
+            codes = grid_index.locate_many(lon, lat)
             outside = np.array([c is None for c in codes], dtype=bool)
             unassigned = addresses["address_id"].astype(str).to_numpy()[outside].tolist()
-        library = AddressLibrary(addresses, codes, source=source)
+        library = AddressLibrary(addresses, codes, source=source, parser=parser)
         return cls(
             library,
             grid_index,
@@ -121,6 +132,7 @@ class Geocoder:
             review_threshold=review_threshold,
             aliases=aliases,
             unassigned=unassigned,
+            roads=road_lines(roads),
         )
 
     @classmethod
@@ -143,19 +155,48 @@ class Geocoder:
 
     # --- matching -------------------------------------------------------------------------
     def _as_match(self, resolution: Resolution) -> Match:
-        row = resolution.row
-        if row is None or resolution.level == "none":
-            return Match(resolution.query, "none", resolution.confidence)
-        lib = self.library
+        place = resolution.place
+        candidates = tuple(
+            self._candidate(candidate, score, why)
+            for candidate, score, why in resolution.candidates
+        )
+        if place is None or resolution.level == "none":
+            return Match(
+                resolution.query,
+                "none",
+                resolution.confidence,
+                candidates=candidates,
+                reason=resolution.reason,
+            )
+        about = self.describer.describe(place)
         return Match(
             query=resolution.query,
             level=resolution.level,
             confidence=resolution.confidence,
-            address_id=str(lib.ids[row]),
-            address=str(lib.address[row]),
-            lon=float(lib.lon[row]),
-            lat=float(lib.lat[row]),
-            grid_code=resolution.grid_code,
+            address_id=about.address_id,
+            address=about.address,
+            lon=about.lon,
+            lat=about.lat,
+            grid_code=about.grid_code,
+            approximate=about.approximate,
+            label=about.label,
+            highlight=about.highlight,
+            candidates=candidates,
+            reason=resolution.reason,
+        )
+
+    def _candidate(self, place, confidence: float, reason: str) -> Candidate:
+        about = self.describer.describe(place)
+        return Candidate(
+            level=place.level,
+            confidence=confidence,
+            reason=reason,
+            label=about.label,
+            address_id=about.address_id,
+            lon=about.lon,
+            lat=about.lat,
+            grid_code=about.grid_code,
+            approximate=about.approximate,
         )
 
     def resolve(self, text: str) -> Answer:
@@ -164,13 +205,20 @@ class Geocoder:
         guess = self._as_match(resolution)
         accepted = guess.level != "none" and resolution.confidence >= self.review_threshold
         if accepted:
-            return Answer(guess, guess, True, resolution.reason)
+            return Answer(guess, guess, True, resolution.reason, resolution.place)
         reason = resolution.reason
         if guess.level != "none":
             reason = f"confidence {resolution.confidence:.2f} below {self.review_threshold:.2f}" + (
                 f": {reason}" if reason else ""
             )
-        return Answer(Match(guess.query, "none", resolution.confidence), guess, False, reason)
+        # not sure enough: no place, but the places it may be to choose from
+        candidates = guess.candidates
+        if not candidates and guess.level != "none":
+            candidates = (self._candidate(resolution.place, resolution.confidence, reason),)
+        refused = Match(
+            guess.query, "none", resolution.confidence, candidates=candidates, reason=reason
+        )
+        return Answer(refused, guess, False, reason, resolution.place)
 
     def match(self, text: str) -> Match:
         """Best standard address for ``text``; level ``none`` when nothing sure enough matches."""
@@ -213,7 +261,23 @@ class Geocoder:
         lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         if self.grid_index is None:
             return np.full(len(lon), None, dtype=object)
-        return self.grid_index.assign(lon, lat)
+        return self.grid_index.locate_many(lon, lat)
+
+
+def road_lines(roads) -> dict | None:
+    """``{normalised road name: line geometry}`` from a line layer with a ``name`` column."""
+    if roads is None or not len(roads) or "name" not in roads.columns:
+        return None
+    from gridmap.geocode.library import name_key
+
+    frame = roads
+    if "kind" in frame.columns:
+        frame = frame[frame["kind"].isna() | (frame["kind"] == "road")]
+    frame = frame[frame["name"].notna() & (frame["name"].astype(str).str.strip() != "")]
+    out: dict = {}
+    for name, group in frame.groupby(frame["name"].astype(str).map(name_key)):
+        out[name] = group.geometry.union_all()
+    return out
 
 
 def _require(frame, columns: tuple[str, ...], source: str) -> None:

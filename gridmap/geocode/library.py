@@ -91,6 +91,9 @@ class Groups:
     count: np.ndarray  # group -> number of rows
     grid_lo: np.ndarray  # group -> smallest grid rank of its rows (-1 none)
     grid_hi: np.ndarray  # group -> largest grid rank
+    lon: np.ndarray  # group -> mean lon of its rows (its representative point)
+    lat: np.ndarray  # group -> mean lat
+    spread: np.ndarray  # group -> largest lon or lat extent of its rows (degrees; 0: one point)
     radix: tuple[int, ...] = ()
     codes: tuple[dict[str, int], ...] = ()
 
@@ -109,13 +112,31 @@ class Groups:
         return None if key is None else self.index.get(key)
 
 
-def _group(keys: np.ndarray, depth: np.ndarray, grid_rank: np.ndarray, **extra) -> Groups:
+def _group(
+    keys: np.ndarray,
+    depth: np.ndarray,
+    grid_rank: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    **extra,
+) -> Groups:
     """Group rows by ``keys``; the representative is the shallowest row, then the first one."""
     order = np.lexsort((np.arange(len(keys)), depth, keys))
     sorted_keys = keys[order]
     if len(keys) == 0:
         empty = np.empty(0, dtype=np.int64)
-        return Groups(index={}, rep=empty, count=empty, grid_lo=empty, grid_hi=empty, **extra)
+        none = np.empty(0, dtype=np.float64)
+        return Groups(
+            index={},
+            rep=empty,
+            count=empty,
+            grid_lo=empty,
+            grid_hi=empty,
+            lon=none,
+            lat=none,
+            spread=none,
+            **extra,
+        )
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     rep = order[starts]
     count = np.diff(np.r_[starts, len(keys)])
@@ -124,7 +145,22 @@ def _group(keys: np.ndarray, depth: np.ndarray, grid_rank: np.ndarray, **extra) 
     lo = np.minimum.reduceat(ranks, starts)
     hi = np.maximum.reduceat(ranks, starts)
     index = dict(zip(sorted_keys[starts].tolist(), range(len(starts)), strict=True))
-    return Groups(index=index, rep=rep, count=count, grid_lo=lo, grid_hi=hi, **extra)
+    x, y = lon[order], lat[order]
+    spread = np.maximum(
+        np.maximum.reduceat(x, starts) - np.minimum.reduceat(x, starts),
+        np.maximum.reduceat(y, starts) - np.minimum.reduceat(y, starts),
+    )
+    return Groups(
+        index=index,
+        rep=rep,
+        count=count,
+        grid_lo=lo,
+        grid_hi=hi,
+        lon=np.add.reduceat(x, starts) / count,
+        lat=np.add.reduceat(y, starts) / count,
+        spread=spread,
+        **extra,
+    )
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, dict[str, int], int]:
@@ -145,8 +181,9 @@ class AddressLibrary:
 
     ``rows`` needs ``address_id``, ``address``, ``lon``, ``lat`` and the component columns
     (``prov city district town community road roadno poi subpoi houseno cellno floorno roomno``;
-    missing ones count as empty; a row without any is split from its ``address`` text by
-    :func:`gridmap.geocode.components.split_standard_address`, which is slower). ``grid_codes``
+    missing ones count as empty; a row without any has them derived from its ``address`` text:
+    by ``parser``, a trained :class:`~gridmap.geocode.parse.AddressParser`, when given, else by
+    :func:`gridmap.geocode.components.split_standard_address`, standard forms only). ``grid_codes``
     (optional) gives each row's grid. Raises InputError when ``address_id`` repeats, naming
     the rows.
     """
@@ -157,10 +194,11 @@ class AddressLibrary:
         grid_codes: Sequence[str | None] | None = None,
         *,
         source: str = "address library",
+        parser=None,
     ) -> None:
         n = len(rows)
         self.source = source
-        rows = fill_missing_components(rows)
+        rows = fill_missing_components(rows, parser)
         ids = rows["address_id"].astype(str).to_numpy(dtype=object)
         self._check_unique(ids, source)
         self.ids = ids
@@ -197,8 +235,11 @@ class AddressLibrary:
         anchor_of_row = anchor_frame.groupby(list(ANCHOR_COLUMNS), sort=False).ngroup()
         self.anchor_of_row = anchor_of_row.to_numpy(dtype=np.int64)
         door_depth = (house != "").astype(np.int64) + (cell != "") + (floor != "") + (room != "")
-        anchor_groups = _group(self.anchor_of_row, door_depth, self.grid_rank)
+        anchor_groups = _group(self.anchor_of_row, door_depth, self.grid_rank, self.lon, self.lat)
         self.anchor_rep = anchor_groups.rep
+        self.anchor_count = anchor_groups.count
+        self.anchor_lon, self.anchor_lat = anchor_groups.lon, anchor_groups.lat
+        self.anchor_spread = anchor_groups.spread
         self.anchor_grid_lo = anchor_groups.grid_lo
         self.anchor_grid_hi = anchor_groups.grid_hi
         rep = self.anchor_rep
@@ -211,6 +252,21 @@ class AddressLibrary:
         self.anchor_depth = (
             (af["road"] != "").astype(np.int64) + (af["roadno"] != "") + (af["poi"] != "")
         ) + (af["subpoi"] != "")
+
+        # the level each entry itself stands for (its deepest component), as LEVEL_DEPTH numbers
+        level = np.full(n, 0, dtype=np.int8)
+        for depth_value, values in (
+            (1, names["town"]),
+            (2, names["community"]),
+            (3, names["road"]),
+            (4, names["poi"]),
+            (5, roadno),
+            (6, house),
+            (7, cell),
+            (8, room),
+        ):
+            level[values != ""] = depth_value
+        self.row_level = level
 
         self.road_anchors = self._anchors_by(af["road"])
         self.poi_anchors = self._anchors_by(af["poi"])
@@ -313,7 +369,9 @@ class AddressLibrary:
 
     def _subset_groups(self, mask, keys, depth, **extra) -> Groups:
         rows = np.flatnonzero(mask)
-        groups = _group(keys[rows], depth[rows], self.grid_rank[rows], **extra)
+        groups = _group(
+            keys[rows], depth[rows], self.grid_rank[rows], self.lon[rows], self.lat[rows], **extra
+        )
         groups.rep = rows[groups.rep]
         return groups
 

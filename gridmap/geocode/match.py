@@ -6,23 +6,33 @@ How a query is read (after :func:`gridmap.geocode.normalize.normalize`):
    (admin units, roads, compounds, with aliases), door parts by unit word, and *residues*: text
    no name covers (typos, noise, names of other places).
 2. **Fuzzy names.** A Chinese residue of two or more characters is compared with rapidfuzz
-   (``fuzz.ratio``) to the library's names *inside the admin units the query named* (all of
-   the library's city otherwise); the candidates above the cutoff are tried.
+   (Levenshtein similarity: a slipped character is one edit, so 华亭家园 is 75% like 华庭家园
+   while 三香花园, another name, is only 50% like 香樟花园) to the library's names *inside the
+   admin units the query named* (all of the library's city otherwise); the candidates above the
+   cutoff are tried.
 3. **Hypotheses.** Each combination of road (+ door) and compound names gives a set of anchors
    (doors/compounds, see :mod:`gridmap.geocode.library`), narrowed by the admin units named; from
    there the building, unit and room are looked up. Among the hypotheses at least 0.75 as sure
    as the surest, the deepest level wins, then the higher score.
 
-Confidence (0-1) starts at the weakest name score used (exact 1.0, fuzzy ``ratio/100``), then:
+Confidence (0-1) starts at the weakest name score used (exact 1.0; a road or compound written
+without its suffix, 栅堰 for 栅堰巷, or a town/community short form 0.99; fuzzy: similarity/100),
+then:
 
-* times 0.85 for each door part the query gave that the library lacks, and for each exact road
-  or compound name of the query the match does not use;
+* times 0.85 for each door part the query gave that the library lacks (0.6 under a misspelt
+  name: 中央华城 1幢1单元1002室 is likely not 中央华府 when it has no such room), for each number
+  the reading could not place (a second room), and for each road or compound name of the query
+  the match does not use; halved for each *other compound* the query names (万科 + 城市花园);
+* times 0.95 for each leftover of Chinese text no name of the match accounts for (chatter such
+  as 居民反映 included: the answer did not use it);
+* times 0.85 when a building is found under a road with neither door number nor compound;
 * divided by the number of distinct library places it could equally be;
 * halved when the query's admin units contradict the match (times 0.8 when the unit was
   written in a short form such as 南湖), or when a building was found along the road behind
   another door number than the one written;
-* halved when a different place scores within 0.05 of it (0.15 when the best one rests on a
-  fuzzy name: a typo nearly as close to two names is a guess).
+* halved when a different place at the same level scores within 0.05 of it (0.15 when the
+  best one rests on a fuzzy name: a typo nearly as close to two names is a guess). Then the
+  :class:`Resolution` lists the candidates (up to 5 places at that level, surest first).
 
 A query naming a province or city other than the library's (``北京市朝阳区...`` against
 浙江省嘉兴市) is level ``none`` with confidence 0: ambiguous names (朝阳区) only ever resolve
@@ -35,54 +45,48 @@ inside the library's city.
 ...     "cellno": ["2单元"], "roomno": ["1303室"]})
 >>> matcher = Matcher(AddressLibrary(rows))
 >>> result = matcher.resolve("南湖区中山路５８号三号楼二单元1303")
->>> result.level, result.confidence, matcher.library.ids[result.row]
-('room', 1.0, 'r1')
+>>> result.level, result.confidence, result.place.parts
+('room', 1.0, ('3', '2', '1303'))
 >>> matcher.resolve("北京市朝阳区建国路88号").reason
 'names 北京市, outside the library city 浙江省嘉兴市'
 """
 
 from __future__ import annotations
 
-import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.normalize import normalize
+from gridmap.geocode.places import LEVEL_DEPTH, Place
 from gridmap.geocode.query import (
     ALIAS_SCORE,
     CJK,
+    GENERIC_TAILS,
     QueryParts,
     Vocabulary,
     parse_city,
     read_query,
 )
 
-LEVEL_DEPTH = {
-    "none": -1,
-    "district": 0,
-    "town": 1,
-    "community": 2,
-    "road": 3,
-    "compound": 4,
-    "door": 5,
-    "building": 6,
-    "unit": 7,
-    "room": 8,
-}
 MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
-FUZZY_CUTOFF = 60.0  # fuzz.ratio; one wrong character in a three-character name scores 66.7
+FUZZY_CUTOFF = 60.0  # similarity %; one wrong character in a three-character name scores 66.7
 MISSING_PART_FACTOR = 0.85
 CLOSE_SECOND = 0.05
 CLOSE_SECOND_FUZZY = 0.15  # a typo is ambiguous when another name is nearly as close
 NEARLY_AS_SURE = 0.75  # a deeper guess must be at least this share as sure as the surest one
-GLUE_RIVAL = 75.0  # fuzz.ratio of a longer name that makes an exact name glued to text doubtful
+GLUE_RIVAL = 75.0  # similarity % of a longer name that makes an exact name glued to text doubtful
 SHADOWED = 0.9  # an exact name that may be the start of a longer, misspelt one
 CONTRADICTION = 0.5  # the query names an admin unit the match is not in
 ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
+FUZZY_MISSING_FACTOR = 0.6  # a door part missing under a fuzzy name: likely another place
+UNLOCATED_BUILDING = 0.85  # a building under a road with neither door nor compound named
+UNUSED_TEXT = 0.95  # per leftover of Chinese text that no name of the answer accounts for
+MAX_CANDIDATES = 5
 
 
 @dataclass
@@ -92,20 +96,26 @@ class Resolution:
     query: str
     level: str = "none"
     confidence: float = 0.0
-    row: int | None = None  # representative library row of the matched place
-    grid_code: str | None = None
+    place: Place | None = None  # the matched place
     reason: str = ""
     normalized: str = ""
+    # other places the query may mean: (place, confidence, reason), surest first, the best
+    # guess included first when there is more than one
+    candidates: list[tuple[Place, float, str]] = field(default_factory=list)
 
 
 @dataclass
 class _Hypothesis:
     level: str
     score: float
-    row: int
-    grid_code: str | None
-    target: tuple
+    places: list[Place]  # more than one: library places that match equally
     notes: list[str]
+    names: frozenset = frozenset()  # road and compound names it rests on
+    fuzzy: bool = False  # rests on a misspelt name (a fuzzy match)
+
+    @property
+    def target(self) -> tuple:
+        return self.places[0].key
 
 
 class Matcher:
@@ -128,6 +138,7 @@ class Matcher:
         self.city_label = (self.city_prov or "") + (self.city_name or "")
         self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
         self._fuzzy_cache: dict[tuple, tuple[list[str], list[tuple[str, str]]]] = {}
+        self._explained: dict[int, set[str]] = {}  # residue -> names fuzzy-matched from it
 
     # --- fuzzy names ----------------------------------------------------------------------
     def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]]]:
@@ -156,10 +167,14 @@ class Matcher:
             names |= {("subpoi", v) for v in lib.subpoi_anchors}
         for kind in ("district", "town", "community"):
             names |= {(kind, v) for v in lib.admin_anchors[kind]}
-        # every spelling of those names (aliases too: 银杏公寓小区 for 银杏公寓)
-        spellings = self.vocabulary.spellings
+        # every full spelling of those names (银杏公寓小区 for 银杏公寓 too), not the short ones:
+        # a slip in a name written short (东湖 for 东湖雅 for 东湖雅苑) is too far to guess
+        spellings, real = self.vocabulary.spellings, self.vocabulary.real
         targets = sorted(
-            (spelling, target) for target in names for spelling in spellings.get(target, ())
+            (spelling, target)
+            for target in names
+            for spelling in spellings.get(target, ())
+            if spelling in real
         )
         result = ([spelling for spelling, _ in targets], [target for _, target in targets])
         if len(self._fuzzy_cache) < 10_000:
@@ -171,7 +186,7 @@ class Matcher:
         found_names = bool(parts.roads or parts.pois)
         leftovers = [(words, None) for _, words in parts.residues]
         leftovers += [(words, spelling) for _, words, spelling in parts.glued]
-        for words, glued_to in leftovers:
+        for position, (words, glued_to) in enumerate(leftovers):
             glued = glued_to is not None
             cjk = "".join(ch for ch in words if CJK.match(ch))
             if len(cjk) < 2:
@@ -182,8 +197,13 @@ class Matcher:
             if not choices:
                 continue
             hits = process.extract(
-                cjk, choices, scorer=fuzz.ratio, limit=10, score_cutoff=FUZZY_CUTOFF
+                cjk,
+                choices,
+                scorer=Levenshtein.normalized_similarity,
+                limit=10,
+                score_cutoff=FUZZY_CUTOFF / 100,
             )
+            hits = [(name, score * 100, index) for name, score, index in hits]
             if glued:
                 # the exact name the leftover is glued to may be the start of a longer name
                 # misspelt (东湖小区 + 冬期 for 东湖小区四期): then it is weaker evidence
@@ -192,6 +212,8 @@ class Matcher:
                     parts.shadowed |= exact
             for _, score, index in hits:
                 kind, name = kinds[index]
+                if position < len(parts.residues):
+                    self._explained.setdefault(position, set()).add(name)
                 score = score / 100.0
                 if kind == "road":
                     parts.roads.append((name, score))
@@ -209,8 +231,7 @@ class Matcher:
             text = "" if text is None else str(text)
         if len(text) > MAX_QUERY_CHARS * 4:
             return Resolution(text, reason=f"too long ({len(text)} characters)")
-        clean = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
-        norm = normalize(clean)
+        norm = normalize(text)  # control characters are spaces there
         if not norm:
             return Resolution(text, reason="empty address", normalized=norm)
         if len(norm) > MAX_QUERY_CHARS:
@@ -228,6 +249,7 @@ class Matcher:
                 reason=f"names {parts.foreign}, outside the library city {self.city_label}",
                 normalized=norm,
             )
+        self._explained = {}
         if parts.residues or parts.glued:
             self._fuzzy(parts)
         if (
@@ -245,30 +267,81 @@ class Matcher:
             return Resolution(
                 text, reason="no road, compound or admin unit of the library found", normalized=norm
             )
+        unexplained = self._unexplained(parts)
+        if unexplained:
+            for hypothesis in hypotheses:
+                left = [
+                    words
+                    for i, words in unexplained
+                    if not self._explained.get(i, set()) & hypothesis.names
+                ]
+                if left:
+                    hypothesis.score *= UNUSED_TEXT ** len(left)
+                    hypothesis.notes.append(f"text not used: {'、'.join(left)}")
         # the deepest of the hypotheses nearly as sure as the surest, then the surest of those
         surest = max(h.score for h in hypotheses)
-        hypotheses = [h for h in hypotheses if h.score >= surest * NEARLY_AS_SURE]
-        hypotheses.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
-        best = hypotheses[0]
+        close = [h for h in hypotheses if h.score >= surest * NEARLY_AS_SURE]
+        close.sort(key=lambda h: (LEVEL_DEPTH[h.level], h.score), reverse=True)
+        best = close[0]
         confidence = best.score
         notes = list(best.notes)
-        for other in hypotheses[1:]:
+        rival = None
+        for other in close[1:]:
             if other.level != best.level:
                 break
-            margin = CLOSE_SECOND if best.score >= 1.0 else CLOSE_SECOND_FUZZY
+            margin = CLOSE_SECOND_FUZZY if best.fuzzy else CLOSE_SECOND
             if other.target != best.target and other.score >= best.score - margin:
                 confidence *= 0.5
                 notes.append("another place matches as well")
+                rival = other
                 break
+        confidence = round(float(confidence), 4)
+        reason = "; ".join(notes)
+        candidates = []
+        if rival is not None or len(best.places) > 1:
+            candidates = self._candidates(best, confidence, reason, hypotheses)
         return Resolution(
             text,
             level=best.level,
-            confidence=round(float(confidence), 4),
-            row=best.row,
-            grid_code=best.grid_code,
-            reason="; ".join(notes),
+            confidence=confidence,
+            place=best.places[0],
+            reason=reason,
             normalized=norm,
+            candidates=candidates,
         )
+
+    @staticmethod
+    def _unexplained(parts: QueryParts) -> list[tuple[int, str]]:
+        """Leftovers of two or more Chinese characters: (residue number, text)."""
+        out = []
+        for i, (_, words) in enumerate(parts.residues):
+            cjk = "".join(ch for ch in words if CJK.match(ch))
+            if len(cjk) >= 2 and cjk not in GENERIC_TAILS:
+                out.append((i, cjk))
+        return out
+
+    @staticmethod
+    def _candidates(best, confidence, reason, hypotheses) -> list[tuple[Place, float, str]]:
+        """Up to MAX_CANDIDATES distinct places, the best guess first, then the surest."""
+        out: list[tuple[Place, float, str]] = []
+        seen: set = set()
+
+        def add(place: Place, score: float, why: str) -> None:
+            if place.key not in seen and len(out) < MAX_CANDIDATES:
+                seen.add(place.key)
+                out.append((place, round(float(score), 4), why))
+
+        for place in best.places:
+            add(place, confidence, reason)
+        # places at the answer's level: a road is no choice beside two of its doors
+        ranked = sorted(
+            (h for h in hypotheses if h.level == best.level),
+            key=lambda h: -h.score,
+        )
+        for hypothesis in ranked:
+            for place in hypothesis.places:
+                add(place, hypothesis.score, "; ".join(hypothesis.notes))
+        return out
 
     def _admin_names(self, parts: QueryParts) -> dict[str, tuple[str, float]]:
         """The best name the query gave for each admin level the library knows."""
@@ -291,8 +364,6 @@ class Matcher:
         admin = self._admin_names(parts)
         roads = _best_per_name(parts.roads)
         pois = _best_per_name([((k, n), s) for k, n, s in parts.pois])
-        exact_roads = any(s >= 1.0 for _, s in roads)
-        exact_pois = any(s >= 1.0 for _, s in pois)
         doors = [
             (road, number, score)
             for road, score in roads
@@ -332,10 +403,16 @@ class Matcher:
 
         out: list[_Hypothesis] = []
         for anchors, level, score, road, poi, descend_parts in combos:
-            unused = (exact_roads and road is None) + (exact_pois and poi is None)
+            unused, conflicting = _unused_mentions(parts, road, poi)
             hypothesis = self._descend(descend_parts, anchors, level, score, admin, unused)
+            if conflicting:
+                # two compounds named (万科 + 城市花园 for 万科城市花园): which one is meant?
+                hypothesis.score *= CONTRADICTION**conflicting
+                hypothesis.notes.append("the text names another compound too")
+            hypothesis.names = frozenset(n for n in (road, poi) if n)
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
+                hypothesis.fuzzy = True  # as doubtful as a misspelling
                 hypothesis.notes.append("the text may name a longer, misspelt name")
             out.append(hypothesis)
             if hypothesis.score >= 1.0 and not hypothesis.notes:
@@ -346,7 +423,9 @@ class Matcher:
                 if kind in admin:
                     name, score = admin[kind]
                     anchors = lib.admin_anchors[kind][name]
-                    out.append(self._descend(parts, anchors, kind, score, admin, 0))
+                    hypothesis = self._descend(parts, anchors, kind, score, admin, 0)
+                    hypothesis.names = frozenset([name])
+                    out.append(hypothesis)
                     break
         return out
 
@@ -355,6 +434,9 @@ class Matcher:
         lib = self.library
         notes: list[str] = []
         fields = lib.anchor_fields
+        score_named, level_named = score, level
+        if score < ALIAS_SCORE:
+            notes.append(f"a misspelt name ({score:.0%} alike)")
         door_given_but_unmatched = bool(parts.roadno) and level != "door"
         for kind, (name, admin_score) in admin.items():
             if kind == level:
@@ -373,16 +455,16 @@ class Matcher:
         if unused:
             score *= MISSING_PART_FACTOR**unused
             notes.append("a road or compound name in the text is not part of the match")
-        missing = 0
-        group = None  # (Groups, [(anchor, group)]) at the deepest door part found
+        missing = len(parts.unused)  # numbers the reading could not place (a second room)
+        group = None  # (table name, [(anchor, group)], parts) at the deepest door part found
         if parts.house is not None and len(anchors) <= MAX_DESCEND_ANCHORS:
             found = _lookup(lib.building_groups, anchors, parts.house)
             if found:
-                level, group = "building", (lib.building_groups, found)
+                level, group = "building", ("building", found, (parts.house,))
                 if parts.cell is not None:
                     deeper = _lookup(lib.unit_groups, anchors, parts.house, parts.cell)
                     if deeper:
-                        level, group = "unit", (lib.unit_groups, deeper)
+                        level, group = "unit", ("unit", deeper, (parts.house, parts.cell))
                     else:
                         missing += 1
                 if parts.room is not None:
@@ -390,12 +472,12 @@ class Matcher:
                         rooms = _lookup(
                             lib.room_groups, anchors, parts.house, parts.cell, parts.room
                         )
-                        table = lib.room_groups
+                        table, numbers = "room", (parts.house, parts.cell, parts.room)
                     else:
                         rooms = _lookup(lib.room_nounit_groups, anchors, parts.house, parts.room)
-                        table = lib.room_nounit_groups
+                        table, numbers = "room_nounit", (parts.house, None, parts.room)
                     if rooms:
-                        level, group = "room", (table, rooms)
+                        level, group = "room", (table, rooms, numbers)
                     else:
                         missing += 1
             else:
@@ -409,25 +491,46 @@ class Matcher:
         elif door_given_but_unmatched:
             missing += 1
         if group is not None:
-            table, found = group
-            rows = [int(table.rep[g]) for _, g in found]
-            pick = int(np.argmin(rows))
-            anchor, g = found[pick]
-            row = rows[pick]
-            grid = lib.grid_of_ranks(int(table.grid_lo[g]), int(table.grid_hi[g]))
-            places = len(found) + int(table.count[g]) - 1 if level == "room" else len(found)
-            target = (level, int(row))
+            table, found, numbers = group
+            groups = getattr(lib, table + "_groups")
+            found = sorted(found, key=lambda item: int(groups.rep[item[1]]))
+            places = [
+                Place(level, frozenset([anchor]), table, int(g), numbers) for anchor, g in found
+            ]
+            duplicates = int(groups.count[found[0][1]]) - 1 if level == "room" else 0
+            count = len(places) + duplicates
         else:
-            row, grid = lib.anchors_summary(anchors)
             places = _distinct_places(lib, anchors, level)
-            target = (level, int(row))
-        if places > 1:
-            score /= places
-            notes.append(f"{places} library places match equally")
+            count = len(places)
+        if count > 1:
+            score /= count
+            notes.append(f"{count} library places match equally")
         if missing:
-            score *= MISSING_PART_FACTOR**missing
+            # under a misspelt name, a door part the place lacks says it may be another place
+            # (中央华城 1幢1单元1002室 is not 中央华府 when 中央华府 has no such room)
+            factor = FUZZY_MISSING_FACTOR if score_named < ALIAS_SCORE else MISSING_PART_FACTOR
+            score *= factor**missing
             notes.append(f"{missing} door part(s) not in the library")
-        return _Hypothesis(level, score, row, grid, target, notes)
+        if group is not None and level_named == "road":
+            # 香樟1幢: building 1 of which compound along the road? Neither door nor compound named
+            score *= UNLOCATED_BUILDING
+            notes.append("the building's door or compound is not named")
+        return _Hypothesis(level, score, places, notes, fuzzy=score_named < ALIAS_SCORE)
+
+
+def _unused_mentions(parts: QueryParts, road: str | None, poi: str | None) -> tuple[int, int]:
+    """(road/compound names of the text a hypothesis leaves unused, of which compounds that
+    conflict with the compound it uses)."""
+    unused = conflicting = 0
+    for mention in parts.mentions:
+        names = {name for _, name in mention}
+        if road in names or poi in names or names <= parts.shadowed:
+            continue  # used, or maybe only the start of a misspelt longer name (府南苑区)
+        if poi is not None and any(kind != "road" for kind, _ in mention):
+            conflicting += 1
+        else:
+            unused += 1
+    return unused, conflicting
 
 
 def _best_per_name(candidates):
@@ -449,15 +552,17 @@ def _lookup(groups, anchors, *parts: str) -> list[tuple[int, int]]:
     return found
 
 
-def _distinct_places(lib: AddressLibrary, anchors, level: str) -> int:
-    """How many different real places a set of anchors stands for at ``level``."""
-    if len(anchors) == 1:
-        return 1
+def _distinct_places(lib: AddressLibrary, anchors, level: str) -> list[Place]:
+    """The different real places a set of anchors stands for at ``level``, the first being the
+    one whose representative comes first (a community's own entry before its doors)."""
+    if len(anchors) == 1 or level not in ("door", "compound"):
+        return [Place(level, frozenset(anchors))]  # a road or an admin unit is one place
     fields = lib.anchor_fields
-    if level == "door":
-        keys = {(fields["community"][a], fields["road"][a], fields["roadno"][a]) for a in anchors}
-    elif level == "compound":
-        keys = {(fields["community"][a], fields["poi"][a]) for a in anchors}
-    else:
-        return 1  # a road, community, town or district is one place however many doors
-    return len(keys)
+    columns = ("community", "road", "roadno") if level == "door" else ("community", "poi")
+    by_key: dict[tuple, set[int]] = {}
+    for a in anchors:
+        by_key.setdefault(tuple(fields[c][a] for c in columns), set()).add(a)
+    places = [Place(level, frozenset(group)) for group in by_key.values()]
+    if len(places) > 1:
+        places.sort(key=lambda p: lib.anchors_summary(p.anchors)[0])
+    return places

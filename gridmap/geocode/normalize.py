@@ -2,6 +2,9 @@
 
 The canonical form (what :func:`normalize` returns):
 
+* Traditional and variant characters fold to simplified ones first (``嘉興市南湖區`` ->
+  ``嘉兴市南湖区``, ``裡`` -> ``里``), with OpenCC's ``hk2s`` conversion (Hong Kong/variant
+  forms, then traditional -> simplified, by OpenCC's phrase and character tables).
 * Unicode NFKC, plus the CJK radical characters NFKC leaves alone (``⻄`` -> ``西``,
   ``⻓`` -> ``长``); full-width letters and digits become ASCII; ASCII letters are upper-cased
   (``k18`` -> ``K18``).
@@ -17,8 +20,10 @@ The canonical form (what :func:`normalize` returns):
 * Compound numbers are spelt out: ``A-B-C`` -> ``A幢B单元C室`` (``3-2-1303``, ``K18-1-2203``);
   after a lane, ``58弄11-802`` -> ``58弄11幢802室``; after a building, ``3幢2-1303`` ->
   ``3幢2单元1303室``; a trailing ``A-B`` with a room-like ``B`` of 3+ digits -> ``A幢B室``. Dashed
-  door ranges and sub-numbers (``17-19号``, ``31-2号``) are left alone. A bare number ending the
-  text after a unit or a floor is the room (``2单元101`` -> ``2单元101室``).
+  door ranges and sub-numbers (``17-19号``, ``31-2号``) are left alone.
+* Rooms: a number after a unit or a floor is the room, whether it is written with ``号``, ``户``
+  or nothing (``2单元201号``, ``2单元201户``, ``2单元201`` -> ``2单元201室``); so is a number of
+  three or more digits right after a building (``3幢1303号``, ``3号楼1303`` -> ``3幢1303室``).
 
 :func:`door_parts` reads the lane/door/building/unit/floor/room numbers back from that form.
 
@@ -34,8 +39,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-__all__ = ["normalize", "door_parts", "chinese_number"]
+import opencc
+
+__all__ = ["normalize", "door_parts", "chinese_number", "simplified"]
 
 # --- CJK radicals -------------------------------------------------------------------------------
 # NFKC folds the Kangxi Radicals block (U+2F00-2FDF) into ideographs but leaves most of the CJK
@@ -163,17 +171,24 @@ _CANON_UNIT = {
 }
 # 第 + Chinese numeral + unit word (第 only dropped when a unit word follows: 第一人民医院 stays).
 _CN_BEFORE_UNIT = re.compile(rf"(负|地下)?第?({_CN_NUMERAL})(?=(?:{_UNIT_WORDS}))")
+_HAS_ZERO_LIKE = re.compile(f"[{_ZERO_LIKE}]")
+_HAS_CN_DIGIT = re.compile("[零〇○◯一二两三四五六七八九十]")
 _ZERO_IN_DIGITS = re.compile(rf"(?<=\d)[{_ZERO_LIKE}]|[{_ZERO_LIKE}](?=\d)")
 # A number (or building letter + number) followed by a unit word.
 _NUMBER = r"[A-Z]?\d+[A-Z]?|[A-Z]"
-_UNIT_AFTER_NUMBER = re.compile(rf"(?<![A-Z\d])(-?)({_NUMBER})(号楼|单元|栋|幢|座|层|楼|室|户)")
+_UNIT_AFTER_NUMBER = re.compile(
+    rf"(?<![A-Z\d])(-?)({_NUMBER})(号楼|单元|栋|幢|座|层|楼(?![下上前后道梯房])|室|户)"
+)  # 楼下 (downstairs) is no floor
 _BASEMENT = re.compile(r"(?:负|地下)(\d+层)")
 _WHITESPACE = re.compile(r"\s+")
 _HASH_AFTER_NUMBER = re.compile(r"(?<=[\dA-Z])#")
 _COMPOUND3 = re.compile(r"(?<![\dA-Z-])([A-Z]?\d+[A-Z]?)-(\d+)-(\d+)(?:室|号)?(?![\d-])")
 _AFTER_LANE = re.compile(r"(弄)(\d+[A-Z]?)-(\d{3,})(?:室|号)?(?![\d-])")
 _AFTER_BUILDING = re.compile(r"(幢)(\d+)-(\d{3,})(?:室|号)?(?![\d-])")
-_TRAILING_ROOM = re.compile(r"(?<=单元|\d层)(\d{2,}[A-Z]?)$")
+# a number after a unit/floor (or a 3+ digit one after a building) not followed by another unit
+# word: the room (号 and 户 both say so too; 户 is already 室 by then)
+_ROOM_AFTER_UNIT = re.compile(r"(?<=单元|\d层)(\d{2,}[A-Z]?)号?(?![\dA-Z幢单元层室弄号-])")
+_ROOM_AFTER_BUILDING = re.compile(r"(?<=\d幢)(\d{3,}[A-Z]?)号?(?![\dA-Z幢单元层室弄号-])")
 _TRAILING_PAIR = re.compile(r"(?<![\dA-Z-])([A-Z]?\d{1,3}[A-Z]?)-(\d{3,})室?$")
 
 
@@ -198,19 +213,52 @@ def _space(match: re.Match[str]) -> str:
     return ""
 
 
-def _clean_characters(text: str) -> str:
-    """NFKC, radicals, case, whitespace and punctuation (no numbering rules yet)."""
-    text = unicodedata.normalize("NFKC", text.translate(_RADICALS)).translate(_RADICALS)
-    # control characters (tabs, NULs, zero-width marks) separate like spaces
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
-    text = "".join("-" if ch in _DASHES else ch for ch in text)
-    text = _HASH_AFTER_NUMBER.sub("号", text.upper())
-    # drop control characters, symbols and punctuation other than - ( ); keep whitespace for now
-    text = "".join(
-        ch
-        for ch in text
+_TO_SIMPLIFIED = opencc.OpenCC("hk2s")
+
+
+@lru_cache(maxsize=65_536)
+def simplified(text: str) -> str:
+    """``text`` with traditional and variant characters folded to simplified ones (OpenCC).
+
+    >>> simplified("嘉興市南湖區中山路58號3幢2單元")
+    '嘉兴市南湖区中山路58号3幢2单元'
+    """
+    if text.isascii():
+        return text
+    return _TO_SIMPLIFIED.convert(text)
+
+
+class _CharTable(dict):
+    """A ``str.translate`` table filled on first sight of each character (``rule(ch)``)."""
+
+    def __init__(self, rule) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def __missing__(self, code: int):
+        value = self[code] = self.rule(chr(code))
+        return value
+
+
+# control characters (tabs, NULs, zero-width marks) separate like spaces
+_CONTROLS = _CharTable(lambda ch: " " if unicodedata.category(ch) in ("Cc", "Cf") else ch)
+# dashes become -, and symbols and punctuation other than - ( ) go; whitespace stays for now
+_PUNCTUATION = _CharTable(
+    lambda ch: (
+        "-"
+        if ch in _DASHES
+        else ch
         if ch in _KEEP_PUNCT or ch.isspace() or unicodedata.category(ch)[0] in "LN"
+        else None
     )
+)
+
+
+def _clean_characters(text: str) -> str:
+    """Simplified characters, NFKC, radicals, case, whitespace and punctuation (no numbering)."""
+    text = unicodedata.normalize("NFKC", text.translate(_RADICALS)).translate(_RADICALS)
+    text = simplified(text.translate(_CONTROLS))  # after the NULs are gone: OpenCC reads C text
+    text = _HASH_AFTER_NUMBER.sub("号", text.upper()).translate(_PUNCTUATION)
     text = _WHITESPACE.sub(_space, text.strip())
     text = re.sub(r"-{2,}", "-", text.replace("()", ""))
     return re.sub(r"^-+(?!\d)|-+$", "", text)  # keep the sign of a basement floor (-1层)
@@ -225,15 +273,23 @@ def normalize(text: str) -> str:
     '第一人民医院8层'
     """
     text = _clean_characters(text)
-    text = _ZERO_IN_DIGITS.sub("0", text)
-    text = _CN_BEFORE_UNIT.sub(_cn_to_digits, text)
+    # each rule runs only when the characters it needs are there (most queries need few)
+    if _HAS_ZERO_LIKE.search(text):
+        text = _ZERO_IN_DIGITS.sub("0", text)
+    if _HAS_CN_DIGIT.search(text):
+        text = _CN_BEFORE_UNIT.sub(_cn_to_digits, text)
     text = _UNIT_AFTER_NUMBER.sub(_unit_after_number, text)
-    text = _BASEMENT.sub(r"-\1", text)
-    text = _COMPOUND3.sub(r"\1幢\2单元\3室", text)
-    text = _AFTER_LANE.sub(r"\1\2幢\3室", text)
-    text = _AFTER_BUILDING.sub(r"\1\2单元\3室", text)
-    text = _TRAILING_PAIR.sub(r"\1幢\2室", text)
-    text = _TRAILING_ROOM.sub(r"\1室", text)
+    if "负" in text or "地下" in text:
+        text = _BASEMENT.sub(r"-\1", text)
+    if "-" in text:
+        text = _COMPOUND3.sub(r"\1幢\2单元\3室", text)
+        text = _AFTER_LANE.sub(r"\1\2幢\3室", text)
+        text = _AFTER_BUILDING.sub(r"\1\2单元\3室", text)
+        text = _TRAILING_PAIR.sub(r"\1幢\2室", text)
+    if "单元" in text or "层" in text:
+        text = _ROOM_AFTER_UNIT.sub(r"\1室", text)
+    if "幢" in text:
+        text = _ROOM_AFTER_BUILDING.sub(r"\1室", text)
     return text
 
 

@@ -55,8 +55,13 @@ _SHORTENABLE = {
     "district": re.compile(r"(.{2,}?)(区|县|市|旗)$"),
 }
 _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "大厦")
+_COMPOUND_END = re.compile(r"(小区|园|公寓|村|苑|大厦|府|邸|庭|城|居)$")
+# suffixes people leave out of a road or compound name (栅堰巷 -> 栅堰, 阳光花园 -> 阳光)
+DROPPABLE_SUFFIXES = ("小区", "花园", "路", "街", "巷", "弄", "苑")
 _COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
 _TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
+_TOWN_SHORT = ("街道", "镇", "乡")
+_COMMUNITY_SHORT = ("社区", "村")
 
 
 @dataclass
@@ -78,6 +83,9 @@ class QueryParts:
     shadowed: set[str] = field(default_factory=set)  # exact names that may be misspelt longer
     foreign: str | None = None  # a province or city named that is not the library's
     foreign_district: str | None = None  # a district-like name the library does not know
+    unused: list[str] = field(default_factory=list)  # numbers read but given no place (201号)
+    # each road/compound name written in the text: the (kind, name) entries it may stand for
+    mentions: list[frozenset] = field(default_factory=list)
 
 
 def parse_city(library: AddressLibrary, city: str | None) -> tuple[str | None, str | None]:
@@ -121,6 +129,8 @@ class Vocabulary:
         self.library = library
         self.names: dict[str, list[tuple[str, str]]] = {}
         self.unknown_aliases: list[tuple[str, str]] = []  # (alias, target) naming no library name
+        self.stems: frozenset[str] = frozenset()  # spellings that are a name without its suffix
+        self.real: frozenset[str] = frozenset()  # spellings of real names (not short forms)
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
         self.prefixes = {k[:2] for k in self.names}
@@ -155,6 +165,14 @@ class Vocabulary:
                 for suffix, alias in suffixes:
                     if name.endswith(suffix):
                         self._add(name[: -len(suffix)] + alias, kind, name)
+        shorts: list[tuple[str, str, str]] = []
+        for kind, suffixes in (("town", _TOWN_SHORT), ("community", _COMMUNITY_SHORT)):
+            for name in lib.admin_anchors[kind]:
+                for suffix in suffixes:
+                    if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                        shorts.append((name[: -len(suffix)], kind, name))
+                        break
+        self._shorts = shorts
         for name in lib.road_anchors:
             self._add(name, "road", name)
         for kind, table in (("poi", lib.poi_anchors), ("subpoi", lib.subpoi_anchors)):
@@ -165,6 +183,27 @@ class Vocabulary:
             for alias in _compound_aliases(name):
                 if alias not in self.names:
                     self._add(alias, "poi", name)
+        real = set(self.names)  # spellings of real names (and their 小区/居委会 forms)
+        self.real = frozenset(real)
+        # towns and communities without 街道/镇/社区/村 (建设 for 建设街道), if no name is so spelt
+        for short, kind, name in self._shorts:
+            if short not in real:
+                self._add(short, kind, name)
+        # names without the suffix people drop (栅堰 for 栅堰巷): only where no real name or alias
+        # is spelt so; a stem shared by several names points to all of them, and the matcher
+        # keeps the one the admin units named (or answers with candidates when it cannot)
+        stems: dict[str, list[tuple[str, str]]] = {}
+        for kind, table in (("road", lib.road_anchors), ("poi", lib.poi_anchors)):
+            for name in table:
+                for suffix in DROPPABLE_SUFFIXES:
+                    stem = name[: -len(suffix)]
+                    if name.endswith(suffix) and len(stem) >= 2 and stem not in real:
+                        stems.setdefault(stem, []).append((kind, name))
+                        break
+        for stem, targets in stems.items():
+            for kind, name in targets:
+                self._add(stem, kind, name)
+        self.stems = frozenset(stems)
         for alias, target in aliases.items():
             spelling, name_text = name_key(alias), name_key(target)
             if name_text not in self.names:
@@ -185,7 +224,7 @@ class Vocabulary:
             if text[i : i + 2] in prefixes:
                 for length in range(min(max_length, n - i), 1, -1):
                     entries = names.get(text[i : i + length])
-                    if entries is not None:
+                    if entries is not None and not self._stem_runs_on(text, i + length, length):
                         found = (length, entries)
                         break
             if found is None:
@@ -201,6 +240,17 @@ class Vocabulary:
         if residue_start is not None:
             items.append(("residue", residue_start, text[residue_start:]))
         return items
+
+    def _stem_runs_on(self, text: str, end: int, length: int) -> bool:
+        """A name without its suffix (翠苑 for 翠苑花园) followed by more Chinese text that starts
+        no real name (翠苑一区, 东湖新城: 新城 is only a short form of 新城街道): the text names
+        something else, not this name."""
+        if text[end - length : end] not in self.stems or end >= len(text):
+            return False
+        if not CJK.match(text[end]) or text[end : end + 2] in GENERIC_TAILS:
+            return False
+        longest = min(self.max_length, len(text) - end)
+        return not any(text[end : end + k] in self.real for k in range(2, longest + 1))
 
 
 def _compound_aliases(name: str) -> list[str]:
@@ -229,11 +279,16 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             kinds = {kind for kind, _ in item[2]}
             end = items[index + 1][1] if index + 1 < len(items) else len(text)
             spelling = text[item[1] : end]
+            # a name written without its suffix is nearly as sure as the name itself
+            named = ALIAS_SCORE if spelling in vocabulary.stems else 1.0
+            places = frozenset(e for e in item[2] if e[0] in ("road", "poi", "subpoi"))
+            if places:
+                parts.mentions.append(places)
             for kind, name in item[2]:
                 if kind == "road":
-                    parts.roads.append((name, 1.0))
+                    parts.roads.append((name, named))
                 elif kind in ("poi", "subpoi"):
-                    parts.pois.append((kind, name, 1.0))
+                    parts.pois.append((kind, name, named))
                 else:
                     score = 1.0 if spelling == name else ALIAS_SCORE
                     parts.admin.setdefault(kind, []).append((name, score))
@@ -255,7 +310,13 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
             words = residue[pos : number.start()]
             if words:
                 _residue_words(parts, start + pos, words, seen_place)
-                last_name = "road" if _ROAD_SUFFIX.search(words) else "residue"
+                last_name = (
+                    "road"
+                    if _ROAD_SUFFIX.search(words)
+                    else "compound"  # a misspelt compound (阳广雅苑2号: building 2, no door)
+                    if _COMPOUND_END.search(words)
+                    else "residue"
+                )
             pos = number.end()
             value, unit = number.group(1).lstrip("-") or number.group(1), number.group(2)
             value = value.lstrip("0") or value
@@ -273,7 +334,11 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
                     parts.roadno.append(value)
                 elif parts.house is None:
                     parts.house = value
+                else:
+                    parts.unused.append(number.group(0))
                 last_name = "number"
+            elif unit in ("幢", "单元", "室") and _slot(parts, unit) not in (None, value):
+                parts.unused.append(number.group(0))  # a second, different building/unit/room
             elif unit == "幢":
                 parts.house = value
             elif unit == "单元":
@@ -293,11 +358,15 @@ def read_query(text: str, vocabulary: Vocabulary) -> QueryParts:
     return parts
 
 
+def _slot(parts: QueryParts, unit: str) -> str | None:
+    return {"幢": parts.house, "单元": parts.cell, "室": parts.room}[unit]
+
+
 def _bare_number(parts: QueryParts, value: str, last_name: str | None) -> None:
     """A number without a unit word: door after a road, else the next empty door part."""
     if last_name == "road" and not parts.roadno:
         parts.roadno.append(value)
-    elif parts.house is None and last_name in ("poi", "lane"):
+    elif parts.house is None and last_name in ("poi", "lane", "compound"):
         parts.house = value
     elif parts.house is None and not parts.roadno:
         parts.roadno.append(value)
@@ -307,6 +376,8 @@ def _bare_number(parts: QueryParts, value: str, last_name: str | None) -> None:
         parts.cell = value
     elif parts.room is None:
         parts.room = value
+    else:
+        parts.unused.append(value)
 
 
 def _residue_words(parts: QueryParts, start: int, words: str, seen_place: bool) -> None:

@@ -17,7 +17,7 @@ import shapely
 
 from gridmap.codes import parent_code
 from gridmap.crs import gk_zone_epsg, to_cgcs2000
-from gridmap.geocode.assign import GridIndex
+from gridmap.rules.grid_index import GridIndex
 
 ADMIN_FIELDS = {"community": "community_code", "street": "street_code", "district": "district_code"}
 
@@ -41,8 +41,7 @@ class ReverseIndex:
             for level in ADMIN_FIELDS:
                 layer = boundaries[boundaries["level"].astype(str) == level]
                 if len(layer):
-                    frame = layer.rename(columns={"code": "grid_code"})[["grid_code", "geometry"]]
-                    self.admin_index[level] = GridIndex(frame)
+                    self.admin_index[level] = GridIndex.from_frame(layer, code_column="code")
         self._tree: shapely.STRtree | None = None
         self._to_plane: pyproj.Transformer | None = None
 
@@ -69,11 +68,11 @@ class ReverseIndex:
             raise ValueError(f"coordinates {lon}, {lat} are not finite numbers")
         out: dict = {"lon": x, "lat": y, "grid_code": None}
         if self.grid_index is not None:
-            out["grid_code"] = self.grid_index.assign([x], [y])[0]
+            out["grid_code"] = self.grid_index.locate(x, y)
         for level, key in ADMIN_FIELDS.items():
             code = None
             if level in self.admin_index:
-                code = self.admin_index[level].assign([x], [y])[0]
+                code = self.admin_index[level].locate(x, y)
             elif out["grid_code"]:
                 code = parent_code(out["grid_code"], level)
             out[key] = code

@@ -22,8 +22,10 @@ from gridmap.store import Incident, Store
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500
-# Geocoder levels whose point stands for an area, not a door (when the geocoder does not say).
-AREA_LEVELS = frozenset({"road", "compound", "community", "town", "district"})
+# An address matched only to an area this large cannot say which grid must act: the report is
+# refused with a request to name a road, compound or door (a road or compound is taken, its
+# representative point marked approximate).
+TOO_VAGUE_LEVELS = frozenset({"district", "town", "community"})
 
 
 class Reporter(Protocol):
@@ -123,13 +125,25 @@ def take_report(store: Store, report: Report, reporter: Reporter, places: Places
     elif address:
         found = places.match(address)
         if found.level == "none" or found.lon is None:
-            # Below the review threshold (or ambiguous): never guess a location.
+            # Below the review threshold, or ambiguous: never guess a location. Name what the
+            # reporter may have meant so they can say it again more precisely.
+            maybe = [c.label for c in found.candidates if c.label]
+            hint = f"; did you mean: {' / '.join(maybe)}" if maybe else ""
             raise ReportError(
-                "unlocatable", f"address not found in the library: {address}", field="address"
+                "unlocatable",
+                f"address not found in the library: {address}{hint}",
+                field="address",
+            )
+        if found.level in TOO_VAGUE_LEVELS:
+            raise ReportError(
+                "unlocatable",
+                f"address {address!r} names only a {found.level}: give a road, compound or door",
+                field="address",
             )
         lon, lat = found.lon, found.lat
         level = found.level
-        approximate = bool(getattr(found, "approximate", found.level in AREA_LEVELS))
+        # A road, compound or area match stands at a representative point, not at a door.
+        approximate = found.approximate
         # A vague address keeps the reporter's words; a door-level match names the library's.
         if not approximate:
             address = found.address or address

@@ -10,6 +10,7 @@ version does not have.
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def publish(
         published_by=published_by,
     )
     tick("stored")
+    _warm_tiles(store, version_id, progress)
     activation = rehome(store, version_id, actor=published_by or "publish")
     return {
         "version_id": version_id,
@@ -149,6 +151,16 @@ def publish(
         **summary,
         "activation": activation.as_json(),
     }
+
+
+def _warm_tiles(store: Store, version_id: int, progress: Progress | None) -> None:
+    """Fill the vector-tile cache of the new version (gridmap.tiles, when that package is
+    installed). A real import: a broken tiles module fails the publish loudly."""
+    if importlib.util.find_spec("gridmap.tiles") is None:
+        return
+    from gridmap.tiles.cache import warm_tiles
+
+    warm_tiles(store, version_id, progress=progress)
 
 
 def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:

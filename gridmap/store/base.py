@@ -291,6 +291,9 @@ class Store(Protocol):
     def close(self) -> None:
         """Release this thread's connection (the next call opens another)."""
 
+    def dispose(self) -> None:
+        """Release everything for good (a pool's connections); the store is not used again."""
+
     def transaction(self) -> AbstractContextManager[Any]:
         """Group writes into one commit; nested use joins the outer transaction."""
 

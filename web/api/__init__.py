@@ -16,11 +16,12 @@ import math
 from flask import Blueprint, Response, current_app, request
 
 from gridmap.rules import labels
-from gridmap.rules.workflow import INCIDENT_TYPES, STATES, iso, parse_iso
+from gridmap.rules.workflow import INCIDENT_TYPES, iso, parse_iso
+from gridmap.services.reporting import incident_type
 from gridmap.store import IncidentFilter, Store, Version
 from web.auth import check_cross_site_write
 from web.errors import ApiError
-from web.schema import KPI_LEVELS, MAX_NOTE, MAX_QUERY  # noqa: F401  (the one home of limits)
+from web.schema import IncidentQuery, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(check_cross_site_write)
@@ -114,17 +115,21 @@ def parse_list(name: str, allowed) -> tuple[str, ...]:
 
 
 def incident_filter() -> IncidentFilter:
-    grid = request.args.get("grid") or None
-    if grid is not None and not grid.isdigit():
-        raise ApiError(400, "grid must be a grid or division code (digits)", field="grid")
+    """The incident filters of the query string (``web.schema.IncidentQuery``)."""
+    query = parse_query(IncidentQuery)
     return IncidentFilter(
-        bbox=parse_bbox(request.args.get("bbox")),
-        statuses=parse_list("status", STATES),
-        types=parse_list("type", tuple(incident_types())),
-        since=parse_time("since"),
-        until=parse_time("until"),
-        grid=grid,
+        bbox=storage_bbox(query.bbox),
+        statuses=tuple(query.status),
+        types=tuple(dict.fromkeys(incident_type(t) for t in query.type)),
+        since=query.since,
+        until=query.until,
+        grid=query.grid,
     )
+
+
+def storage_bbox(bbox: tuple[float, float, float, float] | None):
+    """A parsed display-datum bbox (``web.schema.BBox``) in the storage datum."""
+    return datum().bbox_from_display(bbox) if bbox is not None else None
 
 
 def incident_types() -> dict[str, str]:

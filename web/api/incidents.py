@@ -4,34 +4,32 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import jsonify, request
+from flask import jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees
-from gridmap.rules.workflow import IllegalTransition, actions_from, allowed_actions
+from gridmap.rules.workflow import allowed_actions
+from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
 from web import geocoding
 from web.api import (
     CLUSTER_ABOVE,
     HEAT_MAX_CELLS,
-    MAX_NOTE,
     bp,
     datum,
     incident_filter,
-    json_body,
-    number_field,
-    parse_zoom,
     point_json,
     store,
-    text_field,
 )
 from web.auth import User, current_user, require_user, requires
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import IncidentIn, TransitionIn, ViewQuery, parse_json, parse_query
 
-# How each reason a report is refused answers over the JSON API.
+# How each reason a report or an action is refused answers over the JSON API.
 REPORT_STATUS = {"invalid": 400, "unlocatable": 422, "forbidden": 403, "unavailable": 409}
+ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403}
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
@@ -83,7 +81,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
 def incidents():
     """Incidents as GeoJSON, or clusters when more than 2,000 match."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     count = store().count_incidents(flt)
     if count > CLUSTER_ABOVE:
         cell = _cell_degrees(flt, zoom, pixels=60)
@@ -126,7 +124,7 @@ def _cell_degrees(flt: IncidentFilter, zoom: float | None, pixels: float) -> flo
 def incidents_heat():
     """Heat map points ``[lat, lon, weight]`` aggregated to at most ~5,000 cells."""
     flt = incident_filter()
-    zoom = parse_zoom(request.args.get("zoom"))
+    zoom = parse_query(ViewQuery).zoom
     cell = _cell_degrees(flt, zoom, pixels=12)
     cells = store().incident_clusters(flt, cell)
     while len(cells) > HEAT_MAX_CELLS:
@@ -154,25 +152,21 @@ def incident(incident_id: int):
 def create_incident():
     """Report an incident at a point or an address; the grid is assigned here."""
     user = require_user("field")
-    body = json_body()
-    if "type" not in body:
-        raise ApiError(400, "missing field type", field="type")
-    lon = lat = None
-    if "lon" in body or "lat" in body:
-        lon, lat = number_field(body, "lon"), number_field(body, "lat")
-        crs = body.get("crs")
-        if crs is not None and not isinstance(crs, str):
-            raise ApiError(400, "crs must be text like wgs84 or gcj02", field="crs")
+    body = parse_json(IncidentIn)
+    lon, lat = body.lon, body.lat
+    if lon is not None or lat is not None:
+        if lon is None or lat is None:
+            raise ApiError(400, "give both lon and lat", field="lat" if lat is None else "lon")
         try:
-            lon, lat = point_to_storage(lon, lat, crs)
+            lon, lat = point_to_storage(lon, lat, body.crs)
         except ValueError as error:
             raise ApiError(400, f"unknown crs: {error}", field="crs") from None
     report = Report(
-        type=body["type"],
-        description=body.get("description") or "",
+        type=body.type,
+        description=body.description,
         lon=lon,
         lat=lat,
-        address=body.get("address") or "",
+        address=body.address,
         source="api",
     )
     try:
@@ -190,26 +184,9 @@ def create_incident():
 def transition(incident_id: int):
     """Take one workflow action (accept, dispatch, start, resolve, verify, return, close, ...)."""
     user = require_user("field")
-    body = json_body()
-    action = body.get("action")
-    if not isinstance(action, str) or not action:
-        raise ApiError(400, "missing field action", field="action")
-    note = text_field(body, "note", MAX_NOTE, required=False)
+    body = parse_json(TransitionIn)
     try:
-        record = store().incident(incident_id)
-    except NotFound as error:
-        raise ApiError(404, str(error), field="id") from None
-    if action not in actions_from(record.status):
-        raise ApiError(
-            409,
-            f"cannot {action!r} an incident that is {record.status}; "
-            f"allowed: {', '.join(actions_from(record.status)) or 'none'}",
-            field="action",
-        )
-    if action not in allowed_actions(record.status, user.role, record.grid_code, user.grids):
-        raise ApiError(403, f"role {user.role} may not {action!r} this incident", field="action")
-    try:
-        record = store().transition(incident_id, action, user.name, note)
-    except IllegalTransition as error:  # someone else moved it first
-        raise ApiError(409, str(error), field="action") from None
+        record = act(store(), incident_id, body.action, user, body.note)
+    except ActionError as error:
+        raise ApiError(ACTION_STATUS[error.kind], error.message, field=error.field) from None
     return jsonify(incident_json(record, user, full=True))

@@ -7,16 +7,17 @@ import csv
 import io
 import json
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 
 from gridmap.rules import kpi as kpi_rules
 from gridmap.rules import labels
 from gridmap.rules.workflow import iso, utc_now
 from gridmap.services import versions as version_service
 from gridmap.store import KpiCounts, NotFound, Version
-from web.api import KPI_LEVELS, bp, current_version, datum, store
+from web.api import bp, current_version, datum, store
 from web.auth import requires
 from web.errors import ApiError
+from web.schema import KpiQuery, parse_query
 
 CSV_COLUMNS = ["code", "name", *kpi_rules.INDICATORS]
 
@@ -65,14 +66,11 @@ def grid_stats(codes: list[str]) -> dict[str, tuple[int, int, float | None]]:
     return stats
 
 
-def _version_arg() -> Version | None:
-    text = request.args.get("version")
-    if not text:
+def _version_arg(version_id: int | None) -> Version | None:
+    if version_id is None:
         return None
-    if not text.isdigit():
-        raise ApiError(400, "version must be a version id", field="version")
     try:
-        return store().version(int(text))
+        return store().version(version_id)
     except NotFound as error:
         raise ApiError(404, str(error), field="version") from None
 
@@ -82,13 +80,9 @@ def _version_arg() -> Version | None:
 def kpi():
     """KPIs per grid, community, street or district (``?version=``: under that grid version),
     as JSON (with the city's row) or CSV."""
-    level = request.args.get("level", "grid")
-    if level not in KPI_LEVELS:
-        raise ApiError(400, f"level must be one of {', '.join(KPI_LEVELS)}", field="level")
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise ApiError(400, "format must be json or csv", field="format")
-    version = _version_arg()
+    args = parse_query(KpiQuery)
+    level, fmt = args.level, args.format
+    version = _version_arg(args.version)
     rows, city = kpi_table(level, version)
     if fmt == "json":
         return jsonify(

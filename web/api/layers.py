@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 
 from gridmap.rules import labels
 from gridmap.rules.display import DECIMALS, band_for_zoom
@@ -13,20 +13,19 @@ from gridmap.store import LayerFeature
 from web import geocoding
 from web.api import (
     LAYERS,
-    MAX_QUERY,
     SHIFT_CACHE_LIMIT,
     bp,
     current_version,
     datum,
     incident_types,
     json_response,
-    parse_bbox,
-    parse_zoom,
+    storage_bbox,
     store,
 )
 from web.api.kpi import grid_stats
 from web.auth import current_user, requires
 from web.errors import ApiError
+from web.schema import GeocodeQuery, ViewQuery, parse_query
 
 
 @bp.get("/config")
@@ -75,8 +74,8 @@ def layer(name: str):
     """GeoJSON of one layer meeting the bbox, simplified for the zoom."""
     if name not in LAYERS:
         raise ApiError(404, f"unknown layer {name!r}; one of {', '.join(LAYERS)}", field="name")
-    bbox = parse_bbox(request.args.get("bbox"))
-    zoom = parse_zoom(request.args.get("zoom"))
+    view = parse_query(ViewQuery)
+    bbox, zoom = storage_bbox(view.bbox), view.zoom
     version = current_version(required=False)
     if version is None:
         return jsonify({"type": "FeatureCollection", "features": []})
@@ -117,16 +116,9 @@ def _display_geometries(rows: list[LayerFeature], band: int) -> list[str]:
 @requires("viewer")
 def geocode():
     """Match a free-text address against the library; the grid it falls in."""
-    query = (request.args.get("q") or "").strip()
-    if not query:
-        raise ApiError(400, "q is empty", field="q")
-    if len(query) > MAX_QUERY:
-        raise ApiError(400, f"q is longer than {MAX_QUERY} characters", field="q")
+    query = parse_query(GeocodeQuery).q
     version = current_version()
     found = geocoding.match(version.id, query)
-    lon = lat = None
-    if found.lon is not None:
-        lon, lat = (round(v, 7) for v in datum().to_display(found.lon, found.lat))
     grid = None
     if found.grid_code:
         layer_name = "grid"
@@ -141,18 +133,5 @@ def geocode():
                 "properties": dict(feature.props) | {"layer": layer_name},
                 "geometry": json.loads(geometry),
             }
-    return jsonify(
-        {
-            "match": {
-                "query": query,
-                "level": found.level,
-                "confidence": round(float(found.confidence), 4),
-                "address_id": found.address_id,
-                "address": found.address,
-                "lon": lon,
-                "lat": lat,
-                "grid_code": found.grid_code,
-            },
-            "grid": grid,
-        }
-    )
+    # The answer's shape (candidates, approximate point, highlight) is the geocoder's own.
+    return jsonify({"match": geocoding.answer(found, datum()), "grid": grid})

@@ -6,9 +6,10 @@ from flask import current_app, jsonify, request
 
 from gridmap.services import versions as version_service
 from gridmap.store import NotFound
-from web.api import MAX_NOTE, bp, store
+from web.api import bp, store
 from web.auth import require_user, requires
 from web.errors import ApiError
+from web.schema import MAX_NOTE
 
 
 @bp.get("/versions")

@@ -153,6 +153,10 @@ class SQLiteStore:
         """Close this thread's connection (the next call opens a new one)."""
         self._pool.close()
 
+    def dispose(self) -> None:
+        """Nothing is pooled: closing this thread's connection is all there is to release."""
+        self._pool.close()
+
     def transaction(self):
         return self._pool.transaction()
 
