@@ -22,8 +22,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -167,6 +170,42 @@ def pg_server() -> PgServer:
 def release_store(store) -> None:
     """Give back every connection of a store a test opened (a PostGIS pool included)."""
     getattr(store, "dispose", store.close)()
+
+
+def hold_write_lock(url: str, seconds: float) -> threading.Thread:
+    """Another session blocks every write to the store at ``url`` for ``seconds`` while reads go
+    on (a long publish, a backup, a GIS user's edit); returns once the lock is held, with the
+    thread to join. SQLite: BEGIN IMMEDIATE. PostGIS: LOCK every table of the store's schema IN
+    EXCLUSIVE MODE (writers wait, readers do not), the same situation for a writer."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        if url.startswith("postgresql://"):
+            import psycopg
+
+            with psycopg.connect(url) as conn, conn.transaction():
+                tables = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                    )
+                ]
+                conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+                ready.set()
+                time.sleep(seconds)
+            return
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ready.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    worker = threading.Thread(target=hold, name="hold-write-lock")
+    worker.start()
+    if not ready.wait(30):
+        raise RuntimeError("could not take the store's write lock within 30 s")
+    return worker
 
 
 # -- fixtures the tests use ---------------------------------------------------------------------

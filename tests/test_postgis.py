@@ -190,3 +190,51 @@ def test_the_store_url_names_no_password(pg_url):
     store = open_store(pg_url)
     assert store.url == pg_url  # no password in it: shown as given
     release_store(store)
+
+
+def test_points_on_shared_edges_get_the_edge_rule_grid_from_the_store(store_url):
+    """The store's point lookup (its spatial index + the one edge rule) answers exactly what
+    GridIndex answers over the grid file, for every grid vertex and points along every edge."""
+    import numpy as np
+    import shapely
+    from synthetic_city import publish_city, synthetic_city
+
+    from gridmap.rules.grid_index import GridIndex
+    from gridmap.services.locating import locate
+
+    city = synthetic_city(cols=6, rows=6, seed=3)
+    store = open_store(store_url)
+    publish_city(store, city)
+    version_id = store.current_version().id
+    rings = shapely.boundary(city.grids.geometry.values)
+    rng = np.random.default_rng(5)
+    points = shapely.get_coordinates(rings)  # every vertex, each shared by up to four grids
+    along = shapely.line_interpolate_point(rings, rng.random(len(rings)), normalized=True)
+    points = np.vstack([points, shapely.get_coordinates(along)])
+    index = GridIndex.from_frame(city.grids)
+    expected = index.locate_many(points[:, 0], points[:, 1])
+    _, ties = index.assign_points_counted(shapely.points(points))
+    assert ties > len(points) // 2  # most of these points lie in two grids or more
+    found = [locate(store, version_id, float(x), float(y)) for x, y in points]
+    assert [f.grid_code if f else None for f in found] == list(expected)
+    release_store(store)
+
+
+def test_a_held_write_lock_makes_writes_busy_and_leaves_reads_alone(store_url):
+    """What the busy tests rely on: tests/backends.hold_write_lock blocks writes, not reads."""
+    from backends import hold_write_lock
+
+    store = open_store(store_url, busy_timeout=0.3)
+    incident_id = _report(store, "before")
+    worker = hold_write_lock(store_url, 1.5)
+    try:
+        assert store.incident(incident_id).status == "reported"  # reads go on
+        with pytest.raises(StoreBusy):
+            store.create_token("viewer")
+        with pytest.raises(StoreBusy):
+            _report(store, "during")
+    finally:
+        worker.join()
+    assert store.tokens() == [] and store.count_incidents(IncidentFilter()) == 1
+    store.create_token("viewer")
+    release_store(store)

@@ -71,6 +71,7 @@ LEVEL_COLUMNS = {
     "district": "district_code",
 }
 POOL_SIZE = int(os.environ.get("GRIDMAP_PG_POOL_SIZE", "20"))
+POOL_WAIT_SECONDS = 30.0
 # Key of the transaction-level advisory lock that orders incident event ids (any constant).
 EVENT_LOCK = 0x67726964  # "grid"
 MIGRATION_LOCK = 0x6D696772  # "migr"
@@ -205,7 +206,9 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
             kwargs={"autocommit": True},
             configure=self._configure,
             name="gridmap",
-            timeout=busy_timeout,
+            # waiting for a free connection is not waiting for another writer: a pool this
+            # short of connections should be made larger, not answer 503 at once
+            timeout=max(busy_timeout, POOL_WAIT_SECONDS),
             max_idle=60,
             num_workers=1,
             open=False,
@@ -241,10 +244,12 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
                 yield conn
         except PoolTimeout as error:
             raise StoreBusy(
-                f"no free database connection within {self.busy_timeout:g} s"
+                "no free database connection: all are busy (GRIDMAP_PG_POOL_SIZE)"
             ) from error
         except psycopg.errors.LockNotAvailable as error:
-            raise StoreBusy(f"a row stayed locked for over {self.busy_timeout:g} s") from error
+            raise StoreBusy(
+                f"the database stayed locked by another writer for over {self.busy_timeout:g} s"
+            ) from error
         except psycopg.OperationalError as error:
             if isinstance(error, psycopg.errors.QueryCanceled | psycopg.errors.AdminShutdown):
                 raise StoreBusy(str(error).strip()) from error
@@ -260,6 +265,22 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
             yield tx
             return
         with self._conn() as conn, conn.transaction():
+            self._local.tx = conn
+            try:
+                yield conn
+            finally:
+                self._local.tx = None
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Connection]:
+        """A write transaction sent as a pipeline: BEGIN, the statements and COMMIT travel
+        together and the server answers once, unless a result is read midway (a report is one
+        round trip instead of six). Inside :meth:`transaction` it joins that transaction."""
+        tx = getattr(self._local, "tx", None)
+        if tx is not None:
+            yield tx
+            return
+        with self._conn() as conn, conn.pipeline(), conn.transaction():
             self._local.tx = conn
             try:
                 yield conn
@@ -558,8 +579,9 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
     ) -> int:
         moment = at or utc_now()
         due, expected = workflow.opening_deadlines(type, moment, self.time_limits)
-        with self.transaction() as tx:
-            incident_id = tx.execute(
+        with self._write() as tx:
+            self._event_lock(tx)  # first: the whole report is one short pipelined transaction
+            created = tx.execute(
                 "INSERT INTO incidents (type, description, address, lon, lat, grid_code, "
                 "community_code, street_code, district_code, status, created_at, updated_at, "
                 "due_at, expected_at, reporter, source, version_id, match_level, approximate) "
@@ -585,34 +607,35 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
                     match_level,
                     approximate,
                 ),
-            ).fetchone()[0]
+            )
+            # the new id without waiting for it: this session's last value of the sequence
+            new_id = "currval(pg_get_serial_sequence('incidents', 'id'))"
             if version_id is not None:  # where it is under that version, for its KPIs
                 tx.execute(
                     "INSERT INTO incident_locations (version_id, incident_id, grid_code, "
-                    "community_code, street_code, district_code) VALUES (%s, %s, %s, %s, %s, %s)",
+                    f"community_code, street_code, district_code) VALUES (%s, {new_id}, "
+                    "%s, %s, %s, %s)",
                     (
                         version_id,
-                        incident_id,
                         location.grid_code,
                         location.community_code,
                         location.street_code,
                         location.district_code,
                     ),
                 )
-            self._event_lock(tx)
             tx.execute(
                 "INSERT INTO incident_events (incident_id, event, action, from_state, to_state, "
-                "actor, at) VALUES (%s, 'created', 'report', NULL, 'reported', %s, %s)",
-                (incident_id, actor, moment),
+                f"actor, at) VALUES ({new_id}, 'created', 'report', NULL, 'reported', %s, %s)",
+                (actor, moment),
             )
-        return incident_id
+        return created.fetchone()[0]
 
     def transition(
         self, incident_id: int, action: str, actor: str, note: str = "", at: datetime | None = None
     ) -> Incident:
         moment = at or utc_now()
         _row_id(incident_id, "incident")
-        with self.transaction() as tx:
+        with self._write() as tx:
             row = tx.execute(
                 f"SELECT status, type, {_iso_sql('due_at')} FROM incidents WHERE id = %s "
                 "FOR UPDATE",
