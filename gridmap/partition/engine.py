@@ -81,9 +81,11 @@ def partition(
 
     communities = inputs.communities_of(boundaries, config, names["boundaries"])
     points, hh, pop, inverse = inputs.address_points(addresses, names["addresses"])
-    point_community = inputs.point_communities(points, communities, inverse, addresses, names)
-    barrier_geoms = inputs.barrier_lines(barriers)
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
+    point_community = inputs.point_communities(
+        points, communities, inverse, addresses, names, exclusive
+    )
+    barrier_geoms = inputs.barrier_lines(barriers)
     previous_by_code = inputs.previous_by_community(previous, names["previous"], communities, locks)
     buildings = inputs.building_ids(addresses, inverse, len(points))
     tasks, indices = _tasks(

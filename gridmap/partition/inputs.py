@@ -196,14 +196,28 @@ def building_ids(addresses, inverse: np.ndarray, n_points: int) -> np.ndarray:
     return result
 
 
-def point_communities(points, communities, inverse, addresses, names) -> np.ndarray:
-    """Community index of each distinct point; points outside every community are an error."""
+def point_communities(
+    points, communities, inverse, addresses, names, exclusive: dict | None = None
+) -> np.ndarray:
+    """Community index of each distinct point; points outside every community are an error.
+
+    A point on a shared border follows the edge rule of :mod:`gridmap.rules.grid_index` as far
+    as it can be known before grids exist: a community whose exclusive site (``exclusive``:
+    community code -> sites) covers the point first, then the lower community code (grid codes
+    extend community codes, so the lower code holds the smaller grid code).
+    """
     result = np.full(len(points), -1, np.int64)
     if len(points) == 0:
         return result
     tree = shapely.STRtree(communities.geometry.to_numpy())
-    pt, com = tree.query(shapely.points(points), predicate="intersects")
-    order = np.lexsort((com, pt))  # on a shared border the lower community code wins
+    shapes = shapely.points(points)
+    pt, com = tree.query(shapes, predicate="intersects")
+    on_site = np.zeros(len(pt), bool)
+    codes = communities["code"].to_numpy()
+    for k in np.flatnonzero(np.bincount(pt, minlength=len(points))[pt] > 1):
+        sites = (exclusive or {}).get(codes[com[k]], [])
+        on_site[k] = any(shapely.covers(site.geometry, shapes[pt[k]]) for site in sites)
+    order = np.lexsort((com, ~on_site, pt))  # on a shared border: a site first, then lower code
     pt, com = pt[order], com[order]
     first = np.ones(len(pt), bool)
     first[1:] = pt[1:] != pt[:-1]

@@ -86,15 +86,19 @@ def _faces(lines: list, community) -> np.ndarray:
     return faces[inside]
 
 
-def locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Polygon holding each point: the lowest index on a shared edge, the nearest if none."""
+def locate(
+    points: np.ndarray, polygons: np.ndarray, preferred: np.ndarray | None = None
+) -> np.ndarray:
+    """Polygon holding each point: on a shared edge a ``preferred`` polygon first (exclusive
+    sites: the edge rule's first half), then the lowest index; the nearest if none holds it."""
     result = np.full(len(points), -1, dtype=np.int64)
     if len(points) == 0 or len(polygons) == 0:
         return result
     tree = shapely.STRtree(polygons)
     geoms = shapely.points(points)
     pt, poly = tree.query(geoms, predicate="intersects")
-    order = np.lexsort((poly, pt))
+    rank = np.zeros(len(poly), bool) if preferred is None else ~preferred[poly]
+    order = np.lexsort((poly, rank, pt))
     pt, poly = pt[order], poly[order]
     first = np.ones(len(pt), bool)
     first[1:] = pt[1:] != pt[:-1]
@@ -182,7 +186,7 @@ def build_units(
         face_block = locate(shapely.get_coordinates(shapely.point_on_surface(faces)), blocks)
     else:
         faces, face_block = blocks, np.arange(len(blocks))
-    point_unit = locate(points, faces)
+    point_unit = locate(points, faces, preferred=_site_of(faces, sites) >= 0)
     hh = np.bincount(point_unit, weights=households, minlength=len(faces)).astype(np.int64)
     pop = np.bincount(point_unit, weights=population, minlength=len(faces)).astype(np.int64)
     n_points = np.bincount(point_unit, minlength=len(faces))
