@@ -23,6 +23,13 @@ def test_needs_a_viewer(client):
     assert client.get("/ogc/collections/grids/items").status_code == 401
 
 
+def test_api_key_in_the_url_authenticates_like_the_header(client, tokens):
+    items = client.get(f"/ogc/collections/grids/items?limit=2&api_key={tokens['viewer']}")
+    assert items.status_code == 200
+    assert len(items.get_json()["features"]) == 2
+    assert client.get("/ogc/collections/grids/items?api_key=not-a-token").status_code == 401
+
+
 def test_landing_conformance_and_collections(client, auth):
     landing = client.get("/ogc", headers=auth).get_json()
     rels = {link["rel"] for link in landing["links"]}

@@ -66,10 +66,13 @@ def _bearer() -> str | None:
 
 
 def current_user() -> User | None:
-    """The caller of this request (Bearer token, Open311 api_key or session), or None."""
+    """The caller of this request (Bearer token, Open311/OGC api_key or session), or None."""
     if "gridmap_user" in g:
         return g.gridmap_user
     token = _bearer()
+    if token is None and request.path.startswith("/ogc"):
+        # GIS clients (QGIS, GDAL's OAPIF driver) may pass the key in the URL, as Open311 does.
+        token = request.args.get("api_key") or None
     if token is None and request.path.startswith("/open311/"):
         token = request.values.get("api_key") or None
         if token is None and request.is_json:  # a JSON body may carry it too
