@@ -500,8 +500,8 @@ def test_regions_are_connected_and_in_band_when_possible(seed, width, height, ho
 @pytest.mark.xfail(
     strict=True,
     reason="known weakness (found by hypothesis, also in the previous release): a 10x7 lattice "
-    "with "
-    "28% holes splits into fragments where only 3 of 5 regions in feasible pieces reach the band",
+    "with 28% holes splits into fragments where only 3 of 5 regions in feasible pieces reach "
+    "the band",
 )
 def test_fragmented_lattice_counterexample_is_still_below_the_claim():
     test_regions_are_connected_and_in_band_when_possible.hypothesis.inner_test(
