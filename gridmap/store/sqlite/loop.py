@@ -151,29 +151,11 @@ class SQLiteLoop(TaxonomyLimits):
     def migrate_loop(self) -> None:
         """Apply every loop migration not yet recorded in ``loop_schema_version`` (a read when
         they all are: a read request never waits for the write lock)."""
-        from gridmap.store.sqlite.store import _statements
+        from gridmap.store.sqlite import migrations
 
-        try:
-            done = {r[0] for r in self.conn.execute("SELECT version FROM loop_schema_version")}
-        except sqlite3.OperationalError:  # no such table yet
-            done = set()
-        if {number for number, _ in LOOP_MIGRATIONS} <= done:
-            self._loop_migrated = True
-            return
-        with self.transaction() as tx:
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS loop_schema_version "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
-            )
-            done = {row[0] for row in tx.execute("SELECT version FROM loop_schema_version")}
-            for number, script in LOOP_MIGRATIONS:
-                if number in done:
-                    continue
-                for statement in _statements(script):
-                    tx.execute(statement)
-                tx.execute(
-                    "INSERT INTO loop_schema_version VALUES (?, ?)", (number, iso(utc_now()))
-                )
+        if not migrations.up_to_date(self.conn, "loop_schema_version", LOOP_MIGRATIONS):
+            with self.transaction() as tx:
+                migrations.apply(tx, "loop_schema_version", LOOP_MIGRATIONS)
         self._loop_migrated = True
 
     def _loop_tx(self):

@@ -9,6 +9,11 @@ ones ran. Add a new entry at the end to change the schema: never edit one that h
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+
+from gridmap.rules.workflow import iso, utc_now
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -161,3 +166,37 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
 ]
+
+
+def up_to_date(conn: sqlite3.Connection, table: str, migrations: Sequence[tuple[int, str]]) -> bool:
+    """Whether ``table`` records every migration (a read: opening takes no write lock)."""
+    present = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+    ).fetchone()
+    if not present:
+        return False
+    done = {row[0] for row in conn.execute(f"SELECT version FROM {table}")}
+    return done >= {number for number, _ in migrations}
+
+
+def apply(tx: sqlite3.Connection, table: str, migrations: Sequence[tuple[int, str]]) -> None:
+    """Run, inside the caller's transaction, every migration ``table`` does not record yet."""
+    tx.execute(f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    done = {row[0] for row in tx.execute(f"SELECT version FROM {table}")}
+    for number, script in migrations:
+        if number in done:
+            continue
+        for statement in statements(script):
+            tx.execute(statement)
+        tx.execute(f"INSERT INTO {table} VALUES (?, ?)", (number, iso(utc_now())))
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3 runs one per execute)."""
+    parts, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        if sqlite3.complete_statement("\n".join(current)):
+            parts.append("\n".join(current).strip())
+            current = []
+    return [p for p in parts if p.strip(" ;\n")]

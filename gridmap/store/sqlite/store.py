@@ -45,6 +45,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
@@ -163,25 +164,10 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version``."""
-        present = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-        ).fetchone()
-        if present:
-            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_version")}
-            if done >= {number for number, _ in MIGRATIONS}:
-                return  # up to date: opening takes no write lock
+        if migrations.up_to_date(self.conn, "schema_version", MIGRATIONS):
+            return  # up to date: opening takes no write lock
         with self.transaction() as tx:
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT)"
-            )
-            done = {row[0] for row in tx.execute("SELECT version FROM schema_version")}
-            for number, script in MIGRATIONS:
-                if number in done:
-                    continue
-                for statement in _statements(script):
-                    tx.execute(statement)
-                tx.execute("INSERT INTO schema_version VALUES (?, ?)", (number, iso(utc_now())))
+            migrations.apply(tx, "schema_version", MIGRATIONS)
 
     def schema_version(self) -> int:
         return self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
@@ -810,14 +796,3 @@ def _feature_geometries(rows) -> list[FeatureGeometry]:
     return [
         FeatureGeometry(r[0], r[1], json.loads(r[2]), g) for r, g in zip(rows, geoms, strict=True)
     ]
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (sqlite3 runs one per execute)."""
-    parts, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        if sqlite3.complete_statement("\n".join(current)):
-            parts.append("\n".join(current).strip())
-            current = []
-    return [p for p in parts if p.strip(" ;\n")]
