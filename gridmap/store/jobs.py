@@ -43,6 +43,29 @@ class Job:
         return asdict(self)
 
 
+def job_changes(
+    status: str | None = None,
+    progress: float | None = None,
+    message: str | None = None,
+    summary: dict | None = None,
+    error: str | None = None,
+) -> dict[str, object]:
+    """The columns an :meth:`JobStore.update_job` call changes (what is not None), for the
+    backends to write.
+
+    >>> job_changes(progress=0.5, message="")
+    {'progress': 0.5, 'message': ''}
+    """
+    given = {
+        "status": status,
+        "progress": progress,
+        "message": message,
+        "summary": summary,
+        "error": error,
+    }
+    return {column: value for column, value in given.items() if value is not None}
+
+
 @runtime_checkable
 class JobStore(Protocol):
     """The jobs' storage methods (beside :class:`gridmap.store.base.Store`)."""

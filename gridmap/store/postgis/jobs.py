@@ -7,7 +7,7 @@ from psycopg.types.json import Jsonb
 from gridmap.rules import jobs as rules
 from gridmap.rules.workflow import utc_now
 from gridmap.store.base import NotFound
-from gridmap.store.jobs import Job
+from gridmap.store.jobs import Job, job_changes
 from gridmap.store.postgis.loop import _iso
 
 _COLUMNS = (
@@ -44,27 +44,13 @@ class PostGISJobs:
             ).fetchall()
         return [Job(*row) for row in rows]
 
-    def update_job(
-        self,
-        job_id: int,
-        *,
-        status: str | None = None,
-        progress: float | None = None,
-        message: str | None = None,
-        summary: dict | None = None,
-        error: str | None = None,
-    ) -> None:
-        sets, params = [], []
-        for column, value in (
-            ("status", status),
-            ("progress", progress),
-            ("message", message),
-            ("summary", None if summary is None else Jsonb(summary)),
-            ("error", error),
-        ):
-            if value is not None:
-                sets.append(f"{column} = %s")
-                params.append(value)
+    def update_job(self, job_id: int, **given) -> None:
+        changes = job_changes(**given)
+        if "summary" in changes:
+            changes["summary"] = Jsonb(changes["summary"])
+        status = changes.get("status")
+        sets = [f"{column} = %s" for column in changes]
+        params = list(changes.values())
         if status == "running":
             sets.append("started_at = coalesce(started_at, now())")
         if status in rules.FINAL:

@@ -7,7 +7,7 @@ import json
 from gridmap.rules import jobs as rules
 from gridmap.rules.workflow import iso, utc_now
 from gridmap.store.base import NotFound
-from gridmap.store.jobs import Job
+from gridmap.store.jobs import Job, job_changes
 
 _COLUMNS = (
     "id, kind, owner, status, progress, message, params, summary, error, created_at, "
@@ -48,27 +48,13 @@ class SQLiteJobs:
         )
         return [_job(row) for row in rows]
 
-    def update_job(
-        self,
-        job_id: int,
-        *,
-        status: str | None = None,
-        progress: float | None = None,
-        message: str | None = None,
-        summary: dict | None = None,
-        error: str | None = None,
-    ) -> None:
-        sets, params = [], []
-        for column, value in (
-            ("status", status),
-            ("progress", progress),
-            ("message", message),
-            ("summary", None if summary is None else json.dumps(summary, ensure_ascii=False)),
-            ("error", error),
-        ):
-            if value is not None:
-                sets.append(f"{column}=?")
-                params.append(value)
+    def update_job(self, job_id: int, **given) -> None:
+        changes = job_changes(**given)
+        if "summary" in changes:
+            changes["summary"] = json.dumps(changes["summary"], ensure_ascii=False)
+        status = changes.get("status")
+        sets = [f"{column}=?" for column in changes]
+        params = list(changes.values())
         now = iso(utc_now())
         if status == "running":
             sets.append("started_at=COALESCE(started_at, ?)")
