@@ -1,8 +1,11 @@
 """Scale: one process against a Dask LocalCluster, bounded memory, and a province end to end.
 
 Every step runs the real command (``gridmap ...``) as a child process; a sampler records its
-wall time, the peak RSS of the largest single process (what ``/usr/bin/time -v`` reports) and
-of the whole process tree (client + scheduler + workers), and the CPU seconds of the tree.
+wall time, the peak RSS of the largest single process (what ``/usr/bin/time -v`` reports), the
+peak of the whole process tree (client + scheduler + workers) as the sum of RSS (which counts a
+page shared by several processes, e.g. after a fork, once per process) and as the sum of PSS
+(proportional set size: a shared page is split between its sharers, so the tree's memory is
+counted once), and the CPU seconds of the tree.
 
     python benchmarks/scale_bench.py                       # 2M city + province, both ways
     python benchmarks/scale_bench.py --city-households 200000 --province-households 500000 \\
@@ -46,29 +49,31 @@ def measure(args: list[str], *, cwd: Path) -> dict:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    peak_one = peak_tree = 0
+    peak_one = peak_tree = peak_pss = 0
     cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_one, peak_tree
+        nonlocal peak_one, peak_tree, peak_pss
         root = psutil.Process(child.pid)
         while not done.is_set():
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 break
-            total = 0
+            total = total_pss = 0
             for proc in procs:
                 try:
-                    rss = proc.memory_info().rss
+                    memory = proc.memory_full_info()
                     times = proc.cpu_times()
-                except psutil.NoSuchProcess:
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
-                total += rss
-                peak_one = max(peak_one, rss)
+                total += memory.rss
+                total_pss += memory.pss
+                peak_one = max(peak_one, memory.rss)
                 cpu[proc.pid] = times.user + times.system
             peak_tree = max(peak_tree, total)
+            peak_pss = max(peak_pss, total_pss)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,6 +88,7 @@ def measure(args: list[str], *, cwd: Path) -> dict:
         "seconds": round(seconds, 2),
         "peak_mb": round(peak_one / 2**20),
         "tree_mb": round(peak_tree / 2**20),
+        "tree_pss_mb": round(peak_pss / 2**20),
         "cpu_s": round(sum(cpu.values()), 1),
         "tail": output.strip().splitlines()[-3:],
     }
@@ -103,7 +109,8 @@ def run(cli: list[str], cwd: Path, label: str, results: dict) -> dict:
     results[label] = figure
     print(
         f"{label:<28} {figure['seconds']:>8.1f} s  peak {figure['peak_mb']:>6,} MB  "
-        f"tree {figure['tree_mb']:>6,} MB  cpu {figure['cpu_s']:>7.1f} s  exit {figure['exit']}",
+        f"tree {figure['tree_mb']:>6,} MB (PSS {figure['tree_pss_mb']:>6,} MB)  "
+        f"cpu {figure['cpu_s']:>7.1f} s  exit {figure['exit']}",
         flush=True,
     )
     if figure["exit"] not in (0, 1):

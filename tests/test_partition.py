@@ -794,3 +794,30 @@ def test_progress_function_hears_every_community_once_in_order():
     communities = len(boundaries[boundaries["level"] == "community"])
     assert heard == [(done, communities) for done in range(1, communities + 1)]
     assert result.ok
+
+
+def test_building_keys_read_in_chunks_equal_the_whole_library():
+    from gridmap.partition.inputs import BUILDING_COLUMN, BuildingKeys, row_buildings
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "road": rng.choice(["禾平街", "中山路", "", None], n),
+            "roadno": rng.choice(["1号", "2号", "3号"], n),
+            "poi": rng.choice(["中央华府", "栅堰小区", None], n),
+            "houseno": rng.choice(["1幢", "2幢", "3幢", "", None], n),
+        }
+    )
+    keys = BuildingKeys()
+    chunked = np.concatenate(
+        [keys(frame.iloc[i : i + 700])[BUILDING_COLUMN].to_numpy() for i in range(0, n, 700)]
+    )
+    whole = row_buildings(frame)
+    assert chunked.tolist() == whole.tolist()
+    # same components <=> same id; no houseno <=> -1; ids numbered in order of appearance
+    text = frame.fillna("").astype(str).agg("|".join, axis=1).to_numpy()
+    named = frame["houseno"].fillna("").to_numpy() != ""
+    assert ((whole == -1) == ~named).all()
+    codes, _ = pd.factorize(text[named])
+    assert whole[named].tolist() == codes.tolist()

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -71,6 +71,7 @@ def check_file(
     chunk_rows: int = CHUNK_ROWS,
     columns: Sequence[str] | None = None,
     points: bool = True,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> Report:
     """Read and check one file; ``kind`` is guessed from its columns when None.
 
@@ -81,6 +82,8 @@ def check_file(
 
     ``columns`` (with ``kind``): read and check only these columns of the layer (the others
     are never read: a partitioner needs six of an address library's twenty); see ``subset``.
+    ``transform``: applied to each checked chunk before the chunks are joined (e.g. to replace
+    text columns by integer codes while only one chunk of them is in memory).
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
@@ -126,7 +129,7 @@ def check_file(
                 chunk, layer, f, source, unique, repair=repair, build=build, points=points
             )
             if typed is not None:
-                frames.append(typed)
+                frames.append(typed if transform is None else transform(typed))
     if unique is not None:
         key = unique.column
 
@@ -336,6 +339,7 @@ def read_layer(
     repair: bool = False,
     columns: Sequence[str] | None = None,
     points: bool = True,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a layer of ``kind`` (boundaries, addresses, barriers, sites, grids); raises InputError.
 
@@ -352,6 +356,7 @@ def read_layer(
             limit=MAX_RAISED_PROBLEMS,
             columns=columns,
             points=points,
+            transform=transform,
         )
     )
 
@@ -369,13 +374,17 @@ def read_addresses(
     crs: str | None = None,
     columns: Sequence[str] | None = None,
     points: bool = True,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Standard addresses: address_id, address, lon, lat (CGCS2000), households, population, ...
 
     ``columns``: read only these (e.g. ``["address_id", "lon", "lat", "households"]``);
-    ``points=False``: a DataFrame with lon/lat and no point geometry.
+    ``points=False``: a DataFrame with lon/lat and no point geometry; ``transform``: applied
+    to each chunk as it is read (see ``check_file``).
     """
-    return read_layer(path, "addresses", crs=crs, columns=columns, points=points)
+    return read_layer(
+        path, "addresses", crs=crs, columns=columns, points=points, transform=transform
+    )
 
 
 def read_barriers(

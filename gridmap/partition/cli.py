@@ -112,7 +112,7 @@ def partition(
     """
     from gridmap import distributed, io
     from gridmap.partition.engine import partition as run
-    from gridmap.partition.inputs import BUILDING_COMPONENTS
+    from gridmap.partition.inputs import BUILDING_COMPONENTS, BuildingKeys
     from gridmap.partition.micro import parse_band
     from gridmap.partition.report import format_summary
 
@@ -138,7 +138,10 @@ def partition(
     # a multi-million-row library they were most of the command's memory).
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
     needed += BUILDING_COMPONENTS  # micro-grids keep each building whole (absent ones: skipped)
-    addresses = io.read_addresses(addresses_path, crs=crs, columns=needed, points=False)
+    # ...and of the six building components only which building a row is (chunk by chunk)
+    addresses = io.read_addresses(
+        addresses_path, crs=crs, columns=needed, points=False, transform=BuildingKeys()
+    )
     gc.collect()
     barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
     sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None

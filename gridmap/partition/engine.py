@@ -168,7 +168,7 @@ def _run(tasks, config: PartitionConfig, progress, executor=None):
             results.append(result)
             _tick(bar, progress, len(results), len(tasks))
     elif workers > 1 and len(tasks) >= 8:
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
                 results.append(result)
@@ -179,6 +179,15 @@ def _run(tasks, config: PartitionConfig, progress, executor=None):
             _tick(bar, progress, len(results), len(tasks))
     bar.close()
     return results
+
+
+def _worker_context():
+    """Workers forked from a small server that imported only the community code (numpy,
+    shapely, scipy: ~75 MB), not from this process: a fork of it would map every page of the
+    address library it holds, and each worker would count as large as the whole command."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["gridmap.partition.community"])
+    return context
 
 
 def _tick(bar, progress, done: int, total: int) -> None:

@@ -167,32 +167,86 @@ def address_points(addresses, file: str):
 BUILDING_COMPONENTS = ("community", "road", "roadno", "poi", "subpoi", "houseno")
 
 
+BUILDING_COLUMN = "_building"  # what compact_buildings() leaves of the components
+
+
+class BuildingKeys:
+    """Building ids of address rows, numbered in order of first appearance over every chunk it
+    is given: rows with the same components down to ``houseno`` share an id; -1 where a row
+    names no ``houseno``. Called on a chunk, it returns the chunk with the components replaced
+    by one integer column (a reader's ``transform``: a multi-million-row library never holds
+    six text columns the partitioner only compares).
+
+    >>> keys = BuildingKeys()
+    >>> first = pd.DataFrame({"road": ["a", "b", "a"], "houseno": ["1幢", "1幢", None]})
+    >>> second = pd.DataFrame({"road": ["b", "c"], "houseno": ["1幢", "2幢"]})
+    >>> keys(first)[BUILDING_COLUMN].tolist(), keys(second)[BUILDING_COLUMN].tolist()
+    ([0, 1, -1], [1, 2])
+    """
+
+    def __init__(self) -> None:
+        self.codes: dict[str, dict[str, int]] = {c: {} for c in BUILDING_COMPONENTS}
+        self.keys: dict[tuple[int, ...], int] = {}
+
+    def ids(self, chunk: pd.DataFrame) -> np.ndarray:
+        present = [c for c in BUILDING_COMPONENTS if c in chunk.columns]
+        has_house = (chunk["houseno"].fillna("").astype(str).str.strip() != "").to_numpy()
+        # Each column's values as integer codes (one Python string per distinct value, never
+        # one per row), then the tuple of codes of each row numbered in file order.
+        columns = []
+        for column in present:
+            codes, uniques = pd.factorize(chunk[column].fillna(""))
+            known = self.codes[column]
+            numbered = [known.setdefault(value, len(known)) for value in uniques.tolist()]
+            columns.append(np.asarray(numbered, np.int64)[codes][has_house])
+        result = np.full(len(chunk), -1, np.int64)
+        if not has_house.any():
+            return result
+        rows, first, inverse = np.unique(
+            np.column_stack(columns), axis=0, return_index=True, return_inverse=True
+        )
+        numbers = np.empty(len(rows), np.int64)
+        for k in np.argsort(first, kind="stable"):
+            numbers[k] = self.keys.setdefault(tuple(rows[k].tolist()), len(self.keys))
+        result[has_house] = numbers[inverse.ravel()]
+        return result
+
+    def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        if "houseno" not in chunk.columns or BUILDING_COLUMN in chunk.columns:
+            return chunk
+        ids = self.ids(chunk)
+        compact = chunk.drop(columns=[c for c in BUILDING_COMPONENTS if c in chunk.columns])
+        compact[BUILDING_COLUMN] = ids
+        return compact
+
+
+def row_buildings(addresses) -> np.ndarray | None:
+    """Building id of each address row (see :class:`BuildingKeys`); None when the library has
+    no ``houseno`` column."""
+    if BUILDING_COLUMN in addresses.columns:
+        return addresses[BUILDING_COLUMN].to_numpy(np.int64)
+    if "houseno" not in addresses.columns:
+        return None
+    return BuildingKeys().ids(addresses)
+
+
 def building_ids(addresses, inverse: np.ndarray, n_points: int) -> np.ndarray:
-    """Building of each distinct address point: the same components down to ``houseno``.
+    """Building of each distinct address point (see :func:`row_buildings`); -1: alone.
 
-    Points whose address names no ``houseno`` are buildings of their own (-1).
-
-    >>> import pandas as pd, numpy as np
     >>> frame = pd.DataFrame({"road": ["a", "a", "a"], "houseno": ["1幢", "1幢", None]})
     >>> building_ids(frame, np.array([0, 1, 2]), 3).tolist()
     [0, 0, -1]
     """
     result = np.full(n_points, -1, np.int64)
-    if "houseno" not in addresses.columns or n_points == 0:
+    per_row = row_buildings(addresses) if n_points else None
+    if per_row is None:
         return result
-    present = [c for c in BUILDING_COMPONENTS if c in addresses.columns]
-    parts = addresses[present].astype("string").fillna("")
-    has_house = (parts["houseno"].str.strip() != "").to_numpy()
-    key = parts[present[0]]
-    for column in present[1:]:
-        key = key + "|" + parts[column]
-    ids, _ = pd.factorize(key.to_numpy()[has_house])
-    rows = np.flatnonzero(has_house)
+    rows = np.flatnonzero(per_row >= 0)
     # one address of each point names its building (the first one listed)
     order = np.argsort(inverse[rows], kind="stable")
     first = np.ones(len(order), bool)
     first[1:] = inverse[rows][order][1:] != inverse[rows][order][:-1]
-    result[inverse[rows][order][first]] = ids[order][first]
+    result[inverse[rows][order][first]] = per_row[rows][order][first]
     return result
 
 
