@@ -168,11 +168,18 @@ def _run(tasks, config: PartitionConfig, progress, executor=None):
             results.append(result)
             _tick(bar, progress, len(results), len(tasks))
     elif workers > 1 and len(tasks) >= 8:
-        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+        try:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
                 results.append(result)
                 _tick(bar, progress, len(results), len(tasks))
+        except BaseException:
+            # a cancelled job (progress raised) or Ctrl-C: drop the communities not started
+            # instead of waiting for the whole partition as leaving a `with` block would
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     else:
         for task in tasks:
             results.append(_run_one((task, config)))
