@@ -183,4 +183,12 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
-from web.api import incidents, kpi, layers, loop, meta, versions  # noqa: E402,F401
+from web.api import (  # noqa: E402,F401
+    incidents,
+    kpi,
+    layers,
+    loop,
+    meta,
+    photos,  # field: photos of incidents
+    versions,
+)

@@ -61,6 +61,7 @@ from gridmap.store.base import (
 )
 from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
+from gridmap.store.postgis.photos import PostGISPhotos
 
 SRID = 4490
 ADMIN_LEVELS = ("district", "street", "community")
@@ -179,7 +180,7 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     return " AND ".join(clauses)
 
 
-class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loop.py
+class PostGISStore(PostGISLoop, PostGISPhotos):  # loop.py, photos.py: their tables
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 

@@ -49,6 +49,7 @@ from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
+from gridmap.store.sqlite.photos import SQLitePhotos
 
 ADMIN_LEVELS = ("district", "street", "community")
 _FINAL = tuple(sorted(FINAL_STATES))
@@ -126,7 +127,7 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.py
+class SQLiteStore(SQLiteLoop, SQLitePhotos):  # loop.py, photos.py: their tables
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
     Every write method commits before it returns (synchronous=FULL). To load many incidents,
