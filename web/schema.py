@@ -320,6 +320,12 @@ class IncidentQuery(ViewQuery):
     since: Time | None = None
     until: Time | None = None
     grid: Code | None = Field(default=None, description="grid or division code")
+    # field: the loop's filters (a department's incidents, channels, escalated or not)
+    department: _text(32, required=True, one_line=True) | None = Field(
+        default=None, description="department code"
+    )
+    channel: _list(_enum(labels.CHANNELS)) = []
+    escalated: bool | None = Field(default=None, description="1: escalated (督办); 0: not")
 
 
 class GeocodeQuery(Model):

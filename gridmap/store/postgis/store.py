@@ -177,6 +177,15 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     if flt.grid:
         params["grid"] = re.sub(r"[%_\\]", "", flt.grid) + "%"
         clauses.append("i.grid_code LIKE %(grid)s")
+    if flt.channels:
+        params["channels"] = list(flt.channels)
+        clauses.append("i.source = ANY(%(channels)s)")
+    if flt.ids is not None:
+        params["ids"] = [int(i) for i in flt.ids]
+        clauses.append("i.id = ANY(%(ids)s::bigint[])")
+    if flt.not_ids:
+        params["not_ids"] = [int(i) for i in flt.not_ids]
+        clauses.append("NOT (i.id = ANY(%(not_ids)s::bigint[]))")
     return " AND ".join(clauses)
 
 

@@ -117,6 +117,15 @@ def _where(flt: IncidentFilter) -> tuple[str, list]:
     if flt.grid:
         clauses.append("i.grid_code LIKE ?")
         params.append(flt.grid.replace("%", "").replace("_", "") + "%")
+    if flt.channels:
+        clauses.append(f"i.source IN ({','.join('?' * len(flt.channels))})")
+        params += list(flt.channels)
+    if flt.ids is not None:  # one JSON parameter: any number of ids
+        clauses.append("i.id IN (SELECT value FROM json_each(?))")
+        params.append(_json([int(i) for i in flt.ids]))
+    if flt.not_ids:
+        clauses.append("i.id NOT IN (SELECT value FROM json_each(?))")
+        params.append(_json([int(i) for i in flt.not_ids]))
     return " AND ".join(clauses), params
 
 
