@@ -57,16 +57,32 @@ def locate_point():
     if place is None:
         raise ApiError(404, "the point is in no grid of the published version", field="lon")
     loc = place.location
+    names = _names()
     return jsonify(
         {
             "grid_code": loc.grid_code,
             "community_code": loc.community_code,
+            "community_name": names.get(loc.community_code or ""),
             "street_code": loc.street_code,
+            "street_name": names.get(loc.street_code or ""),
             "district_code": loc.district_code,
+            "district_name": names.get(loc.district_code or ""),
             "mine": place.mine,
             "staff": [_staff_json(m) for m in place.staff],
         }
     )
+
+
+def _names() -> dict[str, str]:
+    """code -> name of the current version's divisions (kept per version)."""
+    version = current_version()
+    cache = current_app.extensions["gridmap_cache"]
+    key = ("field_names", version.id)
+    if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] == key[0]]:
+            del cache[old]
+        cache[key] = store().names(version.id)
+    return cache[key]
 
 
 @bp.get("/field/grids")

@@ -14,6 +14,14 @@ import { GM, api, byId, el, fmtTime, label, loadMeta, query, setText, toast } fr
 const F = (GM.field = { tasks: [], grids: [], place: null, map: null, pending: null });
 GM.stats.field = { taskLoads: 0, reports: 0, photos: 0, checkins: 0, lookups: 0, events: 0 };
 
+/** A message that is not an error (toast() also records errors for the tests). */
+function notice(text) {
+  const box = byId('gm-toasts');
+  const item = el('div', { class: 'gm-toast f-good', text });
+  box.appendChild(item);
+  setTimeout(() => item.remove(), 5000);
+}
+
 /* ---- views ----------------------------------------------------------------------------- */
 
 function show(view) {
@@ -116,7 +124,7 @@ function taskCard(task) {
   const card = el('li', { class: 'f-card' + (task.overdue ? ' f-overdue' : ''), 'data-id': task.id }, [
     el('div', { class: 'f-card-head' }, [el('span', { class: 'f-card-title', text: `#${task.id} ${task.type_name || task.type}` }), el('span', {}, chips)]),
     el('div', { class: 'f-desc', text: task.description }),
-    el('div', { class: 'f-muted', text: (task.address || '') + (task.grid_code ? ` · 网格 ${task.grid_code}` : '') }),
+    el('div', { class: 'f-muted', text: [task.address, task.grid_code ? '网格 ' + task.grid_code : ''].filter(Boolean).join(' · ') }),
     el('div', { class: 'f-due' + (task.overdue ? ' f-bad' : ''), text: dueText(task) }),
   ]);
   const photos = el('div', { class: 'f-photos' });
@@ -166,7 +174,7 @@ function askNote(card, task, action) {
 async function act(task, action, note) {
   try {
     await api(`/api/incidents/${task.id}/transition`, { method: 'POST', body: { action, note } });
-    toast(`#${task.id} ${label('actions', action)}：已提交`);
+    notice(`#${task.id} ${label('actions', action)}：已提交`);
   } catch (error) {
     toast(`#${task.id} ${label('actions', action)}失败：${error.message}`);
   }
@@ -241,6 +249,7 @@ function previewPhoto() {
   const input = byId('f-photo');
   const preview = byId('f-photo-preview');
   if (F.previewUrl) URL.revokeObjectURL(F.previewUrl);
+  setText('f-photo-name', input.files.length ? input.files[0].name : '未选择');
   if (!input.files.length) {
     preview.hidden = true;
     return;
@@ -332,7 +341,7 @@ async function placeInto(box, lon, lat, crs) {
           show('map');
           const map = await ensureMap();
           map.jumpTo({ center: [lon, lat], zoom: 17 });
-          pick(lon, lat, crs, place);
+          pick(lon, lat, crs, place, 'address');
         },
       }),
     ])
@@ -341,13 +350,12 @@ async function placeInto(box, lon, lat, crs) {
 }
 
 function placeView(place) {
-  const names = F.names || {};
-  const unit = (code) => (code ? (names[code] ? `${names[code]}（${code}）` : code) : null);
+  const unit = (code, name) => (code ? (name ? `${name}（${code}）` : code) : null);
   const wrap = el('div', { class: 'f-place' }, [
     kv([
       ['所属网格', place.grid_code, ''],
-      ['社区', unit(place.community_code)],
-      ['街道', unit(place.street_code)],
+      ['社区', unit(place.community_code, place.community_name)],
+      ['街道', unit(place.street_code, place.street_name)],
       ['本人网格', place.mine ? '是，可在此上报、签到' : '否', place.mine ? 'f-mine' : 'f-notmine'],
     ]),
   ]);
@@ -379,7 +387,6 @@ async function loadMap() {
   const [maplibregl, tiles] = await Promise.all([import('../vendor/maplibre-gl/maplibre-gl.mjs'), api('/tiles/layers.json')]);
   GM.maplibregl = maplibregl;
   F.tiles = tiles;
-  F.names = tiles.names || {};
   const bounds = F.gridBox || tiles.bounds;
   const map = (F.map = GM.map = new maplibregl.Map({
     container: 'f-map',
@@ -458,12 +465,12 @@ function tapped(event) {
     if (card) card.scrollIntoView({ block: 'center' });
     return;
   }
-  pick(event.lngLat.lng, event.lngLat.lat, GM.config.datum);
+  pick(event.lngLat.lng, event.lngLat.lat, GM.config.datum, null, 'tap');
 }
 
 /** A chosen point (a tap, GPS or a looked-up address): marked, located, actions offered. GPS
  * points are WGS84; points on the map are in the display datum. */
-async function pick(lon, lat, crs, known) {
+async function pick(lon, lat, crs, known, how) {
   const [x, y] = crs === 'wgs84' && GM.config.datum !== 'wgs84' ? [null, null] : [lon, lat];
   F.place = { lon, lat, crs, info: null };
   if (F.map && x !== null) F.map.getSource('picked').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: [x, y] } }] });
@@ -471,7 +478,7 @@ async function pick(lon, lat, crs, known) {
   const box = byId('f-place-info');
   sheet.hidden = false;
   box.textContent = '';
-  box.appendChild(el('div', { class: 'f-muted', text: `位置 ${lon.toFixed(6)}, ${lat.toFixed(6)}${crs === 'wgs84' ? '（GPS）' : ''}` }));
+  box.appendChild(el('div', { class: 'f-muted', text: `${how === 'gps' ? 'GPS 定位' : how === 'address' ? '查询地址' : '点选位置'} ${lon.toFixed(6)}, ${lat.toFixed(6)}` }));
   let place = known;
   if (!place) {
     try {
@@ -496,7 +503,7 @@ function locateMe() {
   navigator.geolocation.getCurrentPosition(
     (position) => {
       const { longitude, latitude } = position.coords;
-      pick(longitude, latitude, 'wgs84');
+      pick(longitude, latitude, 'wgs84', null, 'gps');
       if (F.map && GM.config.datum === 'wgs84') F.map.jumpTo({ center: [longitude, latitude], zoom: 17 });
     },
     (error) => toast('定位失败：' + error.message + '；请在地图上点选位置'),
@@ -540,6 +547,7 @@ async function submitReport() {
   say('正在提交…');
   try {
     const created = await api('/api/incidents', { method: 'POST', body });
+    F.reportedAt = Date.now(); // committed from here on (the browser test times the map from it)
     GM.stats.field.reports += 1;
     F.lastReport = created;
     let text = created.duplicate_of ? `同一位置已有同类事件 #${created.duplicate_of}，本次上报已合并为重复件` : `已上报：事件 #${created.id}，网格 ${created.grid_code}`;
@@ -551,7 +559,7 @@ async function submitReport() {
       text += photo ? '；照片已上传' : '；照片未上传';
     }
     say(text, 'good');
-    toast(text);
+    notice(text);
     byId('f-report').reset();
     previewPhoto();
     loadTasks();
@@ -568,7 +576,7 @@ async function checkIn() {
   try {
     const done = await api('/api/patrols', { method: 'POST', body: { lon: place.lon, lat: place.lat, crs: place.crs } });
     GM.stats.field.checkins += 1;
-    toast(`巡查签到成功：网格 ${done.grid_code}，${fmtTime(done.at)}`);
+    notice(`巡查签到成功：网格 ${done.grid_code}，${fmtTime(done.at)}`);
   } catch (error) {
     toast('签到失败：' + error.message);
   }
