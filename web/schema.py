@@ -678,3 +678,35 @@ def openapi(app: Flask) -> dict:
             },
         },
     }
+
+
+# -- field (issue 12: the field page, photos) --------------------------------------------------
+
+
+class PhotoForm(Model):
+    """``POST /api/incidents/{id}/photos`` (multipart): the file field ``photo`` only."""
+
+
+class LocateQuery(Model):
+    """``GET /api/locate``: a point (``crs`` as for reports: wgs84 by default)."""
+
+    lon: Annotated[Lon, Field(ge=-180, le=180)]
+    lat: Annotated[Lat, Field(ge=-90, le=90)]
+    crs: _text(40, required=False, one_line=True) | None = None
+
+
+DOCS |= {
+    "api.upload_photo": Doc(
+        body=PhotoForm,
+        body_types=("multipart/form-data",),
+        ok="201",
+        role="field",
+        files=("photo",),
+    ),
+    "api.list_photos": Doc(role="field"),
+    "api.photo": Doc(role="field", content="image/jpeg"),
+    "api.locate_point": Doc(query=LocateQuery, role="field"),
+    "api.field_tasks": Doc(role="field"),
+    "api.field_grids": Doc(role="field"),
+    "field.page": Doc(content="text/html"),
+}

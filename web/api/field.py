@@ -8,15 +8,16 @@ A field token's grids scope every answer.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 
 from gridmap.services.field import grid_boxes, my_tasks, own_grids, place_at
-from web.api import bp, current_version, datum, number_field, store
+from web.api import bp, current_version, datum, store
 from web.api.incidents import incident_json
 from web.api.loop import _staff_json, caller
 from web.auth import require_user
 from web.datum import point_to_storage
 from web.errors import ApiError
+from web.schema import LocateQuery, parse_query
 
 
 @bp.get("/field/tasks")
@@ -46,11 +47,9 @@ def locate_point():
     """The grid (and community, street, district) holding ``lon``/``lat`` (``crs``), its
     staff, and whether the caller may report and check in there (``mine``)."""
     user = require_user("field")
-    lon, lat = number_field(request.args, "lon"), number_field(request.args, "lat")
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise ApiError(400, "lon/lat out of range", field="lon")
+    point = parse_query(LocateQuery)
     try:  # ``crs`` as for reports: wgs84 (GPS, the default), gcj02 (a tap on a GCJ-02 map), ...
-        lon, lat = point_to_storage(lon, lat, request.args.get("crs"))
+        lon, lat = point_to_storage(point.lon, point.lat, point.crs)
     except ValueError as error:
         raise ApiError(400, f"unknown crs: {error}", field="crs") from None
     place = place_at(store(), caller(user), lon, lat)
