@@ -172,6 +172,8 @@ def test_the_page_needs_a_login_and_loads_only_this_servers_files(client, tokens
         if url.startswith("/static/"):
             asset = client.get(url, headers=h | {"Accept-Encoding": "gzip"})
             assert asset.status_code == 200, url
+    viewer = client.get("/field", headers=bearer(tokens["viewer"]))
+    assert viewer.status_code == 403 and "查看" in viewer.get_data(as_text=True)
     script = client.get("/static/js/gm-field.js").get_data(as_text=True)
     assert "http://" not in script and "https://" not in script
     # Labels and rules come from the server: the page names no state or action itself.

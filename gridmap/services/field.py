@@ -60,8 +60,9 @@ def my_tasks(
             for record in store.incidents(flt, now=moment):
                 found[record.id] = record
         records = list(found.values())
-    else:
-        records = store.incidents(IncidentFilter(statuses=TASK_STATES), now=moment)
+    else:  # a dispatcher: the newest waiting ones (the command center has the full view)
+        flt = IncidentFilter(statuses=TASK_STATES)
+        records = store.incidents(flt, limit=limit * 10, now=moment)
     loops = store.incident_loops([r.id for r in records]) if records else {}
     tasks = []
     for record in records:

@@ -16,6 +16,7 @@ import hashlib
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from gridmap.rules import labels
 from web.auth import current_user
 from web.map import STATIC_DIR
 
@@ -41,8 +42,13 @@ def asset_version() -> str:
 @bp.get("/field")
 def page() -> Response:
     """The field page; without a session, the login page (which comes back here)."""
-    if current_user() is None:
+    user = current_user()
+    if user is None:
         return redirect(f"{request.script_root}/login?next=/field")
+    if not user.at_least("field"):  # a viewer's token (a wall screen) cannot report or act
+        role = labels.label("roles", user.role)
+        text = f"此页面供网格员、职能部门和指挥调度人员使用；当前令牌角色为“{role}”。"
+        return Response(f"<!DOCTYPE html><meta charset=utf-8><p>{text}</p>", 403)
     html = render_template("field.html", static=f"{request.script_root}/static/", v=asset_version())
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
