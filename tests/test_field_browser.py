@@ -2,10 +2,10 @@
 
 A field worker logs in, sees their tasks (soonest deadline first) and starts one, looks an
 address up, taps a point in their grid on the map, reports there with a photo, and checks in on
-patrol; the new incident appears on the command-center map (a second browser, desktop-sized)
-within 2 s through the live event stream. Nothing either page does leaves 127.0.0.1.
-Screenshots go to build/screenshots/field-*.png. Skipped, with the reason, where chromium is
-not installed (as tests/test_browser.py, whose helpers this reuses).
+patrol where the phone's GPS says it is; the new incident appears on the command-center map (a
+second browser, desktop-sized) within 2 s through the live event stream. Nothing either page
+does leaves 127.0.0.1. Screenshots go to build/screenshots/field-*.png. Skipped, with the
+reason, where chromium is not installed (as tests/test_browser.py, whose helpers this reuses).
 """
 
 from __future__ import annotations
@@ -287,12 +287,29 @@ def test_a_field_worker_on_a_phone(server, phone, desk, tmp_path):
     assert f"#{incident_id}" in status and "照片已上传" in status
     shot(phone, "reported")
 
-    # Patrol check-in at the same point.
+    # Patrol check-in where the phone's GPS says it is (another of my grids).
+    walk = server["mine"].iloc[5]
+    gps = walk.geometry.difference(
+        server["city"].grids.query("kind == 'exclusive'").geometry.union_all().buffer(0.0002)
+    ).representative_point()
+    phone.execute_cdp_cmd(
+        "Browser.grantPermissions", {"permissions": ["geolocation"], "origin": base}
+    )
+    phone.execute_cdp_cmd(
+        "Emulation.setGeolocationOverride",
+        {"latitude": gps.y, "longitude": gps.x, "accuracy": 5},
+    )
     phone.find_element("css selector", ".f-tab[data-tab=map]").click()
-    tap_map(phone, point.x, point.y)
-    wait_for(phone, "GridMap.field.place && GridMap.field.place.info")
+    phone.find_element("id", "f-gps").click()
+    wait_for(
+        phone,
+        "GridMap.field.place && GridMap.field.place.crs === 'wgs84' && GridMap.field.place.info",
+    )
+    sheet = phone.find_element("id", "f-place").text
+    assert "GPS" in sheet and walk["grid_code"] in sheet
     phone.find_element("id", "f-checkin").click()
     wait_for(phone, "GridMap.stats.field.checkins === 1")
+    shot(phone, "checkin")
 
     # On the command-center map a grid's popup names its staff (网格力量).
     staffed = server["mine"].iloc[0]
