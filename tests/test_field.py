@@ -117,6 +117,7 @@ def test_locate_names_the_grid_its_staff_and_whether_it_is_mine(client, tokens, 
     place = client.get(f"/api/locate?lon={lon}&lat={lat}", headers=h).get_json()
     assert place["grid_code"] == MINE and place["community_code"] == "330402001001"
     assert place["mine"] is True
+    assert place["point"] == pytest.approx([lon, lat])  # the display datum is WGS84 here
     assert {m["name"] for m in place["staff"]} == {"王网格", "李社区"}
     assert all(m["role_name"] for m in place["staff"])
     lon, lat = grid_centre(OTHERS)
@@ -231,3 +232,24 @@ def test_incidents_filter_by_department_channel_and_escalation(client, tokens, c
         assert answer.status_code == 400 and answer.get_json()["field"] == field, query
     heat = client.get("/api/incidents/heat?channel=hotline", headers=h).get_json()
     assert sum(p[2] for p in heat["points"]) == 1
+
+
+def test_locate_on_a_gcj02_map_takes_taps_and_gps_fixes_alike(store_url, city_store, tokens):
+    """Amap-style base maps draw in GCJ-02: a tap arrives in GCJ-02, a GPS fix in WGS84; both
+    name the same grid and the answer says where to draw the point on that map."""
+    from gridmap.crs import wgs84_to_gcj02
+    from web import create_app
+
+    app = create_app({"DB": store_url, "TESTING": True, "BASEMAP_DATUM": "gcj02"})
+    try:
+        client = app.test_client()
+        h = bearer(tokens["field"])
+        lon, lat = grid_centre(MINE)
+        x, y = (float(v) for v in wgs84_to_gcj02(lon, lat))
+        gps = client.get(f"/api/locate?lon={lon}&lat={lat}", headers=h).get_json()
+        tap = client.get(f"/api/locate?lon={x}&lat={y}&crs=gcj02", headers=h).get_json()
+        assert gps["grid_code"] == tap["grid_code"] == MINE
+        assert gps["point"] == pytest.approx([x, y], abs=1e-6)
+        assert tap["point"] == pytest.approx([x, y], abs=1e-6)
+    finally:
+        getattr(app.extensions["gridmap_store"], "dispose", lambda: None)()

@@ -57,8 +57,10 @@ def locate_point():
         raise ApiError(404, "the point is in no grid of the published version", field="lon")
     loc = place.location
     names = _names()
+    x, y = datum().to_display(lon, lat)
     return jsonify(
         {
+            "point": [round(x, 7), round(y, 7)],  # on the map (display datum): a GPS fix too
             "grid_code": loc.grid_code,
             "community_code": loc.community_code,
             "community_name": names.get(loc.community_code or ""),

@@ -471,9 +471,11 @@ function tapped(event) {
 /** A chosen point (a tap, GPS or a looked-up address): marked, located, actions offered. GPS
  * points are WGS84; points on the map are in the display datum. */
 async function pick(lon, lat, crs, known, how) {
-  const [x, y] = crs === 'wgs84' && GM.config.datum !== 'wgs84' ? [null, null] : [lon, lat];
   F.place = { lon, lat, crs, info: null };
-  if (F.map && x !== null) F.map.getSource('picked').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: [x, y] } }] });
+  const mark = (point) => {
+    if (F.map && point) F.map.getSource('picked').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: point } }] });
+  };
+  if (crs === GM.config.datum) mark([lon, lat]); // a tap: already where the map draws
   const sheet = byId('f-place');
   const box = byId('f-place-info');
   sheet.hidden = false;
@@ -490,6 +492,11 @@ async function pick(lon, lat, crs, known, how) {
   }
   if (F.place.lon !== lon || F.place.lat !== lat) return; // another point was chosen meanwhile
   F.place.info = place;
+  if (place && crs !== GM.config.datum) {
+    // A GPS fix (WGS84) on a map in another datum (GCJ-02): the server says where to draw it.
+    mark(place.point);
+    if (F.map && how === 'gps') F.map.jumpTo({ center: place.point, zoom: Math.max(F.map.getZoom(), 17) });
+  }
   if (place) box.appendChild(placeView(place));
   byId('f-report-here').disabled = !(place && place.mine);
   byId('f-checkin').disabled = !(place && place.mine);
@@ -504,7 +511,7 @@ function locateMe() {
     (position) => {
       const { longitude, latitude } = position.coords;
       pick(longitude, latitude, 'wgs84', null, 'gps');
-      if (F.map && GM.config.datum === 'wgs84') F.map.jumpTo({ center: [longitude, latitude], zoom: 17 });
+      if (F.map && GM.config.datum === 'wgs84') F.map.jumpTo({ center: [longitude, latitude], zoom: Math.max(F.map.getZoom(), 17) });
     },
     (error) => toast('定位失败：' + error.message + '；请在地图上点选位置'),
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 }
