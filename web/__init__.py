@@ -103,6 +103,7 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     from web import api, auth, ogc, open311, openapi, tiles
+    from web.field import bp as field_bp
     from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
@@ -112,6 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(map_bp)
+    app.register_blueprint(field_bp)  # /field: the field staff's phone page
     api.loop.start_sweeper(app)  # escalates overdue incidents (web/api/loop.py)
 
     @app.teardown_appcontext

@@ -320,6 +320,12 @@ class IncidentQuery(ViewQuery):
     since: Time | None = None
     until: Time | None = None
     grid: Code | None = Field(default=None, description="grid or division code")
+    # field: the loop's filters (a department's incidents, channels, escalated or not)
+    department: _text(32, required=True, one_line=True) | None = Field(
+        default=None, description="department code"
+    )
+    channel: _list(_enum(labels.CHANNELS)) = []
+    escalated: bool | None = Field(default=None, description="1: escalated (督办); 0: not")
 
 
 class GeocodeQuery(Model):
@@ -672,3 +678,35 @@ def openapi(app: Flask) -> dict:
             },
         },
     }
+
+
+# -- field (issue 12: the field page, photos) --------------------------------------------------
+
+
+class PhotoForm(Model):
+    """``POST /api/incidents/{id}/photos`` (multipart): the file field ``photo`` only."""
+
+
+class LocateQuery(Model):
+    """``GET /api/locate``: a point (``crs`` as for reports: wgs84 by default)."""
+
+    lon: Annotated[Lon, Field(ge=-180, le=180)]
+    lat: Annotated[Lat, Field(ge=-90, le=90)]
+    crs: _text(40, required=False, one_line=True) | None = None
+
+
+DOCS |= {
+    "api.upload_photo": Doc(
+        body=PhotoForm,
+        body_types=("multipart/form-data",),
+        ok="201",
+        role="field",
+        files=("photo",),
+    ),
+    "api.list_photos": Doc(role="field"),
+    "api.photo": Doc(role="field", content="image/jpeg"),
+    "api.locate_point": Doc(query=LocateQuery, role="field"),
+    "api.field_tasks": Doc(role="field"),
+    "api.field_grids": Doc(role="field"),
+    "field.page": Doc(content="text/html"),
+}

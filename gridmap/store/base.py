@@ -148,6 +148,9 @@ class IncidentFilter:
     since: str | None = None  # created at or after (ISO text)
     until: str | None = None  # created at or before
     grid: str | None = None  # grid or division code: everything under it
+    channels: tuple[str, ...] = ()  # report channels (the incident's source)
+    ids: tuple[int, ...] | None = None  # only these incidents (None: no restriction)
+    not_ids: tuple[int, ...] = ()  # never these
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,16 @@ def incident_filter() -> IncidentFilter:
         types = tuple(dict.fromkeys(incident_type(t, taxonomy) for t in query.type))
     except ValueError as error:  # ReportError: not a subclass or built-in type
         raise ApiError(400, str(error), field="type") from None
+    # The loop's filters (field): a department's incidents, escalated (督办) or not.
+    ids, not_ids = None, ()
+    if query.department is not None:
+        found = store().department(query.department)
+        if found is None or found.code != query.department:
+            raise ApiError(400, f"unknown department {query.department!r}", field="department")
+    if query.department is not None or query.escalated:
+        ids = tuple(store().loop_incident_ids(query.department, True if query.escalated else None))
+    if query.escalated is False:
+        not_ids = tuple(store().loop_incident_ids(escalated=True))
     return IncidentFilter(
         bbox=storage_bbox(query.bbox),
         statuses=tuple(query.status),
@@ -130,6 +140,9 @@ def incident_filter() -> IncidentFilter:
         since=query.since,
         until=query.until,
         grid=query.grid,
+        channels=tuple(query.channel),
+        ids=ids,
+        not_ids=not_ids,
     )
 
 
@@ -183,4 +196,13 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
-from web.api import incidents, kpi, layers, loop, meta, versions  # noqa: E402,F401
+from web.api import (  # noqa: E402,F401
+    field,  # field: the field page's tasks and places
+    incidents,
+    kpi,
+    layers,
+    loop,
+    meta,
+    photos,  # field: photos of incidents
+    versions,
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from gridmap.rules import kpi, labels, workflow
+from gridmap.rules import photos as photo_rules
 from web import schema
 from web.api import CLUSTER_ABOVE, HEAT_MAX_CELLS, bp
 from web.auth import requires
@@ -33,6 +34,7 @@ def meta() -> dict:
         ],
         "kpi": kpi.INDICATORS,
         "evaluation": kpi.EVALUATION,  # 考核 indicators (GET /api/evaluation)
+        "photos": photo_rules.limits(),  # what a photo upload may be (field)
         "limits": {
             **schema.limits(),
             "cluster_above": CLUSTER_ABOVE,

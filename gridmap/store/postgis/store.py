@@ -62,6 +62,7 @@ from gridmap.store.base import (
 from gridmap.store.postgis.jobs import PostGISJobs
 from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
+from gridmap.store.postgis.photos import PostGISPhotos
 
 SRID = 4490
 ADMIN_LEVELS = ("district", "street", "community")
@@ -177,10 +178,19 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     if flt.grid:
         params["grid"] = re.sub(r"[%_\\]", "", flt.grid) + "%"
         clauses.append("i.grid_code LIKE %(grid)s")
+    if flt.channels:
+        params["channels"] = list(flt.channels)
+        clauses.append("i.source = ANY(%(channels)s)")
+    if flt.ids is not None:
+        params["ids"] = [int(i) for i in flt.ids]
+        clauses.append("i.id = ANY(%(ids)s::bigint[])")
+    if flt.not_ids:
+        params["not_ids"] = [int(i) for i in flt.not_ids]
+        clauses.append("NOT (i.id = ANY(%(not_ids)s::bigint[]))")
     return " AND ".join(clauses)
 
 
-class PostGISStore(PostGISLoop, PostGISJobs):  # loop and job tables: loop.py, jobs.py
+class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py, photos.py
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 

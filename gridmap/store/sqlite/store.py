@@ -50,6 +50,7 @@ from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.jobs import SQLiteJobs
 from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
+from gridmap.store.sqlite.photos import SQLitePhotos
 
 ADMIN_LEVELS = ("district", "street", "community")
 _FINAL = tuple(sorted(FINAL_STATES))
@@ -117,6 +118,15 @@ def _where(flt: IncidentFilter) -> tuple[str, list]:
     if flt.grid:
         clauses.append("i.grid_code LIKE ?")
         params.append(flt.grid.replace("%", "").replace("_", "") + "%")
+    if flt.channels:
+        clauses.append(f"i.source IN ({','.join('?' * len(flt.channels))})")
+        params += list(flt.channels)
+    if flt.ids is not None:  # one JSON parameter: any number of ids
+        clauses.append("i.id IN (SELECT value FROM json_each(?))")
+        params.append(_json([int(i) for i in flt.ids]))
+    if flt.not_ids:
+        clauses.append("i.id NOT IN (SELECT value FROM json_each(?))")
+        params.append(_json([int(i) for i in flt.not_ids]))
     return " AND ".join(clauses), params
 
 
@@ -127,7 +137,7 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore(SQLiteLoop, SQLiteJobs):  # loop and job tables: loop.py, jobs.py
+class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, photos.py
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
     Every write method commits before it returns (synchronous=FULL). To load many incidents,

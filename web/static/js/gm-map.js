@@ -265,6 +265,8 @@ export async function gridPopup(code, lngLat) {
     .setDOMContent(box)
     .addTo(GM.map);
   try {
+    // The grid and its staff (网格力量) in parallel; staff missing must not lose the grid.
+    const staffAnswer = api('/api/staff?grid=' + encodeURIComponent(code)).catch(() => null);
     const grid = await api('/api/grids/' + encodeURIComponent(code));
     const kind = label('kinds', grid.kind);
     const names = GM.names || {};
@@ -288,6 +290,12 @@ export async function gridPopup(code, lngLat) {
     box.textContent = '';
     box.appendChild(el('div', { class: 'gm-popup-title', text: (grid.name || kind) + '' }));
     box.appendChild(infoTable(rows));
+    const staff = await staffAnswer;
+    if (staff) {
+      const members = staff.staff.map((m) => [m.role_name, m.name + (m.phone ? ' ' + m.phone : '')]);
+      box.appendChild(el('div', { class: 'gm-field-label', text: '网格力量' }));
+      box.appendChild(members.length ? infoTable(members) : el('div', { class: 'gm-muted gm-staff-none', text: '尚未登记网格员' }));
+    }
     box.appendChild(
       el('button', { class: 'gm-link', type: 'button', text: '只看本网格事件', onclick: () => GM.incidents && GM.incidents.filterGrid(code) })
     );
