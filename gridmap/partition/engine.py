@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -51,7 +52,7 @@ def partition(
     previous: gpd.GeoDataFrame | None = None,
     *,
     locks: tuple[str, ...] = (),
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
     names: dict[str, str] | None = None,
     executor=None,
 ) -> PartitionResult:
@@ -59,7 +60,9 @@ def partition(
 
     ``previous``: earlier grids to change as little as possible (``keep``); ``locks``: codes of
     earlier grids that must stay exactly (as does any with a true ``locked`` column). ``names``
-    maps layer -> file name for error messages. Raises InputError on bad input.
+    maps layer -> file name for error messages. ``progress``: True for a progress bar, or a
+    function called with (communities done, communities) after each one (a background job's
+    progress). Raises InputError on bad input.
     """
     started = time.perf_counter()
     config = (config or PartitionConfig()).validate()
@@ -156,26 +159,34 @@ def _tasks(
     return tasks, indices
 
 
-def _run(tasks, config: PartitionConfig, progress: bool, executor=None):
+def _run(tasks, config: PartitionConfig, progress, executor=None):
     workers = config.workers or min(2, os.cpu_count() or 1)
-    bar = tqdm(total=len(tasks), desc="partition", unit="community", disable=not progress)
+    bar = tqdm(total=len(tasks), desc="partition", unit="community", disable=progress is not True)
     results = []
     if executor is not None:
         for result in executor.map(_run_one, [(t, config) for t in tasks]):
             results.append(result)
-            bar.update()
+            _tick(bar, progress, len(results), len(tasks))
     elif workers > 1 and len(tasks) >= 8:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
                 results.append(result)
-                bar.update()
+                _tick(bar, progress, len(results), len(tasks))
     else:
         for task in tasks:
             results.append(_run_one((task, config)))
-            bar.update()
+            _tick(bar, progress, len(results), len(tasks))
     bar.close()
     return results
+
+
+def _tick(bar, progress, done: int, total: int) -> None:
+    """One more community done: the bar, and the caller's progress function if it gave one
+    (a disabled bar does not count)."""
+    bar.update()
+    if callable(progress):
+        progress(done, total)
 
 
 def _run_one(args):
