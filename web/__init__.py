@@ -103,6 +103,7 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     from web import api, auth, ogc, open311, openapi, tiles
+    from web.batch import bp as batch_bp
     from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
@@ -112,6 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tiles.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(map_bp)
+    app.register_blueprint(batch_bp)  # clerk: the batch geocoding page (/batch)
     api.loop.start_sweeper(app)  # escalates overdue incidents (web/api/loop.py)
 
     @app.teardown_appcontext
