@@ -224,4 +224,5 @@ def test_openapi_lists_the_batch_endpoints(client):
     assert schema["properties"]["file"] == {"type": "string", "format": "binary"}
     assert "file" in schema["required"] and "202" in post["responses"]
     assert "/api/batch-geocode/{job_id}" in doc["paths"]
-    assert "/api/batch-geocode/{job_id}/{name}" in doc["paths"]
+    assert "/api/batch-geocode/{job_id}/results.csv" in doc["paths"]
+    assert "/api/batch-geocode/{job_id}/review.csv" in doc["paths"]

@@ -141,7 +141,8 @@ def batch_geocode_status(job_id: int):
     return jsonify(_job_json(_own_job(job_id)))
 
 
-@bp.get("/batch-geocode/<int:job_id>/<any('results.csv','review.csv'):name>")
+@bp.get("/batch-geocode/<int:job_id>/results.csv", defaults={"name": "results.csv"})
+@bp.get("/batch-geocode/<int:job_id>/review.csv", defaults={"name": "review.csv"})
 def batch_geocode_file(job_id: int, name: str):
     """The results (columns of ``gridmap geocode``) or the review list of a finished batch."""
     job = _own_job(job_id)
