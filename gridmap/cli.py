@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "department": ("gridmap.loop_cli:department", "Departments: add, list, issue tokens."),
     "staff": ("gridmap.loop_cli:staff", "Grid staff: import a roster, issue field tokens."),
     "escalate": ("gridmap.loop_cli:escalate", "Escalate incidents past their time limits."),
+    "demo-roster": (
+        "gridmap.sample.roster:demo_roster",
+        "Write made-up staff and departments for a published city (demo data).",
+    ),
 }
 
 

@@ -36,6 +36,25 @@ def department_add(code, name, level, db):
     click.echo(f"added department {code} {name} ({level})")
 
 
+@department.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@DB_OPTION
+def department_import(file, db):
+    """Add the departments of FILE.csv (code, name, level; UTF-8 or GBK) the store lacks.
+
+    Every problem is listed with its row and field; nothing is stored unless the whole file is
+    valid. A code already in the store is left as it is, so a file can be imported again.
+    """
+    from gridmap.services.departments import import_departments
+
+    try:
+        data = Path(file).read_bytes()
+    except OSError as error:
+        raise InputError.one(file, f"cannot read: {error.strerror or error}") from None
+    added = import_departments(_open(db), data, file)
+    click.echo(f"added {added} departments from {file}")
+
+
 @department.command("list")
 @DB_OPTION
 def department_list(db):

@@ -104,6 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from web import api, auth, ogc, open311, openapi, tiles
     from web.field import bp as field_bp
+    from web.batch import bp as batch_bp
     from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
@@ -114,6 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     app.register_blueprint(map_bp)
     app.register_blueprint(field_bp)  # /field: the field staff's phone page
+    app.register_blueprint(batch_bp)  # clerk: the batch geocoding page (/batch)
     api.loop.start_sweeper(app)  # escalates overdue incidents (web/api/loop.py)
 
     @app.teardown_appcontext

@@ -8,42 +8,12 @@ when it is exactly a standard address of the library.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
-import geopandas as gpd
-import pandas as pd
-import shapely
 from flask import current_app
 
-from gridmap.model import STORAGE_CRS, Match
+from gridmap.model import Match
+from gridmap.services.library import frames
 from gridmap.services.reporting import Places
-
-
-def frames(store, version_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """(addresses, grids, boundaries) of a stored version, with the CONTRACT columns."""
-    records = []
-    for a in store.addresses(version_id):
-        record = asdict(a)
-        record.update(record.pop("components"))
-        records.append(record)
-    addresses = pd.DataFrame.from_records(records)
-    if addresses.empty:
-        addresses = pd.DataFrame(columns=["address_id", "address", "lon", "lat"])
-    addresses = gpd.GeoDataFrame(
-        addresses,
-        geometry=shapely.points(addresses["lon"].astype(float), addresses["lat"].astype(float)),
-        crs=STORAGE_CRS,
-    )
-    grids = _layer_frame(store, version_id, ("grid", "exclusive"))
-    boundaries = _layer_frame(store, version_id, ("district", "street", "community"))
-    return addresses, grids, boundaries
-
-
-def _layer_frame(store, version_id: int, layers: tuple[str, ...]) -> gpd.GeoDataFrame:
-    rows = store.layer_geometries(version_id, layers)
-    props = [dict(f.props) for f in rows]
-    geoms = [f.geometry for f in rows]
-    return gpd.GeoDataFrame(pd.DataFrame.from_records(props), geometry=geoms, crs=STORAGE_CRS)
 
 
 def geocoder(version_id: int):

@@ -710,3 +710,32 @@ DOCS |= {
     "api.field_grids": Doc(role="field"),
     "field.page": Doc(content="text/html"),
 }
+
+
+# -- clerk: batch geocoding (web/api/batch.py) --------------------------------------------------
+
+
+class BatchGeocodeForm(Model):
+    """``POST /api/batch-geocode`` (multipart): the CSV file ``file`` (columns id,address or
+    编号,地址; UTF-8 or GBK; at most ``BATCH_GEOCODE_MAX_BYTES``, default 20 MB)."""
+
+
+class BatchListQuery(Model):
+    limit: Annotated[int, BeforeValidator(_int_in), Field(ge=1, le=100)] = 20
+
+
+DOCS.update(
+    {
+        "api.create_batch_geocode": Doc(
+            body=BatchGeocodeForm,
+            body_types=("multipart/form-data",),
+            ok="202",
+            role="viewer",
+            files=("file",),
+        ),
+        "api.list_batch_geocode": Doc(query=BatchListQuery, role="viewer"),
+        "api.batch_geocode_status": Doc(role="viewer"),
+        "api.batch_geocode_file": Doc(content="text/csv", role="viewer"),
+        "api.cancel_batch_geocode": Doc(role="viewer"),
+    }
+)

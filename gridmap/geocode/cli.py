@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import Counter
+from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 
@@ -226,6 +227,66 @@ def read_queries(path: Path) -> tuple[list[tuple[int, str, str, str]], list[Prob
     return queries, problems
 
 
+@dataclass(frozen=True)
+class GeocodeRows:
+    """What ``gridmap geocode`` writes: one result row per query (:data:`RESULT_COLUMNS`), the
+    review rows (:data:`REVIEW_COLUMNS`), and the counts by match level and by status."""
+
+    results: list[tuple[str, ...]]
+    reviews: list[tuple[str, ...]]
+    levels: Counter[str]
+    statuses: Counter[str]
+
+
+def result_rows(queries: list[tuple[int, str, str, str]], answers: list) -> GeocodeRows:
+    """The output rows of queries as :func:`read_queries` returns them and their answers
+    (:meth:`gridmap.geocode.Geocoder.resolve_many`): the one way a geocode result row is written
+    (the CLI and the browser's batch geocoding).
+
+    A query with a problem and no address is a ``bad_row``; an answer below the review threshold
+    is ``review`` (level none in the results, the guess and its reason in the review rows); a
+    query with a problem goes to the review rows too, its problem first in the reason.
+    """
+    results, reviews = [], []
+    levels: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for (_line, query_id, address, problem), answer in zip(queries, answers, strict=True):
+        m = answer.match
+        bad = bool(problem) and not address.strip()
+        status = "bad_row" if bad else "ok" if answer.accepted else "review"
+        statuses[status] += 1
+        levels[m.level] += 1
+        results.append(
+            (
+                query_id,
+                address,
+                m.address_id or "",
+                m.level,
+                f"{m.confidence:.4f}",
+                "" if m.lon is None else f"{m.lon:.7f}",
+                "" if m.lat is None else f"{m.lat:.7f}",
+                m.grid_code or "",
+                status,
+            )
+        )
+        if not answer.accepted or problem:
+            g = answer.guess
+            reason = "; ".join(r for r in (problem, answer.reason) if r)
+            reviews.append(
+                (
+                    query_id,
+                    address,
+                    reason,
+                    g.level,
+                    f"{answer.guess.confidence:.4f}",
+                    g.address_id or "",
+                    g.address or "",
+                    g.grid_code or "",
+                )
+            )
+    return GeocodeRows(results, reviews, levels, statuses)
+
+
 @click.command()
 @click.option("--library", "library_path", required=True, help="Standard address library.")
 @click.option("--grids", "grids_path", required=True, help="Grids file (grid_code, polygons).")
@@ -338,46 +399,11 @@ def geocode(
     loaded = time.perf_counter()
     answers = geocoder.resolve_many([q[2] for q in queries], progress=True)
     matched = time.perf_counter()
-    results, reviews = [], []
-    levels: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    for (_line, query_id, address, problem), answer in zip(queries, answers, strict=True):
-        m = answer.match
-        bad = bool(problem) and not address.strip()
-        status = "bad_row" if bad else "ok" if answer.accepted else "review"
-        statuses[status] += 1
-        levels[m.level] += 1
-        results.append(
-            (
-                query_id,
-                address,
-                m.address_id or "",
-                m.level,
-                f"{m.confidence:.4f}",
-                "" if m.lon is None else f"{m.lon:.7f}",
-                "" if m.lat is None else f"{m.lat:.7f}",
-                m.grid_code or "",
-                status,
-            )
-        )
-        if not answer.accepted or problem:
-            g = answer.guess
-            reason = "; ".join(r for r in (problem, answer.reason) if r)
-            reviews.append(
-                (
-                    query_id,
-                    address,
-                    reason,
-                    g.level,
-                    f"{answer.guess.confidence:.4f}",
-                    g.address_id or "",
-                    g.address or "",
-                    g.grid_code or "",
-                )
-            )
+    rows = result_rows(queries, answers)
+    levels, statuses = rows.levels, rows.statuses
     review_path = review_path or _side_file(out_path, "review")
-    _write_csv(out_path, RESULT_COLUMNS, results)
-    _write_csv(review_path, REVIEW_COLUMNS, reviews)
+    _write_csv(out_path, RESULT_COLUMNS, rows.results)
+    _write_csv(review_path, REVIEW_COLUMNS, rows.reviews)
     elapsed = time.perf_counter() - started
     rate = len(queries) / max(matched - loaded, 1e-9)
     click.echo(f"geocode: {len(queries):,} queries against {len(geocoder.library):,} addresses")

@@ -142,3 +142,9 @@ def label(group: str, code: str | None) -> str:
     if code is None:
         return ""
     return ALL[group].get(code, code)
+
+
+# -- clerk: batch geocoding (gridmap/services/batch_geocode.py): the status column of a result
+# row and the upload's encodings, as the batch page shows them.
+GEOCODE_STATUSES: dict[str, str] = {"ok": "已匹配", "review": "需人工复核", "bad_row": "格式错误"}
+ALL.update({"geocode_statuses": GEOCODE_STATUSES})

@@ -9,8 +9,10 @@ and ``GET /api/meta`` sends it to the browser. Chinese names are in :mod:`gridma
     reported/accepted --reject--> rejected;  resolved --return--> returned --start--> handling
     dispatched --decline--> accepted (a department sends it back); closing needs a follow-up
 
-Every step has a time limit per incident type (Jiaxing: 6 h to review a report, 15 h to respond);
-an incident whose current step is past its limit is overdue.
+Every step has a time limit per incident type (Jiaxing: 6 h to review a report, 15 h to respond),
+in calendar hours or in working hours (:func:`add_hours`: office sessions on working days, the
+public holidays and 调休 make-up workdays included, :class:`WorkCalendar`); an incident whose
+current step is past its limit is overdue.
 
 >>> next_state("reported", "accept")
 'accepted'
@@ -24,9 +26,11 @@ gridmap.rules.workflow.IllegalTransition: cannot 'accept' an incident that is cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 STATES = (
@@ -166,35 +170,138 @@ DEFAULT_STEP_HOURS: dict[str, float | None] = {
 }
 
 
-# Working hours (工作时) of a government office, China Standard Time (UTC+8, no DST): Monday to
-# Friday, morning and afternoon sessions; public holidays are not modelled.
+# Working hours (工作时) of a government office, China Standard Time (UTC+8, no DST): morning and
+# afternoon sessions on working days (工作日, :class:`WorkCalendar`).
 CHINA = timezone(timedelta(hours=8))
 WORK_SESSIONS: tuple[tuple[time, time], ...] = (
     (time(9, 0), time(12, 0)),
     (time(13, 0), time(18, 0)),
 )
 WORK_DAYS = frozenset(range(5))  # Monday=0 .. Friday=4
+# A file naming more days (a year the package does not cover yet, a local holiday): CSV with the
+# columns date (YYYY-MM-DD), kind (holiday or workday) and an optional name.
+HOLIDAYS_ENV = "GRIDMAP_HOLIDAYS"
+DAY_KINDS = {"holiday": "法定节假日", "workday": "调休上班"}
 
 
-def add_hours(since: datetime, hours: float, basis: str = "calendar") -> datetime:
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days: Monday to Friday, except public holidays (法定节假日), plus the
+    make-up workdays (调休上班) that fall on a weekend. ``years``: the years whose holidays are
+    known; a day of another year counts as Monday to Friday only.
+
+    >>> cal = WorkCalendar(frozenset({date(2026, 10, 1)}), frozenset({date(2026, 10, 10)}),
+    ...                    frozenset({2026}))
+    >>> cal.is_workday(date(2026, 10, 1)), cal.is_workday(date(2026, 10, 10))  # Thu, Sat
+    (False, True)
+    >>> cal.covers(date(2027, 1, 1))
+    False
+    """
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    years: frozenset[int] = frozenset()
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day not in self.holidays and day.weekday() in WORK_DAYS
+
+    def covers(self, day: date) -> bool:
+        """True when the holidays of ``day``'s year are known."""
+        return day.year in self.years
+
+    def merged(self, other: WorkCalendar) -> WorkCalendar:
+        """This calendar with ``other``'s days on top (a day ``other`` names wins)."""
+        named = other.holidays | other.workdays
+        return WorkCalendar(
+            (self.holidays - named) | other.holidays,
+            (self.workdays - named) | other.workdays,
+            self.years | other.years,
+        )
+
+
+def parse_calendar(rows: Iterable[Mapping[str, str]], name: str) -> WorkCalendar:
+    """A calendar from rows {date, kind (holiday|workday), name}; ValueError names the row.
+
+    A year named in the rows counts as known (:meth:`WorkCalendar.covers`).
+
+    >>> cal = parse_calendar([{"date": "2027-01-01", "kind": "holiday"}], "h.csv")
+    >>> cal.is_workday(date(2027, 1, 1)), cal.covers(date(2027, 6, 1))
+    (False, True)
+    >>> parse_calendar([{"date": "2027-02-30", "kind": "holiday"}], "h.csv")
+    Traceback (most recent call last):
+    ...
+    ValueError: h.csv: row 2: field date: '2027-02-30' is not a date YYYY-MM-DD
+    """
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    for number, row in enumerate(rows, start=2):
+        text = (row.get("date") or "").strip()
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{name}: row {number}: field date: {text!r} is not a date YYYY-MM-DD"
+            ) from None
+        kind = (row.get("kind") or "").strip()
+        if kind not in DAY_KINDS:
+            raise ValueError(
+                f"{name}: row {number}: field kind: must be holiday or workday, not {kind!r}"
+            )
+        (holidays if kind == "holiday" else workdays).add(day)
+    years = frozenset(d.year for d in holidays | workdays)
+    return WorkCalendar(frozenset(holidays), frozenset(workdays), years)
+
+
+@functools.cache
+def china_calendar() -> WorkCalendar:
+    """China's public holidays and make-up workdays as the State Council publishes them (the
+    ``chinesecalendar`` package, 2004 to its last release's year), with the days of the file
+    named by ``$GRIDMAP_HOLIDAYS`` on top."""
+    from chinese_calendar import constants
+
+    known = set(constants.holidays) | set(constants.workdays)
+    calendar = WorkCalendar(
+        frozenset(constants.holidays),
+        frozenset(constants.workdays),
+        frozenset(range(min(d.year for d in known), max(d.year for d in known) + 1)),
+    )
+    path = os.environ.get(HOLIDAYS_ENV)
+    if path:
+        import csv
+
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            calendar = calendar.merged(parse_calendar(csv.DictReader(handle), path))
+    return calendar
+
+
+def add_hours(
+    since: datetime, hours: float, basis: str = "calendar", calendar: WorkCalendar | None = None
+) -> datetime:
     """``since`` plus ``hours`` of calendar time, or of working time (``basis="working"``:
-    only the hours of :data:`WORK_SESSIONS` on :data:`WORK_DAYS` count).
+    only the hours of :data:`WORK_SESSIONS` on the working days of ``calendar`` count; default
+    :func:`china_calendar`).
 
     >>> friday_5pm = datetime(2026, 3, 6, 9, tzinfo=UTC)  # 17:00 in Beijing
     >>> iso(add_hours(friday_5pm, 2, "working"))  # 1 h on Friday, 1 h on Monday morning
     '2026-03-09T02:00:00Z'
     >>> iso(add_hours(friday_5pm, 2))
     '2026-03-06T11:00:00Z'
+    >>> before_national_day = datetime(2026, 9, 30, 9, tzinfo=UTC)  # Wednesday 17:00
+    >>> iso(add_hours(before_national_day, 2, "working"))  # 1 h, then 1 h on 8 October
+    '2026-10-08T02:00:00Z'
     """
     if basis == "calendar":
         return since + timedelta(hours=hours)
     if basis != "working":
         raise ValueError(f"unknown hours basis {basis!r}; working or calendar")
+    calendar = calendar or china_calendar()
     left = timedelta(hours=hours)
     local = since.astimezone(CHINA)
     day = local.date()
     while True:
-        if day.weekday() in WORK_DAYS:
+        if calendar.is_workday(day):
             for start, end in WORK_SESSIONS:
                 open_at = datetime.combine(day, start, CHINA)
                 close_at = datetime.combine(day, end, CHINA)
@@ -223,6 +330,7 @@ class TimeLimits:
 
     overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     taxonomy: Any = None  # gridmap.rules.taxonomy.Taxonomy | None
+    calendar: WorkCalendar | None = None  # working days of working-hour limits (None: China's)
 
     def __post_init__(self) -> None:
         if not isinstance(self.overrides, Mapping):
@@ -248,7 +356,7 @@ class TimeLimits:
 
     def with_taxonomy(self, taxonomy: Any) -> TimeLimits:
         """These overrides over another taxonomy."""
-        return TimeLimits(self.overrides, taxonomy)
+        return TimeLimits(self.overrides, taxonomy, self.calendar)
 
     def hours(self, incident_type: str, state: str) -> float | None:
         for key in (incident_type, "*"):
@@ -276,7 +384,7 @@ class TimeLimits:
         hours = self.hours(incident_type, state)
         if hours is None:
             return None
-        return add_hours(since, hours, self.basis(incident_type))
+        return add_hours(since, hours, self.basis(incident_type), self.calendar)
 
     def total_hours(self, incident_type: str) -> float:
         """Hours from report to closure when every step takes its full limit (no rework)."""
@@ -335,7 +443,9 @@ def opening_deadlines(
     ('2026-01-01T06:00:00Z', '2026-01-03T17:00:00Z')
     """
     due = limits.due(incident_type, "reported", moment)
-    expected = add_hours(moment, limits.total_hours(incident_type), limits.basis(incident_type))
+    expected = add_hours(
+        moment, limits.total_hours(incident_type), limits.basis(incident_type), limits.calendar
+    )
     return iso(due), iso(expected)
 
 

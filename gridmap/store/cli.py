@@ -144,7 +144,10 @@ def incidents():
 @click.option("--count", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--seed", default=7, show_default=True, type=int)
 def incidents_simulate(db, count, seed):
-    """Load plausible incidents at library addresses (demo data), some overdue or in rework."""
+    """Load plausible incidents at library addresses (demo data): reports from every channel
+    over the last 20 days, walked through the loop by the dispatcher, the departments loaded
+    (`gridmap department import`) and the grid staff loaded (`gridmap staff import`), some
+    late and escalated, some sent back as rework after a follow-up, plus patrol check-ins."""
     from gridmap.services.simulate import simulate
 
     store = _open(db)
@@ -156,3 +159,8 @@ def incidents_simulate(db, count, seed):
     click.echo(f"loaded {count:,} simulated incidents into {db}; the store now holds:")
     for key in ("total", "open", "closed", "overdue", "rework"):
         click.echo(f"  {key:<8} {figures.get(key, 0):,}")
+    click.echo(
+        f"  and {figures.get('duplicates', 0):,} duplicate reports, "
+        f"{figures.get('escalations', 0):,} escalations, {figures.get('patrols', 0):,} patrol "
+        "check-ins"
+    )
