@@ -103,8 +103,8 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     from web import api, auth, ogc, open311, openapi, tiles
-    from web.field import bp as field_bp
     from web.batch import bp as batch_bp
+    from web.field import bp as field_bp
     from web.map import bp as map_bp
 
     app.register_blueprint(auth.bp)
