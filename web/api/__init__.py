@@ -182,5 +182,6 @@ def json_response(text: str, status: int = 200) -> Response:
 
 
 # Register the views on bp (they import the helpers above).
+import web.api.plans  # noqa: E402,F401  (planner workspace, issue 9)
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
 from web.api import incidents, kpi, layers, loop, meta, versions  # noqa: E402,F401
