@@ -683,12 +683,13 @@ MAX_PLAN_LOCKS = 5_000
 
 
 def _plan_int(low: int, high: int):
-    return Annotated[int, BeforeValidator(_int_in), Field(ge=low, le=high)]
+    # The bounds before the validator: /openapi.json then says minimum/maximum.
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_int_in)]
 
 
 def _plan_number(low: float, high: float, *, strict_low: bool = False):
     bound = Field(gt=low, le=high) if strict_low else Field(ge=low, le=high)
-    return Annotated[float, BeforeValidator(_number_in), AfterValidator(_finite), bound]
+    return Annotated[float, bound, BeforeValidator(_number_in), AfterValidator(_finite)]
 
 
 def _micro_band(value: Any) -> Any:

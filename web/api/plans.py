@@ -115,6 +115,40 @@ def _allow_plan_uploads():
         request.max_content_length = current_app.config["PUBLISH_MAX_CONTENT_LENGTH"]
 
 
+@bp.get("/plans/options")
+@requires("planner")
+def plan_options():
+    """What the workspace's form offers: the defaults and bounds of every option (from the
+    request model), the site categories, the input sources and the export formats."""
+    from gridmap.model import SITE_CATEGORIES
+    from gridmap.services import export
+
+    schema = PlanIn.model_json_schema()
+    bounds = {}
+    for name, prop in schema["properties"].items():
+        for option in [prop, *prop.get("anyOf", [])]:
+            keys = ("minimum", "maximum", "exclusiveMinimum")
+            found = {k: option[k] for k in keys if k in option}
+            if found:
+                bounds[name] = found
+    return jsonify(
+        {
+            "defaults": PlanIn().model_dump(mode="json"),
+            "bounds": bounds,
+            "sources": list(plan_service.SOURCES),
+            "site_categories": list(SITE_CATEGORIES),
+            "input_files": list(plan_service.INPUT_FILES),
+            "required_uploads": list(plan_service.REQUIRED_UPLOADS),
+            "input_suffixes": list(plan_service.INPUT_SUFFIXES),
+            "export": {
+                "formats": list(export.FORMATS),
+                "layers": list(export.LAYERS),
+                "encodings": list(export.ENCODINGS),
+            },
+        }
+    )
+
+
 @bp.get("/plans")
 @requires("planner")
 def plans():
