@@ -6,7 +6,9 @@ Config keys (all optional): ``DB`` (store path or URL, default data/gridmap.sqli
 ``MAX_CONTENT_LENGTH`` (bytes, default 1 MB), ``SECRET_KEY`` (default: kept in the store),
 ``INCIDENT_TIME_LIMITS`` ({type or "*": {state: hours}}), ``SSE_POLL_SECONDS``,
 ``SSE_KEEPALIVE_SECONDS``, ``SSE_MAX_SECONDS``, ``DB_BUSY_TIMEOUT`` (seconds a write waits for
-another writer's lock; then 503 with ``Retry-After``, nothing written).
+another writer's lock; then 503 with ``Retry-After``, nothing written), ``JOB_WORKERS`` (worker
+processes for background jobs: plans, batch geocoding; default 1), ``JOBS_RECOVER`` (fail the
+jobs a previous server left unfinished, default True).
 
 The app talks to storage only through :mod:`gridmap.store` (the protocol and ``open_store``).
 """
@@ -21,6 +23,7 @@ from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
 from gridmap.rules.workflow import TimeLimits
+from gridmap.services import jobs
 from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, StoreBusy, open_store
 from web import security
 from web.datum import Datum
@@ -43,6 +46,8 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     "JSON_SORT_KEYS": False,
+    "JOB_WORKERS": 1,
+    "JOBS_RECOVER": True,
 }
 GZIP_MIN_BYTES = 2048
 
@@ -76,6 +81,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["gridmap_datum"] = Datum(app.config["BASEMAP_DATUM"])
     app.extensions["gridmap_cache"] = {}
     app.extensions["gridmap_lock"] = threading.Lock()
+    if app.config["JOBS_RECOVER"]:
+        jobs.recover(store)  # their workers died with the previous server
+    app.extensions["gridmap_jobs"] = jobs.JobRunner(app.config["DB"], app.config["JOB_WORKERS"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = store.secret_key()
 

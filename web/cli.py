@@ -99,15 +99,18 @@ def serve(
     if not store.tokens():
         click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    waitress.serve(
-        AccessLog(app),
-        host=host,
-        port=port,
-        threads=threads,
-        ident="",  # no Server header: nothing announces the server or its version
-        channel_timeout=120,
-        clear_untrusted_proxy_headers=True,
-    )
+    try:
+        waitress.serve(
+            AccessLog(app),
+            host=host,
+            port=port,
+            threads=threads,
+            ident="",  # no Server header: nothing announces the server or its version
+            channel_timeout=120,
+            clear_untrusted_proxy_headers=True,
+        )
+    finally:
+        app.extensions["gridmap_jobs"].shutdown()  # stop the background jobs' workers
 
 
 def build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout):

@@ -112,6 +112,16 @@ CHANNELS: dict[str, str] = {
     "synthetic": "合成数据",
 }
 
+# Background jobs (gridmap.rules.jobs) and their kinds.
+JOB_STATES: dict[str, str] = {
+    "queued": "排队中",
+    "running": "运行中",
+    "done": "已完成",
+    "failed": "失败",
+    "cancelled": "已取消",
+}
+JOB_KINDS: dict[str, str] = {"plan": "网格划分方案", "geocode": "批量地址匹配"}
+
 ALL: dict[str, Mapping[str, str]] = {
     "states": STATES,
     "actions": ACTIONS,
@@ -122,6 +132,8 @@ ALL: dict[str, Mapping[str, str]] = {
     "kinds": KINDS,
     "layers": LAYERS,
     "channels": CHANNELS,
+    "job_states": JOB_STATES,
+    "job_kinds": JOB_KINDS,
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from gridmap.rules.kpi import KpiCounts
 from gridmap.rules.workflow import TimeLimits, Transition
+from gridmap.store.jobs import Job, JobStore
 
 DEFAULT_BUSY_TIMEOUT = 15.0  # seconds a write waits for another writer's lock, then StoreBusy
 
@@ -264,6 +265,8 @@ __all__ = [
     "Incident",
     "IncidentFilter",
     "IncidentPosition",
+    "Job",
+    "JobStore",
     "KpiCounts",
     "LayerFeature",
     "Location",
@@ -281,8 +284,10 @@ __all__ = [
 
 
 @runtime_checkable
-class Store(Protocol):
-    """The storage boundary. Every write commits before it returns (or raises StoreBusy)."""
+class Store(JobStore, Protocol):
+    """The storage boundary. Every write commits before it returns (or raises StoreBusy).
+
+    Background jobs' methods come from :class:`gridmap.store.jobs.JobStore`."""
 
     time_limits: TimeLimits
     url: str  # what open_store was given (a path or URL), for messages

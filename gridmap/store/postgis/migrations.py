@@ -11,7 +11,7 @@ in the "C" collation (byte order: the same order as the edge rule's "smallest gr
 prefix ``LIKE`` uses the btree indexes).
 
 >>> [number for number, _ in MIGRATIONS]
-[1, 2, 3]
+[1, 2, 3, 4]
 """
 
 from __future__ import annotations
@@ -176,6 +176,29 @@ MIGRATIONS: list[tuple[int, str]] = [
             key text COLLATE "C" PRIMARY KEY, -- e.g. tiles/v3/1/wgs84/grid/12/3421/1663
             value bytea NOT NULL
         );
+        """,
+    ),
+    (
+        4,
+        # Background jobs (a planner's partition run, a clerk's batch geocoding); their input
+        # and output files are blobs under jobs/<id>/.
+        """
+        CREATE TABLE jobs (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind text NOT NULL,
+            owner text NOT NULL DEFAULT '',
+            status text NOT NULL DEFAULT 'queued',
+            progress double precision NOT NULL DEFAULT 0,
+            message text NOT NULL DEFAULT '',
+            params jsonb NOT NULL DEFAULT '{}',
+            summary jsonb NOT NULL DEFAULT '{}',
+            error text NOT NULL DEFAULT '',
+            created_at timestamptz NOT NULL,
+            started_at timestamptz,
+            finished_at timestamptz
+        );
+        CREATE INDEX jobs_kind ON jobs (kind, id);
+        CREATE INDEX jobs_status ON jobs (status);
         """,
     ),
 ]

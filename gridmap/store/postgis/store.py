@@ -59,6 +59,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.postgis.jobs import PostGISJobs
 from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
 
@@ -179,7 +180,7 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     return " AND ".join(clauses)
 
 
-class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loop.py
+class PostGISStore(PostGISLoop, PostGISJobs):  # loop and job tables: loop.py, jobs.py
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 

@@ -4,7 +4,7 @@ Each migration is applied once, in order, inside one transaction; ``schema_versi
 ones ran. Add a new entry at the end to change the schema: never edit one that has shipped.
 
 >>> [number for number, _ in MIGRATIONS]
-[1, 2, 3]
+[1, 2, 3, 4]
 """
 
 from __future__ import annotations
@@ -163,6 +163,29 @@ MIGRATIONS: list[tuple[int, str]] = [
             key TEXT PRIMARY KEY,           -- e.g. tiles/v3/1/wgs84/grid/12/3421/1663
             value BLOB NOT NULL
         ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        4,
+        # Background jobs (a planner's partition run, a clerk's batch geocoding); their input
+        # and output files are blobs under jobs/<id>/.
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'queued',
+            progress REAL NOT NULL DEFAULT 0,
+            message TEXT NOT NULL DEFAULT '',
+            params TEXT NOT NULL DEFAULT '{}',
+            summary TEXT NOT NULL DEFAULT '{}',
+            error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT
+        );
+        CREATE INDEX jobs_kind ON jobs(kind, id);
+        CREATE INDEX jobs_status ON jobs(status);
         """,
     ),
 ]

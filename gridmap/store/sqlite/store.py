@@ -5,7 +5,7 @@ records (workflow moves, deadlines) come from :mod:`gridmap.rules`.
 
 >>> store = SQLiteStore(":memory:")
 >>> store.schema_version()
-3
+4
 >>> store.current_version() is None
 True
 """
@@ -47,6 +47,7 @@ from gridmap.store.base import (
 )
 from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
+from gridmap.store.sqlite.jobs import SQLiteJobs
 from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
 
@@ -126,7 +127,7 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.py
+class SQLiteStore(SQLiteLoop, SQLiteJobs):  # loop and job tables: loop.py, jobs.py
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
     Every write method commits before it returns (synchronous=FULL). To load many incidents,
