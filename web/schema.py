@@ -39,7 +39,9 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -734,7 +736,7 @@ class PlanIn(Model):
 
     source: _enum(("current", "upload")) = "current"
     min_households: _plan_int(0, MAX_PLAN_HOUSEHOLDS) = 300
-    max_households: _plan_int(1, MAX_PLAN_HOUSEHOLDS) = 500
+    max_households: _plan_int(1, MAX_PLAN_HOUSEHOLDS) = Field(default=500, validate_default=True)
     max_population: _plan_int(1, MAX_PLAN_POPULATION) | None = 2500
     max_area_km2: _plan_number(0, 10_000, strict_low=True) | None = None
     micro_households: Annotated[
@@ -765,14 +767,13 @@ class PlanIn(Model):
     exclusive_min_headcount: _plan_int(0, MAX_PLAN_POPULATION) = 300
     exclusive_ratio_limit: _plan_number(0, 100) = 0.25
 
-    @model_validator(mode="after")
-    def _band(self):
-        if self.min_households > self.max_households:
-            raise ValueError(
-                f"min_households {self.min_households} is above max_households "
-                f"{self.max_households}"
-            )
-        return self
+    @field_validator("max_households")
+    @classmethod
+    def _band(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_households")
+        if low is not None and low > value:
+            raise ValueError(f"{value} is below min_households {low}")
+        return value
 
 
 _BINARY = WithJsonSchema({"type": "string", "format": "binary"})

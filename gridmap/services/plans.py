@@ -24,8 +24,8 @@ job never touches the current one.
 from __future__ import annotations
 
 import io as _bytes_io
+import json
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from gridmap.rules.labels import label
 
 KIND = "plan"
 OUTPUT = "plan.gpkg"  # the job file holding the result
+PUBLISHED = "published.json"  # the job file naming the version a plan became
 SOURCES = ("current", "upload")
 # Uploaded inputs: job file name stem -> reader kind; boundaries and addresses are required.
 INPUT_FILES = ("boundaries", "addresses", "barriers", "sites")
@@ -390,14 +391,9 @@ def run_plan(store, job, progress: Progress) -> dict:
     progress(0.01, "正在读取输入")
     inputs = load_inputs(store, job.id, params)
     progress(0.05, "正在核对输入")
-    last = [0.0]
 
     def community_done(done: int, total: int, code: str) -> None:
-        # At most a few writes a second to the store (a big city has thousands of communities).
-        now = time.monotonic()
-        if done < total and now - last[0] < 0.5:
-            return
-        last[0] = now
+        # The job's progress() writes at most twice a second and raises once it is cancelled.
         progress(0.05 + 0.8 * done / total, f"正在划分社区 {done}/{total}（{code}）")
 
     result = partition(
@@ -426,7 +422,6 @@ def run_plan(store, job, progress: Progress) -> dict:
         "partition": result.summary,
         "communities": community_report(result.grids, inputs.boundaries, config),
         "diff": diff,
-        "published_version": None,
     }
     progress(1.0, "完成")
     return summary
@@ -559,16 +554,16 @@ def publish_plan(store, job, *, note: str = "", published_by: str = "") -> dict:
     returns the publish summary. PlanConflict when the plan is not done, failed its checks, was
     published already, or the current version is no longer the one it started from."""
     from gridmap.services import versions
+    from gridmap.services.jobs import save_file
 
     if job.kind != KIND:
         raise PlanConflict(f"job {job.id} is not a plan")
     summary = dict(job.summary or {})
     if job.status != "done":
         raise PlanConflict(f"plan {job.id} is {job.status}: only a finished plan can be published")
-    if summary.get("published_version"):
-        raise PlanConflict(
-            f"plan {job.id} was published already as version {summary['published_version']}"
-        )
+    published = published_version(store, job.id)
+    if published is not None:
+        raise PlanConflict(f"plan {job.id} was published already as version {published}")
     if not summary.get("ok"):
         raise PlanConflict(
             f"plan {job.id} failed the partition checks (coverage, overlaps): "
@@ -595,8 +590,17 @@ def publish_plan(store, job, *, note: str = "", published_by: str = "") -> dict:
         note=note or f"规划方案 {job.id}",
         published_by=published_by,
     )
-    store.update_job(job.id, summary={**summary, "published_version": answer["version_id"]})
+    # A finished job is never rewritten: which version a plan became is a file of the job.
+    save_file(store, job.id, PUBLISHED, json.dumps({"version_id": answer["version_id"]}).encode())
     return answer
+
+
+def published_version(store, job_id: int) -> int | None:
+    """The version a plan was published as, or None."""
+    from gridmap.services.jobs import read_file
+
+    data = read_file(store, job_id, PUBLISHED)
+    return None if data is None else int(json.loads(data)["version_id"])
 
 
 def preview_features(store, job) -> list[dict]:

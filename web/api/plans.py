@@ -50,6 +50,8 @@ def plan_json(job, *, full: bool = True) -> dict:
         summary = {k: summary[k] for k in ("diff", "ok", "published_version") if k in summary}
         if "diff" in summary:
             summary["diff"] = {"counts": summary["diff"].get("counts", {})}
+    if job.status == "done":
+        summary["published_version"] = plan_service.published_version(store(), job.id)
     answer["summary"] = summary
     return answer
 
