@@ -420,11 +420,35 @@ def run_plan(store, job, progress: Progress) -> dict:
         "ok": result.ok,
         "output": OUTPUT,
         "partition": result.summary,
+        "warnings": warnings_zh(result.summary, config),
         "communities": community_report(result.grids, inputs.boundaries, config),
         "diff": diff,
     }
     progress(1.0, "完成")
     return summary
+
+
+def warnings_zh(summary: dict, config: PartitionConfig) -> list[str]:
+    """The partitioner's warnings as the workspace shows them, in Chinese.
+
+    >>> warnings_zh({"exclusive": 9, "exclusive_ratio": 0.375, "mislabelled_addresses": 2},
+    ...             PartitionConfig())  # doctest: +NORMALIZE_WHITESPACE
+    ['专属网格与综合网格之比为 0.38，超过提示线 0.25：宜收紧专属网格认定条件',
+     '2 个地址位于其 community_code 所标社区之外，已按实际位置划入']
+    """
+    out = []
+    ratio = summary.get("exclusive_ratio")
+    if summary.get("exclusive") and ratio is not None and ratio > config.exclusive_ratio_limit:
+        out.append(
+            f"专属网格与综合网格之比为 {ratio:.2f}，超过提示线 "
+            f"{config.exclusive_ratio_limit:.2f}：宜收紧专属网格认定条件"
+        )
+    if summary.get("mislabelled_addresses"):
+        out.append(
+            f"{summary['mislabelled_addresses']} 个地址位于其 community_code 所标社区之外，"
+            "已按实际位置划入"
+        )
+    return out
 
 
 def community_report(

@@ -49,7 +49,14 @@ async function start() {
   const saved = localStorage.getItem(STORAGE_KEY);
   if (saved) {
     toggle(true);
+    ws.restoring = true;
     await follow(Number(saved));
+  }
+  // After a publish or a roll back the page reloads: show the history it changed.
+  if (sessionStorage.getItem(STORAGE_KEY + '.show') === 'history') {
+    sessionStorage.removeItem(STORAGE_KEY + '.show');
+    toggle(true);
+    byId('gm-ws-history').scrollIntoView({ block: 'start' });
   }
   GM.workspace.started = true;
 }
@@ -246,6 +253,10 @@ async function follow(id) {
     throw error;
   }
   ws.plan = plan;
+  if (ws.restoring) {
+    ws.restoring = false;
+    fillForm(plan.params || {});
+  }
   showProgress(plan);
   if (!FINAL.includes(plan.status)) {
     ws.timer = setTimeout(() => follow(id).catch((error) => toast('方案状态获取失败：' + error.message)), POLL_MS);
@@ -269,11 +280,34 @@ function showProgress(plan) {
       running ? el('button', { type: 'button', class: 'gm-link', id: 'gm-ws-cancel', text: '取消', onclick: () => cancel(plan.id) }) : null,
     ]),
     el('div', { class: 'gm-ws-bar' }, [el('div', { class: 'gm-ws-bar-fill', id: 'gm-ws-bar-fill', style: `width:${pct}%` })]),
-    el('div', { class: 'gm-muted', id: 'gm-ws-message', text: `${pct}% · ${plan.message || ''}` })
+    el('div', { class: 'gm-muted', id: 'gm-ws-message', text: `${pct}% · ${plan.message || ''}` }),
+    el('div', { class: 'gm-muted', id: 'gm-ws-params', text: paramsText(plan.params || {}) })
   );
   if (plan.status === 'failed') box.appendChild(el('div', { class: 'gm-bad', id: 'gm-ws-error', text: plan.error || '失败' }));
   if (plan.status === 'cancelled') box.appendChild(el('div', { class: 'gm-warn', text: '已取消，当前版本未受影响。' }));
   if (plan.status !== 'done') byId('gm-ws-result').hidden = true;
+}
+
+function paramsText(p) {
+  const parts = [`${label('plan_sources', p.source)}`, `户数 ${p.min_households}–${p.max_households}`];
+  if (p.max_population) parts.push(`人口 ≤ ${fmtInt(p.max_population)}`);
+  if (p.max_area_km2) parts.push(`面积 ≤ ${p.max_area_km2} km²`);
+  parts.push(p.micro_households ? `微网格 ${p.micro_households.join('–')} 户` : '不划微网格');
+  if ((p.locks || []).length) parts.push(`锁定 ${p.locks.length} 个网格`);
+  return `参数：${parts.join('，')}`;
+}
+
+/** The form as a restored plan was started (after a reload). */
+function fillForm(p) {
+  const set = (name, value) => {
+    const input = byId('gm-ws-' + name);
+    if (input && value !== undefined) input.value = value === null ? '' : value;
+  };
+  for (const name of ['min_households', 'max_households', 'max_population', 'max_area_km2', 'exclusive_min_area_m2', 'exclusive_min_headcount', 'exclusive_ratio_limit']) set(name, p[name]);
+  set('micro_households', p.micro_households ? p.micro_households.join('-') : 'off');
+  for (const box of document.querySelectorAll('#gm-ws-categories input')) box.checked = (p.exclusive_categories || []).includes(box.value);
+  ws.locks = new Set(p.locks || []);
+  showLocks();
 }
 
 async function cancel(id) {
@@ -301,6 +335,7 @@ async function showResult(plan) {
   const box = byId('gm-ws-result');
   box.hidden = false;
   box.textContent = '';
+  const add = (...nodes) => box.append(...nodes.filter(Boolean)); // append() writes "null" for null
   const chips = el('div', { class: 'gm-ws-chips', id: 'gm-ws-counts' });
   for (const status of Object.keys(counts)) {
     chips.appendChild(
@@ -311,12 +346,12 @@ async function showResult(plan) {
     );
   }
   const micro = part.micro;
-  box.append(
+  add(
     el('div', { class: 'gm-ws-title', text: `与第 ${summary.base_version || '—'} 版对比` }),
     chips,
     el('div', { class: 'gm-muted', text: `综合网格 ${fmtInt(part.comprehensive)} 个，户数在区间内 ${fmtPct(part.share_in_band)}；专属网格 ${fmtInt(part.exclusive)} 个（比例 ${part.exclusive_ratio ?? '—'}）` + (micro ? `；微网格 ${fmtInt(micro.count)} 个` : '') }),
     summary.ok ? null : el('div', { class: 'gm-bad', text: '方案未通过全覆盖/无重叠校验，不能发布：' + (part.violations || []).slice(0, 3).join('；') }),
-    ...(part.warnings || []).map((w) => el('div', { class: 'gm-warn', text: w })),
+    ...(summary.warnings || []).map((w) => el('div', { class: 'gm-warn', text: w })),
     el('div', { class: 'gm-ws-actions' }, [
       el('button', { type: 'button', class: 'gm-button gm-small', id: 'gm-ws-preview', text: ws.overlay ? '隐藏对比图层' : '地图上对比', onclick: () => showOverlay(!ws.overlay) }),
       el('a', { class: 'gm-link', href: `/api/plans/${plan.id}/file`, download: `plan-${plan.id}.gpkg`, text: '下载方案 GeoPackage' }),
@@ -389,6 +424,7 @@ function publishBox(plan) {
           const answer = await api(`/api/plans/${plan.id}/publish`, { method: 'POST', body: { note: note.value } });
           toast(`已发布第 ${answer.version_id} 版，正在刷新地图…`);
           GM.workspace.published = answer.version_id;
+          sessionStorage.setItem(STORAGE_KEY + '.show', 'history');
           setTimeout(() => location.reload(), 800);
         } catch (error) {
           event.target.disabled = false;
@@ -404,7 +440,7 @@ function publishBox(plan) {
 function addLayers() {
   const map = GM.map;
   const grids = map.getLayer('grids-line'); // one source per layer, or one offline package
-  map.addLayer({ id: 'ws-locked', type: 'line', source: grids.source, 'source-layer': 'grids', filter: ['in', ['get', 'code'], ['literal', []]], paint: { 'line-color': '#ff8c00', 'line-width': 4 } });
+  map.addLayer({ id: 'ws-locked', type: 'line', source: grids.source, 'source-layer': 'grids', filter: ['in', ['get', 'code'], ['literal', []]], paint: { 'line-color': '#ffffff', 'line-width': 4 } });
   map.addSource('ws-plan', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   const color = ['match', ['get', 'status'], ...Object.entries(DIFF_COLORS).flat(), '#ffffff'];
   map.addLayer({ id: 'ws-plan-fill', type: 'fill', source: 'ws-plan', layout: { visibility: 'none' }, paint: { 'fill-color': color, 'fill-opacity': ['match', ['get', 'status'], 'kept', 0.05, 0.35] } });
@@ -486,6 +522,7 @@ async function activate(id) {
     await api(`/api/versions/${id}/activate`, { method: 'POST', body: {} });
     toast(`第 ${id} 版已设为当前版本，正在刷新地图…`);
     GM.workspace.activated = id;
+    sessionStorage.setItem(STORAGE_KEY + '.show', 'history');
     setTimeout(() => location.reload(), 800);
   } catch (error) {
     toast('回滚失败：' + error.message);
