@@ -196,6 +196,28 @@ def test_a_locked_grid_keeps_code_and_shape_when_its_neighbours_change(planned, 
     assert report[lock[:12]]["locked"] == 1
 
 
+def test_a_published_lock_stays_until_a_planner_releases_it(planned):
+    ctx = planned
+    store = ctx["store"]
+    lock = sorted(plans.version_grids(store, 1)["grid_code"])[0]
+    params = plans.prepare(store, plans.PlanParams(locks=(lock,))).as_json()
+    job = jobs.execute(store, store.create_job("plan", "p", params))  # inline, no worker
+    assert job.status == "done", job.error
+    plans.publish_plan(store, job, note="锁定一个网格")
+    # The new version remembers the lock: the form starts with it, a plan without "locks"
+    # keeps it, and "locks": [] releases it.
+    assert get(ctx, "/api/plans/options").json["current_locks"] == [lock]
+    kept = store.job(start(ctx, {"micro_households": "off"}))
+    assert kept.params["locks"] == [lock]
+    released = store.job(start(ctx, {"micro_households": "off", "locks": []}))
+    assert released.params["locks"] == []
+    form = {"micro_households": "off", "locks": ""}
+    answer = post(ctx, "/api/plans", data=form, content_type="multipart/form-data")
+    assert store.job(answer.json["id"]).params["locks"] == []
+    for plan_id in (kept.id, released.id, answer.json["id"]):
+        post(ctx, f"/api/plans/{plan_id}/cancel", {})
+
+
 def test_a_plan_from_uploaded_files(planned, plan_city):
     folder = plan_city["folder"]
     form = {"source": "upload", "micro_households": "30-150", "locks": ""}

@@ -757,9 +757,14 @@ class PlanIn(Model):
             }
         ),
     ] = (30, 150)
-    locks: Annotated[
-        list[GridCode], BeforeValidator(_comma_list), Field(max_length=MAX_PLAN_LOCKS)
-    ] = Field(default=[], description="grid codes of the current version to keep exactly")
+    locks: (
+        Annotated[list[GridCode], BeforeValidator(_comma_list), Field(max_length=MAX_PLAN_LOCKS)]
+        | None
+    ) = Field(
+        default=None,
+        description="grid codes of the current version to keep exactly (absent: the ones "
+        "the current version has locked; [] for none)",
+    )
     exclusive_categories: Annotated[
         list[_plan_categories()], BeforeValidator(_comma_list), Field(max_length=16)
     ] = Field(default_factory=_default_categories)

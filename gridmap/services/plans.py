@@ -70,7 +70,9 @@ class PlanParams:
     max_population: int | None = 2500
     max_area_km2: float | None = None
     micro_households: tuple[int, int] | None = (30, 150)
-    locks: tuple[str, ...] = ()
+    # Grids of the current version kept exactly. None: the ones it has locked (its ``locked``
+    # column, from earlier plans); a planner sees them pre-selected and may release them.
+    locks: tuple[str, ...] | None = None
     exclusive_categories: tuple[str, ...] = DEFAULT_EXCLUSIVE_CATEGORIES
     exclusive_min_area_m2: float = 20_000.0
     exclusive_min_headcount: int = 300
@@ -84,7 +86,7 @@ class PlanParams:
         """From a job's JSON parameters (lists for tuples); unknown keys are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         for key in ("locks", "exclusive_categories"):
-            if key in known:
+            if known.get(key) is not None:
                 known[key] = tuple(str(v) for v in known[key])
         if known.get("micro_households") is not None:
             known["micro_households"] = tuple(int(v) for v in known["micro_households"])
@@ -92,7 +94,7 @@ class PlanParams:
 
     def as_json(self) -> dict:
         data = asdict(self)
-        data["locks"] = list(self.locks)
+        data["locks"] = None if self.locks is None else list(self.locks)
         data["exclusive_categories"] = list(self.exclusive_categories)
         if self.micro_households is not None:
             data["micro_households"] = list(self.micro_households)
@@ -130,20 +132,33 @@ def prepare(store, params: PlanParams) -> PlanParams:
         missing = [name for name in REQUIRED_UPLOADS if name not in params.files]
         if missing:
             raise InputError.one("files", f"missing file {missing[0]}", field=missing[0])
-    if params.locks:
+    locks = params.locks
+    if locks is None:
+        locks = tuple(current_locks(store)) if current is not None else ()
+    if locks:
         if current is None:
             raise InputError.one(
                 "options", "locks name grids of the current version", field="locks"
             )
         known = {f.code for f in store.layer_geometries(current.id, ("grid", "exclusive"))}
-        unknown = sorted(set(params.locks) - known)
+        unknown = sorted(set(locks) - known)
         if unknown:
             raise InputError.one(
                 "options",
                 f"{', '.join(unknown[:5])}: not a grid of the current version {current.id}",
                 field="locks",
             )
-    return PlanParams(**{**asdict(params), "base_version": current.id if current else None})
+    base = current.id if current else None
+    return PlanParams(**{**asdict(params), "locks": tuple(locks), "base_version": base})
+
+
+def current_locks(store) -> list[str]:
+    """Codes of the current version's grids that a published plan locked."""
+    current = store.current_version()
+    if current is None:
+        return []
+    feats = store.layer_geometries(current.id, ("grid", "exclusive"))
+    return sorted(f.code for f in feats if f.props.get("locked"))
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -286,7 +301,8 @@ def version_grids(store, version_id: int) -> gpd.GeoDataFrame:
                 "flags": p.get("flags") or "",
                 "site_id": p.get("site_id") or "",
                 "site_category": p.get("site_category") or "",
-                "locked": int(bool(p.get("locked"))),
+                # The plan's locks decide (prepare() starts them from this column).
+                "locked": 0,
             }
         )
     return gpd.GeoDataFrame(rows, geometry=[f.geometry for f in feats], columns=columns).set_crs(
@@ -403,7 +419,7 @@ def run_plan(store, job, progress: Progress) -> dict:
         _qualifying_sites(inputs.sites, config),
         config,
         inputs.previous,
-        locks=params.locks,
+        locks=params.locks or (),
         progress=community_done,
         names=inputs.names,
     )

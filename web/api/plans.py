@@ -63,7 +63,8 @@ def create_plan():
     files: dict[str, bytes] = {}
     names: dict[str, str] = {}
     if request.mimetype == "multipart/form-data":
-        form = {k: v for k, v in request.form.items() if v != ""}
+        # An empty field is an absent option, except locks: "" there means no locks at all.
+        form = {k: v for k, v in request.form.items() if v != "" or k == "locks"}
         options = parse(PlanIn, form)
         for name in plan_service.INPUT_FILES:
             upload = request.files.get(name)
@@ -89,7 +90,7 @@ def create_plan():
         max_population=options.max_population,
         max_area_km2=options.max_area_km2,
         micro_households=options.micro_households,
-        locks=tuple(dict.fromkeys(options.locks)),
+        locks=None if options.locks is None else tuple(dict.fromkeys(options.locks)),
         exclusive_categories=tuple(options.exclusive_categories),
         exclusive_min_area_m2=options.exclusive_min_area_m2,
         exclusive_min_headcount=options.exclusive_min_headcount,
@@ -138,6 +139,7 @@ def plan_options():
             "defaults": PlanIn().model_dump(mode="json"),
             "bounds": bounds,
             "sources": list(plan_service.SOURCES),
+            "current_locks": plan_service.current_locks(store()),
             "site_categories": list(SITE_CATEGORIES),
             "input_files": list(plan_service.INPUT_FILES),
             "required_uploads": list(plan_service.REQUIRED_UPLOADS),

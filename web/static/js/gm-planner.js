@@ -42,8 +42,11 @@ async function start() {
   if (open) open.addEventListener('click', () => toggle(true));
   byId('gm-ws-close').addEventListener('click', () => toggle(false));
   ws.options = await api('/api/plans/options');
+  // Grids an earlier plan locked stay locked unless the planner releases them here.
+  ws.locks = new Set(ws.options.current_locks || []);
   buildForm();
   addLayers();
+  showLocks();
   hookClicks();
   await history();
   const saved = localStorage.getItem(STORAGE_KEY);
