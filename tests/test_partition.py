@@ -783,3 +783,14 @@ def test_micro_grids_tile_their_grid_and_keep_buildings_whole(seed, n_points, lo
     assert (per_building.loc[per_building["households"] <= band[1], "parts"] == 1).all()
     out = (micro["households"] < band[0]) | (micro["households"] > band[1])
     assert (micro.loc[out, "flags"] != "").all()
+
+
+def test_progress_function_hears_every_community_once_in_order():
+    boundaries, addresses, barriers = random_city(5)
+    heard = []
+    result = partition(
+        boundaries, addresses, barriers, progress=lambda done, total: heard.append((done, total))
+    )
+    communities = len(boundaries[boundaries["level"] == "community"])
+    assert heard == [(done, communities) for done in range(1, communities + 1)]
+    assert result.ok

@@ -52,7 +52,7 @@ def partition(
     previous: gpd.GeoDataFrame | None = None,
     *,
     locks: tuple[str, ...] = (),
-    progress: bool | Callable[[int, int, str], None] = False,
+    progress: bool | Callable[[int, int], None] = False,
     names: dict[str, str] | None = None,
     executor=None,
 ) -> PartitionResult:
@@ -61,8 +61,8 @@ def partition(
     ``previous``: earlier grids to change as little as possible (``keep``); ``locks``: codes of
     earlier grids that must stay exactly (as does any with a true ``locked`` column). ``names``
     maps layer -> file name for error messages. ``progress``: True for a progress bar, or a
-    callable ``progress(done, total, community_code)`` called after each community (a background
-    job reports through it; whatever it raises stops the run). Raises InputError on bad input.
+    function called with (communities done, communities) after each one (a background job's
+    progress). Raises InputError on bad input.
     """
     started = time.perf_counter()
     config = (config or PartitionConfig()).validate()
@@ -161,36 +161,32 @@ def _tasks(
 
 def _run(tasks, config: PartitionConfig, progress, executor=None):
     workers = config.workers or min(2, os.cpu_count() or 1)
-    report = progress if callable(progress) else None
     bar = tqdm(total=len(tasks), desc="partition", unit="community", disable=progress is not True)
     results = []
-
-    def done(result) -> None:
-        results.append(result)
-        bar.update()
-        if report is not None:
-            report(len(results), len(tasks), tasks[len(results) - 1].code)
-
-    try:
-        if executor is not None:
-            for result in executor.map(_run_one, [(t, config) for t in tasks]):
-                done(result)
-        elif workers > 1 and len(tasks) >= 8:
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-                chunk = max(1, len(tasks) // (workers * 8))
-                try:
-                    for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
-                        done(result)
-                except BaseException:
-                    # Stopped (a cancelled job, ^C): drop the queued communities, do not wait.
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-        else:
-            for task in tasks:
-                done(_run_one((task, config)))
-    finally:
-        bar.close()
+    if executor is not None:
+        for result in executor.map(_run_one, [(t, config) for t in tasks]):
+            results.append(result)
+            _tick(bar, progress, len(results), len(tasks))
+    elif workers > 1 and len(tasks) >= 8:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            chunk = max(1, len(tasks) // (workers * 8))
+            for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):
+                results.append(result)
+                _tick(bar, progress, len(results), len(tasks))
+    else:
+        for task in tasks:
+            results.append(_run_one((task, config)))
+            _tick(bar, progress, len(results), len(tasks))
+    bar.close()
     return results
+
+
+def _tick(bar, progress, done: int, total: int) -> None:
+    """One more community done: the bar, and the caller's progress function if it gave one
+    (a disabled bar does not count)."""
+    bar.update()
+    if callable(progress):
+        progress(done, total)
 
 
 def _run_one(args):

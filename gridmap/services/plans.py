@@ -408,9 +408,9 @@ def run_plan(store, job, progress: Progress) -> dict:
     inputs = load_inputs(store, job.id, params)
     progress(0.05, "正在核对输入")
 
-    def community_done(done: int, total: int, code: str) -> None:
+    def community_done(done: int, total: int) -> None:
         # The job's progress() writes at most twice a second and raises once it is cancelled.
-        progress(0.05 + 0.8 * done / total, f"正在划分社区 {done}/{total}（{code}）")
+        progress(0.05 + 0.8 * done / total, f"正在划分社区 {done}/{total}")
 
     result = partition(
         inputs.boundaries,
