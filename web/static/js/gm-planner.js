@@ -283,7 +283,7 @@ function showProgress(plan) {
       running ? el('button', { type: 'button', class: 'gm-link', id: 'gm-ws-cancel', text: '取消', onclick: () => cancel(plan.id) }) : null,
     ]),
     el('div', { class: 'gm-ws-bar' }, [el('div', { class: 'gm-ws-bar-fill', id: 'gm-ws-bar-fill', style: `width:${pct}%` })]),
-    el('div', { class: 'gm-muted', id: 'gm-ws-message', text: `${pct}% · ${plan.message || ''}` }),
+    el('div', { class: 'gm-muted', id: 'gm-ws-message', text: `${pct}% · ${plan.message || (plan.status === 'queued' ? '排队等待空闲的计算进程' : '')}` }),
     el('div', { class: 'gm-muted', id: 'gm-ws-params', text: paramsText(plan.params || {}) })
   );
   if (plan.status === 'failed') box.appendChild(el('div', { class: 'gm-bad', id: 'gm-ws-error', text: plan.error || '失败' }));
