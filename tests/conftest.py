@@ -60,3 +60,44 @@ def tokens(city_store):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- planner (issue 9): a small sample city, partitioned once per run ------------------------------
+
+
+@pytest.fixture(scope="session")
+def plan_city(tmp_path_factory):
+    """`gridmap sample --households 8000 --seed 3` (2 communities) and its partition with the
+    default options: the files, the frames and the result the planner tests publish and re-plan."""
+    from gridmap import io
+    from gridmap.partition import PartitionConfig, partition
+    from gridmap.sample import build_city
+
+    folder = tmp_path_factory.mktemp("plan-city")
+    build_city(folder, households=8000, seed=3)
+    frames = {
+        "boundaries": io.read_boundaries(folder / "boundaries.gpkg"),
+        "addresses": io.read_addresses(folder / "addresses.csv"),
+        "barriers": io.read_barriers(folder / "barriers.gpkg"),
+        "sites": io.read_sites(folder / "sites.gpkg"),
+    }
+    result = partition(**frames, config=PartitionConfig(workers=1))
+    assert result.ok
+    return {"folder": folder, "frames": frames, "result": result}
+
+
+def publish_plan_city(store, plan_city, note: str = "样例城市") -> dict:
+    """Publish the partitioned sample city as the store's current version."""
+    from gridmap.services.versions import publish
+
+    frames, result = plan_city["frames"], plan_city["result"]
+    return publish(
+        store,
+        result.grids,
+        frames["boundaries"],
+        frames["addresses"],
+        frames["barriers"],
+        micro_grids=result.micro_grids,
+        note=note,
+        published_by="seed",
+    )

@@ -120,9 +120,11 @@ def test_every_referenced_asset_and_module_is_served(viewer):
         "/static/vendor/maplibre-gl/maplibre-gl.css",
         "/static/css/map.css",
         "/static/js/gm-main.js",
+        "/static/css/planner.css",  # the planner workspace (issue 9)
+        "/static/js/gm-planner.js",
     }
-    # ES module imports, followed from the entry point.
-    todo = ["/static/js/gm-main.js"]
+    # ES module imports, followed from the entry points.
+    todo = ["/static/js/gm-main.js", "/static/js/gm-planner.js"]
     seen = set()
     while todo:
         link = todo.pop()

@@ -39,7 +39,9 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -724,6 +726,152 @@ class BatchListQuery(Model):
     limit: Annotated[int, BeforeValidator(_int_in), Field(ge=1, le=100)] = 20
 
 
+# -- planner (issue 9): plans, version exports ---------------------------------------------------
+# Bounds on what a planner may ask for: far beyond any real grid, small enough that no number
+# reaches the partitioner as an overflow.
+MAX_PLAN_HOUSEHOLDS = 100_000
+MAX_PLAN_POPULATION = 10_000_000
+MAX_PLAN_LOCKS = 5_000
+
+
+def _plan_int(low: int, high: int):
+    # The bounds before the validator: /openapi.json then says minimum/maximum.
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_int_in)]
+
+
+def _plan_number(low: float, high: float, *, strict_low: bool = False):
+    bound = Field(gt=low, le=high) if strict_low else Field(ge=low, le=high)
+    return Annotated[float, bound, BeforeValidator(_number_in), AfterValidator(_finite)]
+
+
+def _micro_band(value: Any) -> Any:
+    # "30-150" (the CLI's form), "off", null or [30, 150]
+    from gridmap.partition.micro import parse_band
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_band(value)
+    if isinstance(value, list) and len(value) == 2:
+        return value
+    raise ValueError("must be MIN-MAX (e.g. 30-150), [MIN, MAX] or off")
+
+
+def _band_order(value: tuple[int, int] | None) -> tuple[int, int] | None:
+    if value is not None and not (value[0] <= value[1] and value[1] >= 1):
+        raise ValueError("must be MIN-MAX with MIN <= MAX and MAX >= 1")
+    return value
+
+
+GridCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{15}$")]
+
+
+def _plan_categories():
+    from gridmap.model import SITE_CATEGORIES
+
+    return _enum(SITE_CATEGORIES)
+
+
+def _default_categories() -> list[str]:
+    from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES
+
+    return list(DEFAULT_EXCLUSIVE_CATEGORIES)
+
+
+class PlanIn(Model):
+    """``POST /api/plans``: the options of ``gridmap partition`` under the same names, and where
+    the inputs come from (``current``: the current version's boundaries, roads and address
+    library; ``upload``: the files of this multipart request). The current version is always the
+    earlier layer the plan keeps codes from."""
+
+    source: _enum(("current", "upload")) = "current"
+    min_households: _plan_int(0, MAX_PLAN_HOUSEHOLDS) = 300
+    max_households: _plan_int(1, MAX_PLAN_HOUSEHOLDS) = Field(default=500, validate_default=True)
+    max_population: _plan_int(1, MAX_PLAN_POPULATION) | None = 2500
+    max_area_km2: _plan_number(0, 10_000, strict_low=True) | None = None
+    micro_households: Annotated[
+        tuple[
+            Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_PLAN_HOUSEHOLDS)],
+            Annotated[int, BeforeValidator(_int_in), Field(ge=0, le=MAX_PLAN_HOUSEHOLDS)],
+        ]
+        | None,
+        BeforeValidator(_micro_band),
+        AfterValidator(_band_order),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "examples": ["30-150", "off"]},
+                    {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = (30, 150)
+    locks: (
+        Annotated[list[GridCode], BeforeValidator(_comma_list), Field(max_length=MAX_PLAN_LOCKS)]
+        | None
+    ) = Field(
+        default=None,
+        description="grid codes of the current version to keep exactly (absent: the ones "
+        "the current version has locked; [] for none)",
+    )
+    exclusive_categories: Annotated[
+        list[_plan_categories()], BeforeValidator(_comma_list), Field(max_length=16)
+    ] = Field(default_factory=_default_categories)
+    exclusive_min_area_m2: _plan_number(0, 1e9) = 20_000.0
+    exclusive_min_headcount: _plan_int(0, MAX_PLAN_POPULATION) = 300
+    exclusive_ratio_limit: _plan_number(0, 100) = 0.25
+
+    @field_validator("max_households")
+    @classmethod
+    def _band(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_households")
+        if low is not None and low > value:
+            raise ValueError(f"{value} is below min_households {low}")
+        return value
+
+
+_BINARY = WithJsonSchema({"type": "string", "format": "binary"})
+
+
+class PlanForm(PlanIn):
+    """``POST /api/plans`` as multipart: the fields of :class:`PlanIn` (lists comma-separated)
+    and the input files (GeoPackage, GeoJSON, CSV or a zipped Shapefile)."""
+
+    boundaries: Annotated[str | None, _BINARY] = None
+    addresses: Annotated[str | None, _BINARY] = None
+    barriers: Annotated[str | None, _BINARY] = None
+    sites: Annotated[str | None, _BINARY] = None
+
+
+class PlanPublishIn(Model):
+    """``POST /api/plans/{id}/publish``: the new version's note."""
+
+    note: _text(MAX_NOTE, required=False) = ""
+
+
+class PlanListQuery(Model):
+    limit: Annotated[int, BeforeValidator(_int_in), Field(ge=1, le=200)] = 20
+
+
+def _export_formats():
+    from gridmap.services.export import ENCODINGS, FORMATS, LAYERS
+
+    return _enum(FORMATS), _enum(tuple(LAYERS)), _enum(tuple(ENCODINGS))
+
+
+_FORMAT, _EXPORT_LAYER, _ENCODING = _export_formats()
+
+
+class ExportQuery(Model):
+    """``GET /api/versions/{id}/export``: the file format, one layer (default: all) and the
+    text encoding of Shapefile and CSV."""
+
+    format: _FORMAT = "gpkg"
+    layer: _EXPORT_LAYER | None = None
+    encoding: _ENCODING = "utf-8"
+
+
 DOCS.update(
     {
         "api.create_batch_geocode": Doc(
@@ -737,5 +885,19 @@ DOCS.update(
         "api.batch_geocode_status": Doc(role="viewer"),
         "api.batch_geocode_file": Doc(content="text/csv", role="viewer"),
         "api.cancel_batch_geocode": Doc(role="viewer"),
+        "api.create_plan": Doc(
+            body=PlanForm,
+            body_types=("application/json", "multipart/form-data"),
+            ok="202",
+            role="planner",
+        ),
+        "api.plans": Doc(query=PlanListQuery, role="planner"),
+        "api.plan": Doc(role="planner"),
+        "api.plan_diff": Doc(role="planner"),
+        "api.plan_grids": Doc(content="application/geo+json", role="planner"),
+        "api.plan_file": Doc(content="application/geopackage+sqlite3", role="planner"),
+        "api.publish_plan": Doc(body=PlanPublishIn, ok="201", role="planner"),
+        "api.cancel_plan": Doc(role="planner"),
+        "api.export_version": Doc(query=ExportQuery, content="application/octet-stream"),
     }
 )

@@ -371,6 +371,7 @@ def previous_by_community(
         )
     locked = np.isin(codes_, locks) | _truthy(column("locked", 0))
     households, population = column("households", None), column("population", None)
+    flags = column("flags", None) if "flags" in frame else None
     out: dict[str, list[PreviousGrid]] = {}
     for k, (community, kind, site_id, category, host, geom) in enumerate(
         zip(
@@ -396,11 +397,16 @@ def previous_by_community(
                 site_category="" if pd.isna(category) else str(category),
                 host="" if pd.isna(host) else str(host),
                 locked=bool(locked[k]),
+                flagged=None if flags is None else _text_of(flags[k]) != "",
             )
         )
     if communities is not None and locked.any():
         _check_locks(out, communities, file)
     return out
+
+
+def _text_of(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
 def _truthy(values) -> np.ndarray:

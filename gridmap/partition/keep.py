@@ -6,7 +6,9 @@ overlapping no other earlier grid) is a *candidate*; its outline is noded into t
 unit lies in exactly one candidate or in none. A candidate *stays* (same code, same geometry, byte
 for byte) when it is locked, when it is an exclusive grid still holding most of its site, when its
 households, population and area are within the bounds now, or when its households and population
-are what the earlier layer recorded (nothing in it changed). Everything else is *released*
+are what the earlier layer recorded (nothing in it changed) and the earlier layer flagged it too
+(out of the bounds then as now; a grid that met the bounds of its day and misses today's was
+made under other bounds, and is redone). Everything else is *released*
 together with the land no candidate covers, and only that is regionalised again. Where a released
 piece cannot meet the band on its own, the neighbouring grid that lets it (or helps most) is
 released too, one at a time; a locked grid is never released.
@@ -46,6 +48,10 @@ class PreviousGrid:
     site_category: str = ""
     host: str = ""  # host grid code of an exclusive grid
     locked: bool = False
+    # Whether the earlier layer flagged it (None: the layer has no flags column). An unflagged
+    # grid met the bounds of its day; out of today's bounds with the same households, the bounds
+    # changed (a planner's new band), so it is redone rather than kept as it was.
+    flagged: bool | None = None
 
 
 def candidates(community, previous: list[PreviousGrid], sites: list) -> tuple[list, dict]:
@@ -167,7 +173,8 @@ def decide(
             and int(round(p[k])) == grid.population
         )
         fits = float(bounds.violation(float(h[k]), float(p[k]), float(a[k]))) == 0.0
-        stays[k] = grid.locked or grid.kind == "exclusive" or fits or unchanged
+        kept_as_was = unchanged and grid.flagged is not False
+        stays[k] = grid.locked or grid.kind == "exclusive" or fits or kept_as_was
     _grow(units, owner, grids, bounds, free_land, stays, (h, p, a))
     return stays
 

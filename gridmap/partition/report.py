@@ -72,6 +72,7 @@ def summarize(
         "flags": dict(sorted(flag_counts.items())),
         "sites": site_stats,
         "runtime_s": round(runtime_s, 2),
+        "mislabelled_addresses": mislabelled,
         "warnings": warnings,
         "violations": violations,
         "bounds": [config.min_households, config.max_households],

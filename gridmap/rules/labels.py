@@ -148,3 +148,41 @@ def label(group: str, code: str | None) -> str:
 # row and the upload's encodings, as the batch page shows them.
 GEOCODE_STATUSES: dict[str, str] = {"ok": "已匹配", "review": "需人工复核", "bad_row": "格式错误"}
 ALL.update({"geocode_statuses": GEOCODE_STATUSES})
+# -- planner workspace (issue 9) -----------------------------------------------------------------
+# How a plan's grid compares with the current version (gridmap.services.plans.diff_grids).
+PLAN_DIFF: dict[str, str] = {"kept": "未变", "changed": "调整", "new": "新增", "retired": "撤销"}
+# Where a plan's inputs come from.
+PLAN_SOURCES: dict[str, str] = {"current": "当前版本的边界与地址库", "upload": "上传文件"}
+# Site categories that may become exclusive grids (gridmap.model.SITE_CATEGORIES).
+SITE_CATEGORIES: dict[str, str] = {
+    "government": "党政机关",
+    "enterprise": "企业单位",
+    "industrial_park": "工业园区",
+    "hospital": "医院",
+    "school": "学校",
+    "mall": "商场市场",
+    "park": "公园景区",
+    "other": "其他",
+}
+# A plan's uploaded input files.
+PLAN_INPUTS: dict[str, str] = {
+    "boundaries": "行政边界（区、街道、社区）",
+    "addresses": "标准地址库",
+    "barriers": "道路、河流等分隔线",
+    "sites": "专属网格场所",
+}
+EXPORT_FORMATS: dict[str, str] = {
+    "gpkg": "GeoPackage",
+    "geojson": "GeoJSON",
+    "shp": "Shapefile（zip）",
+    "csv": "CSV 表格",
+}
+ALL.update(
+    {
+        "plan_diff": PLAN_DIFF,
+        "plan_sources": PLAN_SOURCES,
+        "plan_inputs": PLAN_INPUTS,
+        "site_categories": SITE_CATEGORIES,
+        "export_formats": EXPORT_FORMATS,
+    }
+)

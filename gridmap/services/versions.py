@@ -217,6 +217,11 @@ def _grid_props(r) -> dict:
         # The partitioner's own violation names (below_min, above_max, ...): the planner panel
         # lists them instead of guessing from a household band.
         "flags": _text(getattr(r, "flags", None)) or "",
+        # What a re-partition from this version needs (gridmap.services.plans): the site an
+        # exclusive grid stands for, and whether a planner pinned the grid.
+        "site_id": _text(getattr(r, "site_id", None)) or "",
+        "site_category": _text(getattr(r, "site_category", None)) or "",
+        "locked": bool(_number(getattr(r, "locked", 0), int) or 0),
     }
 
 

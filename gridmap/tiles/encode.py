@@ -168,6 +168,7 @@ class VersionTiles:
         if len(hits):
             geoms = self._simplified(layer, data, tile.z)[hits]
             clipped = shapely.clip_by_rect(geoms, minx - pad, miny - pad, maxx + pad, maxy + pad)
+            clipped = _same_dimension(clipped, geoms)
             local = _to_tile_units(clipped, minx, maxy, size)
             with_names = tile.z >= layer.name_zoom
             features = []
@@ -220,6 +221,24 @@ def _tile_props(layer: TileLayer, code: str | None, stored: dict) -> dict:
         if stored.get("host_grid_code"):
             props["host"] = str(stored["host_grid_code"])
     return props
+
+
+def _same_dimension(clipped: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Clipping a polygon along a tile edge it touches may leave a collection of a polygon and a
+    line (or point), which MVT cannot encode: keep the parts of the source's own dimension.
+
+    >>> import shapely
+    >>> line = shapely.LineString([(1, 1), (2, 2)])
+    >>> mixed = shapely.GeometryCollection([shapely.box(0, 0, 1, 1), line])
+    >>> _same_dimension(np.array([mixed]), np.array([shapely.box(0, 0, 2, 2)]))[0].geom_type
+    'Polygon'
+    """
+    mixed = np.flatnonzero(shapely.get_type_id(clipped) == 7)  # GeometryCollection
+    for k in mixed:
+        dimension = shapely.get_dimensions(source[k])
+        parts = [p for p in shapely.get_parts(clipped[k]) if shapely.get_dimensions(p) == dimension]
+        clipped[k] = shapely.union_all(parts) if parts else None
+    return clipped
 
 
 def _to_tile_units(geoms, minx: float, maxy: float, size: float):

@@ -196,6 +196,7 @@ def json_response(text: str, status: int = 200) -> Response:
 
 # Register the views on bp (they import the helpers above).
 import web.api.batch  # noqa: E402,F401  (clerk: batch geocoding)
+import web.api.plans  # noqa: E402,F401  (planner workspace, issue 9)
 from web import stream  # noqa: E402,F401  (registers /api/stream on bp)
 from web.api import (  # noqa: E402,F401
     field,  # field: the field page's tasks and places

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from gridmap.services import versions as version_service
 from gridmap.store import NotFound
 from web.api import bp, store
 from web.auth import require_user, requires
 from web.errors import ApiError
-from web.schema import MAX_NOTE
+from web.schema import MAX_NOTE, ExportQuery, parse_query
 
 
 @bp.get("/versions")
@@ -80,3 +80,22 @@ def activate_version(version_id: int):
         raise ApiError(404, str(error), field="id") from None
     current_app.extensions["gridmap_cache"].clear()
     return jsonify({"current": version_id, "activation": activation.as_json()})
+
+
+@bp.get("/versions/<int:version_id>/export")
+@requires("viewer")
+def export_version(version_id: int):
+    """A version's layers as a file: format gpkg|geojson|shp|csv, one layer or all, Shapefile
+    and CSV in UTF-8 or GBK (see gridmap.services.export)."""
+    from gridmap.services import export
+
+    query = parse_query(ExportQuery)
+    try:
+        result = export.export_version(
+            store(), version_id, query.format, query.layer, query.encoding
+        )
+    except NotFound as error:
+        raise ApiError(404, str(error), field="id") from None
+    response = Response(result.data, mimetype=result.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{result.name}"'
+    return response
