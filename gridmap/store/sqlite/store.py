@@ -129,8 +129,9 @@ def _overdue_sql(alias: str = "i") -> str:
 class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.py
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
-    Every write method commits before it returns (synchronous=FULL). To load many incidents,
-    wrap the calls in ``with store.transaction():`` so they share one commit (100x faster).
+    Every write method commits before it returns (synchronous=FULL; concurrent writers of a
+    server share commits, see :mod:`.connection`). To load many incidents, wrap the calls in
+    ``with store.transaction():`` so they share one commit (100x faster).
     """
 
     def __init__(
@@ -156,8 +157,8 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
         self._pool.close()
 
     def dispose(self) -> None:
-        """Nothing is pooled: closing this thread's connection is all there is to release."""
-        self._pool.close()
+        """Close this thread's connection and the store's write connection."""
+        self._pool.dispose()
 
     def transaction(self):
         return self._pool.transaction()
@@ -342,11 +343,15 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
         self, version_id: int, layers: tuple[str, ...], lon: float, lat: float
     ) -> list[FeatureGeometry]:
         marks = ",".join("?" * len(layers))
+        # The R*Tree drives (CROSS JOIN fixes the order): left to itself SQLite walks every
+        # feature of the layers by the (version, layer) index and tests each id against the
+        # box list, 1.7 ms at 10,000 grids instead of ~0.05 ms for the few boxes at a point.
         rows = self.conn.execute(
-            f"SELECT f.layer, f.code, f.props, f.geom FROM features f "
-            f"WHERE f.version_id = ? AND f.layer IN ({marks}) AND f.id IN (SELECT id FROM "
-            f"feature_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
-            (version_id, *layers, lon, lon, lat, lat),
+            f"SELECT f.layer, f.code, f.props, f.geom FROM feature_rtree r "
+            f"CROSS JOIN features f ON f.id = r.id "
+            f"WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
+            f"AND f.version_id = ? AND f.layer IN ({marks})",
+            (lon, lon, lat, lat, version_id, *layers),
         ).fetchall()
         return _feature_geometries(rows)
 
