@@ -108,6 +108,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(map_bp)
     api.loop.start_sweeper(app)  # escalates overdue incidents (web/api/loop.py)
 
+    @app.before_request
+    def _remember():
+        store.remember()  # a request reads the current version and taxonomy once (store.memo)
+
+    @app.teardown_request
+    def _forget(_exc):
+        store.forget()
+
     @app.after_request
     def _compress(response):
         # Layers and incident collections are large, repetitive JSON: gzip cuts them ~5x.

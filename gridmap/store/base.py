@@ -297,6 +297,13 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Any]:
         """Group writes into one commit; nested use joins the outer transaction."""
 
+    def remember(self) -> None:
+        """Read the current version and taxonomy revision once until :meth:`forget` or a
+        write, in this thread (one web request: :mod:`gridmap.store.memo`)."""
+
+    def forget(self) -> None:
+        """Stop keeping this thread's reads (the end of a request)."""
+
     def schema_version(self) -> int: ...
     def secret_key(self) -> str:
         """A random key kept in the store (created once), for signing browser sessions."""

@@ -2,9 +2,13 @@
 
 :class:`PostGISStore` implements :class:`gridmap.store.base.Store` over a database named by a
 ``postgresql://`` URL. Many processes and threads may write at once: every write is one short
-transaction; row locks order the writers of one incident, and the live stream's event ids are
-handed out under a lock held to commit, so they commit in id order (a reader polling
-"id > last seen" never skips one). A write that waits for a row lock or a pooled connection
+transaction; row locks order the writers of one incident. The live stream's readers never
+skip an event: a writer of events holds the event lock *shared* from before its event ids are
+drawn until it commits, and a reader takes it exclusively for one statement to learn the
+highest id whose transaction has finished (every lower id has too), then reads up to there
+(see :meth:`PostGISStore._event_horizon`). Writers do not wait for each other, so their
+commits share WAL flushes (an exclusive lock held to commit, as before, made every report wait
+for the previous one's flush). A write that waits for a row lock or a pooled connection
 longer than ``busy_timeout`` seconds raises
 :class:`~gridmap.store.base.StoreBusy` (the web app answers 503 with ``Retry-After``); nothing is
 half-written.
@@ -59,6 +63,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.memo import RequestMemo
 from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
 
@@ -179,7 +184,7 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     return " AND ".join(clauses)
 
 
-class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loop.py
+class PostGISStore(PostGISLoop, RequestMemo):  # the loop's tables: gridmap/store/postgis/loop.py
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 
@@ -264,12 +269,16 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
         if tx is not None:
             yield tx
             return
-        with self._conn() as conn, conn.transaction():
-            self._local.tx = conn
-            try:
-                yield conn
-            finally:
-                self._local.tx = None
+        self._forget_reads()  # a request's kept reads (gridmap.store.memo) may change
+        try:
+            with self._conn() as conn, conn.transaction():
+                self._local.tx = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.tx = None
+        finally:
+            self._forget_reads()
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection]:
@@ -280,12 +289,16 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
         if tx is not None:
             yield tx
             return
-        with self._conn() as conn, conn.pipeline(), conn.transaction():
-            self._local.tx = conn
-            try:
-                yield conn
-            finally:
-                self._local.tx = None
+        self._forget_reads()
+        try:
+            with self._conn() as conn, conn.pipeline(), conn.transaction():
+                self._local.tx = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.tx = None
+        finally:
+            self._forget_reads()
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version`` (under a lock, so two
@@ -460,6 +473,9 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
         return found[0]
 
     def current_version(self) -> Version | None:
+        return self._memoized("current_version", self._current_version)
+
+    def _current_version(self) -> Version | None:
         found = self._versions("WHERE is_current")
         return found[0] if found else None
 
@@ -558,8 +574,18 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
 
     @staticmethod
     def _event_lock(tx: psycopg.Connection) -> None:
-        """Serialise event id assignment until commit, so ids commit in order (see module)."""
-        tx.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))
+        """Taken (shared) before a transaction draws event ids, held to its commit: a reader's
+        :meth:`_event_horizon` waits for such transactions to finish (see module)."""
+        tx.execute("SELECT pg_advisory_xact_lock_shared(%s)", (EVENT_LOCK,))
+
+    def _event_horizon(self) -> int:
+        """The highest event id such that every transaction that drew an id up to it has
+        finished (committed or rolled back): none holds the event lock while this one holds it
+        exclusively, and ids are drawn in increasing order, so a later writer draws higher ids.
+        Held for one statement; writers arriving meanwhile queue behind it for that long."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))
+            return conn.execute("SELECT coalesce(max(id), 0) FROM incident_events").fetchone()[0]
 
     def create_incident(
         self,
@@ -733,19 +759,22 @@ class PostGISStore(PostGISLoop):  # the loop's tables: gridmap/store/postgis/loo
     def events_since(
         self, last_id: int, limit: int = 500, now: datetime | None = None
     ) -> list[Event]:
+        last = min(max(last_id, 0), 2**63 - 1)
+        horizon = self._event_horizon()
+        if horizon <= last:
+            return []
         with self._conn() as conn, conn.cursor(row_factory=class_row(Event)) as cur:
             return cur.execute(
                 f"SELECT e.id AS event_id, e.incident_id, e.event, e.to_state AS status, "
                 f"i.status AS current_status, i.type, i.lon, i.lat, i.grid_code, "
                 f"{_OVERDUE} AS overdue, {_iso_sql('e.at')} FROM incident_events e "
-                "JOIN incidents i ON i.id = e.incident_id WHERE e.id > %(last)s "
-                "ORDER BY e.id LIMIT %(limit)s",
-                {"now": now or utc_now(), "last": min(max(last_id, 0), 2**63 - 1), "limit": limit},
+                "JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.id > %(last)s AND e.id <= %(horizon)s ORDER BY e.id LIMIT %(limit)s",
+                {"now": now or utc_now(), "last": last, "horizon": horizon, "limit": limit},
             ).fetchall()
 
     def last_event_id(self) -> int:
-        with self._conn() as conn:
-            return conn.execute("SELECT coalesce(max(id), 0) FROM incident_events").fetchone()[0]
+        return self._event_horizon()
 
     def kpis(
         self,

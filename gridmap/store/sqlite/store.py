@@ -17,7 +17,8 @@ import json
 import random
 import secrets
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.memo import RequestMemo
 from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.loop import SQLiteLoop
@@ -126,7 +128,7 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.py
+class SQLiteStore(SQLiteLoop, RequestMemo):  # the loop's tables: gridmap/store/sqlite/loop.py
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
     Every write method commits before it returns (synchronous=FULL; concurrent writers of a
@@ -160,8 +162,14 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
         """Close this thread's connection and the store's write connection."""
         self._pool.dispose()
 
-    def transaction(self):
-        return self._pool.transaction()
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._forget_reads()  # a request's kept reads (gridmap.store.memo) may change
+        try:
+            with self._pool.transaction() as tx:
+                yield tx
+        finally:
+            self._forget_reads()
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version``."""
@@ -279,6 +287,9 @@ class SQLiteStore(SQLiteLoop):  # the loop's tables: gridmap/store/sqlite/loop.p
         return _version(row)
 
     def current_version(self) -> Version | None:
+        return self._memoized("current_version", self._current_version)
+
+    def _current_version(self) -> Version | None:
         row = self.conn.execute(f"{self._VERSION_SQL} WHERE is_current=1").fetchone()
         return _version(row) if row else None
 
