@@ -341,6 +341,16 @@ class Store(Protocol):
         """Features of a layer meeting ``bbox`` with the geometry of ``zoom``'s band; features
         smaller than a pixel at ``zoom`` are left out."""
 
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        """The ids of the features :meth:`layer_features` returns, ascending (the map's cache
+        of feature texts is looked up by them)."""
+
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         """One feature by code, at full display detail."""
 
@@ -391,7 +401,10 @@ class Store(Protocol):
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident: ...
     def history(self, incident_id: int) -> list[HistoryEntry]: ...
-    def count_incidents(self, flt: IncidentFilter) -> int: ...
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
+        """How many incidents match (with ``limit``: counting stops there, so the answer is
+        ``min(count, limit)``)."""
+
     def incidents(
         self,
         flt: IncidentFilter,

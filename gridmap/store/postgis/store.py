@@ -479,6 +479,30 @@ class PostGISStore(PostGISLoop, RequestMemo):  # the loop's tables: gridmap/stor
         found = self._versions("WHERE is_current")
         return found[0] if found else None
 
+    @staticmethod
+    def _layer_sql(
+        columns: str,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> tuple[str, dict]:
+        params: dict = {
+            "band": band_for_zoom(zoom),
+            "version": version_id,
+            "layer": layer,
+            "min": pixel_degrees(zoom) if zoom is not None else 0.0,
+        }
+        query = (
+            f"SELECT {columns} FROM features f "
+            "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = %(band)s "
+            "WHERE f.version_id = %(version)s AND f.layer = %(layer)s AND f.extent >= %(min)s"
+        )
+        if bbox is not None:
+            params["w"], params["s"], params["e"], params["n"] = bbox
+            query += f" AND f.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID})"
+        return query + " ORDER BY f.id", params
+
     def layer_features(
         self,
         version_id: int,
@@ -488,22 +512,22 @@ class PostGISStore(PostGISLoop, RequestMemo):  # the loop's tables: gridmap/stor
     ) -> list[LayerFeature]:
         """Features of a layer meeting ``bbox`` (GiST), at ``zoom``'s band, sub-pixel ones left
         out."""
-        params: dict = {
-            "band": band_for_zoom(zoom),
-            "version": version_id,
-            "layer": layer,
-            "min": pixel_degrees(zoom) if zoom is not None else 0.0,
-        }
-        query = (
-            "SELECT f.id, f.code, f.name, f.props, g.geojson FROM features f "
-            "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = %(band)s "
-            "WHERE f.version_id = %(version)s AND f.layer = %(layer)s AND f.extent >= %(min)s"
+        query, params = self._layer_sql(
+            "f.id, f.code, f.name, f.props, g.geojson", version_id, layer, bbox, zoom
         )
-        if bbox is not None:
-            params["w"], params["s"], params["e"], params["n"] = bbox
-            query += f" AND f.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID})"
         with self._conn() as conn, conn.cursor(row_factory=class_row(LayerFeature)) as cur:
-            return cur.execute(query + " ORDER BY f.id", params).fetchall()
+            return cur.execute(query, params).fetchall()
+
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        query, params = self._layer_sql("f.id", version_id, layer, bbox, zoom)
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(query, params)]
 
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         with self._conn() as conn, conn.cursor(row_factory=class_row(LayerFeature)) as cur:
@@ -721,13 +745,17 @@ class PostGISStore(PostGISLoop, RequestMemo):  # the loop's tables: gridmap/stor
                 (incident_id,),
             ).fetchall()
 
-    def count_incidents(self, flt: IncidentFilter) -> int:
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
         params: dict = {}
         where = _where(flt, params)
+        query = f"SELECT count(*) FROM incidents i WHERE {where}"
+        if limit is not None:
+            params["limit"] = max(int(limit), 0)
+            query = (
+                f"SELECT count(*) FROM (SELECT 1 FROM incidents i WHERE {where} LIMIT %(limit)s) n"
+            )
         with self._conn() as conn:
-            return conn.execute(
-                f"SELECT count(*) FROM incidents i WHERE {where}", params
-            ).fetchone()[0]
+            return conn.execute(query, params).fetchone()[0]
 
     def incidents(
         self,

@@ -293,17 +293,18 @@ class SQLiteStore(SQLiteLoop, RequestMemo):  # the loop's tables: gridmap/store/
         row = self.conn.execute(f"{self._VERSION_SQL} WHERE is_current=1").fetchone()
         return _version(row) if row else None
 
-    def layer_features(
+    def _layer_sql(
         self,
+        columns: str,
         version_id: int,
         layer: str,
         bbox: tuple[float, float, float, float] | None,
         zoom: float | None,
-    ) -> list[LayerFeature]:
+    ) -> tuple[str, list]:
         band = band_for_zoom(zoom)
         min_size = pixel_degrees(zoom) if zoom is not None else 0.0
         sql = (
-            "SELECT f.id, f.code, f.name, f.props, g.geojson FROM features f "
+            f"SELECT {columns} FROM features f "
             "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = ? "
             "WHERE f.version_id = ? AND f.layer = ? "
             "AND ((f.maxx - f.minx) >= ? OR (f.maxy - f.miny) >= ?)"
@@ -318,10 +319,32 @@ class SQLiteStore(SQLiteLoop, RequestMemo):  # the loop's tables: gridmap/store/
                 "AND miny <= ? AND maxy >= ?)"
             )
             params += [e, w, n, s]
+        return sql, params
+
+    def layer_features(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[LayerFeature]:
+        sql, params = self._layer_sql(
+            "f.id, f.code, f.name, f.props, g.geojson", version_id, layer, bbox, zoom
+        )
         return [
             LayerFeature(r[0], r[1], r[2], json.loads(r[3]), r[4])
             for r in self.conn.execute(sql, params)
         ]
+
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        sql, params = self._layer_sql("f.id", version_id, layer, bbox, zoom)
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY f.id", params)]
 
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         row = self.conn.execute(
@@ -519,11 +542,13 @@ class SQLiteStore(SQLiteLoop, RequestMemo):  # the loop's tables: gridmap/store/
         )
         return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
-    def count_incidents(self, flt: IncidentFilter) -> int:
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
         where, params = _where(flt)
-        return self.conn.execute(
-            f"SELECT COUNT(*) FROM incidents i WHERE {where}", params
-        ).fetchone()[0]
+        sql = f"SELECT COUNT(*) FROM incidents i WHERE {where}"
+        if limit is not None:
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM incidents i WHERE {where} LIMIT ?)"
+            params.append(max(int(limit), 0))
+        return self.conn.execute(sql, params).fetchone()[0]
 
     def incidents(
         self,
