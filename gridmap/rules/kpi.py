@@ -15,7 +15,7 @@ between theirs), and ``GET /api/meta`` sends the definitions to the page, which 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 DECIMALS = 4
 COUNTS = ("total", "open", "closed", "rejected", "closed_on_time", "overdue", "rework")
@@ -85,7 +85,7 @@ def empty(code: str) -> KpiCounts:
 
 def indicators(counts: KpiCounts) -> dict:
     """Every count and rate of a unit, in the order of :data:`INDICATORS`."""
-    values = {f.name: getattr(counts, f.name) for f in fields(counts) if f.name in COUNTS}
+    values = {name: getattr(counts, name) for name in COUNTS}  # (dataclasses.fields: 3x slower)
     values["closure_rate"] = closure_rate(counts)
     values["on_time_rate"] = on_time_rate(counts)
     return {name: values[name] for name in INDICATORS}

@@ -305,6 +305,13 @@ class Store(JobStore, Protocol):
     def transaction(self) -> AbstractContextManager[Any]:
         """Group writes into one commit; nested use joins the outer transaction."""
 
+    def remember(self) -> None:
+        """Read the current version and taxonomy revision once until :meth:`forget` or a
+        write, in this thread (one web request: :mod:`gridmap.store.memo`)."""
+
+    def forget(self) -> None:
+        """Stop keeping this thread's reads (the end of a request)."""
+
     def schema_version(self) -> int: ...
     def secret_key(self) -> str:
         """A random key kept in the store (created once), for signing browser sessions."""
@@ -341,6 +348,16 @@ class Store(JobStore, Protocol):
     ) -> list[LayerFeature]:
         """Features of a layer meeting ``bbox`` with the geometry of ``zoom``'s band; features
         smaller than a pixel at ``zoom`` are left out."""
+
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        """The ids of the features :meth:`layer_features` returns, ascending (the map's cache
+        of feature texts is looked up by them)."""
 
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         """One feature by code, at full display detail."""
@@ -392,7 +409,10 @@ class Store(JobStore, Protocol):
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident: ...
     def history(self, incident_id: int) -> list[HistoryEntry]: ...
-    def count_incidents(self, flt: IncidentFilter) -> int: ...
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
+        """How many incidents match (with ``limit``: counting stops there, so the answer is
+        ``min(count, limit)``)."""
+
     def incidents(
         self,
         flt: IncidentFilter,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -184,6 +185,7 @@ class TaxonomyLimits:
 
     _base_limits: TimeLimits
     _taxonomy_cache: tuple[str, Taxonomy] | None = None
+    _memoized: Callable  # gridmap.store.memo.RequestMemo (both stores)
 
     @property
     def time_limits(self) -> TimeLimits:
@@ -202,7 +204,8 @@ class TaxonomyLimits:
     def taxonomy(self) -> Taxonomy:
         from gridmap.taxonomy import default
 
-        revision = self._taxonomy_revision()
+        # once per web request (gridmap.store.memo): a report asks three times
+        revision = self._memoized("taxonomy_revision", self._taxonomy_revision)
         if revision is None:
             return default()
         cached = self._taxonomy_cache

@@ -51,12 +51,8 @@ def grid_stats(codes: list[str]) -> dict[str, tuple[int, int, float | None]]:
     Cached until the next incident event or minute; after an event only the grids a request
     shows are counted again (a view's few thousand grids, not the whole city).
     """
-    key = (store().last_event_id(), iso(utc_now())[:16])
-    cache = current_app.extensions["gridmap_cache"]
-    if cache.get("grid_stats_key") != key:
-        cache["grid_stats"] = {}
-        cache["grid_stats_key"] = key
-    stats = cache["grid_stats"]
+    grid_stats_key()
+    stats = current_app.extensions["gridmap_cache"]["grid_stats"]
     missing = [c for c in codes if c not in stats]
     if missing:
         fresh = {c: (0, 0, None) for c in missing}
@@ -64,6 +60,17 @@ def grid_stats(codes: list[str]) -> dict[str, tuple[int, int, float | None]]:
             fresh[r.code] = (r.open, r.overdue, kpi_rules.closure_rate(r))
         stats.update(fresh)
     return stats
+
+
+def grid_stats_key() -> tuple[int, str]:
+    """What the cached grid stats are valid for (the last incident event and the minute);
+    a new key empties the cache."""
+    key = (store().last_event_id(), iso(utc_now())[:16])
+    cache = current_app.extensions["gridmap_cache"]
+    if cache.get("grid_stats_key") != key:
+        cache["grid_stats"] = {}
+        cache["grid_stats_key"] = key
+    return key
 
 
 def _version_arg(version_id: int | None) -> Version | None:

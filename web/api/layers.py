@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+from array import array
+from collections import OrderedDict
 
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from gridmap.rules import labels
 from gridmap.rules.display import DECIMALS, band_for_zoom
@@ -18,14 +22,17 @@ from web.api import (
     current_version,
     datum,
     incident_types,
-    json_response,
     storage_bbox,
     store,
 )
-from web.api.kpi import grid_stats
+from web.api.kpi import grid_stats, grid_stats_key
 from web.auth import current_user, requires
 from web.errors import ApiError
 from web.schema import GeocodeQuery, ViewQuery, parse_query
+
+GRID_LAYERS = ("grid", "exclusive")  # their features carry live counts
+STAT_KEYS = ("open", "overdue", "closure_rate")
+LAYER_ANSWERS_KEPT = 16  # whole answers kept (gzipped: a city-wide one is ~0.6 MB)
 
 
 @bp.get("/config")
@@ -71,7 +78,14 @@ def config():
 @bp.get("/layers/<name>")
 @requires("viewer")
 def layer(name: str):
-    """GeoJSON of one layer meeting the bbox, simplified for the zoom."""
+    """GeoJSON of one layer meeting the bbox, simplified for the zoom.
+
+    The database picks the features (their ids); each feature's text (its properties and its
+    geometry in the display datum) is built once per version and band and kept, and the grids'
+    live counts are added to it. A whole answer is kept gzipped, with an ETag, until its
+    features or the counts change (``If-None-Match`` then gets 304): a city-wide view is sent
+    again without being built or compressed again.
+    """
     if name not in LAYERS:
         raise ApiError(404, f"unknown layer {name!r}; one of {', '.join(LAYERS)}", field="name")
     view = parse_query(ViewQuery)
@@ -79,22 +93,83 @@ def layer(name: str):
     version = current_version(required=False)
     if version is None:
         return jsonify({"type": "FeatureCollection", "features": []})
-    rows = store().layer_features(version.id, name, bbox, zoom)
-    geometries = _display_geometries(rows, band_for_zoom(zoom))
-    stats = grid_stats([r.code for r in rows]) if name in ("grid", "exclusive") else {}
+    band = band_for_zoom(zoom)
+    ids = store().layer_feature_ids(version.id, name, bbox, zoom)
+    with_stats = name in GRID_LAYERS
+    # An answer is fixed by these: the texts of a version's band never change, the counts
+    # only with the stats key. Their digest is the cache key and the ETag.
+    digest = hashlib.blake2b(array("q", ids).tobytes(), digest_size=16)
+    digest.update(repr((version.id, name, band, grid_stats_key() if with_stats else None)).encode())
+    etag = digest.hexdigest()
+    cache = current_app.extensions["gridmap_cache"]
+    answers = cache.setdefault("layer_answers", OrderedDict())
+    gz = answers.get(etag)
+    if gz is None:
+        gz = _layer_answer(version.id, name, band, ids, zoom, with_stats)
+        answers[etag] = gz
+        while len(answers) > LAYER_ANSWERS_KEPT:
+            answers.popitem(last=False)
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    elif "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(gz, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(gzip.decompress(gz), mimetype="application/json")
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["ETag"] = f'"{etag}"'
+    response.headers["Cache-Control"] = "private, no-cache"  # may keep it, must revalidate
+    return response
+
+
+def _layer_answer(version_id, name, band, ids, zoom, with_stats) -> bytes:
+    """The gzipped GeoJSON of the features ``ids`` of a layer at ``band``."""
+    texts = current_app.extensions["gridmap_cache"].setdefault("layer_texts", {})
+    if texts.get("version") != version_id:  # another version is current: keep only its texts
+        texts.clear()
+        texts["version"] = version_id
+    known = texts.setdefault((name, band), {})
+    if any(i not in known for i in ids):
+        # the whole layer at once: a few views in, every view of the band is served from here
+        rows = store().layer_features(version_id, name, None, zoom)
+        for row, geometry in zip(rows, _display_geometries(rows, band), strict=True):
+            known[row.id] = _feature_text(row, geometry, with_stats)
     parts = []
-    for row, geometry in zip(rows, geometries, strict=True):
-        props = dict(row.props)
-        if name in ("grid", "exclusive"):
-            open_, overdue, rate = stats.get(row.code, (0, 0, None))
-            props |= {"open": open_, "overdue": overdue, "closure_rate": rate}
-        text = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
-        # The geometry is stored GeoJSON text (simplified at publish): sent as it is.
-        parts.append(
-            f'{{"type":"Feature","id":{row.id},"properties":{text},"geometry":{geometry}}}'
-        )
-    head = f'{{"type":"FeatureCollection","layer":{json.dumps(name)},"version":{version.id}'
-    return json_response(f'{head},"features":[{",".join(parts)}]}}')
+    if with_stats:
+        stats = grid_stats([known[i][0] for i in ids])
+        for i in ids:
+            code, head, tail = known[i]
+            open_, overdue, rate = stats.get(code, (0, 0, None))
+            parts.append(
+                f'{head}"open":{open_},"overdue":{overdue},"closure_rate":{json.dumps(rate)}{tail}'
+            )
+    else:
+        parts = [known[i][1] + known[i][2] for i in ids]
+    head = f'{{"type":"FeatureCollection","layer":{json.dumps(name)},"version":{version_id}'
+    data = f'{head},"features":[{",".join(parts)}]}}'.encode()
+    # Level 1: a third of level 5's time (measured 96 vs 321 ms on 1.9 MB) for ~10% more bytes.
+    return gzip.compress(data, compresslevel=1)
+
+
+def _feature_text(row: LayerFeature, geometry: str, with_stats: bool) -> tuple[str, str, str]:
+    """(code, text up to where a grid's live counts go, the rest) of one feature.
+
+    >>> row = LayerFeature(7, "g1", "", {"name": "一"}, "")
+    >>> "".join(_feature_text(row, '{"type":"Point"}', False)[1:])
+    '{"type":"Feature","id":7,"properties":{"name":"一"},"geometry":{"type":"Point"}}'
+    >>> _feature_text(row, "{}", True)[1]
+    '{"type":"Feature","id":7,"properties":{"name":"一",'
+    """
+    props = {k: v for k, v in row.props.items() if not (with_stats and k in STAT_KEYS)}
+    text = json.dumps(props, ensure_ascii=False, separators=(",", ":"))[:-1]  # open: no }
+    if with_stats and props:
+        text += ","
+    elif not with_stats:
+        text += "}"
+    # The geometry is stored GeoJSON text (simplified at publish): sent as it is.
+    head = f'{{"type":"Feature","id":{row.id},"properties":{text}'
+    tail = ("}" if with_stats else "") + f',"geometry":{geometry}}}'
+    return row.code, head, tail
 
 
 def _display_geometries(rows: list[LayerFeature], band: int) -> list[str]:

@@ -2,9 +2,13 @@
 
 :class:`PostGISStore` implements :class:`gridmap.store.base.Store` over a database named by a
 ``postgresql://`` URL. Many processes and threads may write at once: every write is one short
-transaction; row locks order the writers of one incident, and the live stream's event ids are
-handed out under a lock held to commit, so they commit in id order (a reader polling
-"id > last seen" never skips one). A write that waits for a row lock or a pooled connection
+transaction; row locks order the writers of one incident. The live stream's readers never
+skip an event: a writer of events holds the event lock *shared* from before its event ids are
+drawn until it commits, and a reader takes it exclusively for one statement to learn the
+highest id whose transaction has finished (every lower id has too), then reads up to there
+(see :meth:`PostGISStore._event_horizon`). Writers do not wait for each other, so their
+commits share WAL flushes (an exclusive lock held to commit, as before, made every report wait
+for the previous one's flush). A write that waits for a row lock or a pooled connection
 longer than ``busy_timeout`` seconds raises
 :class:`~gridmap.store.base.StoreBusy` (the web app answers 503 with ``Retry-After``); nothing is
 half-written.
@@ -59,6 +63,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.memo import RequestMemo
 from gridmap.store.postgis.jobs import PostGISJobs
 from gridmap.store.postgis.loop import PostGISLoop
 from gridmap.store.postgis.migrations import MIGRATIONS
@@ -190,7 +195,9 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     return " AND ".join(clauses)
 
 
-class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py, photos.py
+class PostGISStore(
+    PostGISLoop, PostGISJobs, PostGISPhotos, RequestMemo
+):  # loop, jobs, photos, memo
     """Grid versions, the address library, incidents and their history, tokens, sessions, blobs
     in PostgreSQL + PostGIS. Opening it migrates the schema when needed.
 
@@ -275,12 +282,16 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
         if tx is not None:
             yield tx
             return
-        with self._conn() as conn, conn.transaction():
-            self._local.tx = conn
-            try:
-                yield conn
-            finally:
-                self._local.tx = None
+        self._forget_reads()  # a request's kept reads (gridmap.store.memo) may change
+        try:
+            with self._conn() as conn, conn.transaction():
+                self._local.tx = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.tx = None
+        finally:
+            self._forget_reads()
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection]:
@@ -291,12 +302,16 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
         if tx is not None:
             yield tx
             return
-        with self._conn() as conn, conn.pipeline(), conn.transaction():
-            self._local.tx = conn
-            try:
-                yield conn
-            finally:
-                self._local.tx = None
+        self._forget_reads()
+        try:
+            with self._conn() as conn, conn.pipeline(), conn.transaction():
+                self._local.tx = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.tx = None
+        finally:
+            self._forget_reads()
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version`` (under a lock, so two
@@ -471,8 +486,35 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
         return found[0]
 
     def current_version(self) -> Version | None:
+        return self._memoized("current_version", self._current_version)
+
+    def _current_version(self) -> Version | None:
         found = self._versions("WHERE is_current")
         return found[0] if found else None
+
+    @staticmethod
+    def _layer_sql(
+        columns: str,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> tuple[str, dict]:
+        params: dict = {
+            "band": band_for_zoom(zoom),
+            "version": version_id,
+            "layer": layer,
+            "min": pixel_degrees(zoom) if zoom is not None else 0.0,
+        }
+        query = (
+            f"SELECT {columns} FROM features f "
+            "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = %(band)s "
+            "WHERE f.version_id = %(version)s AND f.layer = %(layer)s AND f.extent >= %(min)s"
+        )
+        if bbox is not None:
+            params["w"], params["s"], params["e"], params["n"] = bbox
+            query += f" AND f.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID})"
+        return query + " ORDER BY f.id", params
 
     def layer_features(
         self,
@@ -483,22 +525,22 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
     ) -> list[LayerFeature]:
         """Features of a layer meeting ``bbox`` (GiST), at ``zoom``'s band, sub-pixel ones left
         out."""
-        params: dict = {
-            "band": band_for_zoom(zoom),
-            "version": version_id,
-            "layer": layer,
-            "min": pixel_degrees(zoom) if zoom is not None else 0.0,
-        }
-        query = (
-            "SELECT f.id, f.code, f.name, f.props, g.geojson FROM features f "
-            "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = %(band)s "
-            "WHERE f.version_id = %(version)s AND f.layer = %(layer)s AND f.extent >= %(min)s"
+        query, params = self._layer_sql(
+            "f.id, f.code, f.name, f.props, g.geojson", version_id, layer, bbox, zoom
         )
-        if bbox is not None:
-            params["w"], params["s"], params["e"], params["n"] = bbox
-            query += f" AND f.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID})"
         with self._conn() as conn, conn.cursor(row_factory=class_row(LayerFeature)) as cur:
-            return cur.execute(query + " ORDER BY f.id", params).fetchall()
+            return cur.execute(query, params).fetchall()
+
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        query, params = self._layer_sql("f.id", version_id, layer, bbox, zoom)
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(query, params)]
 
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         with self._conn() as conn, conn.cursor(row_factory=class_row(LayerFeature)) as cur:
@@ -569,8 +611,18 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
 
     @staticmethod
     def _event_lock(tx: psycopg.Connection) -> None:
-        """Serialise event id assignment until commit, so ids commit in order (see module)."""
-        tx.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))
+        """Taken (shared) before a transaction draws event ids, held to its commit: a reader's
+        :meth:`_event_horizon` waits for such transactions to finish (see module)."""
+        tx.execute("SELECT pg_advisory_xact_lock_shared(%s)", (EVENT_LOCK,))
+
+    def _event_horizon(self) -> int:
+        """The highest event id such that every transaction that drew an id up to it has
+        finished (committed or rolled back): none holds the event lock while this one holds it
+        exclusively, and ids are drawn in increasing order, so a later writer draws higher ids.
+        Held for one statement; writers arriving meanwhile queue behind it for that long."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))
+            return conn.execute("SELECT coalesce(max(id), 0) FROM incident_events").fetchone()[0]
 
     def create_incident(
         self,
@@ -706,13 +758,17 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
                 (incident_id,),
             ).fetchall()
 
-    def count_incidents(self, flt: IncidentFilter) -> int:
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
         params: dict = {}
         where = _where(flt, params)
+        query = f"SELECT count(*) FROM incidents i WHERE {where}"
+        if limit is not None:
+            params["limit"] = max(int(limit), 0)
+            query = (
+                f"SELECT count(*) FROM (SELECT 1 FROM incidents i WHERE {where} LIMIT %(limit)s) n"
+            )
         with self._conn() as conn:
-            return conn.execute(
-                f"SELECT count(*) FROM incidents i WHERE {where}", params
-            ).fetchone()[0]
+            return conn.execute(query, params).fetchone()[0]
 
     def incidents(
         self,
@@ -744,19 +800,22 @@ class PostGISStore(PostGISLoop, PostGISJobs, PostGISPhotos):  # loop.py, jobs.py
     def events_since(
         self, last_id: int, limit: int = 500, now: datetime | None = None
     ) -> list[Event]:
+        last = min(max(last_id, 0), 2**63 - 1)
+        horizon = self._event_horizon()
+        if horizon <= last:
+            return []
         with self._conn() as conn, conn.cursor(row_factory=class_row(Event)) as cur:
             return cur.execute(
                 f"SELECT e.id AS event_id, e.incident_id, e.event, e.to_state AS status, "
                 f"i.status AS current_status, i.type, i.lon, i.lat, i.grid_code, "
                 f"{_OVERDUE} AS overdue, {_iso_sql('e.at')} FROM incident_events e "
-                "JOIN incidents i ON i.id = e.incident_id WHERE e.id > %(last)s "
-                "ORDER BY e.id LIMIT %(limit)s",
-                {"now": now or utc_now(), "last": min(max(last_id, 0), 2**63 - 1), "limit": limit},
+                "JOIN incidents i ON i.id = e.incident_id "
+                "WHERE e.id > %(last)s AND e.id <= %(horizon)s ORDER BY e.id LIMIT %(limit)s",
+                {"now": now or utc_now(), "last": last, "horizon": horizon, "limit": limit},
             ).fetchall()
 
     def last_event_id(self) -> int:
-        with self._conn() as conn:
-            return conn.execute("SELECT coalesce(max(id), 0) FROM incident_events").fetchone()[0]
+        return self._event_horizon()
 
     def kpis(
         self,

@@ -17,7 +17,8 @@ import json
 import random
 import secrets
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.memo import RequestMemo
 from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.jobs import SQLiteJobs
@@ -137,11 +139,12 @@ def _overdue_sql(alias: str = "i") -> str:
     )
 
 
-class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, photos.py
+class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, jobs, photos, memo
     """Grid versions, admin units, address library, incidents, their history, tokens, sessions.
 
-    Every write method commits before it returns (synchronous=FULL). To load many incidents,
-    wrap the calls in ``with store.transaction():`` so they share one commit (100x faster).
+    Every write method commits before it returns (synchronous=FULL; concurrent writers of a
+    server share commits, see :mod:`.connection`). To load many incidents, wrap the calls in
+    ``with store.transaction():`` so they share one commit (100x faster).
     """
 
     def __init__(
@@ -167,11 +170,17 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, ph
         self._pool.close()
 
     def dispose(self) -> None:
-        """Nothing is pooled: closing this thread's connection is all there is to release."""
-        self._pool.close()
+        """Close this thread's connection and the store's write connection."""
+        self._pool.dispose()
 
-    def transaction(self):
-        return self._pool.transaction()
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._forget_reads()  # a request's kept reads (gridmap.store.memo) may change
+        try:
+            with self._pool.transaction() as tx:
+                yield tx
+        finally:
+            self._forget_reads()
 
     def migrate(self) -> None:
         """Apply every migration not yet recorded in ``schema_version``."""
@@ -289,20 +298,24 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, ph
         return _version(row)
 
     def current_version(self) -> Version | None:
+        return self._memoized("current_version", self._current_version)
+
+    def _current_version(self) -> Version | None:
         row = self.conn.execute(f"{self._VERSION_SQL} WHERE is_current=1").fetchone()
         return _version(row) if row else None
 
-    def layer_features(
+    def _layer_sql(
         self,
+        columns: str,
         version_id: int,
         layer: str,
         bbox: tuple[float, float, float, float] | None,
         zoom: float | None,
-    ) -> list[LayerFeature]:
+    ) -> tuple[str, list]:
         band = band_for_zoom(zoom)
         min_size = pixel_degrees(zoom) if zoom is not None else 0.0
         sql = (
-            "SELECT f.id, f.code, f.name, f.props, g.geojson FROM features f "
+            f"SELECT {columns} FROM features f "
             "JOIN feature_geoms g ON g.feature_id = f.id AND g.band = ? "
             "WHERE f.version_id = ? AND f.layer = ? "
             "AND ((f.maxx - f.minx) >= ? OR (f.maxy - f.miny) >= ?)"
@@ -317,10 +330,32 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, ph
                 "AND miny <= ? AND maxy >= ?)"
             )
             params += [e, w, n, s]
+        return sql, params
+
+    def layer_features(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[LayerFeature]:
+        sql, params = self._layer_sql(
+            "f.id, f.code, f.name, f.props, g.geojson", version_id, layer, bbox, zoom
+        )
         return [
             LayerFeature(r[0], r[1], r[2], json.loads(r[3]), r[4])
             for r in self.conn.execute(sql, params)
         ]
+
+    def layer_feature_ids(
+        self,
+        version_id: int,
+        layer: str,
+        bbox: tuple[float, float, float, float] | None,
+        zoom: float | None,
+    ) -> list[int]:
+        sql, params = self._layer_sql("f.id", version_id, layer, bbox, zoom)
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY f.id", params)]
 
     def feature(self, version_id: int, layer: str, code: str) -> LayerFeature | None:
         row = self.conn.execute(
@@ -353,11 +388,15 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, ph
         self, version_id: int, layers: tuple[str, ...], lon: float, lat: float
     ) -> list[FeatureGeometry]:
         marks = ",".join("?" * len(layers))
+        # The R*Tree drives (CROSS JOIN fixes the order): left to itself SQLite walks every
+        # feature of the layers by the (version, layer) index and tests each id against the
+        # box list, 1.7 ms at 10,000 grids instead of ~0.05 ms for the few boxes at a point.
         rows = self.conn.execute(
-            f"SELECT f.layer, f.code, f.props, f.geom FROM features f "
-            f"WHERE f.version_id = ? AND f.layer IN ({marks}) AND f.id IN (SELECT id FROM "
-            f"feature_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)",
-            (version_id, *layers, lon, lon, lat, lat),
+            f"SELECT f.layer, f.code, f.props, f.geom FROM feature_rtree r "
+            f"CROSS JOIN features f ON f.id = r.id "
+            f"WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
+            f"AND f.version_id = ? AND f.layer IN ({marks})",
+            (lon, lon, lat, lat, version_id, *layers),
         ).fetchall()
         return _feature_geometries(rows)
 
@@ -514,11 +553,13 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos):  # loop.py, jobs.py, ph
         )
         return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
-    def count_incidents(self, flt: IncidentFilter) -> int:
+    def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
         where, params = _where(flt)
-        return self.conn.execute(
-            f"SELECT COUNT(*) FROM incidents i WHERE {where}", params
-        ).fetchone()[0]
+        sql = f"SELECT COUNT(*) FROM incidents i WHERE {where}"
+        if limit is not None:
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM incidents i WHERE {where} LIMIT ?)"
+            params.append(max(int(limit), 0))
+        return self.conn.execute(sql, params).fetchone()[0]
 
     def incidents(
         self,
