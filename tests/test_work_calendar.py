@@ -131,3 +131,16 @@ def test_a_stored_report_gets_its_deadline_over_the_holiday(city_store):
     # Still on time on the last holiday, overdue an hour after the deadline.
     assert not city_store.incident(incident_id, now=beijing(2026, 10, 7, 23)).overdue
     assert city_store.incident(incident_id, now=beijing(2026, 10, 8, 11)).overdue
+
+
+def test_a_bad_holiday_file_stops_the_server_start_not_a_report(tmp_path, monkeypatch):
+    from web import create_app
+
+    bad = tmp_path / "holidays.csv"
+    bad.write_text("date,kind,name\n2027-13-01,holiday,坏日期\n", encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_HOLIDAYS", str(bad))
+    with pytest.raises(ValueError, match="row 2: field date"):
+        create_app({"DB": ":memory:"})
+    monkeypatch.setenv("GRIDMAP_HOLIDAYS", str(tmp_path / "missing.csv"))
+    with pytest.raises(ValueError, match="cannot read the holiday file"):
+        create_app({"DB": ":memory:"})

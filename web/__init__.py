@@ -22,7 +22,7 @@ from datetime import timedelta
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from gridmap.rules.workflow import TimeLimits
+from gridmap.rules.workflow import TimeLimits, china_calendar
 from gridmap.services import jobs
 from gridmap.store import DEFAULT_BUSY_TIMEOUT, DEFAULT_DB, StoreBusy, open_store
 from web import security
@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Kept for the app's life: a server thread keeps its SQLite connection between requests
     # (reopening it per request, with its PRAGMAs and schema load, cost ~0.5 ms of each).
     app.extensions["gridmap_store"] = store
+    china_calendar()  # a bad $GRIDMAP_HOLIDAYS file stops the start (ValueError), not a report
     app.extensions["gridmap_datum"] = Datum(app.config["BASEMAP_DATUM"])
     app.extensions["gridmap_cache"] = {}
     app.extensions["gridmap_lock"] = threading.Lock()

@@ -254,11 +254,15 @@ def parse_calendar(rows: Iterable[Mapping[str, str]], name: str) -> WorkCalendar
     return WorkCalendar(frozenset(holidays), frozenset(workdays), years)
 
 
-@functools.cache
 def china_calendar() -> WorkCalendar:
     """China's public holidays and make-up workdays as the State Council publishes them (the
     ``chinesecalendar`` package, 2004 to its last release's year), with the days of the file
-    named by ``$GRIDMAP_HOLIDAYS`` on top."""
+    named by ``$GRIDMAP_HOLIDAYS`` on top. Read once per file name (every deadline asks)."""
+    return _china_calendar(os.environ.get(HOLIDAYS_ENV) or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _china_calendar(path: str) -> WorkCalendar:
     from chinese_calendar import constants
 
     known = set(constants.holidays) | set(constants.workdays)
@@ -267,12 +271,14 @@ def china_calendar() -> WorkCalendar:
         frozenset(constants.workdays),
         frozenset(range(min(d.year for d in known), max(d.year for d in known) + 1)),
     )
-    path = os.environ.get(HOLIDAYS_ENV)
     if path:
         import csv
 
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            calendar = calendar.merged(parse_calendar(csv.DictReader(handle), path))
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                calendar = calendar.merged(parse_calendar(csv.DictReader(handle), path))
+        except OSError as error:
+            raise ValueError(f"{path}: cannot read the holiday file: {error.strerror}") from None
     return calendar
 
 
