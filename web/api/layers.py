@@ -96,10 +96,11 @@ def layer(name: str):
     band = band_for_zoom(zoom)
     ids = store().layer_feature_ids(version.id, name, bbox, zoom)
     with_stats = name in GRID_LAYERS
-    # An answer is fixed by these: the texts of a version's band never change, the counts
-    # only with the stats key. Their digest is the cache key and the ETag.
+    # An answer is fixed by these: the texts of a version's band (in the display datum) never
+    # change, the counts only with the stats key. Their digest is the cache key and the ETag.
     digest = hashlib.blake2b(array("q", ids).tobytes(), digest_size=16)
-    digest.update(repr((version.id, name, band, grid_stats_key() if with_stats else None)).encode())
+    stats_key = grid_stats_key() if with_stats else None
+    digest.update(repr((version.id, name, band, datum().name, stats_key)).encode())
     etag = digest.hexdigest()
     cache = current_app.extensions["gridmap_cache"]
     answers = cache.setdefault("layer_answers", OrderedDict())
