@@ -23,9 +23,15 @@ then:
   name: 中央华城 1幢1单元1002室 is likely not 中央华府 when it has no such room), for each number
   the reading could not place (a second room), and for each road or compound name of the query
   the match does not use; halved for each *other compound* the query names (万科 + 城市花园);
+* halved when it rests only on misspelt names whose *type word* differs from the library
+  name's (中央华城 for 中央华府, 中山街 for 中山路: another kind of place, not a slip of the
+  distinctive part such as 中央华富), unless another name of the query confirms it (the road
+  the compound is on, the compound on the road);
 * times 0.95 for each leftover of Chinese text no name of the match accounts for (chatter such
   as 居民反映 included: the answer did not use it);
 * times 0.85 when a building is found under a road with neither door number nor compound;
+  halved when it is found under admin units alone (新城22幢: which compound's building 22?),
+  so that such a guess goes to review at the default threshold;
 * divided by the number of distinct library places it could equally be;
 * halved when the query's admin units contradict the match (times 0.8 when the unit was
   written in a short form such as 南湖), or when a building was found along the road behind
@@ -70,6 +76,7 @@ from gridmap.geocode.query import (
     Vocabulary,
     parse_city,
     read_query,
+    type_clash,
 )
 
 MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
@@ -85,8 +92,10 @@ ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
 FUZZY_MISSING_FACTOR = 0.6  # a door part missing under a fuzzy name: likely another place
 UNLOCATED_BUILDING = 0.85  # a building under a road with neither door nor compound named
+ADMIN_ONLY_BUILDING = 0.5  # a building found under an admin unit, no road or compound named
 UNUSED_TEXT = 0.95  # per leftover of Chinese text that no name of the answer accounts for
 MAX_CANDIDATES = 5
+TYPE_CLASH = 0.5  # a misspelt name whose type word differs (中央华城 for 中央华府), uncorroborated
 
 
 @dataclass
@@ -220,8 +229,10 @@ class Matcher:
                 exact = {name for _, name in self.vocabulary.names.get(glued_to, ())}
                 if any(kinds[i][1] not in exact and s >= GLUE_RIVAL for _, s, i in hits):
                     parts.shadowed |= exact
-            for _, score, index in hits:
+            for spelling, score, index in hits:
                 kind, name = kinds[index]
+                if kind in ("road", "poi", "subpoi") and type_clash(cjk, spelling):
+                    parts.type_clash.add(name)
                 if position < len(parts.residues):
                     parts.explained.setdefault(position, set()).add(name)
                 score = score / 100.0
@@ -421,6 +432,11 @@ class Matcher:
                 hypothesis.score *= CONTRADICTION**conflicting
                 hypothesis.notes.append("the text names another compound too")
             hypothesis.names = frozenset(n for n in (road, poi) if n)
+            if hypothesis.names and hypothesis.names <= parts.type_clash:
+                # 中央华城 is one character from 中央华府, but that character says it is another
+                # kind of place: without a road or compound of the text to confirm it, a guess
+                hypothesis.score *= TYPE_CLASH
+                hypothesis.notes.append("the name's type word differs, and nothing confirms it")
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
                 hypothesis.fuzzy = True  # as doubtful as a misspelling
@@ -524,6 +540,12 @@ class Matcher:
             # 香樟1幢: building 1 of which compound along the road? Neither door nor compound named
             score *= UNLOCATED_BUILDING
             notes.append("the building's door or compound is not named")
+        elif group is not None and level_named in ("district", "town", "community"):
+            # 新城22幢: an admin unit holds many compounds, each with its buildings; that the
+            # library has one building 22 there does not say the writer meant it (东湖新城22幢
+            # is another city's compound): at best a guess for review
+            score *= ADMIN_ONLY_BUILDING
+            notes.append("no road or compound named: the building is located by admin unit only")
         return _Hypothesis(level, score, places, notes, fuzzy=score_named < ALIAS_SCORE)
 
 
