@@ -142,7 +142,12 @@ class Vocabulary:
         self.real: frozenset[str] = frozenset()  # spellings of real names (not short forms)
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
-        self.prefixes = {k[:2] for k in self.names}
+        # first two characters -> the lengths of the names starting so, longest first: the scan
+        # tries only those (a library has names of 2-20 characters, most prefixes few lengths)
+        lengths: dict[str, set[int]] = {}
+        for k in self.names:
+            lengths.setdefault(k[:2], set()).add(len(k))
+        self.prefixes = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
         self.spellings: dict[tuple[str, str], list[str]] = {}
         for spelling, entries in self.names.items():
             for target in entries:
@@ -226,12 +231,15 @@ class Vocabulary:
         Longest known name first at each position, left to right.
         """
         items: list[tuple] = []
-        names, prefixes, max_length = self.names, self.prefixes, self.max_length
+        names, prefixes = self.names, self.prefixes
         i, n, residue_start = 0, len(text), None
         while i < n:
             found = None
-            if text[i : i + 2] in prefixes:
-                for length in range(min(max_length, n - i), 1, -1):
+            lengths = prefixes.get(text[i : i + 2])
+            if lengths is not None:
+                for length in lengths:
+                    if length > n - i:
+                        continue
                     entries = names.get(text[i : i + length])
                     if entries is not None and not self._stem_runs_on(text, i + length, length):
                         found = (length, entries)
