@@ -103,6 +103,7 @@ class Describer:
         self._rows_order, self._rows_bounds = order, bounds
         self._highlights: dict[tuple, dict | None] = {}
         self._about: dict[tuple, About] = {}
+        self._heads: dict[tuple, str] = {}  # (anchors, depth down to the door) -> label head
 
     def table(self, name: str) -> Groups:
         lib = self.library
@@ -144,7 +145,27 @@ class Describer:
 
     def label(self, place: Place) -> str:
         """The place written out: shared admin units, road and door, compound, door parts."""
+        depth = LEVEL_DEPTH[place.level]
+        # the part down to the door is the same for every building and room of a compound
+        key = (place.anchors, min(depth, 5))
+        head = self._heads.get(key)
+        if head is None:
+            head = self._head(place.anchors, place.level)
+            if len(self._heads) > 100_000:
+                self._heads.clear()
+            self._heads[key] = head
+        if depth < 6 or not place.parts:
+            return head
+        pieces = [head]
+        for number, word in zip(place.parts, ("幢", "单元", "室"), strict=False):
+            if number is not None:
+                pieces.append(number + word)
+        return "".join(pieces)
+
+    def _head(self, anchors: frozenset[int], level: str) -> str:
+        """:meth:`label` down to ``level`` or the door, whichever is shallower."""
         fields = self.library.anchor_fields
+        place = Place(level, anchors)
         if len(place.anchors) == 1:
             (only,) = place.anchors
 
@@ -173,10 +194,6 @@ class Describer:
                     pieces.append(number if number.endswith("弄") else number + "号")
             if depth >= 4:
                 pieces.append(common("poi"))
-        if depth >= 6 and place.parts:
-            for number, word in zip(place.parts, ("幢", "单元", "室"), strict=False):
-                if number is not None:
-                    pieces.append(number + word)
         return "".join(p for p in pieces if p)
 
     def point(self, place: Place, highlight: dict | None) -> tuple[float, float, bool]:
