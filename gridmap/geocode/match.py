@@ -62,6 +62,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -206,7 +207,7 @@ class Matcher:
         allowed[self._admin_choices] = True
         choice_of = self._choice_of
         for kind in _PLACE_KINDS:
-            for value in set(fields[kind][index].tolist()):
+            for value in pd.unique(fields[kind][index]).tolist():  # a district: 10^5 anchors
                 for i in choice_of.get((kind, value), ()):
                     allowed[i] = True
         if len(self._fuzzy_cache) < 10_000:

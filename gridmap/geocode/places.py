@@ -264,24 +264,29 @@ class Describer:
         return shapely.linestrings(points[order])
 
     # --- all at once ----------------------------------------------------------------------
-    def describe(self, place: Place) -> About:
+    def describe(self, place: Place, *, outline: bool = True) -> About:
         """What an answer says about ``place`` (remembered for places of several anchors:
-        roads, compounds and admin units come back often and cost the most)."""
+        roads, compounds and admin units come back often and cost the most).
+
+        ``outline=False``: no compound outline (a candidate shows a point, not a shape); a road
+        keeps its line, which places its point.
+        """
         many = place.group is None and len(place.anchors) > 1
+        key = (place.key, outline or place.level != "compound")
         if many:
-            known = self._about.get(place.key)
+            known = self._about.get(key)
             if known is not None:
                 return known
-        about = self._describe(place)
+        about = self._describe(place, key[1])
         if many:
             if len(self._about) > 10_000:
                 self._about.clear()
-            self._about[place.key] = about
+            self._about[key] = about
         return about
 
-    def _describe(self, place: Place) -> About:
+    def _describe(self, place: Place, outline: bool) -> About:
         lib = self.library
-        highlight = self.highlight(place)
+        highlight = self.highlight(place) if outline else None
         lon, lat, approximate = self.point(place, highlight)
         exact = self.exact_row(place)
         label = self.label(place)
