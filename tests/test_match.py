@@ -642,3 +642,24 @@ def test_the_parser_derives_components_of_a_library_without_them():
     found = parsed.match("四川中路220号")
     assert (found.level, found.address_id, found.confidence) == ("door", "b", 1.0)
     assert answer(parsed, "九江路89号") == ("door", "a")
+
+
+# --- the fuzzy search's character filter never drops a name close enough ----------------------
+_NAME_CHARS = "幸福小区阳光花园中山路华府央城东湖新村苑"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=_NAME_CHARS, min_size=2, max_size=8))
+def test_the_character_filter_keeps_every_name_alike_enough(residue):
+    from rapidfuzz.distance import Levenshtein
+
+    from gridmap.geocode.match import FUZZY_CUTOFF
+
+    matcher = _FILTER_GEOCODER.matcher
+    kept = set(matcher._near(residue, None))
+    for i, spelling in enumerate(matcher._spelt):
+        if Levenshtein.normalized_similarity(residue, spelling) >= FUZZY_CUTOFF / 100:
+            assert i in kept, (residue, spelling)
+
+
+_FILTER_GEOCODER = Geocoder.from_frames(small_library())
