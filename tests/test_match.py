@@ -232,6 +232,53 @@ def test_a_name_followed_by_a_misspelt_rest_of_a_longer_name_is_doubtful():
     assert not typo.accepted and typo.guess.level == "room"
 
 
+def huafu_library() -> pd.DataFrame:
+    """中央华府 on 梅湾街 (新城街道), the only compound there with a building 6."""
+    rooms = dict(houseno="6幢", cellno="2单元", roomno="202室")
+    town = dict(district="秀洲区", town="新城街道", community="清河社区")
+    return pd.DataFrame(
+        [
+            _row("HF", 120.71, 30.75, road="梅湾街", roadno="364号", poi="中央华府", **rooms,
+                 **town),
+            _row("ZS", 120.72, 30.75, road="中山路", roadno="58号", **NANHU),
+        ]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, accepted",
+    [
+        ("中央华富6幢2单元202室", True),  # a slip in the distinctive part: the same compound
+        ("中央华城6幢2单元202室", False),  # another type word: another city's 中央华城
+        ("梅湾街364号中央华城6幢2单元202室", True),  # ... unless its road and door confirm it
+        ("梅湾街中央华城6-2-202", True),
+    ],
+)
+def test_a_name_with_another_type_word_is_another_place_unless_confirmed(text, accepted):
+    result = Geocoder.from_frames(huafu_library()).resolve(text)
+    assert result.guess.address_id == "HF"
+    assert result.accepted is accepted
+    if not accepted:  # not answered, but offered to choose
+        assert result.match.level == "none" and result.match.address_id is None
+        assert [c.address_id for c in result.match.candidates] == ["HF"]
+        assert "type word" in result.reason
+
+
+def test_a_road_with_another_type_word_is_another_road():
+    geocoder = Geocoder.from_frames(huafu_library())
+    assert answer(geocoder, "中三路58号") == ("door", "ZS")  # a slip
+    assert answer(geocoder, "中山街58号") == ("none", None)  # 中山街 is another street
+
+
+@pytest.mark.parametrize("text", ["新城街道6幢2单元202室", "东湖新城6幢2单元202室"])
+def test_a_building_located_by_admin_unit_alone_goes_to_review(text):
+    # the town holds one building 6 in this library, but no road or compound says it is meant
+    result = Geocoder.from_frames(huafu_library()).resolve(text)
+    assert result.guess.address_id == "HF" and not result.accepted
+    assert "admin unit only" in result.reason
+    assert answer(Geocoder.from_frames(huafu_library()), "清河社区") == ("community", None)
+
+
 def test_a_fuzzy_guess_at_an_admin_unit_is_no_evidence_against_a_match(geocoder):
     # 中化路 is a typo of 中华路 (南湖区); 和乎社区 is close to 和平社区 (秀洲区): that guess must
     # not count against the door
@@ -595,3 +642,24 @@ def test_the_parser_derives_components_of_a_library_without_them():
     found = parsed.match("四川中路220号")
     assert (found.level, found.address_id, found.confidence) == ("door", "b", 1.0)
     assert answer(parsed, "九江路89号") == ("door", "a")
+
+
+# --- the fuzzy search's character filter never drops a name close enough ----------------------
+_NAME_CHARS = "幸福小区阳光花园中山路华府央城东湖新村苑"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=_NAME_CHARS, min_size=2, max_size=8))
+def test_the_character_filter_keeps_every_name_alike_enough(residue):
+    from rapidfuzz.distance import Levenshtein
+
+    from gridmap.geocode.match import FUZZY_CUTOFF
+
+    matcher = _FILTER_GEOCODER.matcher
+    kept = set(matcher._near(residue, None))
+    for i, spelling in enumerate(matcher._spelt):
+        if Levenshtein.normalized_similarity(residue, spelling) >= FUZZY_CUTOFF / 100:
+            assert i in kept, (residue, spelling)
+
+
+_FILTER_GEOCODER = Geocoder.from_frames(small_library())

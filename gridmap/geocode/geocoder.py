@@ -186,7 +186,7 @@ class Geocoder:
         )
 
     def _candidate(self, place, confidence: float, reason: str) -> Candidate:
-        about = self.describer.describe(place)
+        about = self.describer.describe(place, outline=False)  # a candidate has no shape
         return Candidate(
             level=place.level,
             confidence=confidence,

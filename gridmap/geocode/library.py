@@ -96,6 +96,7 @@ class Groups:
     spread: np.ndarray  # group -> largest lon or lat extent of its rows (degrees; 0: one point)
     radix: tuple[int, ...] = ()
     codes: tuple[dict[str, int], ...] = ()
+    keys: np.ndarray | None = None  # group -> its key, ascending: many keys at once by bisection
 
     def key(self, anchor: int, *parts: str) -> int | None:
         """Integer key of (anchor, building, unit, room...) or None when a part is unknown."""
@@ -135,6 +136,7 @@ def _group(
             lon=none,
             lat=none,
             spread=none,
+            keys=empty,
             **extra,
         )
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
@@ -144,7 +146,8 @@ def _group(
     # a row with no grid (-1) makes lo < 0: such a group has no single grid
     lo = np.minimum.reduceat(ranks, starts)
     hi = np.maximum.reduceat(ranks, starts)
-    index = dict(zip(sorted_keys[starts].tolist(), range(len(starts)), strict=True))
+    unique_keys = sorted_keys[starts]
+    index = dict(zip(unique_keys.tolist(), range(len(starts)), strict=True))
     x, y = lon[order], lat[order]
     spread = np.maximum(
         np.maximum.reduceat(x, starts) - np.minimum.reduceat(x, starts),
@@ -159,6 +162,7 @@ def _group(
         lon=np.add.reduceat(x, starts) / count,
         lat=np.add.reduceat(y, starts) / count,
         spread=spread,
+        keys=unique_keys,
         **extra,
     )
 

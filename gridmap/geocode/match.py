@@ -23,9 +23,15 @@ then:
   name: 中央华城 1幢1单元1002室 is likely not 中央华府 when it has no such room), for each number
   the reading could not place (a second room), and for each road or compound name of the query
   the match does not use; halved for each *other compound* the query names (万科 + 城市花园);
+* halved when it rests only on misspelt names whose *type word* differs from the library
+  name's (中央华城 for 中央华府, 中山街 for 中山路: another kind of place, not a slip of the
+  distinctive part such as 中央华富), unless another name of the query confirms it (the road
+  the compound is on, the compound on the road);
 * times 0.95 for each leftover of Chinese text no name of the match accounts for (chatter such
   as 居民反映 included: the answer did not use it);
 * times 0.85 when a building is found under a road with neither door number nor compound;
+  halved when it is found under admin units alone (新城22幢: which compound's building 22?),
+  so that such a guess goes to review at the default threshold;
 * divided by the number of distinct library places it could equally be;
 * halved when the query's admin units contradict the match (times 0.8 when the unit was
   written in a short form such as 南湖), or when a building was found along the road behind
@@ -56,6 +62,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -70,6 +77,7 @@ from gridmap.geocode.query import (
     Vocabulary,
     parse_city,
     read_query,
+    type_clash,
 )
 
 MAX_QUERY_CHARS = 256  # longer text is not an address (a pasted document, a log line)
@@ -85,8 +93,11 @@ ALIAS_CONTRADICTION = 0.8  # ... by a short form (南湖 for 南湖区)
 MAX_DESCEND_ANCHORS = 5_000  # door parts are looked up under at most this many anchors
 FUZZY_MISSING_FACTOR = 0.6  # a door part missing under a fuzzy name: likely another place
 UNLOCATED_BUILDING = 0.85  # a building under a road with neither door nor compound named
+ADMIN_ONLY_BUILDING = 0.5  # a building found under an admin unit, no road or compound named
 UNUSED_TEXT = 0.95  # per leftover of Chinese text that no name of the answer accounts for
 MAX_CANDIDATES = 5
+_PLACE_KINDS = ("road", "poi", "subpoi")
+TYPE_CLASH = 0.5  # a misspelt name whose type word differs (中央华城 for 中央华府), uncorroborated
 
 
 @dataclass
@@ -137,37 +148,20 @@ class Matcher:
         self.city_prov, self.city_name = parse_city(library, city)
         self.city_label = (self.city_prov or "") + (self.city_name or "")
         self.vocabulary = Vocabulary(library, (self.city_prov, self.city_name), aliases)
-        self._fuzzy_cache: dict[tuple, tuple] = {}
+        self._fuzzy_cache: dict[tuple, np.ndarray] = {}  # admin context -> allowed choices
+        self._build_choices()
 
     # --- fuzzy names ----------------------------------------------------------------------
-    def _choices(self, parts: QueryParts) -> tuple[list[str], list[tuple[str, str]], dict]:
-        """Names (and their kinds) a residue may be a misspelling of, inside the named units."""
-        context = tuple(
-            (kind, name)
-            for kind in ("community", "town", "district")
-            for name, score in parts.admin.get(kind, ())[:1]
-            if score >= ALIAS_SCORE  # written out, not itself a fuzzy guess
-        )[:1]
-        cached = self._fuzzy_cache.get(context)
-        if cached is not None:
-            return cached
+    def _build_choices(self) -> None:
+        """Every full spelling of the library's road, compound and admin names (银杏公寓小区 for
+        银杏公寓 too, not the short ones: a slip in a name written short, 东湖 for 东湖雅 for
+        东湖雅苑, is too far to guess), sorted, with an index by character."""
         lib = self.library
-        if context:
-            kind, name = context[0]
-            anchors = lib.admin_anchors[kind][name]
-            index = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
-            fields = lib.anchor_fields
-            names = {("road", v) for v in set(fields["road"][index].tolist()) if v}
-            names |= {("poi", v) for v in set(fields["poi"][index].tolist()) if v}
-            names |= {("subpoi", v) for v in set(fields["subpoi"][index].tolist()) if v}
-        else:
-            names = {("road", v) for v in lib.road_anchors}
-            names |= {("poi", v) for v in lib.poi_anchors}
-            names |= {("subpoi", v) for v in lib.subpoi_anchors}
+        names = {("road", v) for v in lib.road_anchors}
+        names |= {("poi", v) for v in lib.poi_anchors}
+        names |= {("subpoi", v) for v in lib.subpoi_anchors}
         for kind in ("district", "town", "community"):
             names |= {(kind, v) for v in lib.admin_anchors[kind]}
-        # every full spelling of those names (银杏公寓小区 for 银杏公寓 too), not the short ones:
-        # a slip in a name written short (东湖 for 东湖雅 for 东湖雅苑) is too far to guess
         spellings, real = self.vocabulary.spellings, self.vocabulary.real
         targets = sorted(
             (spelling, target)
@@ -175,23 +169,82 @@ class Matcher:
             for spelling in spellings.get(target, ())
             if spelling in real
         )
-        spelt = [spelling for spelling, _ in targets]
-        # which choices hold each character: a residue sharing no character with a name cannot
-        # be 60% like it, so only the choices sharing one are scored (chatter shares none)
+        self._spelt = [spelling for spelling, _ in targets]
+        self._targets = [target for _, target in targets]
+        self._choice_of: dict[tuple[str, str], list[int]] = {}
+        for i, target in enumerate(self._targets):
+            self._choice_of.setdefault(target, []).append(i)
+        # which choices hold each character: a residue must share at least 60% of its characters
+        # with a name to be 60% like it, so only those are scored (chatter shares none)
         by_char: dict[str, list[int]] = {}
-        for i, spelling in enumerate(spelt):
+        for i, spelling in enumerate(self._spelt):
             for ch in set(spelling):
                 by_char.setdefault(ch, []).append(i)
-        result = (spelt, [target for _, target in targets], by_char)
+        self._by_char = {ch: np.array(v, dtype=np.int64) for ch, v in by_char.items()}
+        admin = [i for i, (kind, _) in enumerate(self._targets) if kind not in _PLACE_KINDS]
+        self._admin_choices = np.array(admin, dtype=np.int64)
+
+    def _allowed(self, parts: QueryParts) -> np.ndarray | None:
+        """Which choices lie inside the admin unit the query names (None: all of the city's);
+        admin names are always allowed."""
+        context = tuple(
+            (kind, name)
+            for kind in ("community", "town", "district")
+            for name, score in parts.admin.get(kind, ())[:1]
+            if score >= ALIAS_SCORE  # written out, not itself a fuzzy guess
+        )[:1]
+        if not context:
+            return None
+        cached = self._fuzzy_cache.get(context)
+        if cached is not None:
+            return cached
+        lib = self.library
+        kind, name = context[0]
+        anchors = lib.admin_anchors[kind][name]
+        index = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
+        fields = lib.anchor_fields
+        allowed = np.zeros(len(self._spelt), dtype=bool)
+        allowed[self._admin_choices] = True
+        choice_of = self._choice_of
+        for kind in _PLACE_KINDS:
+            for value in pd.unique(fields[kind][index]).tolist():  # a district: 10^5 anchors
+                for i in choice_of.get((kind, value), ()):
+                    allowed[i] = True
         if len(self._fuzzy_cache) < 10_000:
-            self._fuzzy_cache[context] = result
-        return result
+            self._fuzzy_cache[context] = allowed
+        return allowed
+
+    def _near(self, cjk: str, allowed: np.ndarray | None) -> list[int]:
+        """The choices sharing enough characters with ``cjk`` to be FUZZY_CUTOFF% like it.
+
+        Levenshtein similarity s needs at least s * len(cjk) characters in common, so the
+        characters of ``cjk`` (with their counts) vote for the choices holding them.
+        """
+        counts: dict[str, int] = {}
+        for ch in cjk:
+            counts[ch] = counts.get(ch, 0) + 1
+        lists, weights = [], []
+        for ch, count in counts.items():
+            holders = self._by_char.get(ch)
+            if holders is not None:
+                lists.append(holders)
+                weights.append(np.full(len(holders), count, dtype=np.float64))
+        if not lists:
+            return []
+        votes = np.bincount(
+            np.concatenate(lists), weights=np.concatenate(weights), minlength=len(self._spelt)
+        )
+        enough = votes >= FUZZY_CUTOFF / 100 * len(cjk) - 1e-9
+        if allowed is not None:
+            enough &= allowed
+        return np.flatnonzero(enough).tolist()
 
     def _fuzzy(self, parts: QueryParts) -> None:
         """Add fuzzy road/compound/admin candidates for the residues that may be names."""
         found_names = bool(parts.roads or parts.pois)
         leftovers = [(words, None) for _, words in parts.residues]
         leftovers += [(words, spelling) for _, words, spelling in parts.glued]
+        allowed: np.ndarray | None | bool = False  # not looked up yet
         for position, (words, glued_to) in enumerate(leftovers):
             glued = glued_to is not None
             cjk = "".join(ch for ch in words if CJK.match(ch))
@@ -199,16 +252,15 @@ class Matcher:
                 continue
             if found_names and len(cjk) < 3 and not glued:
                 continue  # a two-character leftover beside real names is noise (旁边, 对面)
-            choices, kinds, by_char = self._choices(parts)
-            near: set[int] = set()
-            for ch in set(cjk):
-                near.update(by_char.get(ch, ()))
+            if allowed is False:
+                allowed = self._allowed(parts)
+            near = self._near(cjk, allowed)
             if not near:
                 continue
-            subset = {i: choices[i] for i in near} if len(near) * 4 < len(choices) else choices
+            choices, kinds = self._spelt, self._targets
             hits = process.extract(
                 cjk,
-                subset,
+                {i: choices[i] for i in near},
                 scorer=Levenshtein.normalized_similarity,
                 limit=10,
                 score_cutoff=FUZZY_CUTOFF / 100,
@@ -220,8 +272,10 @@ class Matcher:
                 exact = {name for _, name in self.vocabulary.names.get(glued_to, ())}
                 if any(kinds[i][1] not in exact and s >= GLUE_RIVAL for _, s, i in hits):
                     parts.shadowed |= exact
-            for _, score, index in hits:
+            for spelling, score, index in hits:
                 kind, name = kinds[index]
+                if kind in ("road", "poi", "subpoi") and type_clash(cjk, spelling):
+                    parts.type_clash.add(name)
                 if position < len(parts.residues):
                     parts.explained.setdefault(position, set()).add(name)
                 score = score / 100.0
@@ -387,7 +441,7 @@ class Matcher:
         # stop at the first perfect hypothesis only when no name of the text may be two places
         unambiguous = all(len(mention) == 1 for mention in parts.mentions)
         # a lane door (58弄11) already holds the building number: not looked up again below it
-        below_lane_door = replace(parts, house=None)
+        below_lane_door = replace(parts, house=None) if parts.lane_door else parts
         combos = []  # (anchors, level, score, road used, poi used, parts to descend with)
         for road, number, road_score in doors:
             door_parts = below_lane_door if number == parts.lane_door else parts
@@ -421,6 +475,11 @@ class Matcher:
                 hypothesis.score *= CONTRADICTION**conflicting
                 hypothesis.notes.append("the text names another compound too")
             hypothesis.names = frozenset(n for n in (road, poi) if n)
+            if hypothesis.names and hypothesis.names <= parts.type_clash:
+                # 中央华城 is one character from 中央华府, but that character says it is another
+                # kind of place: without a road or compound of the text to confirm it, a guess
+                hypothesis.score *= TYPE_CLASH
+                hypothesis.notes.append("the name's type word differs, and nothing confirms it")
             if road in parts.shadowed or poi in parts.shadowed:
                 hypothesis.score *= SHADOWED
                 hypothesis.fuzzy = True  # as doubtful as a misspelling
@@ -524,6 +583,12 @@ class Matcher:
             # 香樟1幢: building 1 of which compound along the road? Neither door nor compound named
             score *= UNLOCATED_BUILDING
             notes.append("the building's door or compound is not named")
+        elif group is not None and level_named in ("district", "town", "community"):
+            # 新城22幢: an admin unit holds many compounds, each with its buildings; that the
+            # library has one building 22 there does not say the writer meant it (东湖新城22幢
+            # is another city's compound): at best a guess for review
+            score *= ADMIN_ONLY_BUILDING
+            notes.append("no road or compound named: the building is located by admin unit only")
         return _Hypothesis(level, score, places, notes, fuzzy=score_named < ALIAS_SCORE)
 
 
@@ -560,18 +625,25 @@ def _lookup(groups, anchors, *parts: str) -> list[tuple[int, int]]:
             if g is not None:
                 found.append((anchor, g))
         return found
-    # a road's thousands of doors: the keys in one numpy pass, then one dict lookup each
-    keys = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
-    for radix, code_of, part in zip(groups.radix, groups.codes, parts, strict=True):
+    # a road's thousands of doors: the keys in one numpy pass, found by bisection in the
+    # groups' sorted keys (a group's number is its key's position)
+    codes = []
+    for code_of, part in zip(groups.codes, parts, strict=True):
         code = code_of.get(part)
         if code is None:
             return []
+        codes.append(code)
+    anchor_array = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
+    keys = anchor_array
+    for radix, code in zip(groups.radix, codes, strict=True):
         keys = keys * radix + code
-    index = groups.index
-    anchors_list = list(anchors)
-    return [
-        (anchors_list[i], g) for i, g in enumerate(map(index.get, keys.tolist())) if g is not None
-    ]
+    known = groups.keys
+    if not len(known):
+        return []
+    position = np.searchsorted(known, keys)
+    np.minimum(position, len(known) - 1, out=position)
+    hit = np.flatnonzero(known[position] == keys)
+    return list(zip(anchor_array[hit].tolist(), position[hit].tolist(), strict=True))
 
 
 def _distinct_places(lib: AddressLibrary, anchors, level: str) -> list[Place]:

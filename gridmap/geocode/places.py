@@ -103,6 +103,7 @@ class Describer:
         self._rows_order, self._rows_bounds = order, bounds
         self._highlights: dict[tuple, dict | None] = {}
         self._about: dict[tuple, About] = {}
+        self._heads: dict[tuple, str] = {}  # (anchors, depth down to the door) -> label head
 
     def table(self, name: str) -> Groups:
         lib = self.library
@@ -144,7 +145,27 @@ class Describer:
 
     def label(self, place: Place) -> str:
         """The place written out: shared admin units, road and door, compound, door parts."""
+        depth = LEVEL_DEPTH[place.level]
+        # the part down to the door is the same for every building and room of a compound
+        key = (place.anchors, min(depth, 5))
+        head = self._heads.get(key)
+        if head is None:
+            head = self._head(place.anchors, place.level)
+            if len(self._heads) > 100_000:
+                self._heads.clear()
+            self._heads[key] = head
+        if depth < 6 or not place.parts:
+            return head
+        pieces = [head]
+        for number, word in zip(place.parts, ("幢", "单元", "室"), strict=False):
+            if number is not None:
+                pieces.append(number + word)
+        return "".join(pieces)
+
+    def _head(self, anchors: frozenset[int], level: str) -> str:
+        """:meth:`label` down to ``level`` or the door, whichever is shallower."""
         fields = self.library.anchor_fields
+        place = Place(level, anchors)
         if len(place.anchors) == 1:
             (only,) = place.anchors
 
@@ -173,10 +194,6 @@ class Describer:
                     pieces.append(number if number.endswith("弄") else number + "号")
             if depth >= 4:
                 pieces.append(common("poi"))
-        if depth >= 6 and place.parts:
-            for number, word in zip(place.parts, ("幢", "单元", "室"), strict=False):
-                if number is not None:
-                    pieces.append(number + word)
         return "".join(p for p in pieces if p)
 
     def point(self, place: Place, highlight: dict | None) -> tuple[float, float, bool]:
@@ -218,8 +235,7 @@ class Describer:
             geometry = self._road_line(place, index)
         else:
             rows = self.rows(index)
-            points = np.unique(np.column_stack([lib.lon[rows], lib.lat[rows]]), axis=0)
-            hull = shapely.multipoints(points).convex_hull
+            hull = shapely.multipoints(_distinct_points(lib.lon[rows], lib.lat[rows])).convex_hull
             geometry = hull.buffer(OUTLINE_PAD, quad_segs=4)
         out = None if geometry is None else _mapping(geometry)
         if len(self._highlights) > 10_000:
@@ -229,7 +245,7 @@ class Describer:
 
     def _road_line(self, place: Place, index: np.ndarray):
         lib = self.library
-        points = np.unique(np.column_stack([lib.anchor_lon[index], lib.anchor_lat[index]]), axis=0)
+        points = _distinct_points(lib.anchor_lon[index], lib.anchor_lat[index])
         names = {lib.anchor_fields["road"][a] for a in place.anchors}
         lines = [self.roads[n] for n in names if n in self.roads]
         if lines:
@@ -248,24 +264,29 @@ class Describer:
         return shapely.linestrings(points[order])
 
     # --- all at once ----------------------------------------------------------------------
-    def describe(self, place: Place) -> About:
+    def describe(self, place: Place, *, outline: bool = True) -> About:
         """What an answer says about ``place`` (remembered for places of several anchors:
-        roads, compounds and admin units come back often and cost the most)."""
+        roads, compounds and admin units come back often and cost the most).
+
+        ``outline=False``: no compound outline (a candidate shows a point, not a shape); a road
+        keeps its line, which places its point.
+        """
         many = place.group is None and len(place.anchors) > 1
+        key = (place.key, outline or place.level != "compound")
         if many:
-            known = self._about.get(place.key)
+            known = self._about.get(key)
             if known is not None:
                 return known
-        about = self._describe(place)
+        about = self._describe(place, key[1])
         if many:
             if len(self._about) > 10_000:
                 self._about.clear()
-            self._about[place.key] = about
+            self._about[key] = about
         return about
 
-    def _describe(self, place: Place) -> About:
+    def _describe(self, place: Place, outline: bool) -> About:
         lib = self.library
-        highlight = self.highlight(place)
+        highlight = self.highlight(place) if outline else None
         lon, lat, approximate = self.point(place, highlight)
         exact = self.exact_row(place)
         label = self.label(place)
@@ -279,6 +300,17 @@ class Describer:
             grid_code=self.grid(place),
             highlight=highlight,
         )
+
+
+def _distinct_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """The distinct (lon, lat) pairs, ordered by lon then lat (one 1-D sort of complex numbers:
+    a compound's thousands of rooms stand at a few dozen points).
+
+    >>> _distinct_points(np.array([1.0, 0.0, 1.0]), np.array([2.0, 5.0, 2.0])).tolist()
+    [[0.0, 5.0], [1.0, 2.0]]
+    """
+    unique = np.unique(lon + 1j * lat)
+    return np.column_stack([unique.real, unique.imag])
 
 
 def _mapping(geometry) -> dict:

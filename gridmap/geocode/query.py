@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from gridmap.geocode.library import AddressLibrary, name_key
 from gridmap.geocode.normalize import chinese_number
@@ -58,6 +59,9 @@ _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "苑", "
 _COMPOUND_END = re.compile(r"(小区|园|公寓|村|苑|大厦|府|邸|庭|城|居)$")
 # suffixes people leave out of a road or compound name (栅堰巷 -> 栅堰, 阳光花园 -> 阳光)
 DROPPABLE_SUFFIXES = ("小区", "花园", "路", "街", "巷", "弄", "苑")
+# the generic word that ends a place name and says what kind of place it is (府 in 中央华府, 城 in
+# 中央华城, 路 in 中山路); the name's distinctive part is what comes before it
+_TYPE_CHAR = re.compile(r"([园苑城府邸庭居村墅湾轩阁坊寓厦院庄舍郡里路街巷弄道])(?:小区)?$")
 _COMMUNITY_ALIASES = (("社区", "社区居委会"), ("社区", "居委会"), ("村", "村委会"))
 _TOWN_ALIASES = (("街道", "街道办事处"), ("街道", "街道办"))
 _TOWN_SHORT = ("街道", "镇", "乡")
@@ -86,6 +90,8 @@ class QueryParts:
     unused: list[str] = field(default_factory=list)  # numbers read but given no place (201号)
     # each road/compound name written in the text: the (kind, name) entries it may stand for
     mentions: list[frozenset] = field(default_factory=list)
+    # names the fuzzy search found only by changing their type word (中央华城 for 中央华府)
+    type_clash: set[str] = field(default_factory=set)
     # residue number -> names the fuzzy search found in it (kept here, not on the matcher: one
     # matcher answers many threads)
     explained: dict[int, set[str]] = field(default_factory=dict)
@@ -136,7 +142,12 @@ class Vocabulary:
         self.real: frozenset[str] = frozenset()  # spellings of real names (not short forms)
         self._build(city, aliases or {})
         self.max_length = max((len(k) for k in self.names), default=0)
-        self.prefixes = {k[:2] for k in self.names}
+        # first two characters -> the lengths of the names starting so, longest first: the scan
+        # tries only those (a library has names of 2-20 characters, most prefixes few lengths)
+        lengths: dict[str, set[int]] = {}
+        for k in self.names:
+            lengths.setdefault(k[:2], set()).add(len(k))
+        self.prefixes = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
         self.spellings: dict[tuple[str, str], list[str]] = {}
         for spelling, entries in self.names.items():
             for target in entries:
@@ -220,12 +231,15 @@ class Vocabulary:
         Longest known name first at each position, left to right.
         """
         items: list[tuple] = []
-        names, prefixes, max_length = self.names, self.prefixes, self.max_length
+        names, prefixes = self.names, self.prefixes
         i, n, residue_start = 0, len(text), None
         while i < n:
             found = None
-            if text[i : i + 2] in prefixes:
-                for length in range(min(max_length, n - i), 1, -1):
+            lengths = prefixes.get(text[i : i + 2])
+            if lengths is not None:
+                for length in lengths:
+                    if length > n - i:
+                        continue
                     entries = names.get(text[i : i + length])
                     if entries is not None and not self._stem_runs_on(text, i + length, length):
                         found = (length, entries)
@@ -254,6 +268,26 @@ class Vocabulary:
             return False
         longest = min(self.max_length, len(text) - end)
         return not any(text[end : end + k] in self.real for k in range(2, longest + 1))
+
+
+def type_clash(written: str, name: str) -> bool:
+    """Whether ``written`` is like ``name`` only by putting another type word in place of the
+    name's own (中央华城 for 中央华府, 中山街 for 中山路): a different place rather than a slip,
+    whose distinctive part (中央华, 中山) people slip instead (中央华富, 中三路).
+
+    >>> type_clash("中央华城", "中央华府"), type_clash("中央华富", "中央华府")
+    (True, False)
+    >>> type_clash("中央华城小区", "中央华府小区"), type_clash("阳光华园", "阳光花园")
+    (True, False)
+    """
+    own = _TYPE_CHAR.search(name)
+    if own is None:
+        return False
+    position = own.start(1)
+    for op in Levenshtein.editops(written, name):
+        if op.tag == "replace" and op.dest_pos == position:
+            return _TYPE_CHAR.match(written[op.src_pos]) is not None
+    return False
 
 
 def _compound_aliases(name: str) -> list[str]:
