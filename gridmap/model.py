@@ -155,6 +155,10 @@ GRID = Layer(
     key="grid_code",
 )
 
+# What a partition writes and a version keeps of a grid: the CONTRACT columns, then the site an
+# exclusive grid stands for and whether the grid is locked.
+GRID_COLUMNS: tuple[str, ...] = (*GRID.required, "site_id", "site_category", "locked")
+
 LAYERS = {layer.name: layer for layer in (BOUNDARY, ADDRESS, BARRIER, SITE, GRID)}
 
 

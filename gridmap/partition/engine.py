@@ -15,15 +15,15 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from gridmap.model import GRID, STORAGE_CRS
+from gridmap.model import GRID_COLUMNS as CONTRACT_GRID_COLUMNS
+from gridmap.model import STORAGE_CRS
 from gridmap.partition import checks, codes, inputs, report
 from gridmap.partition.community import CommunityTask, partition_community
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.exclusive import select_sites
 from gridmap.partition.measure import area_m2, polsby_popper
 
-# The CONTRACT grid columns, then which site an exclusive grid stands for.
-GRID_COLUMNS = [*GRID.required, "site_id", "site_category", "locked"]
+GRID_COLUMNS = list(CONTRACT_GRID_COLUMNS)  # the CONTRACT columns, site and lock
 MICRO_COLUMNS = ["micro_code", "grid_code", "households", "population", "area_m2", "flags"]
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from gridmap.model import STORAGE_CRS
+from gridmap.model import GRID_COLUMNS, STORAGE_CRS
 from gridmap.partition.measure import area_m2, polsby_popper
 
 GPKG_OPTIONS = {"VERSION": "1.2"}
@@ -44,20 +44,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "communities": (("community",), ("code", "name", "level", "parent_code")),
     "grids": (
         ("grid", "exclusive"),
-        (
-            "grid_code",
-            "kind",
-            "community_code",
-            "host_grid_code",
-            "households",
-            "population",
-            "area_m2",
-            "polsby_popper",
-            "flags",
-            "site_id",
-            "site_category",
-            "locked",
-        ),
+        GRID_COLUMNS,
     ),
     "micro_grids": (
         ("micro_grid",),

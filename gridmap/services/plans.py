@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError
-from gridmap.model import SITE_CATEGORIES, STORAGE_CRS
+from gridmap.model import GRID_COLUMNS, SITE_CATEGORIES, STORAGE_CRS
 from gridmap.partition.codes import same_extent
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 from gridmap.rules.labels import label
@@ -274,18 +274,8 @@ def version_boundaries(store, version_id: int) -> gpd.GeoDataFrame:
 def version_grids(store, version_id: int) -> gpd.GeoDataFrame:
     """A version's comprehensive and exclusive grids with the columns the partitioner keeps."""
     feats = store.layer_geometries(version_id, ("grid", "exclusive"))
-    columns = [
-        "grid_code",
-        "kind",
-        "community_code",
-        "host_grid_code",
-        "households",
-        "population",
-        "flags",
-        "site_id",
-        "site_category",
-        "locked",
-    ]
+    # the partitioner measures area and compactness itself
+    columns = [c for c in GRID_COLUMNS if c not in ("area_m2", "polsby_popper")]
     rows = []
     for f in feats:
         p = f.props
