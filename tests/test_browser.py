@@ -3,8 +3,8 @@
 It loads the page over HTTP from the real app on a synthetic city and checks what a person at the
 wall would see: grids drawn, an incident posted through the API appearing live (SSE) within 2 s,
 HTML/script in a description staying inert text, and no request leaving 127.0.0.1. Screenshots
-go to build/screenshots/ (git-ignored). Skipped, with the reason, where chromium is not installed
-(.ci/run installs it, so CI runs it).
+go to build/screenshots/ (git-ignored). Skipped, with the reason, where chromium is not installed;
+under ``CI=true`` (.ci/run installs it) a missing chromium fails every browser test instead.
 """
 
 from __future__ import annotations
@@ -18,19 +18,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from backends import in_ci
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>井盖<b>破损</b>'
 
+HAVE_CHROMIUM = Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
+MISSING = (
+    "Debian chromium and chromium-driver are not installed "
+    "(apt-get install chromium chromium-driver; .ci/run does it)"
+)
+
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="Debian chromium and chromium-driver are not installed "
-        "(apt-get install chromium chromium-driver; .ci/run does it)",
-    ),
+    pytest.mark.skipif(not HAVE_CHROMIUM and not in_ci(), reason=MISSING),
 ]
 
 
@@ -66,8 +69,11 @@ def server(tmp_path_factory):
     httpd.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chrome_driver(tmp_path_factory, mobile: dict | None = None):
+    """Headless Debian chromium at 1920x1080, or emulating the phone ``mobile`` describes
+    (chromedriver's ``mobileEmulation``); it can reach 127.0.0.1 only and logs every request."""
+    if not HAVE_CHROMIUM:
+        pytest.fail(f"CI=true but the browser tests cannot run: {MISSING}")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
     from selenium.webdriver.chrome.service import Service
 
@@ -84,7 +90,6 @@ def browser(tmp_path_factory):
         "--disable-sync",
         "--disable-default-apps",
         "--disable-extensions",
-        "--window-size=1920,1080",
         "--lang=zh-CN",
         # Any name but 127.0.0.1 fails to resolve: a request to the outside (from a worker too,
         # which DevTools' network log does not show) would fail and be reported by the page.
@@ -92,10 +97,20 @@ def browser(tmp_path_factory):
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
         options.add_argument(flag)
+    if mobile is None:
+        options.add_argument("--window-size=1920,1080")
+    else:
+        options.add_experimental_option("mobileEmulation", mobile)
     # Every request the page makes, from the DevTools protocol's Network domain.
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = chrome_driver(tmp_path_factory)
     yield driver
     driver.quit()
 

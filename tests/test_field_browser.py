@@ -11,29 +11,21 @@ reason, where chromium is not installed (as tests/test_browser.py, whose helpers
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from test_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     SCREENSHOTS,
     api,
     assert_local_only,
+    chrome_driver,
+    pytestmark,  # browser tests: skipped without Debian chromium (failed under CI=true)
     requested_urls,
     settled,
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="Debian chromium and chromium-driver are not installed "
-        "(apt-get install chromium chromium-driver; .ci/run does it)",
-    ),
-]
+__all__ = ["pytestmark"]
 PHONE = {"width": 390, "height": 844, "pixelRatio": 3.0}
 
 
@@ -112,42 +104,12 @@ def server(tmp_path_factory):
 
 
 def _driver(tmp_path_factory, phone: bool):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--lang=zh-CN",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    if phone:
-        options.add_experimental_option(
-            "mobileEmulation",
-            {
-                "deviceMetrics": PHONE,
-                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
-                "(KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36",
-            },
-        )
-    else:
-        options.add_argument("--window-size=1920,1080")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
+    mobile = {
+        "deviceMetrics": PHONE,
+        "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36",
+    }
+    return chrome_driver(tmp_path_factory, mobile if phone else None)
 
 
 @pytest.fixture(scope="module")

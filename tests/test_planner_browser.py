@@ -8,26 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import shapely
 from conftest import publish_plan_city
-from test_browser import CHROMEDRIVER, CHROMIUM, SCREENSHOTS, browser, settled, wait_for
+from test_browser import SCREENSHOTS, browser, pytestmark, settled, wait_for
 
 from gridmap.rules.labels import FLAGS, PLAN_DIFF
 
-__all__ = ["browser"]  # the fixture, shared with test_browser.py
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="Debian chromium and chromium-driver are not installed "
-        "(apt-get install chromium chromium-driver; .ci/run does it)",
-    ),
-]
+__all__ = ["browser", "pytestmark"]  # the fixture and marks, shared with test_browser.py
 
 
 @pytest.fixture(scope="module")
