@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import charset_normalizer
@@ -139,3 +141,36 @@ def _encoding_problem(
         row=number,
         field=column,
     )
+
+
+def small_csv(data: bytes, name: str, *, max_bytes: int, required: Sequence[str]) -> csv.DictReader:
+    """An uploaded CSV held in memory (a roster, a departments list): UTF-8 or GBK, at most
+    ``max_bytes``, with the ``required`` columns (headers stripped). Its rows start at line 2.
+
+    >>> rows = small_csv("code,name\\n01,城管局\\n".encode("gbk"), "d.csv", max_bytes=99,
+    ...                  required=["code"])
+    >>> [row["name"] for row in rows]
+    ['城管局']
+    >>> small_csv(b"x\\n1\\n", "d.csv", max_bytes=99, required=["code", "name"])
+    Traceback (most recent call last):
+    ...
+    gridmap.errors.InputError: d.csv: lacks the columns code, name (found x)
+    """
+    from gridmap.errors import InputError
+
+    if len(data) > max_bytes:
+        size = f"{max_bytes // 2**20} MB" if max_bytes >= 2**20 else f"{max_bytes // 1024} KB"
+        raise InputError.one(name, f"is larger than {size}")
+    try:
+        text = data.decode(detect_encoding(data[:65536]))
+    except UnicodeDecodeError as error:
+        raise InputError.one(name, f"is not UTF-8 or GBK text (byte {error.start})") from None
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError.one(
+            name, f"lacks the columns {', '.join(missing)} (found {', '.join(header) or 'none'})"
+        )
+    reader.fieldnames = header
+    return reader

@@ -12,12 +12,10 @@ row and field, and stores nothing unless every row is valid. Departments already
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from gridmap.errors import InputError, Problem
-from gridmap.io.encoding import detect_encoding
+from gridmap.io.encoding import small_csv
 from gridmap.rules.escalation import LoopRuleError
 from gridmap.services.loop import check_department
 from gridmap.store import Store
@@ -35,20 +33,7 @@ class DepartmentRow:
 
 def parse_departments(data: bytes, name: str) -> list[DepartmentRow]:
     """Check a departments CSV; InputError names file, row and field of every problem."""
-    if len(data) > MAX_BYTES:
-        raise InputError.one(name, f"is larger than {MAX_BYTES // 1024} KB")
-    try:
-        text = data.decode(detect_encoding(data[:65536]))
-    except UnicodeDecodeError as error:
-        raise InputError.one(name, f"is not UTF-8 or GBK text (byte {error.start})") from None
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in COLUMNS[:2] if c not in header]
-    if missing:
-        raise InputError.one(
-            name, f"lacks the columns {', '.join(missing)} (found {', '.join(header) or 'none'})"
-        )
-    reader.fieldnames = header
+    reader = small_csv(data, name, max_bytes=MAX_BYTES, required=COLUMNS[:2])
     problems: list[Problem] = []
     rows: list[DepartmentRow] = []
     seen: dict[str, int] = {}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 
 from gridmap.errors import InputError, Problem
-from gridmap.io.encoding import detect_encoding
+from gridmap.io.encoding import small_csv
 from gridmap.rules import staff as rules
 from gridmap.store import Store
 from gridmap.store.loop import StaffMember
@@ -21,20 +19,7 @@ def parse_roster(data: bytes, name: str, known_grids: set[str] | None) -> list[S
     """Check a roster CSV (UTF-8 or GBK): name, role (code or 网格长/专职网格员/...), phone, grids
     (grid or micro-grid codes separated by ``;``, ``、`` or spaces). ``known_grids``: the grid
     codes of the current version (a code outside them is an error); None skips that check."""
-    if len(data) > MAX_BYTES:
-        raise InputError.one(name, f"is larger than {MAX_BYTES // 1024 // 1024} MB")
-    try:
-        text = data.decode(detect_encoding(data[:65536]))
-    except UnicodeDecodeError as error:
-        raise InputError.one(name, f"is not UTF-8 or GBK text (byte {error.start})") from None
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise InputError.one(
-            name, f"lacks the columns {', '.join(missing)} (found {', '.join(header) or 'none'})"
-        )
-    reader.fieldnames = header
+    reader = small_csv(data, name, max_bytes=MAX_BYTES, required=COLUMNS)
     problems: list[Problem] = []
     members = []
     for number, row in enumerate(reader, start=2):
