@@ -256,7 +256,7 @@ def parse_calendar(rows: Iterable[Mapping[str, str]], name: str) -> WorkCalendar
 
 def china_calendar() -> WorkCalendar:
     """China's public holidays and make-up workdays as the State Council publishes them (the
-    ``chinesecalendar`` package, 2004 to its last release's year), with the days of the file
+    ``chinese-calendar`` package, 2004 to its last release's year), with the days of the file
     named by ``$GRIDMAP_HOLIDAYS`` on top. Read once per file name (every deadline asks)."""
     return _china_calendar(os.environ.get(HOLIDAYS_ENV) or "")
 
