@@ -112,6 +112,19 @@ def test_map_page_renders_the_wall_screen_frame(viewer):
     assert 'class="gm-wall"' in wall and 'id="gm-wall-list"' in wall
 
 
+@pytest.mark.parametrize(
+    ("role", "path"), [("viewer", "/"), ("dispatcher", "/field"), ("viewer", "/batch")]
+)
+def test_every_element_id_of_a_page_is_unique(app, role, path):
+    # getElementById finds the first of two: a block included twice breaks the second silently
+    client = app.test_client()
+    token = app.extensions["gridmap_store"].create_token(role, name="值班员")
+    assert client.post("/login", json={"token": token}).status_code == 200
+    html = client.get(path).get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert ids and len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
 def test_every_referenced_asset_and_module_is_served(viewer):
     page = _Links()
     page.feed(viewer.get("/").get_data(as_text=True))
