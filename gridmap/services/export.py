@@ -33,6 +33,7 @@ import pyogrio
 
 from gridmap.model import GRID_COLUMNS, STORAGE_CRS
 from gridmap.partition.measure import area_m2, polsby_popper
+from gridmap.services.library import address_frame
 
 GPKG_OPTIONS = {"VERSION": "1.2"}
 FORMATS = ("gpkg", "geojson", "shp", "csv")
@@ -193,32 +194,9 @@ def layer_frame(store, version_id: int, name: str) -> gpd.GeoDataFrame:
 def _addresses(store, version_id: int) -> gpd.GeoDataFrame:
     from gridmap.model import ADDRESS_COMPONENTS
 
-    library = store.addresses(version_id)
-    rows = [
-        {
-            "address_id": a.address_id,
-            "address": a.address,
-            "lon": a.lon,
-            "lat": a.lat,
-            "households": a.households,
-            "population": a.population,
-            "community_code": a.community_code or "",
-            "grid_code": a.grid_code or "",
-            **{c: a.components.get(c, "") for c in ADDRESS_COMPONENTS},
-        }
-        for a in library
-    ]
-    columns = [
-        "address_id",
-        "address",
-        "lon",
-        "lat",
-        "households",
-        "population",
-        "community_code",
-        "grid_code",
-        *ADDRESS_COMPONENTS,
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    text = ["community_code", "grid_code", *ADDRESS_COMPONENTS]
+    columns = ["address_id", "address", "lon", "lat", "households", "population", *text]
+    frame = address_frame(store, version_id).reindex(columns=columns)
+    frame[text] = frame[text].fillna("")
     points = gpd.points_from_xy(frame["lon"], frame["lat"], crs=STORAGE_CRS)
     return gpd.GeoDataFrame(frame, geometry=points, crs=STORAGE_CRS)

@@ -6,8 +6,6 @@ The web app builds its warm geocoder from these frames (:mod:`web.geocoding`); a
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -16,14 +14,31 @@ from gridmap.model import STORAGE_CRS
 from gridmap.store import Store
 
 
+def address_frame(store: Store, version_id: int) -> pd.DataFrame:
+    """A stored version's address library as a frame: the fields of
+    :class:`~gridmap.store.Address`, its components as columns (the geocoder, a plan and an
+    export read it so)."""
+    return pd.DataFrame.from_records(
+        [
+            {
+                "address_id": a.address_id,
+                "address": a.address,
+                "lon": a.lon,
+                "lat": a.lat,
+                "households": a.households,
+                "population": a.population,
+                "community_code": a.community_code,
+                "grid_code": a.grid_code,
+                **a.components,
+            }
+            for a in store.addresses(version_id)
+        ]
+    )
+
+
 def frames(store: Store, version_id: int) -> tuple[gpd.GeoDataFrame, ...]:
     """(addresses, grids, boundaries) of a stored version, with the CONTRACT columns."""
-    records = []
-    for a in store.addresses(version_id):
-        record = asdict(a)
-        record.update(record.pop("components"))
-        records.append(record)
-    addresses = pd.DataFrame.from_records(records)
+    addresses = address_frame(store, version_id)
     if addresses.empty:
         addresses = pd.DataFrame(columns=["address_id", "address", "lon", "lat"])
     addresses = gpd.GeoDataFrame(
@@ -50,4 +65,4 @@ def geocoder(store: Store, version_id: int):
     return Geocoder.from_frames(*frames(store, version_id))
 
 
-__all__ = ["frames", "geocoder"]
+__all__ = ["address_frame", "frames", "geocoder"]

@@ -39,6 +39,7 @@ from gridmap.model import GRID_COLUMNS, SITE_CATEGORIES, STORAGE_CRS
 from gridmap.partition.codes import same_extent
 from gridmap.partition.config import DEFAULT_EXCLUSIVE_CATEGORIES, PartitionConfig
 from gridmap.rules.labels import label
+from gridmap.services.library import address_frame
 
 KIND = "plan"
 OUTPUT = "plan.gpkg"  # the job file holding the result
@@ -348,21 +349,7 @@ def _qualifying_sites(sites, config: PartitionConfig):
 
 def version_addresses(store, version_id: int) -> pd.DataFrame:
     """A version's address library as the partitioner reads it (components for buildings)."""
-    rows = []
-    for a in store.addresses(version_id):
-        rows.append(
-            {
-                "address_id": a.address_id,
-                "address": a.address,
-                "lon": a.lon,
-                "lat": a.lat,
-                "households": a.households,
-                "population": a.population,
-                "community_code": a.community_code,
-                **dict(a.components),
-            }
-        )
-    frame = pd.DataFrame(rows)
+    frame = address_frame(store, version_id).drop(columns="grid_code", errors="ignore")
     if not len(frame):
         raise InputError.one(f"version {version_id}", "has no address library", field="addresses")
     return frame
