@@ -12,6 +12,7 @@ and labels) and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 from flask import Blueprint, Response, current_app, g, request
 
@@ -26,6 +27,25 @@ from web.schema import IncidentQuery, parse_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(check_cross_site_write)
+
+# Bodies larger than the app's MAX_CONTENT_LENGTH (1 MB of JSON), per endpoint: a publish's or
+# a plan's files, a CSV of addresses, a photo. endpoint -> the limit in bytes, from the config.
+UPLOAD_LIMITS: dict[str, Callable[[Mapping], int]] = {}
+FORM_MARGIN = 64 * 1024  # a multipart form's own bytes beside its file
+
+
+def allow_upload(endpoint: str, limit: Callable[[Mapping], int]) -> None:
+    """Let POSTs to ``endpoint`` carry up to ``limit(app.config)`` bytes (werkzeug answers 413,
+    as JSON, past it, before the body is read)."""
+    UPLOAD_LIMITS[endpoint] = limit
+
+
+@bp.before_app_request
+def _upload_limit():
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit is not None and request.method == "POST":
+        request.max_content_length = limit(current_app.config)
+
 
 CLUSTER_ABOVE = 2000
 HEAT_MAX_CELLS = 5000

@@ -15,13 +15,15 @@ A batch is seen by the person who uploaded it (and admins). The service is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Response, current_app, jsonify, request
 
 from gridmap.rules import jobs as job_rules
 from gridmap.services import batch_geocode as batch
 from gridmap.services.jobs import read_file
 from gridmap.store import NotFound
-from web.api import bp, current_version, store
+from web.api import FORM_MARGIN, allow_upload, bp, current_version, store
 from web.auth import require_user
 from web.errors import ApiError
 from web.schema import BatchGeocodeForm, BatchListQuery, parse, parse_query
@@ -38,17 +40,14 @@ UPLOAD_STATUS = {
 FILES = {"results.csv": batch.RESULTS, "review.csv": batch.REVIEW}
 
 
-def max_bytes() -> int:
+def max_bytes(config: Mapping | None = None) -> int:
     """The upload limit (``BATCH_GEOCODE_MAX_BYTES``, default 20 MB)."""
-    return int(current_app.config.get("BATCH_GEOCODE_MAX_BYTES", batch.MAX_BYTES))
+    config = current_app.config if config is None else config
+    return int(config.get("BATCH_GEOCODE_MAX_BYTES", batch.MAX_BYTES))
 
 
-@bp.before_app_request
-def _allow_batch_uploads():
-    # A list of addresses is bigger than any JSON request: this endpoint gets its own limit
-    # (werkzeug answers 413 as JSON past it, before the file is read).
-    if request.endpoint == "api.create_batch_geocode" and request.method == "POST":
-        request.max_content_length = max_bytes() + 64 * 1024  # the form's own bytes
+# A list of addresses is bigger than any JSON request: this endpoint gets its own limit.
+allow_upload("api.create_batch_geocode", lambda config: max_bytes(config) + FORM_MARGIN)
 
 
 def _job_json(job) -> dict:

@@ -8,12 +8,14 @@ page; answers are private to the browser (they sit behind a login).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Response, current_app, jsonify, request
 
 from gridmap.rules.photos import MAX_PHOTO_BYTES
 from gridmap.services.photos import PhotoError, add_photo, incident_photos, photo_for
 from gridmap.store.photos import Photo
-from web.api import bp, store
+from web.api import FORM_MARGIN, allow_upload, bp, store
 from web.api.loop import caller
 from web.auth import require_user
 from web.errors import ApiError
@@ -33,8 +35,14 @@ def photo_json(photo: Photo) -> dict:
     return photo.as_json() | {"url": f"/api/photos/{photo.id}"}
 
 
-def _max_bytes() -> int:
-    return int(current_app.config.get("PHOTO_MAX_BYTES", MAX_PHOTO_BYTES))
+def _max_bytes(config: Mapping | None = None) -> int:
+    config = current_app.config if config is None else config
+    return int(config.get("PHOTO_MAX_BYTES", MAX_PHOTO_BYTES))
+
+
+# The app's 1 MB body limit is for JSON; a photo may be larger (the form's few text fields fit
+# in the margin).
+allow_upload("api.upload_photo", lambda config: _max_bytes(config) + FORM_MARGIN)
 
 
 @bp.post("/incidents/<int:incident_id>/photos")
@@ -44,9 +52,6 @@ def upload_photo(incident_id: int):
     user = require_user("field")
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, f"send the photo as multipart/form-data, field {FIELD}", field=FIELD)
-    # The app's 1 MB body limit is for JSON; a photo may be larger (the form's few text fields
-    # fit in the margin). Past this werkzeug answers 413 before the body is read.
-    request.max_content_length = _max_bytes() + 64 * 1024
     upload = request.files.get(FIELD)
     if upload is None:
         raise ApiError(400, f"missing file field {FIELD}", field=FIELD)

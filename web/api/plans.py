@@ -15,7 +15,7 @@ from flask import Response, current_app, jsonify, request
 from gridmap.errors import InputError
 from gridmap.services import plans as plan_service
 from gridmap.store import NotFound
-from web.api import bp, datum, store
+from web.api import allow_upload, bp, datum, store
 from web.auth import require_user, requires
 from web.errors import ApiError
 from web.schema import (
@@ -111,11 +111,8 @@ def create_plan():
     return response
 
 
-@bp.before_app_request
-def _allow_plan_uploads():
-    # Input files are as big as a publish's: the same limit, for planners' plan requests only.
-    if request.endpoint == "api.create_plan" and request.method == "POST":
-        request.max_content_length = current_app.config["PUBLISH_MAX_CONTENT_LENGTH"]
+# Input files are as big as a publish's: the same limit, for planners' plan requests only.
+allow_upload("api.create_plan", lambda config: config["PUBLISH_MAX_CONTENT_LENGTH"])
 
 
 @bp.get("/plans/options")

@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 
 from gridmap.services import versions as version_service
 from gridmap.store import NotFound
-from web.api import bp, store
+from web.api import allow_upload, bp, store
 from web.auth import require_user, requires
 from web.errors import ApiError
 from web.schema import MAX_NOTE, ExportQuery, parse_query
@@ -61,12 +61,9 @@ def publish_version():
     return response
 
 
-@bp.before_app_request
-def _allow_large_publish():
-    # Grid files and address libraries are bigger than any other request: only this one gets
-    # PUBLISH_MAX_CONTENT_LENGTH, and only a planner can use it.
-    if request.endpoint == "api.publish_version" and request.method == "POST":
-        request.max_content_length = current_app.config["PUBLISH_MAX_CONTENT_LENGTH"]
+# Grid files and address libraries are bigger than any other request: only this one gets
+# PUBLISH_MAX_CONTENT_LENGTH, and only a planner can use it.
+allow_upload("api.publish_version", lambda config: config["PUBLISH_MAX_CONTENT_LENGTH"])
 
 
 @bp.post("/versions/<int:version_id>/activate")
