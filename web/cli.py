@@ -99,6 +99,9 @@ def serve(
     if not store.tokens():
         click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # waitress warns "Task queue depth is N" for every request that waits for a free thread: a
+    # line per request in any burst (and their cost with it); the access log's times show it.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         waitress.serve(
             AccessLog(app),
@@ -170,14 +173,15 @@ class AccessLog:
 
 
 def warm_geocoder(app, version_id: int) -> threading.Thread:
-    """Build the geocoder in the background so the first address search does not wait for it."""
+    """Build the geocoder (and its nearest-address index) in the background, so neither the first
+    address search nor the first report waits for it."""
 
     def build():
         from web import geocoding
 
         with app.app_context():
             try:
-                geocoding.geocoder(version_id)
+                geocoding.geocoder(version_id).prepare_reverse()
             except Exception as error:  # the search endpoint reports it when used
                 app.logger.warning("geocoder not ready: %s", error)
 

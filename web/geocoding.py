@@ -47,11 +47,8 @@ def nearest_address(version_id: int, lon: float, lat: float, radius_m: float = 5
     found = current_app.extensions["gridmap_cache"].get(("geocoder", version_id))
     if found is None:
         return ""
-    try:
-        answer = found.reverse(lon, lat, crs="cgcs2000", radius_m=radius_m)
-    except ValueError:
-        return ""
-    return answer.get("address") or ""
+    nearest = found.nearest_address(lon, lat, radius_m)
+    return nearest["address"] if nearest else ""
 
 
 def answer(found: Match, datum) -> dict:

@@ -255,6 +255,16 @@ class Geocoder:
         """
         return self._reverse.reverse(lon, lat, crs=crs, radius_m=radius_m)
 
+    def nearest_address(self, lon: float, lat: float, radius_m: float = 100.0) -> dict | None:
+        """Only the nearest standard address of :meth:`reverse`, for a CGCS2000 point already
+        known to be valid (a report's point): ``address_id``, ``address``, ``distance_m``, or
+        None when none lies within ``radius_m``."""
+        return self._reverse.nearest(lon, lat, radius_m)
+
+    def prepare_reverse(self) -> None:
+        """Build the nearest-address index now (a server warming up), not on the first report."""
+        self._reverse.prepare()
+
     def assign(self, lon, lat) -> np.ndarray:
         """Grid code of each CGCS2000 lon/lat point (None outside every grid)."""
         lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))

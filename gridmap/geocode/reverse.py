@@ -77,19 +77,33 @@ class ReverseIndex:
                 code = parent_code(out["grid_code"], level)
             out[key] = code
         out.update(address_id=None, address=None, distance_m=None)
-        if len(self.ids) and radius_m > 0:
-            tree, to_plane = self._nearest_tree()
-            px, py = to_plane.transform(x, y)
-            hit, distance = tree.query_nearest(
-                shapely.Point(px, py), max_distance=float(radius_m), return_distance=True
-            )
-            if len(hit):
-                rows = hit  # a scalar query gives the tree indexes directly
-                # equidistant addresses: the smallest id wins, so answers do not depend on order
-                best = min(rows.tolist(), key=lambda r: str(self.ids[r]))
-                out.update(
-                    address_id=str(self.ids[best]),
-                    address=str(self.address[best]),
-                    distance_m=round(float(distance[0]), 2),
-                )
+        nearest = self.nearest(x, y, radius_m)
+        if nearest is not None:
+            out.update(nearest)
         return out
+
+    def nearest(self, lon: float, lat: float, radius_m: float = 100.0) -> dict | None:
+        """The library address nearest a CGCS2000 point within ``radius_m`` (``address_id``,
+        ``address``, ``distance_m``), or None; equidistant addresses: the smallest id."""
+        if not len(self.ids) or not radius_m > 0:
+            return None
+        tree, to_plane = self._nearest_tree()
+        px, py = to_plane.transform(lon, lat)
+        hit, distance = tree.query_nearest(
+            shapely.Point(px, py), max_distance=float(radius_m), return_distance=True
+        )
+        if not len(hit):
+            return None
+        # a scalar query gives the tree indexes directly; equidistant addresses: the smallest
+        # id wins, so answers do not depend on order
+        best = min(hit.tolist(), key=lambda r: str(self.ids[r]))
+        return {
+            "address_id": str(self.ids[best]),
+            "address": str(self.address[best]),
+            "distance_m": round(float(distance[0]), 2),
+        }
+
+    def prepare(self) -> None:
+        """Build the nearest-address tree now (it is otherwise built by the first query)."""
+        if len(self.ids):
+            self._nearest_tree()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -160,42 +160,73 @@ class Connections:
                 raise
 
 
+class _Batch:
+    """One open transaction of the group commit: the callers whose work it holds wait on
+    ``done``; ``error`` is the COMMIT's failure (None: committed)."""
+
+    __slots__ = ("callers", "done", "error")
+
+    def __init__(self) -> None:
+        self.callers = 0
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class _Waiter:
+    """A thread queued for its turn on the writer; ``granted`` is set under the writer's lock
+    when the connection is handed to it."""
+
+    __slots__ = ("granted", "wake")
+
+    def __init__(self) -> None:
+        self.granted = False
+        self.wake = threading.Event()
+
+
 class _Writer:
-    """The write connection of one store object and the group commit over it (see module)."""
+    """The write connection of one store object and the group commit over it (see module).
+
+    The connection is handed from one writer to the next in arrival order, each waking only
+    the thread it hands to: with fifty threads queued, waking them all at each hand-off (a
+    shared condition's ``notify_all``) cost more of the interpreter's time than the writes.
+    """
 
     def __init__(self, pool: Connections):
         self.pool = pool
         self.conn: sqlite3.Connection | None = None
-        self.cond = threading.Condition(threading.Lock())
-        self.owner: int | None = None  # thread running its statements on the connection
-        self.queued = 0  # threads waiting for their turn
-        self.batch = 0  # number of the open transaction
-        self.pending = 0  # callers whose work the open transaction holds, awaiting COMMIT
-        # batch -> [None (committed) or its error, callers yet to read it]
-        self.outcome: dict[int, list] = {}
+        self.lock = threading.Lock()
+        self.owner = False  # a thread is running its statements on the connection
+        self.queue: deque[_Waiter] = deque()  # threads waiting for their turn, in order
+        self.batch = _Batch()  # the open transaction; its callers await its COMMIT
 
     def close(self) -> None:
-        with self.cond:
-            if self.conn is not None and self.owner is None and not self.pending:
+        with self.lock:
+            if self.conn is not None and not self.owner and not self.batch.callers:
                 self.conn.close()
                 self.conn = None
 
     def _take_turn(self) -> None:
-        deadline = time.monotonic() + self.pool.busy_timeout
-        with self.cond:
-            self.queued += 1
-            try:
-                while self.owner is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise self.pool.busy()
-                    self.cond.wait(left)
-                self.owner = threading.get_ident()
-            finally:
-                self.queued -= 1
-                if self.owner != threading.get_ident():
-                    # gave up: a writer handing on to the queue may now have to commit
-                    self.cond.notify_all()
+        with self.lock:
+            if not self.owner and not self.queue:
+                self.owner = True
+                return
+            waiter = _Waiter()
+            self.queue.append(waiter)
+        waiter.wake.wait(self.pool.busy_timeout)
+        with self.lock:
+            if waiter.granted:
+                return
+            self.queue.remove(waiter)  # gave up: never granted, so nothing to hand on
+        raise self.pool.busy()
+
+    def _hand_on(self) -> None:
+        """(Under the lock.) Give the connection to the first queued writer, or free it."""
+        if self.queue:
+            waiter = self.queue.popleft()
+            waiter.granted = True
+            waiter.wake.set()
+        else:
+            self.owner = False
 
     @contextmanager
     def turn(self) -> Iterator[sqlite3.Connection]:
@@ -215,7 +246,6 @@ class _Writer:
         except BaseException:
             self._release()
             raise
-        batch = self.batch
         try:
             yield conn
             conn.execute("RELEASE writer")
@@ -229,63 +259,45 @@ class _Writer:
             if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
                 raise StoreBusy(str(error)) from None
             raise
-        with self.cond:
-            self.pending += 1
+        with self.lock:
+            batch = self.batch
+            batch.callers += 1
         self._release()
-        self._await(batch)
-
-    def _release(self) -> None:
-        """The owner is done with its statements: hand the connection to a queued writer, or
-        (nobody queued, or the batch is full) commit the open transaction for everyone in it."""
-        with self.cond:
-            busy = self.pending or (self.conn is not None and self.conn.in_transaction)
-            if (self.queued > 0 and self.pending < MAX_BATCH) or not busy:
-                self.owner = None
-                self.cond.notify_all()
-                return
-        self._commit()
-
-    def _commit(self) -> None:
-        """COMMIT (or ROLLBACK of an empty transaction) as the owner, then wake everyone."""
-        conn = self.conn
-        error: BaseException | None = None
-        try:
-            if self.pending:
-                conn.execute("COMMIT")
-            elif conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except BaseException as failed:
-            error = failed
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-        with self.cond:
-            if self.pending:
-                self.outcome[self.batch] = [error, self.pending]
-            self.batch += 1
-            self.pending = 0
-            self.owner = None
-            self.cond.notify_all()
-
-    def _await(self, batch: int) -> None:
-        """Return once ``batch`` is committed (raise its error); commit it ourselves when the
-        writer is free and nobody is queued to take a turn."""
-        with self.cond:
-            while batch not in self.outcome:
-                if self.owner is None and self.queued == 0:
-                    self.owner = threading.get_ident()
-                    break
-                self.cond.wait()
-        if batch not in self.outcome:
-            self._commit()
-        with self.cond:
-            entry = self.outcome[batch]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self.outcome[batch]
-        error = entry[0]
+        batch.done.wait()
+        error = batch.error
         if error is None:
             return
         if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
             raise StoreBusy(str(error)) from None
         raise error
+
+    def _release(self) -> None:
+        """The owner is done with its statements: hand the connection to the next queued
+        writer while the batch has room, else COMMIT the open transaction for everyone in it
+        (or roll back a transaction nobody's work is in) and then hand on."""
+        with self.lock:
+            open_work = self.batch.callers or (self.conn is not None and self.conn.in_transaction)
+            if not open_work or (self.queue and self.batch.callers < MAX_BATCH):
+                self._hand_on()
+                return
+        self._commit()
+
+    def _commit(self) -> None:
+        """COMMIT (or ROLLBACK of an empty transaction) as the owner, wake the batch's callers,
+        hand on."""
+        conn = self.conn
+        batch = self.batch
+        try:
+            if batch.callers:
+                conn.execute("COMMIT")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except BaseException as failed:
+            batch.error = failed
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        with self.lock:
+            self.batch = _Batch()
+            self._hand_on()
+        batch.done.set()
