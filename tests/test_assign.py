@@ -100,6 +100,19 @@ def test_reverse_outside_the_radius_gives_no_address(geocoder):
     assert out["grid_code"] is not None
 
 
+def test_nearest_address_is_the_address_reverse_names(geocoder):
+    """A point report asks only for the nearest address: the same answer reverse gives."""
+    geocoder.prepare_reverse()
+    for lon, lat in [(120.7601, 30.7600), (120.7650, 30.7650), (120.70, 30.75)]:
+        full = geocoder.reverse(lon, lat, crs="cgcs2000", radius_m=50)
+        nearest = geocoder.nearest_address(lon, lat, radius_m=50)
+        if full["address_id"] is None:
+            assert nearest is None
+        else:
+            assert nearest == {k: full[k] for k in ("address_id", "address", "distance_m")}
+    assert geocoder.nearest_address(120.7601, 30.7600, radius_m=0) is None
+
+
 def test_reverse_accepts_other_datums(geocoder):
     lon, lat = from_cgcs2000(120.7601, 30.7600, "gcj02")
     assert abs(lon - 120.7601) > 0.001  # GCJ-02 is hundreds of metres off
