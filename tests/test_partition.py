@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import geopandas as gpd
@@ -549,6 +550,30 @@ def test_cli_writes_identical_files_and_exits_2_on_bad_input(tmp_path):
     bad = run_cli(*common, "--out", tmp_path / "g3.gpkg", "--min-households", "600")
     assert bad.returncode == 2 and "min_households" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "g3.gpkg").exists()
+
+
+def test_cli_counts_mislabelled_community_codes_and_names_the_row_outside(tmp_path):
+    """The command reads community_code as integer codes and never reads address_id: the
+    mislabelled count is still exact, and an address outside every community is named by its
+    file, row and field."""
+    communities, addresses, barriers = lattice_city(6, households=40)
+    own = communities["code"].iloc[0]
+    addresses["community_code"] = own
+    addresses.loc[[3, 7], "community_code"] = "330402001099"  # another (unknown) community
+    addresses.loc[5, "community_code"] = ""  # not given: not counted
+    communities.to_file(tmp_path / "b.gpkg")
+    addresses.to_csv(tmp_path / "a.csv", index=False)
+    common = ["--boundaries", tmp_path / "b.gpkg", "--workers", "1"]
+    good = run_cli(*common, "--addresses", tmp_path / "a.csv", "--out", tmp_path / "g.gpkg",
+                   "--summary-json", tmp_path / "s.json")  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["summary"]["mislabelled_addresses"] == 2
+    addresses.loc[4, "lon"] = LON - 1
+    addresses.to_csv(tmp_path / "out.csv", index=False)
+    bad = run_cli(*common, "--addresses", tmp_path / "out.csv", "--out", tmp_path / "h.gpkg")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "out.csv: row 6: field lon/lat" in bad.stderr, bad.stderr  # line 6: header + 5
+    assert "outside every community" in bad.stderr and not (tmp_path / "h.gpkg").exists()
 
 
 def test_multipart_community_and_polygon_barriers():

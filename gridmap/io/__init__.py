@@ -11,7 +11,6 @@ households/population as int) and raise ``InputError`` listing the problems. Wri
 [{'address_id': 'A1', 'households': 2}]
 """
 
-from gridmap.io.arrow import use_system_allocator
 from gridmap.io.atomic import atomic_output
 from gridmap.io.checks import guess_kind
 from gridmap.io.layers import (
@@ -24,6 +23,7 @@ from gridmap.io.layers import (
     read_layer,
     read_sites,
 )
+from gridmap.io.memory import use_system_allocator
 from gridmap.io.write import write_layer
 
 use_system_allocator()

@@ -18,7 +18,6 @@ import shapely
 
 from gridmap import crs as gcrs
 from gridmap.errors import InputError, Problem
-from gridmap.io.arrow import release_unused
 from gridmap.io.checks import (
     Findings,
     UniqueIds,
@@ -34,6 +33,7 @@ from gridmap.io.geometry import (
     is_lonlat,
     source_crs,
 )
+from gridmap.io.memory import release_unused
 from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
 
 MAX_RAISED_PROBLEMS = 50
@@ -53,6 +53,7 @@ class Report:
     notices: list[str] = field(default_factory=list)
     frame: gpd.GeoDataFrame | None = None  # the typed layer, when there was no problem
     counts: dict[str, int] = field(default_factory=dict)  # problems per check, all of them
+    first_row: int = 1  # user-facing number of the first record (a CSV's line 2: its header is 1)
 
     @property
     def problem_count(self) -> int:
@@ -101,7 +102,8 @@ def check_file(
         kind = guess_kind(table.frame.columns, [names[t] for t in types if 0 <= t < len(names)])
     if kind is not None and kind not in LAYERS:
         raise InputError.one(table.path, f"unknown kind {kind!r}: one of {', '.join(LAYERS)}")
-    report = Report(path=table.path, kind=kind, count=0)
+    first_row = table.number(0) if len(table.frame) else (2 if table.format == "CSV" else 1)
+    report = Report(path=table.path, kind=kind, count=0, first_row=first_row)
     f = Findings(table, limit)
     source = None
     if len(table.frame) and kind is not None:
@@ -328,6 +330,7 @@ def _raise_or_return(report: Report) -> gpd.GeoDataFrame:
         raise InputError(shown)
     frame = report.frame
     frame.attrs["notices"] = list(report.notices)
+    frame.attrs["first_row"] = report.first_row  # the number a person finds row 0 under
     return frame
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridmap.partition.adjacency import metric_scale_for
@@ -141,14 +142,13 @@ def _addresses(grids, points, point_codes, point_households) -> list[str]:
     out = []
     if len(points) == 0:
         return out
-    missing = np.array([code is None for code in point_codes])
-    if missing.any():
-        out.append(f"{int(missing.sum())} address points have no grid")
     geoms = grids.geometry.to_numpy()
     position = {code: k for k, code in enumerate(grids["grid_code"].astype(str))}
-    assigned = np.array(
-        [position.get(code, -1) if code is not None else -1 for code in point_codes]
-    )
+    missing = pd.isna(point_codes)
+    if missing.any():
+        out.append(f"{int(missing.sum())} address points have no grid")
+    # each point's grid as a row of ``grids`` (-1: none, or a code no grid has)
+    assigned = pd.Series(point_codes).map(position).fillna(-1).to_numpy(np.int64)
     unknown = (assigned < 0) & ~missing
     if unknown.any():
         out.append(f"{int(unknown.sum())} address points name a grid that does not exist")
@@ -161,13 +161,11 @@ def _addresses(grids, points, point_codes, point_households) -> list[str]:
     ]
     # The edge rule decides a point on a shared edge; a point given another grid than the rule
     # gives would land elsewhere once published.
-    ruled = GridIndex.from_frame(grids).locate_many(points[:, 0], points[:, 1])
-    other = np.flatnonzero(
-        located & np.array([r is not None for r in ruled]) & (ruled != point_codes)
-    )
+    ruled = GridIndex.from_frame(grids).assign_points_index(shapes)
+    other = np.flatnonzero(located & (ruled >= 0) & (ruled != assigned))
     out += [
         f"address point {points[p][0]:.7f},{points[p][1]:.7f} is given {point_codes[p]} but "
-        f"the edge rule puts it in grid {ruled[p]}"
+        f"the edge rule puts it in grid {grids['grid_code'].iloc[ruled[p]]}"
         for p in other[:_LISTED]
     ]
     grid_households = int(grids["households"].sum())

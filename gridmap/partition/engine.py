@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
+from gridmap.io.memory import fixed_mmap_threshold
 from gridmap.model import GRID_COLUMNS as CONTRACT_GRID_COLUMNS
 from gridmap.model import STORAGE_CRS
 from gridmap.partition import checks, codes, inputs, report
@@ -168,7 +169,9 @@ def _run(tasks, config: PartitionConfig, progress, executor=None):
             results.append(result)
             _tick(bar, progress, len(results), len(tasks))
     elif workers > 1 and len(tasks) >= 8:
-        pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+        pool = ProcessPoolExecutor(
+            workers, mp_context=_worker_context(), initializer=fixed_mmap_threshold
+        )
         try:
             chunk = max(1, len(tasks) // (workers * 8))
             for result in pool.map(_run_one, [(t, config) for t in tasks], chunksize=chunk):

@@ -110,6 +110,20 @@ def check_overlaps(communities: gpd.GeoDataFrame, file: str) -> None:
         raise InputError(problems)
 
 
+def row_number(frame, position: int) -> int:
+    """The number a person finds the row at ``position`` of ``frame`` under: the reader's
+    (``attrs["first_row"]``: a CSV's line, header counted, or a feature's number), else 1-based.
+
+    >>> frame = pd.DataFrame({"x": [1, 2]})
+    >>> row_number(frame, 0)
+    1
+    >>> frame.attrs["first_row"] = 2
+    >>> row_number(frame, 1)
+    3
+    """
+    return int(position) + int(frame.attrs.get("first_row", 1))
+
+
 def address_points(addresses, file: str):
     """Distinct address points with their summed households/population, and each row's point."""
     problems = []
@@ -141,14 +155,16 @@ def address_points(addresses, file: str):
                 Problem(
                     file,
                     f"{addresses[column].iloc[position]!r} is not a whole number >= 0",
-                    row=int(position) + 1,
+                    row=row_number(addresses, position),
                     field=column,
                 )
             )
     missing = np.flatnonzero(~np.isfinite(coords).all(axis=1))
     for position in missing[:_MAX_PROBLEMS_LISTED]:
         problems.append(
-            Problem(file, "address has no point", row=int(position) + 1, field="lon/lat")
+            Problem(
+                file, "address has no point", row=row_number(addresses, position), field="lon/lat"
+            )
         )
     if problems:
         raise InputError(problems)
@@ -220,6 +236,49 @@ class BuildingKeys:
         return compact
 
 
+COMMUNITY_COLUMN = "_community"  # what CompactAddresses leaves of community_code
+
+
+class CompactAddresses:
+    """A reader's ``transform`` for the partitioner: each chunk's building components become
+    one building id (:class:`BuildingKeys`) and its ``community_code`` texts integer codes
+    numbered over every chunk; :meth:`finish` turns the codes back into a categorical
+    ``community_code`` column (a few bytes a row instead of a string each).
+
+    >>> compact = CompactAddresses()
+    >>> first = pd.DataFrame({"community_code": ["a", "b", None], "houseno": ["1", "2", "3"]})
+    >>> second = pd.DataFrame({"community_code": ["b", "c"], "houseno": ["1", "1"]})
+    >>> whole = compact.finish(pd.concat([compact(first), compact(second)], ignore_index=True))
+    >>> whole["community_code"].tolist()
+    ['a', 'b', nan, 'b', 'c']
+    """
+
+    def __init__(self) -> None:
+        self.buildings = BuildingKeys()
+        self.communities: dict[str, int] = {}
+
+    def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        chunk = self.buildings(chunk)
+        if "community_code" in chunk.columns:
+            codes, uniques = pd.factorize(chunk["community_code"])
+            known = self.communities
+            numbered = [known.setdefault(str(value), len(known)) for value in uniques.tolist()]
+            mapped = np.append(np.asarray(numbered, np.int32), np.int32(-1))
+            chunk = chunk.drop(columns="community_code")
+            chunk[COMMUNITY_COLUMN] = mapped[codes]  # -1 (a missing code) picks the last
+        return chunk
+
+    def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The read frame with its ``community_code`` column back (categorical)."""
+        if COMMUNITY_COLUMN not in frame.columns:
+            return frame
+        codes = frame.pop(COMMUNITY_COLUMN).to_numpy()
+        frame["community_code"] = pd.Categorical.from_codes(
+            codes, categories=list(self.communities)
+        )
+        return frame
+
+
 def row_buildings(addresses) -> np.ndarray | None:
     """Building id of each address row (see :class:`BuildingKeys`); None when the library has
     no ``houseno`` column."""
@@ -288,7 +347,7 @@ def point_communities(
                     names["addresses"],
                     f"{label}at {lon:.6f},{lat:.6f} lies outside every community "
                     f"of {names['boundaries']}",
-                    row=int(position) + 1,
+                    row=row_number(addresses, position),
                     field="lon/lat",
                 )
             )
@@ -304,13 +363,23 @@ def point_communities(
 
 
 def mislabelled(addresses, communities, row_community: np.ndarray) -> int:
-    """Addresses whose community_code names another community than the one they lie in."""
+    """Addresses whose community_code names another community than the one they lie in.
+
+    Compared as integer codes (a categorical column's own, or factorized), never as a Python
+    string per row: a multi-million-row library would hold them all at once.
+
+    >>> frame = pd.DataFrame({"community_code": ["a", "b", "", None, "zz"]})
+    >>> mislabelled(frame, pd.DataFrame({"code": ["a", "b"]}), np.array([0, 0, 0, 0, 1]))
+    2
+    """
     if "community_code" not in addresses.columns:
         return 0
-    given = addresses["community_code"].astype(str).to_numpy()
-    located = communities["code"].to_numpy()[row_community]
-    known = pd.notna(addresses["community_code"]).to_numpy() & (given != "")
-    return int((known & (given != located)).sum())
+    codes, given = pd.factorize(addresses["community_code"])
+    located = {str(code): k for k, code in enumerate(communities["code"])}
+    # each given text as the index of the community it names (-2: none of them, -1: no text)
+    named = np.array([located.get(str(text), -2) if str(text) != "" else -1 for text in given])
+    named = np.append(named, -1).astype(np.int64)[codes]  # codes -1 (missing) -> the last
+    return int(((named != -1) & (named != row_community)).sum())
 
 
 def barrier_lines(barriers) -> np.ndarray:
