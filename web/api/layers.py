@@ -138,11 +138,15 @@ def _layer_answer(version_id, name, band, ids, zoom, with_stats) -> bytes:
     parts = []
     if with_stats:
         stats = grid_stats([known[i][0] for i in ids])
+        rate_texts: dict = {}  # a city has a few hundred distinct rates, not one per grid
         for i in ids:
             code, head, tail = known[i]
             open_, overdue, rate = stats.get(code, (0, 0, None))
+            rate_text = rate_texts.get(rate)
+            if rate_text is None:
+                rate_text = rate_texts[rate] = json.dumps(rate)
             parts.append(
-                f'{head}"open":{open_},"overdue":{overdue},"closure_rate":{json.dumps(rate)}{tail}'
+                f'{head}"open":{open_},"overdue":{overdue},"closure_rate":{rate_text}{tail}'
             )
     else:
         parts = [known[i][1] + known[i][2] for i in ids]
