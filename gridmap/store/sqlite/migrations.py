@@ -4,7 +4,7 @@ Each migration is applied once, in order, inside one transaction; ``schema_versi
 ones ran. Add a new entry at the end to change the schema: never edit one that has shipped.
 
 >>> [number for number, _ in MIGRATIONS]
-[1, 2, 3, 4]
+[1, 2, 3, 4, 6]
 """
 
 from __future__ import annotations
@@ -186,6 +186,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         CREATE INDEX jobs_kind ON jobs(kind, id);
         CREATE INDEX jobs_status ON jobs(status);
+        """,
+    ),
+    (
+        6,  # (5 is the photos mixin's: gridmap.store.photos.PHOTO_MIGRATION)
+        # The map's incident clusters read these columns of every incident in a wide view: from
+        # this index instead of the whole rows (text and all), 138 -> 80 ms at 100,000.
+        """
+        CREATE INDEX incidents_map ON incidents(lon, lat, status, due_at);
         """,
     ),
 ]
