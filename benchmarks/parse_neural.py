@@ -1,7 +1,7 @@
 """A small neural address tagger on CPU, as an experiment beside the CRF parser.
 
-    python benchmarks/parse_neural.py [--features chars,lexicon] [--hidden 128]
-        [--max-epochs 30] [--minutes 9] [--seed 1]
+    python benchmarks/parse_neural.py [--features chars,lexicon,crf] [--hidden 128]
+        [--dropout 0.5] [--max-epochs 15] [--minutes 6] [--seed 1]
 
 Needs PyTorch, which is *not* a dependency of gridmap (``pip install torch``, a CPU build is
 enough). Everything runs on one core (``torch.set_num_threads(1)``).
@@ -16,14 +16,18 @@ run). Each token is read as the concatenation of
   inside which dictionary names it stands (by label, begin/inside/end/single), and whether its
   span is repeated earlier or later in the address (how redundant chunks show). As for the CRF,
   the dictionary used for a training address is learnt without that address's fold
-  (jackknife), so the network does not learn to trust names it has always seen.
+  (jackknife), so the network does not learn to trust names it has always seen;
+* ``crf`` (optional, instead of ``lexicon``): every feature string of the CRF's ``featurize``
+  seen three times or more in training, summed through an embedding bag (the CRF's inputs, read
+  by a network).
 
 One BiLSTM layer, then a linear layer to the data's B/I tags and a linear-chain CRF (forward
-algorithm for the loss, Viterbi to decode), trained with Adam on mini-batches of 32.
+algorithm for the loss, Viterbi to decode), trained with Adam (the step x0.9 each epoch) on
+mini-batches of 32.
 
 How it is chosen and scored, honestly: ``train.txt`` is split 90/10 (every tenth address held
-out); each setting given (``--features``, ``--hidden``: comma-separated lists, every
-combination tried) is trained on the 90% and scored after each epoch on the 10%; the best
+out); each setting given (``--features``, ``--hidden``, ``--dropout``: comma-separated lists,
+every combination tried) is trained on the 90% and scored after each epoch on the 10%; the best
 (setting, epoch) by F1 on that split is kept, with those weights (trained on train only).
 ``dev.txt`` is then tagged once with it: the held-out F1, conlleval chunk rules
 (``gridmap.geocode.conll``), as ``parse_eval.py`` prints for the CRF. Throughput: addresses per
