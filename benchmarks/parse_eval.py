@@ -6,7 +6,9 @@
 With ``--cv K`` the settings are chosen by K-fold cross-validation **on T only** (each setting of
 ``--grid`` is trained on K-1 folds and scored on the K-th, the mean F1 over folds decides); the
 chosen setting is then trained on all of T and scored once on E, the held-out figure. Without
-``--cv`` the given (or default) settings are trained and scored directly.
+``--cv`` the given (or default) settings are trained and scored directly. ``--split-of-train``
+scores on every tenth address of T instead, learning from the other nine: the split
+``parse_neural.py`` chooses its settings on, so the two taggers compare without touching E.
 
 T and E are column-format files (one token and its B-/I- tag per line, a blank line between
 addresses); the defaults are ../shared/data/address-parsing/train.txt and dev.txt (Li et al.,
@@ -74,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--c2", type=float, default=None, help="L2 penalty")
     options.add_argument("--cv", type=int, default=0, help="choose settings by K-fold CV on T")
     options.add_argument(
+        "--split-of-train",
+        action="store_true",
+        help="learn from 9 of every 10 addresses of T and score the 10th instead of E (the "
+        "split parse_neural.py chooses its settings on: the two taggers compared on train)",
+    )
+    options.add_argument(
         "--grid",
         default=DEFAULT_GRID,
         help='settings tried by --cv: "c1,c2,iterations;..." (default %(default)s)',
@@ -86,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"error: {error}\n(the labelled data lives in {DATA})", file=sys.stderr)
         return 2
+    if args.split_of_train:
+        train, evaluation = (
+            [a for i, a in enumerate(train) if i % 10 != 9],
+            [a for i, a in enumerate(train) if i % 10 == 9],
+        )
+        args.eval = f"every tenth address of {args.train}"
     params = {
         k: v
         for k, v in {"max_iterations": args.max_iterations, "c1": args.c1, "c2": args.c2}.items()

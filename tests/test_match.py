@@ -573,6 +573,42 @@ def test_a_compound_match_highlights_its_outline(geocoder):
     assert outline.contains(Point(m.lon, m.lat))
 
 
+def test_each_compound_outline_is_the_padded_hull_of_its_own_entries():
+    """The outlines drawn for every compound at once with the index are each compound's own
+    (and a compound narrowed by a road is drawn around that road's part of it only)."""
+    from shapely import MultiPoint
+    from shapely.geometry import shape
+
+    points = {
+        "幸福小区": [(120.750, 30.750), (120.752, 30.750), (120.751, 30.753), (120.750, 30.750)],
+        "阳光花园": [(120.700, 30.800), (120.701, 30.801)],
+        "梅园": [(120.720, 30.720)],
+    }
+    rows = [
+        _row(f"{poi}-{i}", lon, lat, road="中山路", roadno=f"{n}号", poi=poi,
+             houseno=f"{i + 1}幢", **NANHU)
+        for n, (poi, spots) in enumerate(points.items(), start=1)
+        for i, (lon, lat) in enumerate(spots)
+    ]  # fmt: skip
+    # 幸福小区 also has a building on another road, far east
+    rows.append(_row("幸福小区-east", 120.760, 30.750, road="解放路", roadno="3号",
+                     poi="幸福小区", houseno="9幢", **NANHU))  # fmt: skip
+    geocoder = Geocoder.from_frames(pd.DataFrame(rows))
+
+    def hull(spots):
+        return MultiPoint(spots).convex_hull.buffer(0.0002, quad_segs=4)
+
+    points["幸福小区"].append((120.760, 30.750))
+    for poi, spots in points.items():
+        m = geocoder.match(f"南湖区{poi}")
+        assert m.level == "compound"
+        # equal but for the 1e-7 degree rounding of the GeoJSON coordinates
+        assert shape(m.highlight).hausdorff_distance(hull(spots)) < 1e-6, poi
+    m = geocoder.match("南湖区解放路幸福小区")
+    assert m.level == "compound"
+    assert shape(m.highlight).hausdorff_distance(hull([(120.760, 30.750)])) < 1e-6
+
+
 def test_a_vague_address_keeps_its_level_and_never_borrows_a_room(geocoder):
     m = geocoder.match("浙江省嘉兴市南湖区")
     assert (m.level, m.address_id) == ("district", None)

@@ -243,6 +243,14 @@ class _CharTable(dict):
 
 # control characters (tabs, NULs, zero-width marks) separate like spaces
 _CONTROLS = _CharTable(lambda ch: " " if unicodedata.category(ch) in ("Cc", "Cf") else ch)
+# a radical the table maps (the supplement block and the Kangxi radicals it lists)
+_HAS_RADICAL = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_RADICALS)) + "]")
+# radicals and control characters have no character in common: one table for both
+_RADICALS_AND_CONTROLS = _CharTable(
+    lambda ch: _RADICALS[ord(ch)] if ord(ch) in _RADICALS else _CONTROLS[ord(ch)]
+)
+_DASH_RUN = re.compile(r"-{2,}")
+_DASH_AT_ENDS = re.compile(r"^-+(?!\d)|-+$")
 # dashes become -, and symbols and punctuation other than - ( ) go; whitespace stays for now
 _PUNCTUATION = _CharTable(
     lambda ch: (
@@ -257,12 +265,17 @@ _PUNCTUATION = _CharTable(
 
 def _clean_characters(text: str) -> str:
     """Simplified characters, NFKC, radicals, case, whitespace and punctuation (no numbering)."""
-    text = unicodedata.normalize("NFKC", text.translate(_RADICALS)).translate(_RADICALS)
-    text = simplified(text.translate(_CONTROLS))  # after the NULs are gone: OpenCC reads C text
+    if _HAS_RADICAL.search(text):  # before NFKC, which folds ⾭ to the traditional 靑
+        text = text.translate(_RADICALS)
+    # radicals NFKC may have made, and control characters, in one pass
+    text = unicodedata.normalize("NFKC", text).translate(_RADICALS_AND_CONTROLS)
+    text = simplified(text)  # after the NULs are gone: OpenCC reads C text
     text = _HASH_AFTER_NUMBER.sub("号", text.upper()).translate(_PUNCTUATION)
-    text = _WHITESPACE.sub(_space, text.strip())
-    text = re.sub(r"-{2,}", "-", text.replace("()", ""))
-    return re.sub(r"^-+(?!\d)|-+$", "", text)  # keep the sign of a basement floor (-1层)
+    text = _WHITESPACE.sub(_space, text.strip()).replace("()", "")
+    if "-" in text:
+        text = _DASH_RUN.sub("-", text)
+        text = _DASH_AT_ENDS.sub("", text)  # keep the sign of a basement floor (-1层)
+    return text
 
 
 def normalize(text: str) -> str:
