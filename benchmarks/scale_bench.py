@@ -10,6 +10,7 @@ counted once), and the CPU seconds of the tree.
     python benchmarks/scale_bench.py                       # 2M city + province, both ways
     python benchmarks/scale_bench.py --city-households 200000 --province-households 500000 \\
         --province-counties 3304                           # a quick run
+    python benchmarks/scale_bench.py --city DIR --memory-only   # the bounded-memory figure only
 
 Steps: the city (``gridmap sample --households N``) is partitioned, assigned and geocoded
 (``--queries`` noisy variants of library addresses) in one process and with ``--scheduler
@@ -129,6 +130,12 @@ def main() -> None:
     parser.add_argument("--skip-province", action="store_true")
     parser.add_argument("--skip-city", action="store_true", help="Only the province.")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="Only the bounded-memory figure: the city partitioned by one `gridmap partition` "
+        "(its default workers), peak of the largest process and of the whole tree.",
+    )
     parser.add_argument("--work", type=Path, help="Folder for the files (default: a temp dir).")
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
     args = parser.parse_args()
@@ -146,10 +153,18 @@ def main() -> None:
             run(["sample", "--out", str(city), "--households", str(args.city_households)],
                 work, "city sample", results)  # fmt: skip
         households = args.city_households
-        queries(city / "addresses.csv", work / "queries.csv", args.queries)
         base = ["--boundaries", str(city / "boundaries.gpkg"), "--addresses",
                 str(city / "addresses.csv"), "--barriers", str(city / "barriers.gpkg"),
                 "--sites", str(city / "sites.gpkg")]  # fmt: skip
+        if args.memory_only:
+            p = run(["partition", *base, "--out", str(work / "grids-memory.gpkg")], work,
+                    "city partition single", results)  # fmt: skip
+            print(
+                f"city partition (one command): peak {p['peak_mb']:,} MB largest process, whole "
+                f"command {p['tree_mb']:,} MB RSS / {p['tree_pss_mb']:,} MB PSS (target < 600 MB)"
+            )
+            return
+        queries(city / "addresses.csv", work / "queries.csv", args.queries)
         rates = {}
         for mode, tag, extra in (
             ("single", "single", []),
