@@ -54,6 +54,7 @@ from gridmap.geocode.conll import canonical_tag, read_conll, score_chunks  # noq
 from gridmap.geocode.features import (  # noqa: E402
     GAZETTEER_LABELS,
     Lexicon,
+    _add_gazetteer_features,
     _add_repeat_features,
     _kind,
     _shape,
@@ -120,15 +121,7 @@ class Encoder:
         if self.lexicon:
             rows: list[list[str]] = [[] for _ in tokens]
             _add_repeat_features(tokens, rows)
-            for start, end, labels in lexicon.gazetteer.matches(tokens):
-                for label in labels:
-                    if end - start == 1:
-                        rows[start].append("g=S" + label)
-                        continue
-                    rows[start].append("g=B" + label)
-                    for k in range(start + 1, end - 1):
-                        rows[k].append("g=I" + label)
-                    rows[end - 1].append("g=E" + label)
+            _add_gazetteer_features(tokens, lexicon.gazetteer, rows)  # the CRF's own marks
             marks = [[SLOT[f] for f in row if f in SLOT] for row in rows]
         if self.features is not None:
             known = self.features
