@@ -141,7 +141,9 @@ def _attempt(task, config, bounds, kept, split_above) -> _Attempt:
     held[held] = stays[owner[held]]
     _keep_main_site_pieces(units)
     free = (units.site < 0) & ~held
-    labels = _labels(config, bounds, units, free)
+    # Released earlier grids are the starting regions of their land (moved, not re-cut).
+    start = np.where(owner >= 0, owner, -1)
+    labels = _labels(config, bounds, units, free, start)
     comprehensive = labels >= 0
     count = int(labels.max()) + 1 if comprehensive.any() else 0
     hh, pop, area = (
@@ -229,12 +231,21 @@ def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
     return total
 
 
-def _labels(config, bounds, units: Units, free: np.ndarray) -> np.ndarray:
-    """Region label of each ``free`` unit (comprehensive land no earlier grid keeps), else -1."""
+def _labels(config, bounds, units: Units, free: np.ndarray, start=None) -> np.ndarray:
+    """Region label of each ``free`` unit (comprehensive land no earlier grid keeps), else -1.
+
+    ``start``: the released earlier grid holding each unit (-1: none). When any free unit has
+    one, the regionaliser starts from those grids and moves units between them until they meet
+    the bounds (with headroom), instead of cutting the land afresh: a grid that left the band
+    gives or takes a few units from its released neighbour, and both stay recognisable.
+    """
     labels = np.full(len(units), -1, np.int64)
     free = np.flatnonzero(free)
     if len(free) == 0:
         return labels
+    initial = None
+    if start is not None and (start[free] >= 0).any():
+        initial = start[free]
     position = np.full(len(units), -1, np.int64)
     position[free] = np.arange(len(free))
     keep_edge = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
@@ -249,6 +260,7 @@ def _labels(config, bounds, units: Units, free: np.ndarray) -> np.ndarray:
         position[units.edge_j[keep_edge]],
         cost[keep_edge],
         bounds,
+        initial=initial,
     )
     return labels
 
@@ -266,6 +278,9 @@ def _regions(task, attempt: _Attempt, kept, site_of) -> tuple[np.ndarray, list[_
     region = labels.copy()
     meta = [_Region("comprehensive") for _ in range(int(labels.max()) + 1 if len(labels) else 0)]
     present = np.bincount(owner[owner >= 0], minlength=len(kept)) > 0
+    for r, k in _same_land(labels, owner, stays).items():
+        if kept[k].kind == "comprehensive":
+            meta[r].grid = k  # cut again to the very same land: it is that grid, unchanged
     for kind in ("comprehensive", "exclusive"):
         if kind == "exclusive":
             for s in range(len(task.sites)):
@@ -287,6 +302,29 @@ def _regions(task, attempt: _Attempt, kept, site_of) -> tuple[np.ndarray, list[_
     mapping = np.full(len(meta), -1, np.int64)
     mapping[alive] = np.arange(len(alive))
     return mapping[region], [meta[r] for r in alive]
+
+
+def _same_land(labels: np.ndarray, owner: np.ndarray, stays: np.ndarray) -> dict[int, int]:
+    """Regions cut now holding exactly the land of one released earlier grid: region -> grid.
+
+    >>> labels = np.array([0, 0, 1, 1, 1, -1])
+    >>> owner = np.array([0, 0, 1, 1, 2, 3])
+    >>> _same_land(labels, owner, np.array([False, False, False, True]))
+    {0: 0}
+    """
+    cut = labels >= 0
+    if not cut.any() or len(stays) == 0:
+        return {}
+    released = np.flatnonzero(~stays)
+    size = np.bincount(owner[owner >= 0], minlength=len(stays))
+    out = {}
+    for r in np.unique(labels[cut]):
+        holders = np.unique(owner[labels == r])
+        if len(holders) == 1 and holders[0] >= 0 and holders[0] in released:
+            k = int(holders[0])
+            if int((labels == r).sum()) == int(size[k]):
+                out[int(r)] = k
+    return out
 
 
 def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
@@ -336,9 +374,18 @@ def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
             other = np.where(ri[touching] == r, rj[touching], ri[touching])
             shared = np.bincount(other, weights=units.edge_length[touching], minlength=n_comp)
             drafts[r].host = int(np.argmax(shared))
-            # a kept exclusive grid keeps its host while that grid stays and still borders it
+            # a kept exclusive grid keeps its host while that grid stays and still borders it;
+            # a released host is followed to the grid holding most of its land now (the one that
+            # inherits its code when units only moved between it and a neighbour)
             earlier = kept[meta[r].grid].host if meta[r].grid >= 0 else ""
             same = [q for q in np.flatnonzero(shared > 0) if earlier and drafts[q].code == earlier]
+            released = [k for k, g in enumerate(kept) if earlier and g.code == earlier]
+            if not same and released and not attempt.stays[released[0]]:
+                land = attempt.owner == released[0]
+                if land.any():
+                    heir = np.bincount(region[land], weights=units.area_m2[land], minlength=n_comp)
+                    q = int(np.argmax(heir[:n_comp]))
+                    same = [q] if shared[q] > 0 and heir[q] > 0 else []
             if same:
                 drafts[r].host = int(same[0])
         elif n_comp:

@@ -9,7 +9,10 @@ households, population and area are within the bounds now, or when its household
 are what the earlier layer recorded (nothing in it changed) and the earlier layer flagged it too
 (out of the bounds then as now; a grid that met the bounds of its day and misses today's was
 made under other bounds, and is redone). Everything else is *released*
-together with the land no candidate covers, and only that is regionalised again. Where a released
+together with the land no candidate covers, and only that is regionalised again, starting from
+the released grids (``community._labels``: units move between them rather than the land being cut
+afresh, so a grid that left the band and the neighbour released with it keep their codes and most
+of their land; one cut again to the very same land keeps its earlier geometry). Where a released
 piece cannot meet the band on its own, the neighbouring grid that lets it (or helps most) is
 released too, one at a time; a locked grid is never released.
 
