@@ -9,6 +9,7 @@
     python benchmarks/partition_bench.py --no-spopt # ours only (quick)
     python benchmarks/partition_bench.py --spopt-sweep # also spopt at several iteration counts
     python benchmarks/partition_bench.py --stability --stability-dir CITY --stability-communities 20
+    python benchmarks/partition_bench.py --stability --stability-change 0.1  # a harsher change
 
 Units are square blocks (about 50 m) with 20-80 households each (seeded). spopt gets the rook
 weights and a floor of 400 households (MaxP has no ceiling); ours gets the band [300, 500]. Both
@@ -342,10 +343,12 @@ def stability(
     folder: Path | None = None,
     communities: int = 0,
     workers: int = 0,
+    change: float = 0.05,
 ) -> str:
-    """+5% and -5% households in each community of the default sample city (or of the city in
-    ``folder``; ``communities`` > 0: that many, drawn at random), one at a time, re-partitioned
-    with --previous, once per seed (the seed draws the addresses that change): share of that
+    """+5% and -5% households (``change``: one household more or less at that share of the
+    community's households, on addresses drawn at random) in each community of the default
+    sample city (or of the city in ``folder``; ``communities`` > 0: that many, drawn at random),
+    one at a time, re-partitioned with --previous, once per seed: share of that
     community's grids that keep their code, and that keep code and geometry (byte for byte).
     On the whole default city every other community must stay identical; on a given city each
     changed community is re-partitioned alone (communities are independent tasks), micro-grids
@@ -410,7 +413,9 @@ def stability(
                 changed = changed.copy()
                 position = mine if whole else np.arange(len(mine))
                 total = int(changed["households"].to_numpy()[position].sum())
-                pick = changed.index[rng.choice(position, size=round(0.05 * total), replace=False)]
+                pick = changed.index[
+                    rng.choice(position, size=round(change * total), replace=False)
+                ]
                 changed.loc[pick, "households"] = (changed.loc[pick, "households"] + sign).clip(0)
                 run = dict(layers)
                 previous = first.grids
@@ -439,7 +444,7 @@ def stability(
                 in_band.append(second.summary["share_in_band"])
                 violations += len(second.summary["violations"])
     return _stability_report(
-        runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
+        change, runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
     )
 
 
@@ -449,16 +454,18 @@ def _pct(share: float) -> str:
 
 
 def _stability_report(
-    runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
+    change, runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
 ) -> str:
     grids = sum(r.grids for r in runs)
+    percent = f"{100 * change:g}%"
     codes = np.array([r.codes_kept / r.grids for r in runs])
     shares = np.array([r.share for r in runs])
     codes_total = sum(r.codes_kept for r in runs) / grids
     geometry_total = sum(r.geometry_kept for r in runs) / grids
     sizes = [r.grids for r in runs]
     print(
-        f"stability: {len(runs)} re-partitions (+5% and -5% households, one community each, "
+        f"stability: {len(runs)} re-partitions (+{percent} and -{percent} households, one "
+        "community each, "
         f"{len(chosen)} communities of {min(sizes)}-{max(sizes)} grids, seeds "
         f"{', '.join(map(str, seeds))}; {grids} grids in the changed communities)"
     )
@@ -520,7 +527,7 @@ def _stability_report(
         if r.share >= 1.0:
             break
         print(
-            f"    {r.community} {'+' if r.sign > 0 else '-'}5% seed {r.seed}: kept "
+            f"    {r.community} {'+' if r.sign > 0 else '-'}{percent} seed {r.seed}: kept "
             f"{r.geometry_kept} of {r.grids} ({_pct(r.share)}), grids out of bounds after the "
             f"change {r.left_band}, at most {r.grids - r.least_changed} could stay"
         )
@@ -530,7 +537,7 @@ def _stability_report(
     possible = len(runs) - len(impossible)
     met = sum(r.share >= 0.9 - 1e-9 for r in runs if r not in impossible)
     return (
-        f"5% household change in one community ({len(runs)} re-partitions, {len(chosen)} "
+        f"{percent} household change in one community ({len(runs)} re-partitions, {len(chosen)} "
         f"communities of {folder.name}): codes kept {_pct(codes_total)}, geometry kept "
         f"{_pct(geometry_total)}; per re-partition geometry kept min {_pct(shares.min())}, "
         f">= 90% in {met} of {possible} where reachable ({len(impossible)} more where a grid left "
@@ -561,6 +568,12 @@ def main() -> None:
         "spread)",
     )
     parser.add_argument(
+        "--stability-change",
+        type=float,
+        default=0.05,
+        help="the household change, as a share of the community (default 0.05: +/-5%%)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=0, help="partition workers (0: the partitioner's default)"
     )
     parser.add_argument("--no-spopt", action="store_true", help="skip spopt (quick check)")
@@ -582,6 +595,7 @@ def main() -> None:
                 folder=args.stability_dir,
                 communities=args.stability_communities,
                 workers=args.workers,
+                change=args.stability_change,
             )
         )
     print()
