@@ -324,18 +324,19 @@ class Repartition:
 
 
 def _left_band(first, changed, code: str, bounds) -> int:
-    """Earlier comprehensive grids of ``code`` whose own land is out of ``bounds`` after the
-    change (households from the changed addresses, population and area as before)."""
+    """Earlier comprehensive grids of ``code`` within ``bounds`` before the change whose own land
+    is out of them after it (households from the changed addresses, population and area as
+    before). A grid already out of bounds (flagged: no grouping could help it) need not change."""
     grids = first.grids[
         (first.grids["community_code"] == code) & (first.grids["kind"] == "comprehensive")
     ]
     mine = first.assignment.isin(set(grids["grid_code"]))
     after = changed.loc[mine[mine].index, "households"].groupby(first.assignment[mine]).sum()
     households = after.reindex(grids["grid_code"]).fillna(0).to_numpy(float)
-    violation = bounds.violation(
-        households, grids["population"].to_numpy(float), grids["area_m2"].to_numpy(float)
-    )
-    return int((np.asarray(violation) > 0).sum())
+    population, area = grids["population"].to_numpy(float), grids["area_m2"].to_numpy(float)
+    was = np.asarray(bounds.violation(grids["households"].to_numpy(float), population, area))
+    now = np.asarray(bounds.violation(households, population, area))
+    return int(((was == 0) & (now > 0)).sum())
 
 
 def stability(
@@ -385,10 +386,11 @@ def stability(
         chosen = sorted(pick.choice(chosen, size=min(communities, len(chosen)), replace=False))
     if whole:
         first = partition(addresses=addresses, config=config, **layers)
+        band_before = [first.summary["share_in_band"]]
         same = partition(addresses=addresses, previous=first.grids, config=config, **layers)
         identical = _rows(same.grids) == _rows(first.grids)
     else:  # each chosen community alone: communities are independent tasks
-        firsts, assigned, identical = [], [], True
+        firsts, assigned, band_before, identical = [], [], [], True
         for code in chosen:
             alone = {**layers, "boundaries": boundaries[boundaries["code"].astype(str) == code]}
             mine = addresses.iloc[np.flatnonzero(column == code)]
@@ -396,6 +398,7 @@ def stability(
             again = partition(addresses=mine, previous=result.grids, config=config, **alone)
             identical &= _rows(again.grids) == _rows(result.grids)
             firsts.append(result.grids)
+            band_before.append(result.summary["share_in_band"])
             assigned.append(result.assignment)
         first = SimpleNamespace(
             grids=pd.concat(firsts, ignore_index=True), assignment=pd.concat(assigned)
@@ -444,7 +447,16 @@ def stability(
                 in_band.append(second.summary["share_in_band"])
                 violations += len(second.summary["violations"])
     return _stability_report(
-        change, runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
+        change,
+        runs,
+        folder,
+        chosen,
+        seeds,
+        whole,
+        identical,
+        others_changed,
+        (min(band_before), min(in_band)),
+        violations,
     )
 
 
@@ -543,7 +555,7 @@ def _stability_report(
         f">= 90% in {met} of {possible} where reachable ({len(impossible)} more where a grid left "
         f"the bounds of a small community: 90% impossible); changed beyond the least possible: "
         f"{extra} grids; {others}unchanged input identical: {identical}; share in band after: "
-        f"min {_pct(min(in_band))}; violations {violations}"
+        f"min {_pct(in_band[1])} (before: {_pct(in_band[0])}); violations {violations}"
     )
 
 
