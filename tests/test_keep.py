@@ -4,10 +4,20 @@ as it must. On the planner's sample city (``plan_city``: `gridmap sample --house
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from test_partition import SERIAL, lattice_city, rows_of
+from test_partition import (
+    LAT,
+    LON,
+    SERIAL,
+    address_frame,
+    barrier_frame,
+    community_frame,
+    lattice_city,
+    rows_of,
+)
 
 from gridmap.partition import PartitionConfig, partition
 
@@ -131,3 +141,38 @@ def test_a_grid_that_cannot_be_helped_keeps_its_land_and_is_flagged():
     )
     assert second.grids["households"].tolist() == [528]
     assert "above_max" in second.grids["flags"].iloc[0]
+
+
+def test_a_third_grid_is_released_when_the_two_cannot_meet_the_band_with_whole_blocks():
+    # nine blocks in a row, streets between them, one building each; earlier grids A | B | C
+    step = 0.0005
+    blocks = [shapely.box(LON + i * step, LAT, LON + (i + 1) * step, LAT + step) for i in range(9)]
+    communities = community_frame([shapely.box(LON, LAT, LON + 9 * step, LAT + step)])
+    streets = [
+        shapely.LineString([(LON + i * step, LAT - step), (LON + i * step, LAT + 2 * step)])
+        for i in range(1, 9)
+    ]
+    households = [90, 90, 100, 150, 160, 120, 140, 180, 120]  # A 280 (was 310), B 430, C 440
+    addresses = address_frame([b.centroid.coords[0] for b in blocks], households)
+    code = communities["code"].iloc[0]
+    previous = gpd.GeoDataFrame(
+        {
+            "grid_code": [f"{code}00{k}" for k in (1, 2, 3)],
+            "kind": "comprehensive",
+            "community_code": code,
+            "households": [310, 430, 440],
+            "population": [930, 1170, 1050],
+            "flags": "",
+        },
+        geometry=[shapely.union_all(blocks[k : k + 3]) for k in (0, 3, 6)],
+        crs=4490,
+    )
+    result = partition(
+        communities, addresses, barrier_frame(streets), config=SERIAL, previous=previous
+    )
+    # A and B alone (710 households) would do by their totals, but B's blocks are too big to
+    # give A the 20 it lacks and keep 300: C is released too, and all three meet the band
+    assert result.summary["violations"] == []
+    assert result.grids["flags"].eq("").all()
+    assert sorted(result.grids["households"]) == [300, 420, 430]
+    assert sorted(result.grids["grid_code"]) == sorted(previous["grid_code"])

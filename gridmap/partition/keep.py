@@ -151,11 +151,17 @@ def owners(faces: np.ndarray, polygons: list) -> np.ndarray:
 
 
 def decide(
-    units, owner: np.ndarray, grids: list[PreviousGrid], bounds: Bounds, free_land: np.ndarray
+    units,
+    owner: np.ndarray,
+    grids: list[PreviousGrid],
+    bounds: Bounds,
+    free_land: np.ndarray,
+    forced=(),
 ) -> np.ndarray:
     """Which candidates stay (bool per candidate); see the module docstring.
 
-    ``free_land``: units that are comprehensive land if not held by a staying candidate.
+    ``free_land``: units that are comprehensive land if not held by a staying candidate;
+    ``forced``: candidates released whatever they hold (never a locked or exclusive one).
     """
     n = len(grids)
     stays = np.zeros(n, bool)
@@ -178,6 +184,8 @@ def decide(
         fits = float(bounds.violation(float(h[k]), float(p[k]), float(a[k]))) == 0.0
         kept_as_was = unchanged and grid.flagged is not False
         stays[k] = grid.locked or grid.kind == "exclusive" or fits or kept_as_was
+        if k in forced and not grid.locked and grid.kind == "comprehensive":
+            stays[k] = False
     _grow(units, owner, grids, bounds, free_land, stays, (h, p, a))
     return stays
 
