@@ -5,9 +5,11 @@
     python benchmarks/partition_bench.py --city     # also the whole sample city at 2,000,000
                                                     # households, end to end through the CLI
     python benchmarks/partition_bench.py --stability # also codes and geometry kept after +/-5%
+                                                    # (per re-partition; --stability-seeds N)
     python benchmarks/partition_bench.py --no-spopt # ours only (quick)
     python benchmarks/partition_bench.py --spopt-sweep # also spopt at several iteration counts
     python benchmarks/partition_bench.py --stability --stability-dir CITY --stability-communities 20
+    python benchmarks/partition_bench.py --stability --stability-change 0.1  # a harsher change
 
 Units are square blocks (about 50 m) with 20-80 households each (seeded). spopt gets the rook
 weights and a floor of 400 households (MaxP has no ceiling); ours gets the band [300, 500]. Both
@@ -22,11 +24,13 @@ import argparse
 import contextlib
 import gc
 import json
+import math
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -291,22 +295,81 @@ def _rows(grids) -> dict[str, tuple]:
     }
 
 
-def stability(seed: int = 1, folder: Path | None = None, communities: int = 0) -> str:
-    """+5% and -5% households in each community of the default sample city (or of the city in
-    ``folder``; ``communities`` > 0: that many, drawn at random), one at a time, re-partitioned
-    with --previous: share of that community's grids that keep their code, and that keep code
-    and geometry (byte for byte). On the whole default city every other community must stay
-    identical; on a given city each changed community is re-partitioned alone (communities are
-    independent tasks), micro-grids off."""
+@dataclass(frozen=True)
+class Repartition:
+    """One community re-partitioned after a household change, as the stability sweep saw it."""
+
+    community: str
+    sign: int
+    seed: int
+    grids: int  # the community's grids before the change
+    codes_kept: int
+    geometry_kept: int  # code and geometry byte for byte
+    left_band: int  # earlier grids whose own land no longer meets the bounds after the change
+
+    @property
+    def least_changed(self) -> int:
+        """Grids that must change: none when every earlier grid still fits; else each grid out of
+        the bounds, and at least two (the land a grid gives or takes belongs to a neighbour)."""
+        return 0 if self.left_band == 0 else min(self.grids, max(2, self.left_band))
+
+    @property
+    def best(self) -> float:
+        """The highest share of grids that can keep code and geometry."""
+        return (self.grids - self.least_changed) / self.grids
+
+    @property
+    def share(self) -> float:
+        return self.geometry_kept / self.grids
+
+
+def _left_band(first, changed, code: str, bounds) -> int:
+    """Earlier comprehensive grids of ``code`` within ``bounds`` before the change whose own land
+    is out of them after it (households from the changed addresses, population and area as
+    before). A grid already out of bounds (flagged: no grouping could help it) need not change."""
+    grids = first.grids[
+        (first.grids["community_code"] == code) & (first.grids["kind"] == "comprehensive")
+    ]
+    mine = first.assignment.isin(set(grids["grid_code"]))
+    after = changed.loc[mine[mine].index, "households"].groupby(first.assignment[mine]).sum()
+    households = after.reindex(grids["grid_code"]).fillna(0).to_numpy(float)
+    population, area = grids["population"].to_numpy(float), grids["area_m2"].to_numpy(float)
+    was = np.asarray(bounds.violation(grids["households"].to_numpy(float), population, area))
+    now = np.asarray(bounds.violation(households, population, area))
+    return int(((was == 0) & (now > 0)).sum())
+
+
+def stability(
+    seeds: tuple[int, ...] = (1,),
+    folder: Path | None = None,
+    communities: int = 0,
+    workers: int = 0,
+    change: float = 0.05,
+) -> str:
+    """+5% and -5% households (``change``: one household more or less at that share of the
+    community's households, on addresses drawn at random) in each community of the default
+    sample city (or of the city in ``folder``; ``communities`` > 0: that many, drawn at random),
+    one at a time, re-partitioned with --previous, once per seed: share of that
+    community's grids that keep their code, and that keep code and geometry (byte for byte).
+    On the whole default city every other community must stay identical; on a given city each
+    changed community is re-partitioned alone (communities are independent tasks), micro-grids
+    off.
+
+    Each re-partition is also measured against the least it must change: when an earlier grid's
+    own land leaves the bounds, that grid and at least one neighbour change, so a community of
+    fewer than 20 grids cannot keep 90% of them; such re-partitions are counted apart."""
     from gridmap import io
     from gridmap.partition import PartitionConfig, partition
-    from gridmap.sample import build_city
+    from gridmap.partition.community import bounds_of
 
     whole = folder is None
     if whole:
+        from gridmap.sample import build_city
+
         folder = Path(tempfile.mkdtemp(prefix="partition_stability_"))
         build_city(folder)
-    config = PartitionConfig(micro_households=None)
+    config = PartitionConfig(micro_households=None, workers=workers)
+    bounds = bounds_of(config)
     layers = {
         "boundaries": io.read_boundaries(folder / "boundaries.gpkg"),
         "barriers": io.read_barriers(folder / "barriers.gpkg"),
@@ -315,85 +378,184 @@ def stability(seed: int = 1, folder: Path | None = None, communities: int = 0) -
     addresses = io.read_addresses(folder / "addresses.csv")
     needed = ["address_id", "lon", "lat", "households", "population", "community_code"]
     addresses = addresses[needed].copy()
-    rng = np.random.default_rng(seed)
     boundaries = layers["boundaries"]
     column = addresses["community_code"].astype(str).to_numpy()
     chosen = sorted(boundaries.loc[boundaries["level"] == "community", "code"].astype(str))
     if communities:
-        chosen = sorted(rng.choice(chosen, size=min(communities, len(chosen)), replace=False))
+        pick = np.random.default_rng(seeds[0])
+        chosen = sorted(pick.choice(chosen, size=min(communities, len(chosen)), replace=False))
     if whole:
         first = partition(addresses=addresses, config=config, **layers)
+        band_before = [first.summary["share_in_band"]]
         same = partition(addresses=addresses, previous=first.grids, config=config, **layers)
         identical = _rows(same.grids) == _rows(first.grids)
     else:  # each chosen community alone: communities are independent tasks
-        firsts, identical = [], True
+        firsts, assigned, band_before, identical = [], [], [], True
         for code in chosen:
             alone = {**layers, "boundaries": boundaries[boundaries["code"].astype(str) == code]}
             mine = addresses.iloc[np.flatnonzero(column == code)]
-            grids = partition(addresses=mine, config=config, **alone).grids
-            again = partition(addresses=mine, previous=grids, config=config, **alone).grids
-            identical &= _rows(again) == _rows(grids)
-            firsts.append(grids)
-        first = SimpleNamespace(grids=pd.concat(firsts, ignore_index=True))
+            result = partition(addresses=mine, config=config, **alone)
+            again = partition(addresses=mine, previous=result.grids, config=config, **alone)
+            identical &= _rows(again.grids) == _rows(result.grids)
+            firsts.append(result.grids)
+            band_before.append(result.summary["share_in_band"])
+            assigned.append(result.assignment)
+        first = SimpleNamespace(
+            grids=pd.concat(firsts, ignore_index=True), assignment=pd.concat(assigned)
+        )
     print(f"unchanged input with --previous: grids byte-identical: {identical}")
     before_rows = _rows(first.grids)
-    codes_kept, geometry_kept, in_band, violations, others_changed = [], [], [], 0, 0
-    kept_total = geometry_total = grids_total = 0
-    for sign in (1, -1):
-        for code in chosen:
-            mine = np.flatnonzero(column == code)
-            changed = addresses if whole else addresses.iloc[mine]
-            changed = changed.copy()
-            position = mine if whole else np.arange(len(mine))
-            total = int(changed["households"].to_numpy()[position].sum())
-            pick = changed.index[rng.choice(position, size=round(0.05 * total), replace=False)]
-            changed.loc[pick, "households"] = (changed.loc[pick, "households"] + sign).clip(0)
-            run = dict(layers)
-            previous = first.grids
-            if not whole:
-                run["boundaries"] = boundaries[boundaries["code"].astype(str) == code]
-                previous = first.grids[first.grids["community_code"] == code]
-            second = partition(addresses=changed, previous=previous, config=config, **run)
-            after_rows = _rows(second.grids)
-            inside = first.grids["community_code"] == code
-            before = first.grids.loc[inside, "grid_code"].tolist()
-            kept = [c for c in before if c in after_rows]
-            shaped = [c for c in kept if after_rows[c][-1] == before_rows[c][-1]]
-            codes_kept.append(len(kept) / len(before))
-            geometry_kept.append(len(shaped) / len(before))
-            kept_total += len(kept)
-            geometry_total += len(shaped)
-            grids_total += len(before)
-            if whole:
-                others = [c for c in before_rows if not c.startswith(code)]
-                others_changed += sum(after_rows.get(c) != before_rows[c] for c in others)
-            in_band.append(second.summary["share_in_band"])
-            violations += len(second.summary["violations"])
-    codes_kept, geometry_kept = np.array(codes_kept), np.array(geometry_kept)
+    runs: list[Repartition] = []
+    in_band, violations, others_changed = [], 0, 0
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for sign in (1, -1):
+            for code in chosen:
+                mine = np.flatnonzero(column == code)
+                changed = addresses if whole else addresses.iloc[mine]
+                changed = changed.copy()
+                position = mine if whole else np.arange(len(mine))
+                total = int(changed["households"].to_numpy()[position].sum())
+                pick = changed.index[
+                    rng.choice(position, size=round(change * total), replace=False)
+                ]
+                changed.loc[pick, "households"] = (changed.loc[pick, "households"] + sign).clip(0)
+                run = dict(layers)
+                previous = first.grids
+                if not whole:
+                    run["boundaries"] = boundaries[boundaries["code"].astype(str) == code]
+                    previous = first.grids[first.grids["community_code"] == code]
+                second = partition(addresses=changed, previous=previous, config=config, **run)
+                after_rows = _rows(second.grids)
+                before = first.grids.loc[first.grids["community_code"] == code, "grid_code"]
+                kept = [c for c in before if c in after_rows]
+                shaped = [c for c in kept if after_rows[c][-1] == before_rows[c][-1]]
+                runs.append(
+                    Repartition(
+                        code,
+                        sign,
+                        seed,
+                        len(before),
+                        len(kept),
+                        len(shaped),
+                        _left_band(first, changed, code, bounds),
+                    )
+                )
+                if whole:
+                    others = [c for c in before_rows if not c.startswith(code)]
+                    others_changed += sum(after_rows.get(c) != before_rows[c] for c in others)
+                in_band.append(second.summary["share_in_band"])
+                violations += len(second.summary["violations"])
+    return _stability_report(
+        change,
+        runs,
+        folder,
+        chosen,
+        seeds,
+        whole,
+        identical,
+        others_changed,
+        (min(band_before), min(in_band)),
+        violations,
+    )
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage, rounded down (99.96% is not 100.0%)."""
+    return f"{math.floor(1000 * share + 1e-9) / 10:.1f}%"
+
+
+def _stability_report(
+    change, runs, folder, chosen, seeds, whole, identical, others_changed, in_band, violations
+) -> str:
+    grids = sum(r.grids for r in runs)
+    percent = f"{100 * change:g}%"
+    codes = np.array([r.codes_kept / r.grids for r in runs])
+    shares = np.array([r.share for r in runs])
+    codes_total = sum(r.codes_kept for r in runs) / grids
+    geometry_total = sum(r.geometry_kept for r in runs) / grids
+    sizes = [r.grids for r in runs]
     print(
-        f"stability: {len(codes_kept)} re-partitions (+5% and -5% households, one community "
-        f"each, {grids_total} grids in the changed communities)"
+        f"stability: {len(runs)} re-partitions (+{percent} and -{percent} households, one "
+        "community each, "
+        f"{len(chosen)} communities of {min(sizes)}-{max(sizes)} grids, seeds "
+        f"{', '.join(map(str, seeds))}; {grids} grids in the changed communities)"
     )
     print(
-        f"  codes kept:    min {100 * codes_kept.min():.1f}%, median "
-        f"{100 * np.median(codes_kept):.1f}%, all changed grids "
-        f"{100 * kept_total / grids_total:.1f}%"
+        f"  codes kept:    min {_pct(codes.min())}, median {_pct(np.median(codes))}, "
+        f"all changed grids {_pct(codes_total)}"
     )
     print(
-        f"  geometry kept: min {100 * geometry_kept.min():.1f}%, median "
-        f"{100 * np.median(geometry_kept):.1f}%, all changed grids "
-        f"{100 * geometry_total / grids_total:.1f}% (code and geometry byte for byte)"
+        f"  geometry kept: min {_pct(shares.min())}, median {_pct(np.median(shares))}, "
+        f"all changed grids {_pct(geometry_total)} (code and geometry byte for byte)"
     )
-    others = f"other communities identical: {others_changed == 0}; " if whole else ""
+    steps = [(1.0, 1.0001, "100%"), (0.9, 1.0, "90-99%"), (0.8, 0.9, "80-89%"), (0, 0.8, "<80%")]
+    spread = ", ".join(
+        f"{label}: {int(((shares >= low - 1e-9) & (shares < high - 1e-9)).sum())}"
+        for low, high, label in steps
+    )
+    print(f"  geometry kept per re-partition: {spread}")
+    calm = [r for r in runs if r.left_band == 0]
+    moved = [r for r in runs if r.left_band > 0]
+    reachable = [r for r in moved if r.best >= 0.9 - 1e-9]
+    impossible = [r for r in moved if r.best < 0.9 - 1e-9]
+    print(
+        f"  every earlier grid still in bounds: {len(calm)} re-partitions, all grids kept in "
+        f"{sum(r.geometry_kept == r.grids for r in calm)}"
+    )
+    print(
+        f"  an earlier grid left the bounds: {len(moved)} re-partitions (it and a neighbour "
+        f"must change); 90% reachable in {len(reachable)}, met in "
+        f"{sum(r.share >= 0.9 - 1e-9 for r in reachable)}"
+    )
+    if impossible:
+        most = sum(r.geometry_kept >= r.grids - r.least_changed for r in impossible)
+        best = " or ".join(sorted({_pct(r.best) for r in impossible}))
+        print(
+            f"  90% arithmetically impossible: {len(impossible)} re-partitions (a grid left the "
+            f"bounds in a community of {min(r.grids for r in impossible)}-"
+            f"{max(r.grids for r in impossible)} grids: at most {best} can stay); kept as many "
+            f"as possible in {most}"
+        )
+    extra = sum(max(0, r.grids - r.geometry_kept - r.least_changed) for r in runs)
+    print(f"  grids changed beyond the least possible: {extra}")
+    by_community: dict[str, list[Repartition]] = {}
+    for r in runs:
+        by_community.setdefault(r.community, []).append(r)
+    worst = np.array([min(r.share for r in rs) for rs in by_community.values()])
+    always = sum(all(r.share >= 0.9 - 1e-9 for r in rs) for rs in by_community.values())
+    excused = sum(
+        not all(r.share >= 0.9 - 1e-9 for r in rs)
+        and all(r.share >= 0.9 - 1e-9 or r.geometry_kept >= r.grids - r.least_changed for r in rs)
+        for rs in by_community.values()
+    )
+    print(
+        f"  per community (worst of its {len(runs) // len(by_community)} re-partitions): min "
+        f"{_pct(worst.min())}, median {_pct(np.median(worst))}; >= 90% every time in {always} of "
+        f"{len(by_community)} communities, {excused} more below 90% only where 90% was "
+        "impossible (and kept all they could)"
+    )
+    for r in sorted(runs, key=lambda r: (r.share, r.community, -r.sign, r.seed))[:5]:
+        if r.share >= 1.0:
+            break
+        print(
+            f"    {r.community} {'+' if r.sign > 0 else '-'}{percent} seed {r.seed}: kept "
+            f"{r.geometry_kept} of {r.grids} ({_pct(r.share)}), grids out of bounds after the "
+            f"change {r.left_band}, at most {r.grids - r.least_changed} could stay"
+        )
     if whole:
         print(f"  grids of other communities not byte-identical: {others_changed}")
+    others = f"other communities identical: {others_changed == 0}; " if whole else ""
+    possible = len(runs) - len(impossible)
+    met = sum(r.share >= 0.9 - 1e-9 for r in runs if r not in impossible)
     return (
-        f"5% household change in one community ({len(chosen)} communities of {folder.name}): "
-        f"codes kept {100 * kept_total / grids_total:.1f}%, geometry kept "
-        f"{100 * geometry_total / grids_total:.1f}% (communities at >= 90% geometry kept: "
-        f"{100 * (geometry_kept >= 0.9).mean():.0f}%); {others}unchanged input identical: "
-        f"{identical}; share in band after: min {100 * min(in_band):.1f}%; violations "
-        f"{violations}"
+        f"{percent} household change in one community ({len(runs)} re-partitions, {len(chosen)} "
+        f"communities of {folder.name}): codes kept {_pct(codes_total)}, geometry kept "
+        f"{_pct(geometry_total)}; per re-partition geometry kept min {_pct(shares.min())}, "
+        f">= 90% in {met} of {possible} where reachable ({len(impossible)} more where a grid left "
+        f"the bounds of a small community: 90% impossible); changed beyond the least possible: "
+        f"{extra} grids; {others}unchanged input identical: {identical}; share in band after: "
+        f"min {_pct(in_band[1])} (before: {_pct(in_band[0])}); violations {violations}"
     )
 
 
@@ -410,6 +572,22 @@ def main() -> None:
     parser.add_argument(
         "--stability-communities", type=int, default=0, help="that many communities (0: all)"
     )
+    parser.add_argument(
+        "--stability-seeds",
+        type=int,
+        default=3,
+        help="perturb each community with seeds 1..N (default 3: more re-partitions, an honest "
+        "spread)",
+    )
+    parser.add_argument(
+        "--stability-change",
+        type=float,
+        default=0.05,
+        help="the household change, as a share of the community (default 0.05: +/-5%%)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="partition workers (0: the partitioner's default)"
+    )
     parser.add_argument("--no-spopt", action="store_true", help="skip spopt (quick check)")
     parser.add_argument(
         "--spopt-sweep", action="store_true", help="also spopt at several iteration counts"
@@ -423,7 +601,15 @@ def main() -> None:
     if args.spopt_sweep:
         lines.append(spopt_sweep())
     if args.stability:
-        lines.append(stability(folder=args.stability_dir, communities=args.stability_communities))
+        lines.append(
+            stability(
+                seeds=tuple(range(1, args.stability_seeds + 1)),
+                folder=args.stability_dir,
+                communities=args.stability_communities,
+                workers=args.workers,
+                change=args.stability_change,
+            )
+        )
     print()
     for line in lines:
         print(line)

@@ -22,6 +22,10 @@ from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
 from gridmap.partition.units import Units, build_units, locate, union_faces
 
+# At most this many more staying grids are released, one at a time, when the released land's
+# whole units cannot meet the bounds (each try rebuilds the community's units).
+_MORE_NEIGHBOURS = 2
+
 
 @dataclass
 class CommunityTask:
@@ -73,6 +77,7 @@ class _Attempt:
     stays: np.ndarray  # bool per candidate: kept unchanged
     labels: np.ndarray  # region of each unit regionalised now, -1 for the others
     excess: float  # bound violation above what no grouping of these units can avoid
+    forced: frozenset = frozenset()  # earlier grids released beyond what keep.decide chose
 
 
 def bounds_of(config: PartitionConfig) -> Bounds:
@@ -88,7 +93,8 @@ def partition_community(task: CommunityTask, config: PartitionConfig) -> Communi
     """Earlier grids that stay -> units -> exclusive and comprehensive regions -> drafts."""
     bounds = bounds_of(config)
     kept, site_of = keep.candidates(task.geometry, task.previous, task.sites)
-    attempt = _attempt(task, config, bounds, kept, config.unit_split_households)
+    split_above = config.unit_split_households
+    attempt = _attempt(task, config, bounds, kept, split_above)
     if attempt.excess > 1e-9:
         # Whole blocks may be too coarse to reach the band: cut every block holding more than
         # half the floor into address cells and keep whichever attempt breaks the bounds less.
@@ -96,7 +102,20 @@ def partition_community(task: CommunityTask, config: PartitionConfig) -> Communi
         if finer_threshold < config.unit_split_households:
             finer = _attempt(task, config, bounds, kept, finer_threshold)
             if finer.excess < attempt.excess - 1e-9:
-                attempt = finer
+                attempt, split_above = finer, finer_threshold
+    for _ in range(_MORE_NEIGHBOURS):
+        # The released grids' totals allowed the band but their whole units did not (a grid short
+        # of a few households beside a neighbour whose border blocks are big): release the
+        # staying grid that borders the grid still out of bounds most, and try again.
+        if attempt.excess <= 1e-9:
+            break
+        extra = _next_neighbour(attempt, kept, bounds)
+        if extra < 0:
+            break
+        wider = _attempt(task, config, bounds, kept, split_above, attempt.forced | {extra})
+        if wider.excess >= attempt.excess - 1e-9:
+            break
+        attempt = wider
     result = _drafts(task, bounds, attempt, kept, site_of)
     if config.micro_households is not None:
         started = time.process_time()  # CPU time: wall time on a busy machine would overstate it
@@ -123,7 +142,7 @@ def _micro_grids(task: CommunityTask, result: CommunityResult, band) -> None:
         )
 
 
-def _attempt(task, config, bounds, kept, split_above) -> _Attempt:
+def _attempt(task, config, bounds, kept, split_above, forced=frozenset()) -> _Attempt:
     units = build_units(
         task.geometry,
         task.barriers,
@@ -136,12 +155,14 @@ def _attempt(task, config, bounds, kept, split_above) -> _Attempt:
     )
     owner = keep.owners(units.geometries, [grid.geometry for grid in kept])
     units.site[owner >= 0] = -1  # an earlier grid holds its land (a kept site's too)
-    stays = keep.decide(units, owner, kept, bounds, units.site < 0)
+    stays = keep.decide(units, owner, kept, bounds, units.site < 0, forced)
     held = owner >= 0
     held[held] = stays[owner[held]]
     _keep_main_site_pieces(units)
     free = (units.site < 0) & ~held
-    labels = _labels(config, bounds, units, free)
+    # Released earlier grids are the starting regions of their land (moved, not re-cut).
+    start = np.where(owner >= 0, owner, -1)
+    labels = _labels(config, bounds, units, free, start)
     comprehensive = labels >= 0
     count = int(labels.max()) + 1 if comprehensive.any() else 0
     hh, pop, area = (
@@ -150,7 +171,47 @@ def _attempt(task, config, bounds, kept, split_above) -> _Attempt:
     )
     violation = float(np.sum(bounds.violation(hh, pop, area))) if count else 0.0
     excess = violation - _unavoidable(units, labels, bounds)
-    return _Attempt(units, owner, stays, labels, excess)
+    return _Attempt(units, owner, stays, labels, excess, frozenset(forced))
+
+
+def _next_neighbour(attempt: _Attempt, kept, bounds) -> int:
+    """The staying, unlocked comprehensive earlier grid sharing the longest edge with a piece of
+    land cut now that holds a region out of bounds (-1: none)."""
+    units, labels, owner, stays = attempt.units, attempt.labels, attempt.owner, attempt.stays
+    cut = np.flatnonzero(labels >= 0)
+    if not len(cut):
+        return -1
+    count = int(labels.max()) + 1
+    totals = [
+        np.bincount(labels[cut], weights=w[cut], minlength=count)
+        for w in (units.households, units.population, units.area_m2)
+    ]
+    bad_region = np.asarray(bounds.violation(*totals)) > 0
+    # the connected pieces of the land cut now that hold such a region
+    position = np.full(len(units), -1, np.int64)
+    position[cut] = np.arange(len(cut))
+    ei, ej = units.edge_i, units.edge_j
+    inside = (position[ei] >= 0) & (position[ej] >= 0)
+    graph = coo_matrix(
+        (np.ones(int(inside.sum())), (position[ei[inside]], position[ej[inside]])),
+        shape=(len(cut), len(cut)),
+    )
+    _, piece = connected_components(graph, directed=False)
+    bad_piece = np.zeros(piece.max() + 1, bool)
+    bad_piece[piece[bad_region[labels[cut]]]] = True
+    troubled = np.zeros(len(units), bool)
+    troubled[cut] = bad_piece[piece]
+    best, best_length = -1, 0.0
+    for near, far in ((ei, ej), (ej, ei)):
+        across = troubled[near] & (owner[far] >= 0)
+        for k in np.unique(owner[far][across]).tolist():
+            grid = kept[k]
+            if not stays[k] or grid.locked or grid.kind != "comprehensive":
+                continue
+            length = float(units.edge_length[across & (owner[far] == k)].sum())
+            if length > best_length:
+                best, best_length = k, length
+    return best
 
 
 def _keep_main_site_pieces(units: Units) -> None:
@@ -229,12 +290,21 @@ def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
     return total
 
 
-def _labels(config, bounds, units: Units, free: np.ndarray) -> np.ndarray:
-    """Region label of each ``free`` unit (comprehensive land no earlier grid keeps), else -1."""
+def _labels(config, bounds, units: Units, free: np.ndarray, start=None) -> np.ndarray:
+    """Region label of each ``free`` unit (comprehensive land no earlier grid keeps), else -1.
+
+    ``start``: the released earlier grid holding each unit (-1: none). When any free unit has
+    one, the regionaliser starts from those grids and moves units between them until they meet
+    the bounds (with headroom), instead of cutting the land afresh: a grid that left the band
+    gives or takes a few units from its released neighbour, and both stay recognisable.
+    """
     labels = np.full(len(units), -1, np.int64)
     free = np.flatnonzero(free)
     if len(free) == 0:
         return labels
+    initial = None
+    if start is not None and (start[free] >= 0).any():
+        initial = start[free]
     position = np.full(len(units), -1, np.int64)
     position[free] = np.arange(len(free))
     keep_edge = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
@@ -249,6 +319,7 @@ def _labels(config, bounds, units: Units, free: np.ndarray) -> np.ndarray:
         position[units.edge_j[keep_edge]],
         cost[keep_edge],
         bounds,
+        initial=initial,
     )
     return labels
 
@@ -266,6 +337,9 @@ def _regions(task, attempt: _Attempt, kept, site_of) -> tuple[np.ndarray, list[_
     region = labels.copy()
     meta = [_Region("comprehensive") for _ in range(int(labels.max()) + 1 if len(labels) else 0)]
     present = np.bincount(owner[owner >= 0], minlength=len(kept)) > 0
+    for r, k in _same_land(labels, owner, stays).items():
+        if kept[k].kind == "comprehensive":
+            meta[r].grid = k  # cut again to the very same land: it is that grid, unchanged
     for kind in ("comprehensive", "exclusive"):
         if kind == "exclusive":
             for s in range(len(task.sites)):
@@ -287,6 +361,29 @@ def _regions(task, attempt: _Attempt, kept, site_of) -> tuple[np.ndarray, list[_
     mapping = np.full(len(meta), -1, np.int64)
     mapping[alive] = np.arange(len(alive))
     return mapping[region], [meta[r] for r in alive]
+
+
+def _same_land(labels: np.ndarray, owner: np.ndarray, stays: np.ndarray) -> dict[int, int]:
+    """Regions cut now holding exactly the land of one released earlier grid: region -> grid.
+
+    >>> labels = np.array([0, 0, 1, 1, 1, -1])
+    >>> owner = np.array([0, 0, 1, 1, 2, 3])
+    >>> _same_land(labels, owner, np.array([False, False, False, True]))
+    {0: 0}
+    """
+    cut = labels >= 0
+    if not cut.any() or len(stays) == 0:
+        return {}
+    released = np.flatnonzero(~stays)
+    size = np.bincount(owner[owner >= 0], minlength=len(stays))
+    out = {}
+    for r in np.unique(labels[cut]):
+        holders = np.unique(owner[labels == r])
+        if len(holders) == 1 and holders[0] >= 0 and holders[0] in released:
+            k = int(holders[0])
+            if int((labels == r).sum()) == int(size[k]):
+                out[int(r)] = k
+    return out
 
 
 def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
@@ -336,9 +433,18 @@ def _drafts(task, bounds, attempt: _Attempt, kept, site_of) -> CommunityResult:
             other = np.where(ri[touching] == r, rj[touching], ri[touching])
             shared = np.bincount(other, weights=units.edge_length[touching], minlength=n_comp)
             drafts[r].host = int(np.argmax(shared))
-            # a kept exclusive grid keeps its host while that grid stays and still borders it
+            # a kept exclusive grid keeps its host while that grid stays and still borders it;
+            # a released host is followed to the grid holding most of its land now (the one that
+            # inherits its code when units only moved between it and a neighbour)
             earlier = kept[meta[r].grid].host if meta[r].grid >= 0 else ""
             same = [q for q in np.flatnonzero(shared > 0) if earlier and drafts[q].code == earlier]
+            released = [k for k, g in enumerate(kept) if earlier and g.code == earlier]
+            if not same and released and not attempt.stays[released[0]]:
+                land = attempt.owner == released[0]
+                if land.any():
+                    heir = np.bincount(region[land], weights=units.area_m2[land], minlength=n_comp)
+                    q = int(np.argmax(heir[:n_comp]))
+                    same = [q] if shared[q] > 0 and heir[q] > 0 else []
             if same:
                 drafts[r].host = int(same[0])
         elif n_comp:

@@ -9,7 +9,10 @@ households, population and area are within the bounds now, or when its household
 are what the earlier layer recorded (nothing in it changed) and the earlier layer flagged it too
 (out of the bounds then as now; a grid that met the bounds of its day and misses today's was
 made under other bounds, and is redone). Everything else is *released*
-together with the land no candidate covers, and only that is regionalised again. Where a released
+together with the land no candidate covers, and only that is regionalised again, starting from
+the released grids (``community._labels``: units move between them rather than the land being cut
+afresh, so a grid that left the band and the neighbour released with it keep their codes and most
+of their land; one cut again to the very same land keeps its earlier geometry). Where a released
 piece cannot meet the band on its own, the neighbouring grid that lets it (or helps most) is
 released too, one at a time; a locked grid is never released.
 
@@ -148,11 +151,17 @@ def owners(faces: np.ndarray, polygons: list) -> np.ndarray:
 
 
 def decide(
-    units, owner: np.ndarray, grids: list[PreviousGrid], bounds: Bounds, free_land: np.ndarray
+    units,
+    owner: np.ndarray,
+    grids: list[PreviousGrid],
+    bounds: Bounds,
+    free_land: np.ndarray,
+    forced=(),
 ) -> np.ndarray:
     """Which candidates stay (bool per candidate); see the module docstring.
 
-    ``free_land``: units that are comprehensive land if not held by a staying candidate.
+    ``free_land``: units that are comprehensive land if not held by a staying candidate;
+    ``forced``: candidates released whatever they hold (never a locked or exclusive one).
     """
     n = len(grids)
     stays = np.zeros(n, bool)
@@ -175,6 +184,8 @@ def decide(
         fits = float(bounds.violation(float(h[k]), float(p[k]), float(a[k]))) == 0.0
         kept_as_was = unchanged and grid.flagged is not False
         stays[k] = grid.locked or grid.kind == "exclusive" or fits or kept_as_was
+        if k in forced and not grid.locked and grid.kind == "comprehensive":
+            stays[k] = False
     _grow(units, owner, grids, bounds, free_land, stays, (h, p, a))
     return stays
 
