@@ -181,7 +181,7 @@ def warm_geocoder(app, version_id: int) -> threading.Thread:
 
         with app.app_context():
             try:
-                geocoding.geocoder(version_id).prepare_reverse()
+                geocoding.geocoder(version_id)
             except Exception as error:  # the search endpoint reports it when used
                 app.logger.warning("geocoder not ready: %s", error)
 

@@ -32,6 +32,9 @@ def geocoder(version_id: int):
                 store = current_app.extensions["gridmap_store"]
                 addresses, grids, boundaries = frames(store, version_id)
                 built = Geocoder.from_frames(addresses, grids, boundaries)
+                # Its nearest-address index too, before it is shared: a point report then
+                # never builds it (several report threads at once each built their own).
+                built.prepare_reverse()
                 # One library in memory: the geocoders of earlier versions go.
                 for old in [k for k in cache if isinstance(k, tuple) and k[0] == "geocoder"]:
                     del cache[old]
