@@ -48,6 +48,16 @@ class ReverseIndex:
         self._to_plane: pyproj.Transformer | None = None
         self._building = threading.Lock()  # one thread builds the tree; the others wait for it
 
+    def __getstate__(self) -> dict:
+        # sent to other processes (a Dask worker) without its lock, which cannot be pickled
+        state = dict(self.__dict__)
+        del state["_building"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._building = threading.Lock()
+
     def _nearest_tree(self) -> tuple[shapely.STRtree, pyproj.Transformer]:
         if self._tree is not None:
             return self._tree, self._to_plane

@@ -5,7 +5,7 @@ records (workflow moves, deadlines) come from :mod:`gridmap.rules`.
 
 >>> store = SQLiteStore(":memory:")
 >>> store.schema_version()
-4
+6
 >>> store.current_version() is None
 True
 """
