@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition import keep
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
-from gridmap.partition.units import Units, build_units, locate, union_faces
+from gridmap.partition.units import Units, build_units, connected_pieces, locate, union_faces
 
 # At most this many more staying grids are released, one at a time, when the released land's
 # whole units cannot meet the bounds (each try rebuilds the community's units).
@@ -188,15 +186,8 @@ def _next_neighbour(attempt: _Attempt, kept, bounds) -> int:
     ]
     bad_region = np.asarray(bounds.violation(*totals)) > 0
     # the connected pieces of the land cut now that hold such a region
-    position = np.full(len(units), -1, np.int64)
-    position[cut] = np.arange(len(cut))
+    _, piece = connected_pieces(units, cut)
     ei, ej = units.edge_i, units.edge_j
-    inside = (position[ei] >= 0) & (position[ej] >= 0)
-    graph = coo_matrix(
-        (np.ones(int(inside.sum())), (position[ei[inside]], position[ej[inside]])),
-        shape=(len(cut), len(cut)),
-    )
-    _, piece = connected_components(graph, directed=False)
     bad_piece = np.zeros(piece.max() + 1, bool)
     bad_piece[piece[bad_region[labels[cut]]]] = True
     troubled = np.zeros(len(units), bool)
@@ -221,17 +212,7 @@ def _keep_main_site_pieces(units: Units) -> None:
         faces = np.flatnonzero(units.site == s)
         if len(faces) <= 1:
             continue
-        position = np.full(len(units), -1, np.int64)
-        position[faces] = np.arange(len(faces))
-        keep = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
-        graph = coo_matrix(
-            (
-                np.ones(int(keep.sum())),
-                (position[units.edge_i[keep]], position[units.edge_j[keep]]),
-            ),
-            shape=(len(faces), len(faces)),
-        )
-        count, piece = connected_components(graph, directed=False)
+        count, piece = connected_pieces(units, faces)
         if count > 1:
             area = np.bincount(piece, weights=units.area_m2[faces])
             main = int(np.argmax(area))
@@ -266,14 +247,7 @@ def _unavoidable(units: Units, labels: np.ndarray, bounds: Bounds) -> float:
     free = np.flatnonzero(labels >= 0)
     if len(free) == 0:
         return 0.0
-    position = np.full(len(units), -1, np.int64)
-    position[free] = np.arange(len(free))
-    keep = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
-    graph = coo_matrix(
-        (np.ones(int(keep.sum())), (position[units.edge_i[keep]], position[units.edge_j[keep]])),
-        shape=(len(free), len(free)),
-    )
-    pieces, piece = connected_components(graph, directed=False)
+    pieces, piece = connected_pieces(units, free)
     total = 0.0
     for values in zip(
         *(

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition.regionalize import Bounds
+from gridmap.partition.units import connected_pieces
 
 # Overlaps and overhangs below this share of a grid's area are rounding, not a change.
 _TOLERANCE = 1e-9
@@ -200,15 +199,8 @@ def _grow(units, owner, grids, bounds: Bounds, free_land, stays, totals) -> None
         if not pool.any():
             return
         idx = np.flatnonzero(pool)
-        position = np.full(len(units), -1, np.int64)
-        position[idx] = np.arange(len(idx))
+        count, piece = connected_pieces(units, idx)
         ei, ej = units.edge_i, units.edge_j
-        inside = (position[ei] >= 0) & (position[ej] >= 0)
-        graph = coo_matrix(
-            (np.ones(int(inside.sum())), (position[ei[inside]], position[ej[inside]])),
-            shape=(len(idx), len(idx)),
-        )
-        count, piece = connected_components(graph, directed=False)
         released = False
         for c in range(count):
             members = idx[piece == c]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gridmap.partition.adjacency import metric_scale_for, shared_edges
 
@@ -65,6 +67,22 @@ _DUST = 1e-12
 # An interior point closer than this to the community boundary (about 0.1 mm) is not trusted to
 # tell inside from outside; point-in-polygon errs only within ~1e-13 degrees of an edge.
 _UNSURE_DEG = 1e-9
+
+
+def connected_pieces(units: Units, members: np.ndarray) -> tuple[int, np.ndarray]:
+    """The connected pieces the units ``members`` (indexes) form through their shared edges:
+    (how many, the piece of each member, in ``members``' order)."""
+    position = np.full(len(units), -1, np.int64)
+    position[members] = np.arange(len(members))
+    inside = (position[units.edge_i] >= 0) & (position[units.edge_j] >= 0)
+    graph = coo_matrix(
+        (
+            np.ones(int(inside.sum())),
+            (position[units.edge_i[inside]], position[units.edge_j[inside]]),
+        ),
+        shape=(len(members), len(members)),
+    )
+    return connected_components(graph, directed=False)
 
 
 def _faces(lines: list, community) -> np.ndarray:
