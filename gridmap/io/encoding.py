@@ -165,7 +165,19 @@ def small_csv(data: bytes, name: str, *, max_bytes: int, required: Sequence[str]
         text = data.decode(detect_encoding(data[:65536]))
     except UnicodeDecodeError as error:
         raise InputError.one(name, f"is not UTF-8 or GBK text (byte {error.start})") from None
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    return csv_rows(text.lstrip("\ufeff"), name, required)
+
+
+def csv_rows(text: str, name: str, required: Sequence[str]) -> csv.DictReader:
+    """CSV text as a DictReader with stripped headers; an InputError naming ``name`` when a
+    ``required`` column is missing.
+
+    >>> [row["name"] for row in csv_rows(" code , name\\n01,城管局\\n", "d.csv", ["code"])]
+    ['城管局']
+    """
+    from gridmap.errors import InputError
+
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in required if c not in header]
     if missing:

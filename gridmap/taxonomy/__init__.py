@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import json
 from pathlib import Path
 
 from gridmap.errors import InputError
-from gridmap.io.encoding import detect_encoding
+from gridmap.io.encoding import csv_rows, detect_encoding
 from gridmap.rules.taxonomy import COLUMNS, Taxonomy, parse_rows
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "default.csv"
@@ -107,14 +106,7 @@ def _parse_tree(data: dict, name: str) -> Taxonomy:
 
 
 def _parse_csv(text: str, name: str) -> Taxonomy:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise InputError.one(
-            name, f"lacks the columns {', '.join(missing)} (found {', '.join(header) or 'none'})"
-        )
-    reader.fieldnames = header
+    reader = csv_rows(text, name, COLUMNS)
     try:
         rows = list(reader)
     except csv.Error as error:
