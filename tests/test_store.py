@@ -17,6 +17,7 @@ from backends import release_store
 
 from gridmap.errors import InputError
 from gridmap.rules.display import BANDS, band_for_zoom
+from gridmap.rules.workflow import utc_now
 from gridmap.services.locating import locate
 from gridmap.services.versions import publish
 from gridmap.store import IncidentFilter, Location, NotFound, StoreBusy, open_store
@@ -340,6 +341,52 @@ def test_records_are_plain_dataclasses(city_store):
     ):
         assert dataclasses.is_dataclass(value), value
         assert not any(isinstance(v, sqlite3.Row) for v in dataclasses.astuple(value))
+
+
+def test_incident_detail_answers_what_the_five_single_reads_answer(city_store):
+    """The full view's one call (PostGIS: five reads in one round trip) answers exactly what
+    the incident, its history, duplicates, loop and follow-ups answer one by one, and only for
+    that incident."""
+    vid = city_store.current_version().id
+    opened = [
+        city_store.create_incident(
+            type="garbage",
+            description=f"d{n}",
+            lon=120.71,
+            lat=30.71,
+            location=Location.of_grid("330402001001001"),
+            actor="t",
+            version_id=vid,
+        )
+        for n in range(2)
+    ]
+    iid, bare_id = opened
+    city_store.add_department("cg", "城管局")
+    city_store.set_department(iid, "cg")
+    for n in range(2):
+        city_store.add_duplicate(
+            iid, description=f"again {n}", address="", lon=120.71, lat=30.71, reporter="r",
+            source="api", at="2026-01-01T00:00:00Z",
+        )  # fmt: skip
+    city_store.add_follow_up(iid, "phone", True, "ok", "t", "2026-01-02T00:00:00Z")
+    city_store.transition(iid, "accept", "t")
+    now = utc_now()
+
+    detail = city_store.incident_detail(iid, now=now)
+
+    assert detail.incident == city_store.incident(iid, now=now)
+    assert detail.history == city_store.history(iid) and len(detail.history) == 2
+    assert detail.duplicates == city_store.duplicate_counts([iid])[iid] == 2
+    assert detail.loop == city_store.incident_loops([iid])[iid]
+    assert detail.loop.department == "cg"
+    assert detail.follow_ups == city_store.follow_ups(iid) and len(detail.follow_ups) == 1
+    bare = city_store.incident_detail(bare_id)
+    assert (bare.incident.id, len(bare.history), bare.duplicates, bare.follow_ups) == (
+        bare_id, 1, 0, [],
+    )  # fmt: skip
+    assert bare.loop == city_store.incident_loops([bare_id])[bare_id]
+    with pytest.raises(NotFound):
+        city_store.incident_detail(10**9)
 
 
 def test_micro_grids_are_published_as_their_own_layer(store_url, tmp_path):

@@ -39,6 +39,7 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.loop import IncidentDetail
 
 DEFAULT_DB = "data/gridmap.sqlite"
 
@@ -51,6 +52,7 @@ __all__ = [
     "FeatureGeometry",
     "HistoryEntry",
     "Incident",
+    "IncidentDetail",
     "IncidentFilter",
     "IncidentPosition",
     "Job",

@@ -13,10 +13,12 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from gridmap.rules.taxonomy import Taxonomy, from_json
 from gridmap.rules.workflow import TimeLimits
+from gridmap.store.base import HistoryEntry, Incident
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,18 @@ class FollowUp:
     note: str
     actor: str
     at: str
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    """One incident with everything its full view shows: history, linked duplicates, loop
+    state and follow-ups, read together (PostGIS: one round trip instead of five)."""
+
+    incident: Incident
+    history: list[HistoryEntry]
+    duplicates: int  # duplicate reports linked and not split off
+    loop: IncidentLoop
+    follow_ups: list[FollowUp]
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,11 @@ class LoopStore(Protocol):
     # the loop's state of incidents
     def incident_loops(self, incident_ids: list[int]) -> dict[int, IncidentLoop]:
         """Loop state of incidents (every id given is in the answer)."""
+
+    def incident_detail(self, incident_id: int, now: datetime | None = None) -> IncidentDetail:
+        """The incident and all its full view shows (NotFound when there is none); the same
+        as asking :meth:`incident`, ``history``, :meth:`duplicate_counts`,
+        :meth:`incident_loops` and :meth:`follow_ups` one by one."""
 
     def set_department(self, incident_id: int, code: str | None) -> None: ...
     def loop_incident_ids(

@@ -6,7 +6,8 @@ its deadlines, the answer's type names). Between :meth:`RequestMemo.remember` an
 :meth:`RequestMemo.forget` (the web app calls them around each request) a thread's first answer
 to each such read is kept and reused; any write in between (a transaction begun by this thread)
 drops what was kept, so a request that publishes, activates or loads a taxonomy reads the new
-state afterwards. Outside a request nothing is kept.
+state afterwards; a write that cannot change them (reporting an incident) keeps them
+(:meth:`RequestMemo._reads_kept`). Outside a request nothing is kept.
 
 >>> class Demo(RequestMemo):
 ...     reads = 0
@@ -28,7 +29,8 @@ state afterwards. Outside a request nothing is kept.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -62,6 +64,19 @@ class RequestMemo:
         memo = self._memo()
         if memo:
             memo.clear()
+
+    @contextmanager
+    def _reads_kept(self) -> Iterator[None]:
+        """Around a write that cannot change any kept read (an incident's own rows: not the
+        versions, not the taxonomy): what was kept before it is kept after it."""
+        memo = self._memo()
+        kept = dict(memo) if memo else {}
+        try:
+            yield
+        finally:
+            memo = self._memo()
+            if memo is not None:
+                memo.update(kept)
 
     def _memoized(self, key: str, read: Callable[[], T]) -> T:
         memo = self._memo()

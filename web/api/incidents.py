@@ -34,7 +34,11 @@ ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403, "invalid": 
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
-    """The API's shape of an incident (properties of its GeoJSON feature)."""
+    """The API's shape of an incident (properties of its GeoJSON feature); ``full`` adds its
+    history, duplicates, loop and the caller's actions, read afresh in one store call."""
+    detail = store().incident_detail(record.id) if full else None
+    if detail is not None:
+        record = detail.incident
     x, y = datum().to_display(record.lon, record.lat)
     out = {
         "id": record.id,
@@ -51,7 +55,7 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
         "address": record.address,
         "approximate": record.approximate,
     }
-    if full:
+    if detail is not None:
         out.update(
             {
                 "lon": round(x, 7),
@@ -65,9 +69,9 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
                 "reporter": record.reporter,
                 "source": record.source,
                 "match_level": record.match_level,
-                "history": [asdict(h) for h in store().history(record.id)],
-                "duplicates": store().duplicate_counts([record.id]).get(record.id, 0),
-                **loop_json(record, user),
+                "history": [asdict(h) for h in detail.history],
+                "duplicates": detail.duplicates,
+                **loop_json(detail, user),
                 "action_names": labels.ACTIONS,
             }
         )

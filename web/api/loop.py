@@ -29,7 +29,7 @@ from gridmap.services.loop import (
 )
 from gridmap.services.reporting import ReportError
 from gridmap.services.staff import field_token, workload
-from gridmap.store import NotFound
+from gridmap.store import IncidentDetail, NotFound
 from web.api import bp, json_body, number_field, point_json, store
 from web.auth import User, require_user, requires
 from web.datum import point_to_storage
@@ -40,10 +40,10 @@ def caller(user: User) -> Caller:
     return caller_of(store(), user.id, user.name, user.role, user.grids)
 
 
-def loop_json(record, user: User | None) -> dict:
+def loop_json(detail: IncidentDetail, user: User | None) -> dict:
     """The loop's part of a full incident: department, escalation, follow-ups, and the
     actions the caller may take (a department's token: on incidents dispatched to it)."""
-    loop = store().incident_loops([record.id])[record.id]
+    record, loop = detail.incident, detail.loop
     me = caller(user) if user else None
     department = store().department(loop.department) if loop.department else None
     return {
@@ -51,7 +51,7 @@ def loop_json(record, user: User | None) -> dict:
         "department_name": department.name if department else None,
         "escalation_level": loop.escalation_level,
         "escalation_level_name": level_name(loop.escalation_level),
-        "follow_ups": [asdict(f) for f in store().follow_ups(record.id)],
+        "follow_ups": [asdict(f) for f in detail.follow_ups],
         "allowed_actions": (
             allowed_actions(
                 record.status, me.role, record.grid_code, me.grids, loop.department, me.department

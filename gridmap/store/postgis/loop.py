@@ -126,6 +126,22 @@ def _iso(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 
+# Reads of the incidents given as an array (%s), shared by the one-by-one methods and the
+# pipelined incident_detail of gridmap.store.postgis.store.
+DUPLICATE_COUNTS_SQL = (
+    "SELECT incident_id, count(*) FROM duplicate_reports WHERE split_into IS NULL "
+    "AND incident_id = ANY(%s) GROUP BY incident_id"
+)
+INCIDENT_LOOPS_SQL = (
+    f"SELECT incident_id, department, escalation_level, {_iso('escalated_due')} "
+    "FROM incident_loop WHERE incident_id = ANY(%s)"
+)
+FOLLOW_UPS_SQL = (
+    f"SELECT id, incident_id, method, satisfied, note, actor, {_iso('at')} "
+    "FROM follow_ups WHERE incident_id = %s ORDER BY id"
+)
+
+
 class PostGISLoop(TaxonomyLimits):
     """Loop tables and queries for :class:`gridmap.store.postgis.store.PostGISStore`."""
 
@@ -221,11 +237,7 @@ class PostGISLoop(TaxonomyLimits):
     def duplicate_counts(self, incident_ids: list[int]) -> dict[int, int]:
         if not incident_ids:
             return {}
-        rows = self._loop_read(
-            "SELECT incident_id, count(*) FROM duplicate_reports WHERE split_into IS NULL "
-            "AND incident_id = ANY(%s) GROUP BY incident_id",
-            ([int(i) for i in incident_ids],),
-        )
+        rows = self._loop_read(DUPLICATE_COUNTS_SQL, ([int(i) for i in incident_ids],))
         return {r[0]: r[1] for r in rows}
 
     def unlink_duplicate(self, duplicate_id: int, split_into: int) -> DuplicateReport:
@@ -284,11 +296,7 @@ class PostGISLoop(TaxonomyLimits):
     def incident_loops(self, incident_ids: list[int]) -> dict[int, IncidentLoop]:
         out = {i: IncidentLoop(i, None, 0, None) for i in incident_ids}
         if incident_ids:
-            rows = self._loop_read(
-                "SELECT incident_id, department, escalation_level, "
-                f"{_iso('escalated_due')} FROM incident_loop WHERE incident_id = ANY(%s)",
-                ([int(i) for i in incident_ids],),
-            )
+            rows = self._loop_read(INCIDENT_LOOPS_SQL, ([int(i) for i in incident_ids],))
             out.update({r[0]: IncidentLoop(*r) for r in rows})
         return out
 
@@ -322,11 +330,7 @@ class PostGISLoop(TaxonomyLimits):
             ).fetchone()[0]
 
     def follow_ups(self, incident_id: int) -> list[FollowUp]:
-        rows = self._loop_read(
-            f"SELECT id, incident_id, method, satisfied, note, actor, {_iso('at')} "
-            "FROM follow_ups WHERE incident_id = %s ORDER BY id",
-            (incident_id,),
-        )
+        rows = self._loop_read(FOLLOW_UPS_SQL, (incident_id,))
         return [FollowUp(*r) for r in rows]
 
     def overdue_unescalated(self, now: str) -> list[Overdue]:

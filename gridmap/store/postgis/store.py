@@ -63,9 +63,15 @@ from gridmap.store.base import (
     TokenRecord,
     Version,
 )
+from gridmap.store.loop import FollowUp, IncidentDetail, IncidentLoop
 from gridmap.store.memo import RequestMemo
 from gridmap.store.postgis.jobs import PostGISJobs
-from gridmap.store.postgis.loop import PostGISLoop
+from gridmap.store.postgis.loop import (
+    DUPLICATE_COUNTS_SQL,
+    FOLLOW_UPS_SQL,
+    INCIDENT_LOOPS_SQL,
+    PostGISLoop,
+)
 from gridmap.store.postgis.migrations import MIGRATIONS
 from gridmap.store.postgis.photos import PostGISPhotos
 
@@ -150,6 +156,10 @@ _INCIDENT_COLUMNS = ", ".join(
     ]
 )
 _OVERDUE = f"(i.status NOT IN ({_FINAL}) AND i.due_at IS NOT NULL AND i.due_at < %(now)s)"
+_HISTORY_SQL = (
+    f"SELECT to_state AS state, action, actor, {_iso_sql('at')}, note, late "
+    "FROM incident_events WHERE incident_id = %s ORDER BY id"
+)
 _INCIDENT_SELECT = (
     f"SELECT {_INCIDENT_COLUMNS}, {_OVERDUE} AS overdue, i.match_level, i.approximate "
     "FROM incidents i"
@@ -642,7 +652,7 @@ class PostGISStore(
     ) -> int:
         moment = at or utc_now()
         due, expected = workflow.opening_deadlines(type, moment, self.time_limits)
-        with self._write() as tx:
+        with self._reads_kept(), self._write() as tx:
             self._event_lock(tx)  # first: the whole report is one short pipelined transaction
             created = tx.execute(
                 "INSERT INTO incidents (type, description, address, lon, lat, grid_code, "
@@ -752,11 +762,36 @@ class PostGISStore(
 
     def history(self, incident_id: int) -> list[HistoryEntry]:
         with self._conn() as conn, conn.cursor(row_factory=class_row(HistoryEntry)) as cur:
-            return cur.execute(
-                f"SELECT to_state AS state, action, actor, {_iso_sql('at')}, note, late "
-                "FROM incident_events WHERE incident_id = %s ORDER BY id",
-                (incident_id,),
-            ).fetchall()
+            return cur.execute(_HISTORY_SQL, (incident_id,)).fetchall()
+
+    def incident_detail(self, incident_id: int, now: datetime | None = None) -> IncidentDetail:
+        _row_id(incident_id, "incident")
+        self._ensure_loop()
+        ids = ([incident_id],)
+        with self._conn() as conn, conn.pipeline():
+            # Five reads sent before any answer is awaited: one round trip, one connection.
+            incident = conn.cursor(row_factory=class_row(Incident)).execute(
+                f"{_INCIDENT_SELECT} WHERE i.id = %(id)s",
+                {"id": incident_id, "now": now or utc_now()},
+            )
+            history = conn.cursor(row_factory=class_row(HistoryEntry)).execute(
+                _HISTORY_SQL, (incident_id,)
+            )
+            duplicates = conn.execute(DUPLICATE_COUNTS_SQL, ids)
+            loop = conn.execute(INCIDENT_LOOPS_SQL, ids)
+            follow_ups = conn.execute(FOLLOW_UPS_SQL, (incident_id,))
+            found = incident.fetchall()
+            if not found:
+                raise NotFound(f"no incident {incident_id}")
+            counted = duplicates.fetchall()
+            loops = loop.fetchall()
+            return IncidentDetail(
+                found[0],
+                history.fetchall(),
+                counted[0][1] if counted else 0,
+                IncidentLoop(*loops[0]) if loops else IncidentLoop(incident_id, None, 0, None),
+                [FollowUp(*r) for r in follow_ups.fetchall()],
+            )
 
     def count_incidents(self, flt: IncidentFilter, limit: int | None = None) -> int:
         params: dict = {}

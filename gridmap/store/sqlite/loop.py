@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 
 from gridmap.rules.kpi import EvaluationCounts
 from gridmap.rules.taxonomy import Taxonomy
@@ -25,6 +26,7 @@ from gridmap.store.loop import (
     Department,
     DuplicateReport,
     FollowUp,
+    IncidentDetail,
     IncidentLoop,
     Overdue,
     StaffMember,
@@ -292,6 +294,17 @@ class SQLiteLoop(TaxonomyLimits):
             )
             out.update({r[0]: IncidentLoop(*r) for r in rows})
         return out
+
+    def incident_detail(self, incident_id: int, now: datetime | None = None) -> IncidentDetail:
+        # SQLite answers in-process: five small reads cost less than one joined query
+        incident = self.incident(incident_id, now)
+        return IncidentDetail(
+            incident,
+            self.history(incident_id),
+            self.duplicate_counts([incident_id]).get(incident_id, 0),
+            self.incident_loops([incident_id])[incident_id],
+            self.follow_ups(incident_id),
+        )
 
     def set_department(self, incident_id: int, code: str | None) -> None:
         with self._loop_tx() as tx:

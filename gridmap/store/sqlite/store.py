@@ -445,7 +445,7 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, j
     ) -> int:
         moment = at or utc_now()
         due, expected = workflow.opening_deadlines(type, moment, self.time_limits)
-        with self.transaction() as tx:
+        with self._reads_kept(), self.transaction() as tx:
             iid = tx.execute(
                 "INSERT INTO incidents (type, description, address, lon, lat, grid_code, "
                 "community_code, street_code, district_code, status, created_at, updated_at, "
