@@ -13,12 +13,12 @@ counted once), and the CPU seconds of the tree.
     python benchmarks/scale_bench.py --city DIR --memory-only   # the bounded-memory figure only
 
 Steps: the city (``gridmap sample --households N``) is partitioned, assigned and geocoded
-(``--queries`` noisy variants of library addresses) in one process and with ``--scheduler
-local:W``; then the province is sampled (``--province``), partitioned and assigned on
-``local:W``. Throughput per worker = work / (wall time x workers), compared with the single
-process rate. The cost table projects CPU time linearly from the measured per-household CPU
-cost (partition and assign are per community / per point: linear; the client's file reading is
-serial and is listed apart). Last line: the headline.
+(``--queries`` noisy variants of library addresses) in one process (partition: ``--workers 1``)
+and with ``--scheduler local:W``; then the province is sampled (``--province``), partitioned and
+assigned on ``local:W``. Throughput per worker = work / (wall time x workers), compared with the
+single process rate. The cost table projects CPU time linearly from the measured per-household
+CPU cost (partition and assign are per community / per point: linear; the client's file reading
+is serial and is listed apart). Last line: the headline.
 """
 
 from __future__ import annotations
@@ -171,7 +171,10 @@ def main() -> None:
             (scheduler, "dask", ["--scheduler", scheduler]),
         ):
             grids = work / f"grids-{tag}.gpkg"
-            p = run(["partition", *base, "--out", str(grids), *extra], work,
+            # "single" is one process: without --scheduler the partitioner would otherwise fork
+            # a worker per core, and the per-worker ratio would compare two workers with two
+            own = ["--workers", "1"] if tag == "single" else []
+            p = run(["partition", *base, "--out", str(grids), *extra, *own], work,
                     f"city partition {mode}", results)  # fmt: skip
             a = run(["assign", "--grids", str(work / "grids-single.gpkg"), "--addresses",
                      str(city / "addresses.csv"), "--out", str(work / f"assigned-{tag}.csv"),
