@@ -404,8 +404,10 @@ class RemoteGeocoder:
         self.close = close or (lambda: None)
         # Loading on every worker now (client.run) rather than in the first batch keeps the
         # build out of the matching time and reports a bad library before any query is sent.
-        self.facts: GeocoderFacts = client.submit(_facts, spec, pure=False).result()
+        # All workers build at once: asking one for the facts first had the others wait for
+        # its build before starting their own (two builds end to end on two workers).
         client.run(worker_geocoder, spec)
+        self.facts: GeocoderFacts = client.submit(_facts, spec, pure=False).result()
 
     # The attributes the command's summary reads, with the meaning they have on ``Geocoder``.
     @property

@@ -176,3 +176,26 @@ def test_bad_scheduler_is_exit_2_with_a_message(city, tmp_path, value):
     assert result.exit_code == 2
     assert "--scheduler" in result.output and value in result.output
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_bad_library_on_cluster_is_the_same_exit_2_as_in_one_process(
+    city, cluster, tmp_path, capsys
+):
+    """Every worker builds the library at once; a bad file fails the command as a local build
+    would: exit 2, the file and the problem named, nothing written."""
+    from gridmap.cli import main as entry
+
+    library = tmp_path / "library.csv"
+    library.write_text("address_id,lon,lat\na1,120.7,30.7\n", encoding="utf-8")
+    args = [str(a) for a in geocode_args(city, tmp_path / "results.csv")]
+    args[args.index("--library") + 1] = str(library)
+    said = []
+    for extra in ([], ["--scheduler", cluster]):
+        with pytest.raises(SystemExit) as stopped:
+            entry(args + extra)
+        assert stopped.value.code == 2
+        said.append(capsys.readouterr().err)
+    here, there = said
+    assert str(library) in there and "address" in there and "Traceback" not in there
+    assert there == here
+    assert not (tmp_path / "results.csv").exists()
