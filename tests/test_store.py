@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import random
 import sqlite3
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 import shapely
@@ -16,7 +20,7 @@ import webcity
 from backends import release_store
 
 from gridmap.errors import InputError
-from gridmap.rules.display import BANDS, band_for_zoom
+from gridmap.rules.display import BANDS, band_for_zoom, quadtree_cell
 from gridmap.rules.workflow import utc_now
 from gridmap.services.locating import locate
 from gridmap.services.versions import publish
@@ -387,6 +391,91 @@ def test_incident_detail_answers_what_the_five_single_reads_answer(city_store):
     assert bare.loop == city_store.incident_loops([bare_id])[bare_id]
     with pytest.raises(NotFound):
         city_store.incident_detail(10**9)
+
+
+def _scattered_incidents(store, count: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    vid = store.current_version().id
+    ids = []
+    with store.transaction():
+        for n in range(count):
+            ids.append(
+                store.create_incident(
+                    type=rng.choice(["garbage", "noise"]),
+                    description=f"#{n}",
+                    lon=rng.uniform(120.70, 120.74),
+                    lat=rng.uniform(30.70, 30.73),
+                    location=Location.of_grid("330402001001001"),
+                    actor="t",
+                    version_id=vid,
+                )
+            )
+    return ids
+
+
+def _clusters_by_hand(incidents, cell: float, bbox=None) -> list[tuple]:
+    """Incidents grouped by the quadtree cell holding them: (count, lon, lat, overdue)."""
+    groups: dict[tuple[int, int], list] = {}
+    for r in incidents:
+        if bbox and not (bbox[0] <= r.lon <= bbox[2] and bbox[1] <= r.lat <= bbox[3]):
+            continue
+        key = (math.floor((r.lon + 180) / cell), math.floor((r.lat + 90) / cell))
+        groups.setdefault(key, []).append(r)
+    return sorted(
+        (len(g), round(sum(r.lon for r in g) / len(g), 9), round(sum(r.lat for r in g) / len(g), 9),
+         sum(r.overdue for r in g))
+        for g in groups.values()
+    )  # fmt: skip
+
+
+def test_clusters_are_the_incidents_grouped_by_quadtree_cell(city_store):
+    """However a store counts a view (SQLite: one Z-order key range per cell when the view has
+    few enough cells, else GROUP BY), the clusters are the filtered incidents grouped by cell."""
+    ids = _scattered_incidents(city_store, 400, seed=3)
+    for iid in ids[::3]:
+        city_store.transition(iid, "accept", "t")
+    later = utc_now() + timedelta(days=2)  # some deadlines have passed by then
+    cell = quadtree_cell(0.004)
+    for flt in (
+        IncidentFilter(bbox=(120.705, 30.702, 120.735, 30.728)),  # narrow: rtree
+        IncidentFilter(bbox=(120.6, 30.6, 120.8, 30.8)),  # wide
+        IncidentFilter(bbox=(120.6, 30.6, 120.8, 30.8), statuses=("accepted",)),
+        IncidentFilter(bbox=(120.70, 30.70, 120.72, 30.71), types=("noise",)),
+        IncidentFilter(),  # no view: GROUP BY
+    ):
+        expected = _clusters_by_hand(
+            city_store.incidents(replace(flt, bbox=None), now=later), cell, flt.bbox
+        )
+        found = city_store.incident_clusters(flt, cell, now=later)
+        assert (
+            sorted((c.count, round(c.lon, 9), round(c.lat, 9), c.overdue) for c in found)
+            == expected
+        ), flt
+        assert sum(c.overdue for c in found) > 0  # the overdue count is checked too
+    # a view of more cells than are asked one by one still answers (by GROUP BY)
+    tiny = quadtree_cell(1e-6)
+    flt = IncidentFilter(bbox=(120.70, 30.70, 120.74, 30.73))
+    assert sum(c.count for c in city_store.incident_clusters(flt, tiny)) == 400
+
+
+def test_sqlite_zorder_key_is_the_one_python_computes(tmp_path):
+    from gridmap.store.sqlite import zorder
+
+    store = open_store(str(tmp_path / "z.sqlite"))
+    rng = random.Random(5)
+    points = [(rng.uniform(-180, 180), rng.uniform(-90, 90)) for _ in range(300)]
+    points += [(120.7, 30.7), (-180.0, -90.0), (179.9999999, 89.9999999)]
+    for lon, lat in points:
+        store.create_incident(
+            type="garbage", description="d", lon=lon, lat=lat,
+            location=Location.of_grid("330402001001001"), actor="t",
+        )  # fmt: skip
+    rows = store.conn.execute("SELECT lon, lat, zkey FROM incidents").fetchall()
+    assert [key for _, _, key in rows] == [zorder.point_key(lon, lat) for lon, lat, _ in rows]
+    for lon, lat, key in rows[:50]:
+        for level in (0, 7, 14, 26):
+            first, last = zorder.cell_range(*zorder.cell_of(lon, lat, level), level)
+            assert first <= key <= last
 
 
 def test_micro_grids_are_published_as_their_own_layer(store_url, tmp_path):

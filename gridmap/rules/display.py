@@ -11,6 +11,8 @@ texts and the map endpoints send them as they are.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import shapely
 
@@ -34,6 +36,35 @@ def pixel_degrees(zoom: float) -> float:
     1.4062
     """
     return 360.0 / (256 * 2**zoom)
+
+
+# Finest quadtree level a cluster cell is snapped to (360 / 2**26 degrees: about 0.6 m).
+FINEST_CELL_LEVEL = 26
+
+
+def quadtree_level(degrees: float) -> int:
+    """The level whose cells of ``360 / 2**level`` degrees are nearest ``degrees`` in size.
+
+    Cluster and heat-map cells are these quadtree squares, aligned on (-180, -90): a cell of
+    one zoom splits into four of the next, and a store can index them (SQLite: one key range
+    per cell, :mod:`gridmap.store.sqlite.zorder`).
+
+    >>> quadtree_level(360.0), quadtree_level(pixel_degrees(12) * 60), quadtree_level(1e-12)
+    (0, 14, 26)
+    """
+    if not degrees > 0:
+        return FINEST_CELL_LEVEL
+    level = round(math.log2(360.0 / degrees))
+    return min(max(level, 0), FINEST_CELL_LEVEL)
+
+
+def quadtree_cell(degrees: float) -> float:
+    """``degrees`` snapped to the nearest quadtree cell size (see :func:`quadtree_level`).
+
+    >>> quadtree_cell(1.0), quadtree_cell(pixel_degrees(12) * 60) == pixel_degrees(12) * 64
+    (1.40625, True)
+    """
+    return 360.0 / 2 ** quadtree_level(degrees)
 
 
 def display_texts(geoms: np.ndarray, *, coverage: bool) -> dict[int, list[str]]:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from flask import jsonify
 
 from gridmap.rules import labels
-from gridmap.rules.display import pixel_degrees
+from gridmap.rules.display import pixel_degrees, quadtree_cell
 from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
 from gridmap.store import Incident, IncidentFilter, NotFound
@@ -118,11 +118,14 @@ def incidents():
 
 
 def _cell_degrees(flt: IncidentFilter, zoom: float | None, pixels: float) -> float:
+    """About ``pixels`` screen pixels at ``zoom`` (or a 20th of the view), as a quadtree cell."""
     if zoom is not None:
-        return pixel_degrees(zoom) * pixels
-    if flt.bbox is not None:
-        return max((flt.bbox[2] - flt.bbox[0]) / 20, 1e-4)
-    return pixel_degrees(11) * pixels
+        wanted = pixel_degrees(zoom) * pixels
+    elif flt.bbox is not None:
+        wanted = max((flt.bbox[2] - flt.bbox[0]) / 20, 1e-4)
+    else:
+        wanted = pixel_degrees(11) * pixels
+    return quadtree_cell(wanted)
 
 
 @bp.get("/incidents/heat")
