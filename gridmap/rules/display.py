@@ -51,11 +51,17 @@ def quadtree_level(degrees: float) -> int:
 
     >>> quadtree_level(360.0), quadtree_level(pixel_degrees(12) * 60), quadtree_level(1e-12)
     (0, 14, 26)
+    >>> quadtree_level(float("inf")), quadtree_level(5e-324), quadtree_level(float("nan"))
+    (0, 26, 26)
     """
-    if not degrees > 0:
+    if not degrees > 0:  # zero, negative or NaN: the finest
         return FINEST_CELL_LEVEL
-    level = round(math.log2(360.0 / degrees))
-    return min(max(level, 0), FINEST_CELL_LEVEL)
+    if degrees >= 360.0:
+        return 0
+    ratio = 360.0 / degrees
+    if not math.isfinite(ratio):  # a subnormal size
+        return FINEST_CELL_LEVEL
+    return min(max(round(math.log2(ratio)), 0), FINEST_CELL_LEVEL)
 
 
 def quadtree_cell(degrees: float) -> float:
