@@ -22,24 +22,33 @@ KEY_BITS = 26  # a finest cell of 360 / 2**26 degrees: about 0.6 m
 _SCALE = 2**KEY_BITS / 360.0
 
 
+# Spreading the low 32 bits of an integer to the even bits of 64 (the classic magic-number
+# steps): (shift, mask) applied as ``v = (v | v << shift) & mask``, in SQL and in Python alike.
+_SPREAD_STEPS = (
+    (16, 0x0000FFFF0000FFFF),
+    (8, 0x00FF00FF00FF00FF),
+    (4, 0x0F0F0F0F0F0F0F0F),
+    (2, 0x3333333333333333),
+    (1, 0x5555555555555555),
+)
+
+
 def _spread_sql(value: str) -> str:
-    """SQL spreading the low 32 bits of ``value`` to the even bits of a 64-bit integer."""
-    for shift, mask in (
-        (16, 0x0000FFFF0000FFFF),
-        (8, 0x00FF00FF00FF00FF),
-        (4, 0x0F0F0F0F0F0F0F0F),
-        (2, 0x3333333333333333),
-        (1, 0x5555555555555555),
-    ):
+    """SQL of :func:`_spread` over the integer expression ``value``."""
+    for shift, mask in _SPREAD_STEPS:
         value = f"(({value} | ({value} << {shift})) & {mask})"
     return value
 
 
 def _spread(value: int) -> int:
-    out = 0
-    for bit in range(KEY_BITS):
-        out |= ((value >> bit) & 1) << (2 * bit)
-    return out
+    """The bits of ``value`` (below 2**32) moved to the even positions.
+
+    >>> bin(_spread(0b111))
+    '0b10101'
+    """
+    for shift, mask in _SPREAD_STEPS:
+        value = (value | (value << shift)) & mask
+    return value
 
 
 # The generated column's expression (deterministic, over the row's lon and lat).
