@@ -20,7 +20,7 @@ from gridmap.rules import duplicates, labels
 from gridmap.rules.taxonomy import resolve_type
 from gridmap.rules.workflow import OPEN_STATES, in_own_grids, iso, parse_iso, utc_now
 from gridmap.services.locating import locate
-from gridmap.store import Incident, IncidentFilter, Store
+from gridmap.store import Incident, IncidentDetail, IncidentFilter, Store
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500
@@ -75,12 +75,17 @@ class Places:
 
 @dataclass(frozen=True)
 class Taken:
-    """What became of a report: a new ``incident``, or (``duplicate_of`` set) the open incident
-    it was linked to as duplicate report ``duplicate_id``."""
+    """What became of a report: a new incident, or (``duplicate_of`` set) the open incident it
+    was linked to as duplicate report ``duplicate_id``; ``detail`` is that incident as it now
+    stands, with all its full view shows (the door answering with it reads nothing again)."""
 
-    incident: Incident
+    detail: IncidentDetail
     duplicate_of: int | None = None
     duplicate_id: int | None = None
+
+    @property
+    def incident(self) -> Incident:
+        return self.detail.incident
 
 
 def incident_type(value: object, taxonomy=None) -> str:
@@ -209,7 +214,7 @@ def take_report(
                 source=source,
                 at=iso(moment),
             )
-            return Taken(store.incident(joined.id, now=moment), joined.id, duplicate_id)
+            return Taken(store.incident_detail(joined.id, now=moment), joined.id, duplicate_id)
     incident_id = store.create_incident(
         type=kind,
         description=description,
@@ -224,7 +229,7 @@ def take_report(
         match_level=level,
         approximate=approximate,
     )
-    return Taken(store.incident(incident_id, now=moment))
+    return Taken(store.incident_detail(incident_id, now=moment))
 
 
 def _open_duplicate(

@@ -10,7 +10,7 @@ from gridmap.rules import labels
 from gridmap.rules.display import pixel_degrees, quadtree_cell
 from gridmap.services.incidents import ActionError, act
 from gridmap.services.reporting import Report, ReportError, take_report
-from gridmap.store import Incident, IncidentFilter, NotFound
+from gridmap.store import Incident, IncidentDetail, IncidentFilter, NotFound
 from web import geocoding
 from web.api import (
     CLUSTER_ABOVE,
@@ -34,13 +34,11 @@ ACTION_STATUS = {"not_found": 404, "illegal": 409, "forbidden": 403, "invalid": 
 
 
 def incident_json(record: Incident, user: User | None = None, full: bool = False) -> dict:
-    """The API's shape of an incident (properties of its GeoJSON feature); ``full`` adds its
-    history, duplicates, loop and the caller's actions, read afresh in one store call."""
-    detail = store().incident_detail(record.id) if full else None
-    if detail is not None:
-        record = detail.incident
-    x, y = datum().to_display(record.lon, record.lat)
-    out = {
+    """The API's shape of an incident (properties of its GeoJSON feature); ``full``: its
+    :func:`detail_json`, read afresh in one store call."""
+    if full:
+        return detail_json(store().incident_detail(record.id), user)
+    return {
         "id": record.id,
         "type": record.type,
         "type_name": incident_types().get(record.type, record.type),
@@ -55,27 +53,30 @@ def incident_json(record: Incident, user: User | None = None, full: bool = False
         "address": record.address,
         "approximate": record.approximate,
     }
-    if detail is not None:
-        out.update(
-            {
-                "lon": round(x, 7),
-                "lat": round(y, 7),
-                "community_code": record.community_code,
-                "street_code": record.street_code,
-                "district_code": record.district_code,
-                "expected_at": record.expected_at,
-                "closed_at": record.closed_at,
-                "rework": record.rework,
-                "reporter": record.reporter,
-                "source": record.source,
-                "match_level": record.match_level,
-                "history": [asdict(h) for h in detail.history],
-                "duplicates": detail.duplicates,
-                **loop_json(detail, user),
-                "action_names": labels.ACTIONS,
-            }
-        )
-    return out
+
+
+def detail_json(detail: IncidentDetail, user: User | None = None) -> dict:
+    """One incident in full: position, codes, history, duplicates, loop and the actions the
+    caller may take."""
+    record = detail.incident
+    x, y = datum().to_display(record.lon, record.lat)
+    return incident_json(record) | {
+        "lon": round(x, 7),
+        "lat": round(y, 7),
+        "community_code": record.community_code,
+        "street_code": record.street_code,
+        "district_code": record.district_code,
+        "expected_at": record.expected_at,
+        "closed_at": record.closed_at,
+        "rework": record.rework,
+        "reporter": record.reporter,
+        "source": record.source,
+        "match_level": record.match_level,
+        "history": [asdict(h) for h in detail.history],
+        "duplicates": detail.duplicates,
+        **loop_json(detail, user),
+        "action_names": labels.ACTIONS,
+    }
 
 
 @bp.get("/incidents")
@@ -151,10 +152,10 @@ def incidents_heat():
 def incident(incident_id: int):
     """One incident with its history and the actions the caller may take."""
     try:
-        record = store().incident(incident_id)
+        detail = store().incident_detail(incident_id)
     except NotFound as error:
         raise ApiError(404, str(error), field="id") from None
-    return jsonify(incident_json(record, current_user(), full=True))
+    return jsonify(detail_json(detail, current_user()))
 
 
 @bp.post("/incidents")
@@ -191,7 +192,7 @@ def create_incident():
         raise ApiError(REPORT_STATUS[error.kind], error.message, field=field) from None
     # take_report has committed: the answer acknowledges a durable record.
     record = taken.incident
-    answer = incident_json(record, user, full=True)
+    answer = detail_json(taken.detail, user)
     if taken.duplicate_of is not None:  # linked to an open incident, not opened again
         answer |= {"duplicate_of": taken.duplicate_of, "duplicate_id": taken.duplicate_id}
     response = jsonify(answer)
