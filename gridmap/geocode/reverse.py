@@ -11,8 +11,6 @@ its community's 12-digit code + 3 digits).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyproj
 import shapely
@@ -46,35 +44,20 @@ class ReverseIndex:
                     self.admin_index[level] = GridIndex.from_frame(layer, code_column="code")
         self._tree: shapely.STRtree | None = None
         self._to_plane: pyproj.Transformer | None = None
-        self._building = threading.Lock()  # one thread builds the tree; the others wait for it
-
-    def __getstate__(self) -> dict:
-        # sent to other processes (a Dask worker) without its lock, which cannot be pickled
-        state = dict(self.__dict__)
-        del state["_building"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._building = threading.Lock()
 
     def _nearest_tree(self) -> tuple[shapely.STRtree, pyproj.Transformer]:
-        if self._tree is not None:
-            return self._tree, self._to_plane
-        with self._building:
-            if self._tree is None:
-                self._build_tree()
+        # Built on first use; an index shared by threads (the web app's) is built by
+        # :meth:`prepare` before it is shared.
+        if self._tree is None:
+            finite = np.isfinite(self.lon) & np.isfinite(self.lat)
+            centre = float(np.median(self.lon[finite])) if finite.any() else 120.0
+            epsg = gk_zone_epsg(centre)
+            self._to_plane = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
+            x, y = self._to_plane.transform(self.lon, self.lat)
+            points = shapely.points(np.asarray(x), np.asarray(y))
+            points[~finite] = None
+            self._tree = shapely.STRtree(points)
         return self._tree, self._to_plane
-
-    def _build_tree(self) -> None:
-        finite = np.isfinite(self.lon) & np.isfinite(self.lat)
-        centre = float(np.median(self.lon[finite])) if finite.any() else 120.0
-        epsg = gk_zone_epsg(centre)
-        self._to_plane = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
-        x, y = self._to_plane.transform(self.lon, self.lat)
-        points = shapely.points(np.asarray(x), np.asarray(y))
-        points[~finite] = None
-        self._tree = shapely.STRtree(points)
 
     def reverse(self, lon: float, lat: float, crs: str = "wgs84", radius_m: float = 100.0) -> dict:
         """Grid, community, street and district codes at a point, and the nearest address.
