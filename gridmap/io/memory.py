@@ -44,13 +44,10 @@ def fixed_mmap_threshold() -> bool:
         return False
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
+        mallopt = ctypes.CDLL(name).mallopt if name else None
     except (OSError, AttributeError):  # musl and others: no mallopt
         return False
-    if mallopt is None:
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def release_unused() -> None:
