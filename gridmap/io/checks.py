@@ -325,6 +325,19 @@ class UniqueIds:
         if self._count > self.spill or self._folder is not None:
             self._spill()
 
+    def records(self) -> np.ndarray:
+        """Every (hash, number) remembered so far, e.g. to send a part's ids to ``extend``."""
+        held = list(self._buckets()) if self._folder is None else [*self._buckets(), *self._held]
+        return np.concatenate(held) if held else np.empty(0, dtype=self._RECORD)
+
+    def extend(self, records: np.ndarray) -> None:
+        """Remember ids another ``UniqueIds`` saw (``records()`` of a part read elsewhere)."""
+        if len(records):
+            self._held.append(records)
+            self._count += len(records)
+            if self._count > self.spill or self._folder is not None:
+                self._spill()
+
     def _spill(self) -> None:
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="gridmap-ids-")

@@ -53,18 +53,31 @@ def _decodes(sample: bytes, encoding: str) -> bool:
     return True
 
 
-def scan_encoding(file: Path, encoding: str, header: list[str], *, name: str) -> list[Problem]:
+def scan_encoding(
+    file: Path,
+    encoding: str,
+    header: list[str],
+    *,
+    name: str,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> list[Problem]:
     """Rows whose bytes are not in the file's encoding (mixed UTF-8 and GBK), one problem each.
 
     The file is scanned in blocks with the C decoder; Python only looks at the offending lines.
+    ``start``/``stop``: scan only these bytes (whole lines), the first on line ``first_line``.
     """
     problems: list[Problem] = []
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    line_offset = 1  # line number of the first line in the current block
+    line_offset = first_line  # line number of the first line in the current block
     with open(file, "rb") as handle:
+        handle.seek(start)
+        left = float("inf") if stop is None else stop - start
         tail = b""
         while len(problems) < _MAX_ENCODING_PROBLEMS:
-            block = handle.read(_BLOCK_BYTES)
+            block = handle.read(int(min(_BLOCK_BYTES, left)))
+            left -= len(block)
             data = tail + block
             if not data:
                 break

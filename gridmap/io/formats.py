@@ -11,6 +11,7 @@ vector feature is its 1-based position in the layer.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,7 @@ NUMERIC_COLUMNS = {
     "polsby_popper",
 }
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): ([^\n]*)")
+_CUT_FIRST_ROW = "Length of header or names does not match length of data"
 
 
 @dataclass
@@ -80,6 +82,106 @@ class RawTable:
     def position(self, index: int) -> dict:
         """``Problem`` keyword for the record at 0-based ``index``: row=.. or feature=.."""
         return {self.where: self.number(index)}
+
+
+@dataclass(frozen=True)
+class CsvPart:
+    """Whole lines ``[start, stop)`` (byte offsets) of a CSV, the first of them on line
+    ``first_line``: a piece that a worker reads and checks on its own (see :func:`csv_parts`).
+
+    It names its file when shown, so a problem in it reads like one in the whole file.
+    """
+
+    file: Path
+    start: int
+    stop: int
+    first_line: int
+
+    def __str__(self) -> str:
+        return str(self.file)
+
+    def read(self) -> bytes:
+        with open(self.file, "rb") as handle:
+            handle.seek(self.start)
+            return handle.read(self.stop - self.start)
+
+    def header(self) -> bytes:
+        """The file's header line, as it is in the file."""
+        with open(self.file, "rb") as handle:
+            end = _line_end(handle, 0, 0) or 0
+            handle.seek(0)
+            return handle.read(end)
+
+
+PART_BYTES = 16 << 20
+
+
+def csv_parts(path: str | Path, part_bytes: int | None = None) -> list[CsvPart]:
+    r"""A CSV's data lines cut into parts of about ``part_bytes`` (default ``PART_BYTES``), at
+    line ends outside quotes.
+
+    Reads the file once in blocks (memory: one block). A line break inside a quoted value is
+    never a cut: quotes are counted from the last cut, and a cut needs an even count. Empty
+    list when the file holds no data line (or no header line).
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = f.write_bytes(b'id,name\n1,"two\nlines"\n2,b\n3,c\n')
+    >>> [(p.first_line, p.read()) for p in csv_parts(f, part_bytes=4)]
+    [(2, b'1,"two\nlines"\n'), (4, b'2,b\n'), (5, b'3,c\n')]
+    """
+    part_bytes = part_bytes or PART_BYTES
+    file = Path(path)
+    size = file.stat().st_size
+    parts: list[CsvPart] = []
+    with open(file, "rb") as handle:
+        header_end = _line_end(handle, 0, 0)
+        if header_end is None:
+            return []
+        start, line = header_end, 2
+        while start < size:
+            end = _line_end(handle, start, min(size, start + part_bytes) - start)
+            stop = size if end is None else end
+            handle.seek(start)
+            lines = _count_lines(handle, stop - start)
+            parts.append(CsvPart(file, start, stop, line))
+            start, line = stop, line + lines
+    return parts
+
+
+def _line_end(handle, start: int, skip: int) -> int | None:
+    """Offset just past the first line break outside quotes in the text from ``start`` (a line
+    start, where quote counting begins) whose byte ``skip`` it ends or follows; None at the end
+    of the file."""
+    quotes = 0
+    position = start
+    handle.seek(start)
+    want = start + max(0, skip - 1)
+    while True:
+        block = handle.read(1 << 20)
+        if not block:
+            return None
+        offset = max(0, want - position)
+        while True:
+            found = block.find(b"\n", offset)
+            if found < 0:
+                break
+            if (quotes + block.count(b'"', 0, found)) % 2 == 0:
+                return position + found + 1
+            offset = found + 1
+        quotes += block.count(b'"')
+        position += len(block)
+
+
+def _count_lines(handle, length: int) -> int:
+    lines = 0
+    while length > 0:
+        block = handle.read(min(length, 8 << 20))
+        if not block:
+            break
+        lines += block.count(b"\n")
+        length -= len(block)
+    return lines
 
 
 def split_layer(path: str | Path) -> tuple[Path, str | None]:
@@ -125,13 +227,21 @@ def _check_readable(file: Path, name: str) -> None:
 
 
 def iter_tables(
-    path: str | Path, *, rows: int | None = None, columns: Sequence[str] | None = None
+    path: str | Path | CsvPart,
+    *,
+    rows: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[RawTable]:
     """``read_table`` in tables of at most ``rows`` rows (CSV and Parquet; None: one table).
+
+    ``path`` may be a :class:`CsvPart`: only its lines are read, numbered as in the whole file.
 
     Errors about the file as a whole (missing, unknown format) are raised here, before the
     first table is asked for.
     """
+    if isinstance(path, CsvPart):
+        _check_readable(path.file, str(path))
+        return iter_csv_tables(path.file, name=str(path), rows=rows, columns=columns, part=path)
     file, layer = split_layer(path)
     name = str(path)
     _check_readable(file, name)
@@ -258,11 +368,13 @@ def iter_csv_tables(
     name: str | None = None,
     rows: int | None = None,
     columns: Sequence[str] | None = None,
+    part: CsvPart | None = None,
 ) -> Iterator[RawTable]:
     """The CSV as tables of at most ``rows`` rows (None: one table), numbered by file line.
 
     Yields at least one table (an empty one for a header-only file). Mixed-encoding problems
-    come with the first table, malformed rows with the table they were found in.
+    come with the first table, malformed rows with the table they were found in. ``part``:
+    read only that part's lines (the header comes from the file's first line).
     """
     name = name or str(file)
     encoding, delimiter, header = _csv_layout(file, name)
@@ -280,13 +392,26 @@ def iter_csv_tables(
         "skipinitialspace": True,
         "skip_blank_lines": False,  # kept, then dropped: row numbers stay line numbers
         "on_bad_lines": "warn",  # a row with too many fields is reported, not fatal
+        # never take a first row with too many fields as the sign of an index column: it is
+        # cut short instead (and reported below as malformed, like any other such row)
+        "index_col": False,
     }
-    problems = [("mixed encodings", p) for p in scan_encoding(file, encoding, header, name=name)]
+    where = {} if part is None else {"start": part.start, "stop": part.stop}
+    first_line = 2 if part is None else part.first_line  # the header is line 1
+    scanned = scan_encoding(
+        file, encoding, header, name=name, first_line=first_line - (part is None), **where
+    )
+    problems = [("mixed encodings", p) for p in scanned]
     skipped: list[int] = []  # malformed lines so far (the parser may report them ahead of rows)
-    next_line = 2  # the header is line 1
+    next_line = first_line
+    source = file
+    shift = 0  # file line of the parser's line n: n + shift
+    if part is not None:  # the part after the file's header line, read as a file of its own
+        source = io.BytesIO(part.header() + part.read())
+        shift = first_line - 2
     first = True
     try:
-        reader = pd.read_csv(file, iterator=True, **options)
+        reader = pd.read_csv(source, iterator=True, **options)
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
     with reader:
@@ -302,11 +427,18 @@ def iter_csv_tables(
             except (pd.errors.ParserError, ValueError) as error:
                 raise InputError.one(name, f"cannot read as CSV: {_first_line(error)}") from None
             frame.columns = [str(col).strip() for col in frame.columns]
+            found = []  # (line, why) of each malformed line the parser skipped (or cut)
             for warning in caught:
-                for number, why in _SKIPPED_LINE.findall(str(warning.message)):
-                    skipped.append(int(number))
-                    message = f"malformed row ({why}): quote values that hold a comma"
-                    problems.append(("malformed row", Problem(name, message, row=int(number))))
+                text = str(warning.message)
+                found += [(int(n) + shift, why) for n, why in _SKIPPED_LINE.findall(text)]
+                if text.startswith(_CUT_FIRST_ROW):  # only ever the first row: it was cut short
+                    frame = frame.iloc[1:].reset_index(drop=True)
+                    fields = _first_record_fields(source, encoding, delimiter)
+                    found.append((next_line, f"expected {len(header)} fields, saw {fields}"))
+            for number, why in sorted(found):
+                skipped.append(number)
+                message = f"malformed row ({why}): quote values that hold a comma"
+                problems.append(("malformed row", Problem(name, message, row=number)))
             lines = _next_lines(next_line, len(frame), skipped)
             next_line = int(lines[-1]) + 1 if len(lines) else next_line
             blank = frame.isna().all(axis=1).to_numpy()
@@ -344,6 +476,18 @@ def _csv_layout(file: Path, name: str) -> tuple[str, str, list[str]]:
     delimiter = sniff_delimiter(header_text[0])
     header = [col.strip() for col in next(csv.reader(header_text, delimiter=delimiter))]
     return encoding, delimiter, header
+
+
+def _first_record_fields(source, encoding: str, delimiter: str) -> int:
+    """How many fields the first record after the header line of a CSV has."""
+    if isinstance(source, io.BytesIO):
+        head = source.getvalue()[: 1 << 20]
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(1 << 20)
+    reader = csv.reader(io.StringIO(head.decode(encoding, errors="replace")), delimiter=delimiter)
+    next(reader, None)
+    return len(next(reader, []))
 
 
 def _next_lines(start: int, count: int, skipped: list[int]) -> np.ndarray:

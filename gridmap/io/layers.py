@@ -25,7 +25,7 @@ from gridmap.io.checks import (
     check_attributes,
     guess_kind,
 )
-from gridmap.io.formats import RawTable, iter_tables
+from gridmap.io.formats import CsvPart, RawTable, iter_tables
 from gridmap.io.geometry import (
     CRSConflict,
     check_coordinates,
@@ -37,6 +37,7 @@ from gridmap.io.memory import release_unused
 from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
 
 MAX_RAISED_PROBLEMS = 50
+EMPTY_FILE = "no {where}s: the file holds no data"
 CHUNK_ROWS = 250_000  # CSV rows checked at a time when only validating
 # Optional free-text columns: a blank is "" (codes and ids stay missing, NaN, when blank).
 BLANK_AS_EMPTY = set(ADDRESS_COMPONENTS) | {"name", "kind", "flags"}
@@ -54,6 +55,7 @@ class Report:
     frame: gpd.GeoDataFrame | None = None  # the typed layer, when there was no problem
     counts: dict[str, int] = field(default_factory=dict)  # problems per check, all of them
     first_row: int = 1  # user-facing number of the first record (a CSV's line 2: its header is 1)
+    id_records: np.ndarray | None = None  # check_file(ids_elsewhere=True): the ids' hashes
 
     @property
     def problem_count(self) -> int:
@@ -73,6 +75,7 @@ def check_file(
     columns: Sequence[str] | None = None,
     points: bool = True,
     transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ids_elsewhere: bool = False,
 ) -> Report:
     """Read and check one file; ``kind`` is guessed from its columns when None.
 
@@ -85,6 +88,10 @@ def check_file(
     are never read: a partitioner needs six of an address library's twenty); see ``subset``.
     ``transform``: applied to each checked chunk before the chunks are joined (e.g. to replace
     text columns by integer codes while only one chunk of them is in memory).
+
+    ``path`` may be a :class:`~gridmap.io.formats.CsvPart`. ``ids_elsewhere``: repeated ids
+    are not looked for here; the ids' records go to ``Report.id_records`` for a
+    ``UniqueIds`` over all the parts of the file (see :func:`gridmap.io.parts.check_parts`).
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
@@ -132,7 +139,9 @@ def check_file(
             )
             if typed is not None:
                 frames.append(typed if transform is None else transform(typed))
-    if unique is not None:
+    if unique is not None and ids_elsewhere:
+        report.id_records = unique.records()
+    elif unique is not None:
         key = unique.column
 
         def reread():
@@ -146,8 +155,8 @@ def check_file(
         report.frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     del frames
     release_unused()  # chunks and check temporaries are gone: hand their memory back
-    if report.count == 0:
-        f.add(f"no {table.where}s: the file holds no data", check="empty file")
+    if report.count == 0 and not isinstance(path, CsvPart):  # (parts: said for the file)
+        f.add(EMPTY_FILE.format(where=table.where), check="empty file")
     elif kind is None:
         f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")
     f.finish()

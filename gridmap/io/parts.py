@@ -1,0 +1,131 @@
+"""A big CSV layer read in parts: each part is read, checked and used on its own (in this
+process or on a Dask worker), and the file's problems are reported as one read reports them.
+
+Every part is checked like a whole file (:func:`~gridmap.io.layers.check_file` on a
+:class:`~gridmap.io.formats.CsvPart`), except for repeated ids, which can span parts: each part
+sends its ids' hashes, and :class:`PartsCheck` looks for repeats over the whole file.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> f = Path(tempfile.mkdtemp()) / "a.csv"
+>>> rows = "".join(f"A{i % 3},嘉兴市中山路{i}号,120.75,30.75,2,5\\n" for i in range(4))
+>>> _ = f.write_text("address_id,address,lon,lat,households,population\\n" + rows)
+>>> check = PartsCheck(f, "addresses")
+>>> for part in csv_parts(f, part_bytes=40):
+...     _ = check.add(check_part(part, "addresses", work=len))
+>>> check.finish()
+Traceback (most recent call last):
+...
+gridmap.errors.InputError: ...row 5: field address_id: duplicate address_id 'A0' (first at row 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridmap.errors import Problem
+from gridmap.io.checks import Findings, UniqueIds, canonical_columns
+from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts, iter_tables
+from gridmap.io.layers import (
+    CHUNK_ROWS,
+    EMPTY_FILE,
+    MAX_RAISED_PROBLEMS,
+    Report,
+    _raise_or_return,
+    _reading_order,
+    check_file,
+)
+from gridmap.model import LAYERS
+
+__all__ = ["PartReport", "PartsCheck", "check_part", "csv_parts", "layer_parts"]
+
+
+def layer_parts(path: str | Path, part_bytes: int | None = None) -> list[CsvPart] | None:
+    """The parts of a CSV layer file; None for another format, or a CSV with no data line
+    (those are read whole, which also reports an empty file as such)."""
+    file = Path(path)
+    if file.suffix.lower() not in TABLE_SUFFIXES or not file.is_file():
+        return None
+    return csv_parts(file, part_bytes) or None
+
+
+@dataclass
+class PartReport:
+    """What checking (and using) one part found: small enough to send back from a worker."""
+
+    part: CsvPart
+    count: int
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    id_records: np.ndarray | None = None
+    result: object = None  # ``work(frame)``; None when the part has problems or no rows
+
+
+def check_part(
+    part: CsvPart,
+    kind: str,
+    *,
+    crs: str | None = None,
+    points: bool = True,
+    work: Callable[[pd.DataFrame], object] = lambda frame: frame,
+) -> PartReport:
+    """Read and check one part; ``work`` gets its typed frame when it has rows and no problem."""
+    report = check_file(
+        part, kind, crs=crs, limit=MAX_RAISED_PROBLEMS, points=points, ids_elsewhere=True
+    )
+    result = None if report.problems or report.frame is None else work(report.frame)
+    return PartReport(part, report.count, report.problems, report.counts, report.id_records, result)
+
+
+class PartsCheck:
+    """The parts' reports of one file, taken in file order; ``finish`` raises ``InputError``
+    with the file's problems (repeated ids over all parts included), as ``read_layer`` does."""
+
+    def __init__(self, path: str | Path, kind: str) -> None:
+        self.path, self.kind = str(path), kind
+        key = LAYERS[kind].key
+        self.unique = UniqueIds(key) if key else None
+        self.report = Report(path=self.path, kind=kind, count=0, first_row=2)
+
+    def add(self, part: PartReport) -> object:
+        """Take one part's report; returns its result while the file has no problem so far."""
+        self.report.count += part.count
+        self.report.problems.extend(part.problems)
+        for check, n in part.counts.items():
+            self.report.counts[check] = self.report.counts.get(check, 0) + n
+        if self.unique is not None and part.id_records is not None:
+            self.unique.extend(part.id_records)
+        return None if self.report.problems else part.result
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.report.problems)
+
+    def finish(self) -> None:
+        """Look for ids repeated across parts, then raise ``InputError`` if anything is wrong."""
+        if self.unique is not None:
+            table = RawTable(self.path, "CSV", pd.DataFrame())
+            findings = Findings(table, MAX_RAISED_PROBLEMS)
+            self.unique.finish(findings, self._reread_ids)
+            findings.finish()
+            self.report.problems.extend(findings.problems)
+            for check, n in findings.counts.items():
+                self.report.counts[check] = self.report.counts.get(check, 0) + n
+        if self.report.count == 0:
+            self.report.problems.append(Problem(self.path, EMPTY_FILE.format(where="row")))
+            self.report.counts["empty file"] = 1
+        self.report.problems.sort(key=_reading_order)
+        if self.report.problems:
+            _raise_or_return(self.report)
+
+    def _reread_ids(self):
+        key = self.unique.column
+        for chunk in iter_tables(self.path, rows=CHUNK_ROWS, columns=[key]):
+            frame = canonical_columns(chunk.frame)
+            if key in frame.columns:
+                yield chunk.numbers(), frame[key].where(frame[key].notna(), None)

@@ -1,0 +1,146 @@
+"""A CSV read in parts (as ``gridmap assign`` reads a library, in one process or on Dask workers)
+is the file read whole: every line once, the same line numbers, the same rows, the same problems.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridmap.errors import InputError
+from gridmap.io import read_addresses
+from gridmap.io.formats import csv_parts
+from gridmap.io.parts import PartsCheck, check_part, layer_parts
+
+HEADER = "address_id,address,lon,lat,households,population\n"
+field_text = st.text(alphabet=st.sampled_from('ab,"\n\r 中号'), max_size=6)
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(field_text, min_size=1, max_size=3), min_size=1, max_size=12),
+    part_bytes=st.sampled_from([1, 5, 17, 64, 1 << 20]),
+    last_newline=st.booleans(),
+)
+def test_parts_hold_every_line_once_and_never_cut_a_quoted_value(
+    tmp_path, rows, part_bytes, last_newline
+):
+    body = csv_bytes(rows)
+    if not last_newline:
+        body = body[:-1]
+    file = tmp_path / "t.csv"
+    file.write_bytes(b"a,b,c\n" + body)
+    parts = csv_parts(file, part_bytes)
+    assert b"".join(part.read() for part in parts) == body
+    assert parts[0].start == len(b"a,b,c\n")
+    records = []
+    for part in parts:
+        data = part.read()
+        assert part.first_line == 2 + (b"a,b,c\n" + body)[len(b"a,b,c\n") : part.start].count(b"\n")
+        records += list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert records == list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def test_header_only_or_empty_csv_has_no_parts(tmp_path):
+    (tmp_path / "h.csv").write_text(HEADER)
+    (tmp_path / "e.csv").write_text("")
+    assert csv_parts(tmp_path / "h.csv") == [] and csv_parts(tmp_path / "e.csv") == []
+    assert layer_parts(tmp_path / "h.csv") is None  # read whole: "the file holds no data"
+    assert layer_parts(tmp_path / "a.gpkg") is None
+
+
+def library(rows: int) -> list[str]:
+    return [
+        f"A{i:03d},嘉兴市中山路{i}号,{120.7 + i / 1e3:.4f},{30.7 + i / 1e3:.4f},{i % 7},{i % 11}"
+        for i in range(rows)
+    ]
+
+
+def read_in_parts(file: Path, part_bytes: int) -> pd.DataFrame:
+    check = PartsCheck(file, "addresses")
+    frames = [
+        check.add(check_part(part, "addresses", points=False))
+        for part in csv_parts(file, part_bytes)
+    ]
+    check.finish()
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("part_bytes", [1, 90, 700, 1 << 20])
+def test_rows_read_in_parts_are_the_rows_read_whole(tmp_path, part_bytes):
+    lines = library(40)
+    lines[7] = 'A007,"嘉兴市南湖区中山路7号\n(北门)",120.707,30.707,3,6'  # a quoted line break
+    lines[12] = ""  # a blank line is skipped, and keeps the numbering
+    lines[20] = lines[20].replace(",3,", ",,")  # households missing: nullable ints
+    file = tmp_path / "a.csv"
+    file.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    whole = pd.DataFrame(read_addresses(file, points=False))
+    parts = read_in_parts(file, part_bytes)
+    pd.testing.assert_frame_equal(parts, whole, check_dtype=False)
+    assert parts["address"][7] == "嘉兴市南湖区中山路7号\n(北门)"
+
+
+def problems(error: InputError) -> list[str]:
+    return [str(p) for p in error.problems]
+
+
+@pytest.mark.parametrize("part_bytes", [1, 120, 600, 1 << 20])
+def test_problems_found_in_parts_are_those_found_whole(tmp_path, part_bytes):
+    """Bad values, a malformed line, a row in another encoding, and ids repeated in another
+    part: the same messages, with the same file line numbers, as one read gives."""
+    lines = [line.encode("utf-8") for line in library(60)]
+    lines[4] = b"A004,x,abc,30.7,1,1"  # lon is not a number
+    lines[9] = b"A009,x,120.7,30.7,1,1,extra"  # malformed: one field too many
+    lines[15] = "A015,嘉兴市中山路15号,120.7,30.7,1,1".encode("gbk")  # mixed encodings
+    lines[33] = b"A003,x,120.7,30.7,1,1"  # repeats line 5's id, parts apart
+    lines[50] = b"A050,x,120.7,30.7,-2,1"  # negative households
+    lines[51] = b""  # a blank line before the next problem
+    lines[58] = b"A058,x,120.7,95.0,1,1"  # latitude out of range
+    file = tmp_path / "bad.csv"
+    file.write_bytes(HEADER.encode() + b"\n".join(lines) + b"\n")
+    with pytest.raises(InputError) as whole:
+        read_addresses(file)
+    with pytest.raises(InputError) as parted:
+        read_in_parts(file, part_bytes)
+    assert problems(parted.value) == problems(whole.value)
+    said = "\n".join(problems(parted.value))
+    for row in (6, 11, 17, 35, 52, 60):
+        assert f"row {row}:" in said
+
+
+def test_an_id_repeated_many_times_across_parts_is_listed_up_to_the_limit(tmp_path):
+    lines = [f"SAME,x{i},120.7,30.7,1,1" for i in range(120)]
+    file = tmp_path / "same.csv"
+    file.write_text(HEADER + "\n".join(lines) + "\n")
+    with pytest.raises(InputError) as whole:
+        read_addresses(file)
+    with pytest.raises(InputError) as parted:
+        read_in_parts(file, 200)
+    assert problems(parted.value) == problems(whole.value)
+    assert "more problems" in problems(parted.value)[-1]
+
+
+def test_a_first_row_with_too_many_fields_is_malformed_not_an_index_column(tmp_path):
+    """pandas takes a first row with one field too many as the sign of an index column and
+    shifts every column; the row is reported like any other malformed one instead."""
+    file = tmp_path / "first.csv"
+    file.write_text(HEADER + "A0,x,120.7,30.7,1,1,extra\n" + "\n".join(library(3)) + "\n")
+    with pytest.raises(InputError) as error:
+        read_addresses(file)
+    assert problems(error.value) == [
+        f"{file}: row 2: malformed row (expected 6 fields, saw 7): quote values that hold a comma"
+    ]
