@@ -162,13 +162,14 @@ def executor(client) -> DaskExecutor | None:
     return None if client is None else DaskExecutor(client)
 
 
-def ordered_map(client, fn: Callable, items: Iterable) -> Iterator:
+def ordered_map(client, fn: Callable, items: Iterable, **kwargs) -> Iterator:
     """``map(fn, items)`` on the cluster, yielding results in input order as they finish.
 
     Every task is submitted at once (the scheduler balances them); each result is released
-    as soon as it is yielded so the cluster does not hold them all.
+    as soon as it is yielded so the cluster does not hold them all. ``kwargs`` go to every
+    call (a future among them arrives as its value).
     """
-    futures = client.map(fn, list(items), pure=False)
+    futures = client.map(fn, list(items), pure=False, **kwargs)
     try:
         for future in futures:
             yield future.result()
@@ -274,6 +275,15 @@ def assign_points(
         winners[rows] = found
         ties += tied
     return winners, ties
+
+
+def assign_parts(client, parts: Sequence, index, *, crs: str | None, as_csv: bool) -> Iterator:
+    """``gridmap.geocode.assign.assign_part`` of every part of an address CSV, on the cluster:
+    the grid index goes to every worker once; the reports come back in file order."""
+    from gridmap.geocode.assign import assign_part
+
+    shared = client.scatter(index, broadcast=True, hash=False)
+    return ordered_map(client, assign_part, parts, index=shared, crs=crs, as_csv=as_csv)
 
 
 # --- geocode --------------------------------------------------------------------------------

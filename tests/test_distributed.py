@@ -96,6 +96,48 @@ def test_assign_on_cluster_is_byte_identical(city, cluster, tmp_path):
     assert out.read_bytes() == (city / "assigned.csv").read_bytes()
 
 
+@pytest.mark.parametrize("where", ["here", "cluster"])
+def test_assign_in_many_parts_is_byte_identical(city, cluster, tmp_path, monkeypatch, where):
+    """The library read, checked and assigned in ~40 parts, in this process or on the
+    workers, joins into the file one part gives."""
+    import gridmap.io.formats
+
+    monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 32 << 10)
+    assert len(gridmap.io.formats.csv_parts(city / "addresses.csv")) > 20
+    out = tmp_path / "assigned.csv"
+    run_cli(*assign_args(city, out), *(["--scheduler", cluster] if where == "cluster" else []))
+    assert out.read_bytes() == (city / "assigned.csv").read_bytes()
+
+
+def test_bad_rows_in_later_parts_are_the_same_exit_2_on_a_cluster(
+    city, cluster, tmp_path, monkeypatch, capsys
+):
+    """Problems found by different workers in different parts are reported together, as one
+    process reports them; nothing is written."""
+    import gridmap.io.formats
+    from gridmap.cli import main as entry
+
+    monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 32 << 10)
+    lines = (city / "addresses.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[-5] = lines[-5].replace(",", ",,", 1)  # one field too many
+    lines[-900] = lines[2]  # a repeated address_id, far from its first
+    library = tmp_path / "library.csv"
+    library.write_text("".join(lines), encoding="utf-8")
+    args = [str(a) for a in assign_args(city, tmp_path / "out.csv")]
+    args[args.index("--addresses") + 1] = str(library)
+    said = []
+    for extra in ([], ["--scheduler", cluster]):
+        with pytest.raises(SystemExit) as stopped:
+            entry(args + extra)
+        assert stopped.value.code == 2
+        said.append(capsys.readouterr().err.split("\r")[-1])  # the messages after the bar
+    here, there = said
+    assert f"row {len(lines) - 4}: malformed row" in there
+    assert f"row {len(lines) - 899}: field address_id: duplicate" in there
+    assert there == here and "Traceback" not in there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["library.csv"]
+
+
 def test_assign_partitions_keep_the_edge_rule(cluster):
     """Points on shared edges and corners, cut into many partitions, still follow the rule."""
     import geopandas as gpd
@@ -145,21 +187,29 @@ class KillOnce(distributed.WorkerPlugin):
             os._exit(1)
 
 
-def test_killed_worker_is_retried_and_output_identical(city, cluster, tmp_path):
+@pytest.mark.parametrize(
+    ("args", "name"), [(partition_args, "grids.gpkg"), (assign_args, "assigned.csv")]
+)
+def test_killed_worker_is_retried_and_output_identical(
+    city, cluster, tmp_path, monkeypatch, args, name
+):
     from dask.distributed import Client
 
+    import gridmap.io.formats
+
+    monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 64 << 10)  # assign: many parts
     flag = tmp_path / "kill-once"
     flag.write_text("die")
     with Client(cluster) as client:
         client.register_plugin(KillOnce(str(flag)), name="kill-once")
         try:
-            out = tmp_path / "grids.gpkg"
-            run_cli(*partition_args(city, out), "--scheduler", cluster)
+            out = tmp_path / name
+            run_cli(*args(city, out), "--scheduler", cluster)
         finally:
             client.unregister_worker_plugin("kill-once")
         client.wait_for_workers(2, timeout=60)  # the nanny brought the killed one back
     assert not flag.exists()  # a worker did die mid-job
-    assert out.read_bytes() == (city / "grids.gpkg").read_bytes()
+    assert out.read_bytes() == (city / name).read_bytes()
 
 
 def test_local_scheduler_starts_its_own_cluster(city, tmp_path):

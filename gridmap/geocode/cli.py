@@ -14,18 +14,21 @@ comma, matched, and the row is reported too. Exit 1 when any row was malformed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
 
 import click
 import numpy as np
+import pandas as pd
 
 from gridmap.distributed import scheduler_option
 from gridmap.errors import InputError, Problem
+from gridmap.geocode.assign import UNASSIGNED_COLUMNS
 from gridmap.model import MATCH_LEVELS
 
 CHUNK = 100_000
@@ -89,62 +92,128 @@ def assign(
     A point inside a grid goes to it; a point exactly on an edge shared by grids goes to an
     exclusive grid before a comprehensive one, then to the smallest grid_code. Addresses in no
     grid get an empty grid_code and are listed in OUT.unassigned.csv (exit code 1).
-    """
-    import shapely
-    from tqdm import tqdm
 
+    A CSV library is read in parts of about 16 MB, each read, checked and assigned on its own
+    (on the cluster's workers with --scheduler), and CSV output is written part by part: memory
+    stays bounded at any size. Other formats are read whole.
+    """
     from gridmap import distributed, io
+    from gridmap.io.parts import layer_parts
     from gridmap.rules.grid_index import GridIndex
 
     started = time.perf_counter()
     grids = io.read_grids(grids_path)
-    addresses = io.read_addresses(addresses_path, crs=crs)
-    loaded = time.perf_counter()
     index = GridIndex.from_frame(grids)
-    lon = addresses["lon"].to_numpy(dtype=np.float64)
-    lat = addresses["lat"].to_numpy(dtype=np.float64)
-    winners = np.empty(len(addresses), dtype=np.int64)
-    ties = 0
-    if scheduler is not None:
-        with distributed.client_for(scheduler) as client:
-            winners, ties = distributed.assign_points(client, grids, lon, lat)
-    else:
-        with tqdm(total=len(addresses), desc="assigning", unit="addr", leave=False) as bar:
-            for start in range(0, len(addresses), CHUNK):
-                stop = min(start + CHUNK, len(addresses))
-                found, tied = index.assign_points_counted(
-                    shapely.points(lon[start:stop], lat[start:stop])
-                )
-                winners[start:stop] = found
-                ties += tied
-                bar.update(stop - start)
-    codes = index.codes_of(winners)
-    out = addresses.copy()
-    out["grid_code"] = codes
-    io.write_layer(out, out_path)
-    outside = winners < 0
+    parts = layer_parts(addresses_path)
+    as_csv = out_path.suffix.lower() == ".csv"
+    with distributed.client_for(scheduler) as client:
+        if parts is None:
+            pieces = [_assign_whole(client, index, grids, addresses_path, crs, as_csv)]
+            summary = _write_assigned(pieces, out_path, as_csv)
+        else:
+            summary = _write_assigned(
+                _assign_in_parts(client, index, parts, addresses_path, crs, as_csv),
+                out_path,
+                as_csv,
+            )
     unassigned_path = _side_file(out_path, "unassigned")
-    if outside.any():
-        rows = out.loc[outside, ["address_id", "address", "lon", "lat"]].itertuples(index=False)
-        _write_csv(unassigned_path, ("address_id", "address", "lon", "lat"), rows)
+    if summary.unassigned:
+        _write_csv(unassigned_path, UNASSIGNED_COLUMNS, summary.unassigned)
     elif unassigned_path.exists():
         unassigned_path.unlink()  # a stale list from an earlier run would mislead
-    per_grid = np.bincount(winners[~outside], minlength=len(index))
+    outside = len(summary.unassigned)
     elapsed = time.perf_counter() - started
-    click.echo(f"assign: {len(addresses):,} addresses onto {len(index):,} grids -> {out_path}")
-    click.echo(f"  assigned      {int((~outside).sum()):,}")
-    click.echo(f"  on an edge    {ties:,} (decided by kind, then smallest grid_code)")
-    click.echo(f"  unassigned    {int(outside.sum()):,}")
-    click.echo(f"  empty grids   {int((per_grid == 0).sum()):,}")
-    click.echo(f"  time          {elapsed:.2f} s (reading {loaded - started:.2f} s)")
-    if outside.any():
-        shown = ", ".join(out.loc[outside, "address_id"].astype(str).head(5))
+    click.echo(f"assign: {summary.count:,} addresses onto {len(index):,} grids -> {out_path}")
+    click.echo(f"  assigned      {summary.count - outside:,}")
+    click.echo(f"  on an edge    {summary.ties:,} (decided by kind, then smallest grid_code)")
+    click.echo(f"  unassigned    {outside:,}")
+    click.echo(f"  empty grids   {int((summary.per_grid == 0).sum()):,}")
+    click.echo(f"  time          {elapsed:.2f} s")
+    if outside:
+        shown = ", ".join(str(row[0]) for row in summary.unassigned[:5])
         click.echo(
-            f"{int(outside.sum()):,} addresses fall in no grid ({shown}...): "
-            f"listed in {unassigned_path}",
+            f"{outside:,} addresses fall in no grid ({shown}...): listed in {unassigned_path}",
             err=True,
         )
         raise SystemExit(1)
+
+
+@dataclass
+class _AssignSummary:
+    count: int = 0
+    ties: int = 0
+    per_grid: np.ndarray | None = None
+    unassigned: list = field(default_factory=list)
+
+    def add(self, piece) -> None:
+        self.count += piece.count
+        self.ties += piece.ties
+        self.per_grid = piece.per_grid if self.per_grid is None else self.per_grid + piece.per_grid
+        self.unassigned.extend(piece.unassigned)
+
+
+def _assign_in_parts(client, index, parts, addresses_path, crs, as_csv):
+    """The parts' AssignedRows in file order; raises InputError (after the last part) with
+    the file's problems."""
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from gridmap import distributed
+    from gridmap.geocode.assign import assign_part
+    from gridmap.io.parts import PartsCheck
+
+    if client is None:
+        reports = map(partial(assign_part, index=index, crs=crs, as_csv=as_csv), parts)
+    else:
+        reports = distributed.assign_parts(client, parts, index, crs=crs, as_csv=as_csv)
+    check = PartsCheck(addresses_path, "addresses")
+    total = parts[-1].stop - parts[0].start
+    with tqdm(total=total, desc="assigning", unit="B", unit_scale=True, leave=False) as bar:
+        for part, report in zip(parts, reports, strict=True):
+            piece = check.add(report)
+            if piece is not None:
+                yield piece
+            bar.update(part.stop - part.start)
+    check.finish()
+
+
+def _assign_whole(client, index, grids, addresses_path, crs, as_csv):
+    """A library in another format than CSV: read whole, its points assigned in spatial
+    partitions on the cluster (or in this process)."""
+    from gridmap import distributed, io
+    from gridmap.geocode.assign import assign_frame
+
+    addresses = io.read_addresses(addresses_path, crs=crs)
+    found = None
+    if client is not None:
+        lon = addresses["lon"].to_numpy(dtype=np.float64)
+        lat = addresses["lat"].to_numpy(dtype=np.float64)
+        found = distributed.assign_points(client, grids, lon, lat)
+    return assign_frame(addresses, index, as_csv=as_csv, found=found)
+
+
+def _write_assigned(pieces, out_path: Path, as_csv: bool) -> _AssignSummary:
+    """Write the pieces' rows (CSV: as they come; other formats: joined at the end)."""
+    from gridmap import io
+
+    summary = _AssignSummary()
+    frames = []
+    with io.atomic_output(out_path) as temp:
+        with open(temp, "wb") if as_csv else contextlib.nullcontext() as handle:
+            for piece in pieces:
+                if as_csv:
+                    if summary.per_grid is None:  # the header, as pandas writes it
+                        header = pd.DataFrame(columns=piece.columns).to_csv(index=False)
+                        handle.write(header.encode("utf-8"))
+                    handle.write(piece.rows)
+                else:
+                    frames.append(piece.rows)
+                summary.add(piece)
+        if not as_csv:
+            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            io.write_layer(frame, temp)
+    return summary
 
 
 # --- geocode --------------------------------------------------------------------------------
