@@ -16,7 +16,7 @@ from webcity import bearer
 from gridmap.geocode.assign import assign_grids
 from gridmap.partition import checks
 from gridmap.rules.grid_index import GridIndex, locate_in
-from gridmap.services.locating import locate
+from gridmap.services.locating import VersionLocator, locate
 from gridmap.services.versions import publish
 from gridmap.store import IncidentFilter, open_store
 
@@ -72,7 +72,9 @@ def test_every_offline_path_gives_the_rule(points):
     lon = np.array([p[0] for p in points])
     lat = np.array([p[1] for p in points])
     expected = [rule(x, y) for x, y in points]
-    assert GridIndex.from_frame(GRIDS).locate_many(lon, lat).tolist() == expected
+    index = GridIndex.from_frame(GRIDS)
+    assert index.locate_many(lon, lat).tolist() == expected
+    assert [index.locate(x, y) for x, y in points] == expected  # one point, no arrays
     assert assign_grids(lon, lat, GRIDS).tolist() == expected
 
     from gridmap.geocode import Geocoder
@@ -93,6 +95,44 @@ def test_every_offline_path_gives_the_rule(points):
     published = {a.address_id: a.grid_code for a in store.addresses(vid)}
     assert [published[f"P{i}"] for i in range(len(points))] == expected
     assert [locate(store, vid, x, y).grid_code for x, y in points] == expected
+    # the web app's in-memory locator (a report's path on a warm server) agrees
+    assert [VersionLocator(store, vid).locate(x, y).grid_code for x, y in points] == expected
+
+
+def test_the_in_memory_locator_answers_as_the_store_does(city_store):
+    """Every point of a lattice over the city and around it (grid edges and vertices, admin
+    units without a grid, outside every district): the version's locator in memory and the
+    store's spatial index give the same Location, on each backend."""
+    vid = city_store.current_version().id
+    locator = VersionLocator(city_store, vid)
+    xs = sorted({*XS, *np.linspace(W - 0.02, E + 0.02, 9).tolist()})
+    ys = sorted({*YS, *np.linspace(S - 0.02, N + 0.02, 9).tolist()})
+    found = [(locate(city_store, vid, x, y), locator.locate(x, y)) for x in xs for y in ys]
+    assert all(by_store == in_memory for by_store, in_memory in found)
+    assert any(by_store is None for by_store, _ in found)  # outside every district
+    assert sum(by_store is not None for by_store, _ in found) > len(found) / 3
+
+
+def test_a_warm_server_puts_reports_in_the_rules_grid(app, client, tokens):
+    """`gridmap serve` builds the geocoder, and with it the version's locator, at start; a
+    report then locates in memory, on the same rule."""
+    from web import geocoding
+
+    with app.app_context():
+        vid = app.extensions["gridmap_store"].current_version().id
+        geocoding.geocoder(vid)
+        assert ("locator", vid) in app.extensions["gridmap_cache"]
+    for x, y in [(x, y) for x in XS for y in YS][::3] + [(121.5, 30.75)]:
+        report = {"type": "garbage", "description": "边界上", "lon": x, "lat": y}
+        r = client.post(
+            "/api/incidents", json=report | {"crs": "cgcs2000"}, headers=bearer(tokens["admin"])
+        )
+        expected = rule(x, y)
+        if expected is None:
+            assert r.status_code == 422, r.get_json()
+        else:
+            assert r.status_code == 201, r.get_json()
+            assert r.get_json()["grid_code"] == expected
 
 
 @settings(

@@ -2,7 +2,9 @@
 
 It is :class:`gridmap.geocode.Geocoder` built from the version's address library, grids and admin
 units as the store holds them. When the geocoder package is not installed, an address is found only
-when it is exactly a standard address of the library.
+when it is exactly a standard address of the library. Built with it: the version's
+:class:`~gridmap.services.locating.VersionLocator` (its grids and admin units in memory), so a
+point report locates without reading any geometry from the store.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from flask import current_app
 
 from gridmap.model import Match
 from gridmap.services.library import frames
+from gridmap.services.locating import VersionLocator, locate
 from gridmap.services.reporting import Places
+from gridmap.store import Location
 
 
 def geocoder(version_id: int):
@@ -24,22 +28,37 @@ def geocoder(version_id: int):
         return cache[key]
     with current_app.extensions["gridmap_lock"]:
         if key not in cache:
+            store = current_app.extensions["gridmap_store"]
             try:
                 from gridmap.geocode import Geocoder
             except ImportError:
-                cache[key] = None
+                built = None
             else:
-                store = current_app.extensions["gridmap_store"]
                 addresses, grids, boundaries = frames(store, version_id)
                 built = Geocoder.from_frames(addresses, grids, boundaries)
                 # Its nearest-address index too, before it is shared: a point report then
                 # never builds it (several report threads at once each built their own).
                 built.prepare_reverse()
-                # One library in memory: the geocoders of earlier versions go.
-                for old in [k for k in cache if isinstance(k, tuple) and k[0] == "geocoder"]:
-                    del cache[old]
-                cache[key] = built
+            located = VersionLocator(store, version_id)
+            # One version in memory: the geocoder and locator of earlier versions go.
+            for old in [k for k in cache if isinstance(k, tuple) and k[0] in _PER_VERSION]:
+                del cache[old]
+            cache[("locator", version_id)] = located
+            cache[key] = built
     return cache[key]
+
+
+_PER_VERSION = ("geocoder", "locator")
+
+
+def locate_point(version_id: int, lon: float, lat: float) -> Location | None:
+    """Where a point (EPSG:4490) is under the version: from the version's grids in memory when
+    the geocoder has been built with them, else from the store's spatial index (the same edge
+    rule, the same answer). Like :func:`nearest_address`, never waits for a build."""
+    located = current_app.extensions["gridmap_cache"].get(("locator", version_id))
+    if located is None:
+        return locate(current_app.extensions["gridmap_store"], version_id, lon, lat)
+    return located.locate(lon, lat)
 
 
 def nearest_address(version_id: int, lon: float, lat: float, radius_m: float = 50.0) -> str:
@@ -139,4 +158,5 @@ def places() -> Places:
     return Places(
         match=lambda text: match(version.id, text),
         nearest_address=lambda lon, lat: nearest_address(version.id, lon, lat),
+        locate=locate_point,
     )

@@ -73,8 +73,16 @@ class GridIndex:
         return len(self.codes)
 
     def locate(self, lon: float, lat: float) -> str | None:
-        """The grid code holding one point (None outside every grid)."""
-        return self.locate_many([lon], [lat])[0]
+        """The grid code holding one point (None outside every grid): :meth:`locate_many`'s
+        answer, without its arrays (a report locates one point at a time)."""
+        if len(self.codes) == 0:
+            return None
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        # the edge rule: of the grids holding the point, the one of highest precedence
+        best = hits[0] if len(hits) == 1 else hits[np.argmin(self.precedence[hits])]
+        return self.codes[best]
 
     def locate_many(self, lons: Sequence[float], lats: Sequence[float]) -> np.ndarray:
         """Grid code of each point (object array), ``None`` where the point is in no grid."""

@@ -3,7 +3,10 @@ over what the store holds.
 
 One point (a report) asks the store's spatial index for the few features whose box holds it and
 lets :func:`~gridmap.rules.grid_index.locate_in` decide; many points (re-homing every open
-incident) build one :class:`~gridmap.rules.grid_index.GridIndex` per layer group.
+incident), or a server that keeps a version's grids in memory (the web app's
+:class:`VersionLocator`, so a report reads no geometry), build one
+:class:`~gridmap.rules.grid_index.GridIndex` per layer group. Both give the same answer: the
+same edge rule over the same features.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ def locate(store: Store, version_id: int, lon: float, lat: float) -> Location | 
         found[level] = locate_in(
             [f.code for f in units], None, [f.geometry for f in units], lon, lat
         )
+    return _admin_location(found)
+
+
+def _admin_location(found: dict[str, str | None]) -> Location | None:
+    """A point in no grid: where it is by its admin units (level -> code), None outside every
+    district."""
     if found["district"] is None:
         return None
     return Location(None, found["community"], found["street"], found["district"])
@@ -66,6 +75,15 @@ class VersionLocator:
             )
             for level in ADMIN_LAYERS
         }
+
+    def locate(self, lon: float, lat: float) -> Location | None:
+        """One point, as :func:`locate` answers it."""
+        code = self.grid_index.locate(lon, lat)
+        if code is not None:
+            return _from_grid(self.grids[code])
+        return _admin_location(
+            {level: index.locate(lon, lat) for level, index in self.admin_index.items()}
+        )
 
     def locate_many(self, lons: Sequence[float], lats: Sequence[float]) -> list[Location | None]:
         codes = self.grid_index.locate_many(lons, lats)

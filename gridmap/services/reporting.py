@@ -20,7 +20,7 @@ from gridmap.rules import duplicates, labels
 from gridmap.rules.taxonomy import resolve_type
 from gridmap.rules.workflow import OPEN_STATES, in_own_grids, iso, parse_iso, utc_now
 from gridmap.services.locating import locate
-from gridmap.store import Incident, IncidentDetail, IncidentFilter, Store
+from gridmap.store import Incident, IncidentDetail, IncidentFilter, Location, Store
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500
@@ -67,10 +67,14 @@ class Report:
 @dataclass(frozen=True)
 class Places:
     """The geocoder of the current version as the service needs it (the web app passes its
-    warm one; a batch import can pass one it built)."""
+    warm one; a batch import can pass one it built). ``locate(version_id, lon, lat)``: where a
+    point is under that version, when the caller keeps its grids in memory (the web app's
+    :class:`~gridmap.services.locating.VersionLocator`); None: the store's spatial index is
+    asked (:func:`~gridmap.services.locating.locate`, the same answer)."""
 
     match: Callable[[str], Match]
     nearest_address: Callable[[float, float], str]
+    locate: Callable[[int, float, float], Location | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,10 @@ def take_report(
             address = found.address or address
     else:
         raise ReportError("invalid", "give lon and lat, or an address", field="lon")
-    location = locate(store, version.id, lon, lat)
+    if places.locate is not None:
+        location = places.locate(version.id, lon, lat)
+    else:
+        location = locate(store, version.id, lon, lat)
     if location is None:
         raise ReportError("unlocatable", "the point is outside the city", field="lon")
     if reporter.role == "field" and not in_own_grids(location.grid_code, reporter.grids):
