@@ -84,7 +84,12 @@ def cluster():
         yield local.scheduler_address
 
 
-def test_partition_on_cluster_is_byte_identical(city, cluster, tmp_path):
+def test_partition_on_cluster_is_byte_identical(city, cluster, tmp_path, monkeypatch):
+    """The workers also read the library, in ~40 parts, each numbering its buildings and
+    communities on its own; merged in file order they number them as one reader does."""
+    import gridmap.io.formats
+
+    monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 32 << 10)
     out = tmp_path / "grids.gpkg"
     run_cli(*partition_args(city, out), "--scheduler", cluster)
     assert out.read_bytes() == (city / "grids.gpkg").read_bytes()

@@ -144,3 +144,25 @@ def test_a_first_row_with_too_many_fields_is_malformed_not_an_index_column(tmp_p
     assert problems(error.value) == [
         f"{file}: row 2: malformed row (expected 6 fields, saw 7): quote values that hold a comma"
     ]
+
+
+def test_addresses_compacted_in_parts_are_numbered_as_one_reader_numbers_them(tmp_path):
+    """The partitioner's reader: buildings and communities numbered within each part (on a
+    worker), renumbered in file order on the client, equal the numbers of one reader."""
+    from gridmap.partition.inputs import ADDRESS_COLUMNS, CompactAddresses, compact_part
+
+    rows = [
+        f"A{i},x,120.7,30.7,1,1,33040200100{i % 3 + 1},c{i % 4},r{i % 5},{i % 2}号,,,{i % 6}幢"
+        for i in range(80)
+    ]
+    header = HEADER.strip() + ",community_code,community,road,roadno,poi,subpoi,houseno\n"
+    file = tmp_path / "a.csv"
+    file.write_text(header + "\n".join(rows) + "\n")
+    one = CompactAddresses()
+    whole = one.finish(read_addresses(file, columns=ADDRESS_COLUMNS, points=False, transform=one))
+    merged = CompactAddresses()
+    frames = [merged.merge(compact_part(part).result) for part in csv_parts(file, 200)]
+    assert len(frames) > 5
+    parted = merged.finish(pd.concat(frames, ignore_index=True))
+    pd.testing.assert_frame_equal(parted, whole)
+    assert parted["_building"].nunique() == 60  # lcm(4, 5, 2, 6) kinds of rows: a fixture check

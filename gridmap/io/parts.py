@@ -71,12 +71,20 @@ def check_part(
     kind: str,
     *,
     crs: str | None = None,
+    columns: list[str] | None = None,
     points: bool = True,
     work: Callable[[pd.DataFrame], object] = lambda frame: frame,
 ) -> PartReport:
-    """Read and check one part; ``work`` gets its typed frame when it has rows and no problem."""
+    """Read and check one part (``columns``, ``points``: as for ``check_file``); ``work`` gets
+    its typed frame when it has rows and no problem."""
     report = check_file(
-        part, kind, crs=crs, limit=MAX_RAISED_PROBLEMS, points=points, ids_elsewhere=True
+        part,
+        kind,
+        crs=crs,
+        limit=MAX_RAISED_PROBLEMS,
+        columns=columns,
+        points=points,
+        ids_elsewhere=True,
     )
     result = None if report.problems or report.frame is None else work(report.frame)
     return PartReport(part, report.count, report.problems, report.counts, report.id_records, result)

@@ -112,7 +112,7 @@ def partition(
     """
     from gridmap import distributed, io
     from gridmap.partition.engine import partition as run
-    from gridmap.partition.inputs import BUILDING_COMPONENTS, CompactAddresses
+    from gridmap.partition.inputs import read_addresses
     from gridmap.partition.micro import parse_band
     from gridmap.partition.report import format_summary
 
@@ -133,31 +133,22 @@ def partition(
         workers=workers,
         repair=repair,
     ).validate()
-    boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
-    # Only these columns matter here: the address text, its components and its id are never
-    # read (on a multi-million-row library they were most of the command's memory; an address
-    # outside every community is named by its row).
-    needed = ["lon", "lat", "households", "population", "community_code"]
-    needed += BUILDING_COMPONENTS  # micro-grids keep each building whole (absent ones: skipped)
-    # ...and of the six building components only which building a row is, of community_code
-    # an integer code (chunk by chunk, so the texts are never all held at once)
-    compact = CompactAddresses()
-    addresses = compact.finish(
-        io.read_addresses(addresses_path, crs=crs, columns=needed, points=False, transform=compact)
-    )
-    del compact
-    gc.collect()
-    barriers = io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
-    sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
-    previous = io.read_grids(previous_path) if previous_path else None
-    names = {
-        "boundaries": str(boundaries_path),
-        "addresses": str(addresses_path),
-        "barriers": str(barriers_path),
-        "sites": str(sites_path),
-        "previous": str(previous_path),
-    }
     with distributed.client_for(scheduler) as client:
+        boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
+        addresses = read_addresses(addresses_path, crs=crs, client=client)
+        gc.collect()
+        barriers = (
+            io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
+        )
+        sites = io.read_sites(sites_path, crs=crs, repair=repair) if sites_path else None
+        previous = io.read_grids(previous_path) if previous_path else None
+        names = {
+            "boundaries": str(boundaries_path),
+            "addresses": str(addresses_path),
+            "barriers": str(barriers_path),
+            "sites": str(sites_path),
+            "previous": str(previous_path),
+        }
         result = run(
             boundaries,
             addresses,

@@ -7,6 +7,8 @@ are reduced to lines (polygon barriers such as water count by their outline).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -235,8 +237,28 @@ class BuildingKeys:
         compact[BUILDING_COLUMN] = ids
         return compact
 
+    def texts(self) -> list[tuple[str, ...]]:
+        """Each building id's components (in id order), as text: what names a building
+        across separately numbered parts (see :meth:`CompactAddresses.merge`)."""
+        values = {c: list(known) for c, known in self.codes.items()}
+        present = [c for c in BUILDING_COMPONENTS if values[c]]
+        return [
+            tuple(values[c][code] for c, code in zip(present, key, strict=True))
+            for key in self.keys
+        ]
+
 
 COMMUNITY_COLUMN = "_community"  # what CompactAddresses leaves of community_code
+
+
+@dataclass
+class CompactPart:
+    """A part's compacted frame and what its ids stand for: ``communities[i]`` is the code of
+    community number i, ``buildings[j]`` the components of building j."""
+
+    frame: pd.DataFrame
+    communities: list[str]
+    buildings: list[tuple[str, ...]]
 
 
 class CompactAddresses:
@@ -268,6 +290,27 @@ class CompactAddresses:
             chunk[COMMUNITY_COLUMN] = mapped[codes]  # -1 (a missing code) picks the last
         return chunk
 
+    def part(self, chunk: pd.DataFrame) -> CompactPart:
+        """One part of a file compacted on its own (e.g. on a Dask worker): its frame with
+        ids numbered within the part, and the texts they stand for."""
+        return CompactPart(self(chunk), list(self.communities), self.buildings.texts())
+
+    def merge(self, part: CompactPart) -> pd.DataFrame:
+        """The frame of a part compacted elsewhere, renumbered as if this object had read it:
+        parts merged in file order number everything exactly as one reader would."""
+        frame = part.frame
+        if COMMUNITY_COLUMN in frame.columns:
+            known = self.communities
+            numbers = [known.setdefault(code, len(known)) for code in part.communities]
+            mapped = np.append(np.asarray(numbers, np.int32), np.int32(-1))
+            frame[COMMUNITY_COLUMN] = mapped[frame[COMMUNITY_COLUMN].to_numpy()]
+        if BUILDING_COLUMN in frame.columns:
+            keys = self.buildings.keys
+            numbers = [keys.setdefault(texts, len(keys)) for texts in part.buildings]
+            mapped = np.append(np.asarray(numbers, np.int64), np.int64(-1))
+            frame[BUILDING_COLUMN] = mapped[frame[BUILDING_COLUMN].to_numpy()]
+        return frame
+
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The read frame with its ``community_code`` column back (categorical)."""
         if COMMUNITY_COLUMN not in frame.columns:
@@ -277,6 +320,53 @@ class CompactAddresses:
             codes, categories=list(self.communities)
         )
         return frame
+
+
+# What the partitioner reads of an address library: the text, components and id are never read
+# (on a multi-million-row library they were most of the command's memory; an address outside
+# every community is named by its row), and of the building components only which building a
+# row is (see CompactAddresses).
+ADDRESS_COLUMNS = ["lon", "lat", "households", "population", "community_code"]
+ADDRESS_COLUMNS += BUILDING_COMPONENTS  # micro-grids keep buildings whole (absent ones: skipped)
+
+
+def read_addresses(path, *, crs: str | None = None, client=None) -> pd.DataFrame:
+    """The address columns the partitioner needs, compacted (see :class:`CompactAddresses`);
+    with a Dask ``client``, a CSV is read in parts on its workers. Raises InputError."""
+    from gridmap import io
+    from gridmap.io.parts import PartsCheck, layer_parts
+
+    compact = CompactAddresses()
+    parts = layer_parts(path) if client is not None else None
+    if parts is None:
+        frame = io.read_addresses(
+            path, crs=crs, columns=ADDRESS_COLUMNS, points=False, transform=compact
+        )
+        return compact.finish(frame)
+    from gridmap.distributed import ordered_map
+
+    check = PartsCheck(path, "addresses")
+    frames = []
+    for report in ordered_map(client, compact_part, parts, crs=crs):
+        piece = check.add(report)
+        if piece is not None:
+            frames.append(compact.merge(piece))
+    check.finish()
+    return compact.finish(pd.concat(frames, ignore_index=True))
+
+
+def compact_part(part, crs: str | None = None):
+    """One part of an address CSV read, checked and compacted on its own (a worker's task)."""
+    from gridmap.io.parts import check_part
+
+    return check_part(
+        part,
+        "addresses",
+        crs=crs,
+        columns=ADDRESS_COLUMNS,
+        points=False,
+        work=lambda frame: CompactAddresses().part(frame),
+    )
 
 
 def row_buildings(addresses) -> np.ndarray | None:
