@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -175,6 +176,45 @@ def test_verify_catches_a_gap_an_overlap_and_a_lost_address():
     lost = codes.copy()
     lost[0] = None
     assert any("no grid" in v for v in verify(grids, communities, points, lost, hh))
+
+
+def test_coverage_measured_on_the_workers_is_the_coverage_measured_after():
+    """Each community's task measures how its grids cover it (and each grid how its
+    micro-grids do); the checks judge those figures as they judge their own, and measure
+    again where the frame holds other pieces than the task measured."""
+    from gridmap.partition.coverage import measure
+
+    communities, addresses, barriers = random_city(4, 80, 4)
+    config = PartitionConfig(workers=1, micro_households=(5, 40)).validate()
+    result = partition(communities, addresses, barriers, config=config)
+    grids, micro = result.grids, result.micro_grids
+    assert result.summary["violations"] == []
+    community = communities.iloc[0]
+    mine = grids[grids["community_code"] == community["code"]]
+    assert measure(mine.geometry.to_numpy(), community.geometry) == measure(
+        list(mine.geometry), community.geometry
+    )
+    points = addresses[["lon", "lat"]].to_numpy()
+    codes = result.assignment.to_numpy()
+    hh = addresses["households"].to_numpy()
+    # figures that say "a gap" are believed when they counted the frame's pieces...
+    honest = measure(mine.geometry.to_numpy(), community.geometry)
+    gap = {community["code"]: replace(honest, union_m2=honest.union_m2 * 0.9)}
+    said = verify(grids, communities, points, codes, hh, measured=gap)
+    assert said[0] == f"community {community['code']}: grids cover " + (
+        f"{gap[community['code']].union_m2:.6f} m2 of {honest.parent_m2:.6f} m2"
+    )
+    # ...and measured again when they did not
+    stale = {community["code"]: replace(gap[community["code"]], pieces=len(mine) + 1)}
+    assert verify(grids, communities, points, codes, hh, measured=stale) == []
+    # micro-grids: the grids' figures came from the tasks
+    from gridmap.partition.checks import verify_micro
+
+    grid_code = micro["grid_code"].iloc[0]
+    host = grids[grids["grid_code"] == grid_code].geometry.iloc[0]
+    figures = measure(micro[micro["grid_code"] == grid_code].geometry.to_numpy(), host)
+    shifted = {grid_code: replace(figures, summed_m2=figures.summed_m2 + 1.0)}
+    assert any("overlap" in v for v in verify_micro(micro, grids, measured=shifted))
 
 
 # ---- bounds ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The guarantees, verified after every run: a list of violations (empty when all hold).
 
-Per community, with areas in m2 (Gauss-Kruger): the union of its grids has the community's area
+Per community, with areas from :mod:`gridmap.partition.coverage` (measured on the worker that made
+the grids, the verdict given here): the union of its grids has the community's area
 (within 1e-9 relative); the grid areas sum to that union (so overlaps have zero area); the union
 with the community adds nothing (so grids stay inside it; communities do not overlap, so inside
 exactly one). Every grid is one valid Polygon of at least 1 m2. Every address point lies in the
@@ -15,12 +16,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.partition.adjacency import metric_scale_for
 from gridmap.partition.config import PartitionConfig
+from gridmap.partition.coverage import Coverage, measure, verdict
 from gridmap.partition.measure import area_m2
 from gridmap.rules.grid_index import GridIndex
 
-RELATIVE_TOLERANCE = 1e-9
 MIN_GRID_AREA_M2 = 1.0
 MICRO_FLOOR_M2 = 1e-3
 _LISTED = 10
@@ -33,8 +33,10 @@ def verify(
     point_codes: np.ndarray,
     point_households: np.ndarray,
     config: PartitionConfig | None = None,
+    measured: dict[str, Coverage] | None = None,
 ) -> list[str]:
-    """Every broken guarantee as one line of text."""
+    """Every broken guarantee as one line of text; ``measured``: coverage figures of
+    communities measured where their grids were made (see ``_coverage``)."""
     violations: list[str] = []
     geoms = grids.geometry.to_numpy()
     codes = grids["grid_code"].astype(str).to_numpy()
@@ -49,13 +51,18 @@ def verify(
     unique, counts = np.unique(codes, return_counts=True)
     violations += [f"grid code {c} is used twice" for c in unique[counts > 1][:_LISTED]]
 
-    violations += _coverage(grids, communities)
+    violations += _coverage(grids, communities, measured=measured)
     violations += _addresses(grids, points, point_codes, point_households)
     return violations
 
 
-def verify_micro(micro: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> list[str]:
-    """Micro-grids: one valid Polygon each, unique 18-digit codes, tiling their grid exactly."""
+def verify_micro(
+    micro: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    measured: dict[str, Coverage] | None = None,
+) -> list[str]:
+    """Micro-grids: one valid Polygon each, unique 18-digit codes, tiling their grid exactly;
+    ``measured``: coverage figures of grids measured where their micro-grids were made."""
     violations: list[str] = []
     geoms = micro.geometry.to_numpy()
     codes = micro["micro_code"].astype(str).to_numpy()
@@ -76,7 +83,7 @@ def verify_micro(micro: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> list[str]:
     # on a 1 km2 community (1e-3 m2): the Voronoi cuts are noded with the grid outline, and a
     # node on a long outline edge can sit ~1e-11 degrees inside it (1e-4 m2 in the sample city).
     violations += _coverage(
-        frame, parents, unit="micro-grid", parent="grid", floor_m2=MICRO_FLOOR_M2
+        frame, parents, "micro-grid", "grid", floor_m2=MICRO_FLOOR_M2, measured=measured
     )
     return violations
 
@@ -87,55 +94,28 @@ def _coverage(
     unit: str = "grid",
     parent: str = "community",
     floor_m2: float = 0.0,
+    measured: dict[str, Coverage] | None = None,
 ) -> list[str]:
-    """Each parent (community) exactly covered by its children (grids), without overlap."""
+    """Each parent (community) exactly covered by its children (grids), without overlap.
+
+    ``measured``: the figures of some parents, measured where their pieces were made; they
+    are used when they counted as many pieces as the frame holds (else measured again here).
+    """
     out = []
+    measured = measured or {}
     by_code = {code: frame for code, frame in grids.groupby("community_code", sort=True)}
-    unions, sums, outer, base, names = [], [], [], [], []
     for code, community in zip(communities["code"], communities.geometry, strict=True):
         frame = by_code.get(code)
         if frame is None:
             out.append(f"{parent} {code} has no {unit}")
             continue
-        parts = frame.geometry.to_numpy()
-        union = shapely.union_all(parts)
-        unions.append(union)
-        outer.append(shapely.union(union, community))
-        base.append(community)
-        sums.append(parts)
-        names.append(code)
+        figures = measured.get(code)
+        if figures is None or figures.pieces != len(frame):
+            figures = measure(frame.geometry.to_numpy(), community)
+        out += verdict(figures, code, unit, parent, floor_m2)
     unknown = sorted(set(by_code) - set(communities["code"]))
     out += [f"{unit}s name {parent} {code}, which does not exist" for code in unknown]
-    if not names:
-        return out
-    # Compared in a local linear metric (degrees scaled to metres at the community): a linear map
-    # keeps area ratios exact, while reprojecting would bend each lon/lat edge split by a node by
-    # ~1e-5 m2 and blur the comparison at the 1e-9 level. Reported areas use Gauss-Kruger.
-    scale = np.array([_m2_per_deg2(g) for g in base])
-    union_area = shapely.area(unions) * scale
-    outer_area = shapely.area(outer) * scale
-    community_area = shapely.area(base) * scale
-    summed = np.array([shapely.area(p).sum() for p in sums]) * scale
-    tolerance = np.maximum(RELATIVE_TOLERANCE * community_area, floor_m2)
-    for k, code in enumerate(names):
-        if abs(union_area[k] - community_area[k]) > tolerance[k]:
-            out.append(
-                f"{parent} {code}: {unit}s cover {union_area[k]:.6f} m2 of "
-                f"{community_area[k]:.6f} m2"
-            )
-        if summed[k] - union_area[k] > tolerance[k]:
-            out.append(f"{parent} {code}: {unit}s overlap by {summed[k] - union_area[k]:.6g} m2")
-        if outer_area[k] - community_area[k] > tolerance[k]:
-            out.append(
-                f"{parent} {code}: {unit}s reach {outer_area[k] - community_area[k]:.6g} "
-                "m2 outside it"
-            )
     return out[: 3 * _LISTED]
-
-
-def _m2_per_deg2(geometry) -> float:
-    sx, sy = metric_scale_for((geometry.bounds[1] + geometry.bounds[3]) / 2.0)
-    return sx * sy
 
 
 def _addresses(grids, points, point_codes, point_households) -> list[str]:

@@ -16,6 +16,7 @@ import shapely
 
 from gridmap.partition import keep
 from gridmap.partition.config import PartitionConfig
+from gridmap.partition.coverage import Coverage, measure
 from gridmap.partition.micro import split_grid
 from gridmap.partition.regionalize import Bounds, regionalize
 from gridmap.partition.units import Units, build_units, connected_pieces, locate, union_faces
@@ -54,6 +55,7 @@ class GridDraft:
     code: str = ""  # an earlier grid this one is, unchanged (it keeps code and geometry)
     locked: bool = False
     micro: list = field(default_factory=list)  # MicroDraft (comprehensive grids)
+    micro_coverage: Coverage | None = None  # how the micro-grids cover this grid
 
 
 @dataclass
@@ -66,6 +68,7 @@ class CommunityResult:
     inner_length_m: float  # boundary length between different grids
     inner_barrier_m: float  # of which on a barrier
     micro_s: float = 0.0  # CPU seconds spent on micro-grids
+    coverage: Coverage | None = None  # how the grids cover the community (for the checks)
 
 
 @dataclass
@@ -119,6 +122,9 @@ def partition_community(task: CommunityTask, config: PartitionConfig) -> Communi
         started = time.process_time()  # CPU time: wall time on a busy machine would overstate it
         _micro_grids(task, result, config.micro_households)
         result.micro_s = time.process_time() - started
+    # measured here, on the worker, for the checks the client runs once every community is in
+    if result.grids:
+        result.coverage = measure([draft.geometry for draft in result.grids], task.geometry)
     return result
 
 
@@ -138,6 +144,8 @@ def _micro_grids(task: CommunityTask, result: CommunityResult, band) -> None:
             buildings[mine],
             band,
         )
+        if draft.micro:
+            draft.micro_coverage = measure([m.geometry for m in draft.micro], draft.geometry)
 
 
 def _attempt(task, config, bounds, kept, split_above, forced=frozenset()) -> _Attempt:

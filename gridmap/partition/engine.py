@@ -106,12 +106,16 @@ def partition(
     lap("inputs")
     results = _run(tasks, config, progress, executor)
     lap("communities")
-    grids, point_codes, micro = _assemble(results, tasks, indices, communities, previous_by_code)
+    grids, point_codes, micro, measured = _assemble(
+        results, tasks, indices, communities, previous_by_code
+    )
     assignment = pd.Series(point_codes[inverse], index=addresses.index, name="grid_code")
     lap("codes")
-    violations = checks.verify(grids, communities, points, point_codes, hh, config)
+    violations = checks.verify(
+        grids, communities, points, point_codes, hh, config, measured=measured["community"]
+    )
     if micro is not None:
-        violations += checks.verify_micro(micro, grids)
+        violations += checks.verify_micro(micro, grids, measured=measured["grid"])
     lap("checks")
     diff = codes.diff(previous, grids) if previous is not None else None
     summary = report.summarize(
@@ -215,6 +219,7 @@ def _run_one(args):
 
 def _assemble(results, tasks, indices, communities, previous):
     rows, geoms, micro_rows, micro_geoms = [], [], [], []
+    measured = {"community": {}, "grid": {}}  # coverage figures the workers measured, by code
     with_micro = False
     point_codes = np.full(sum(len(t.points) for t in tasks), None, dtype=object)
     for task, mine, result, community in zip(
@@ -223,7 +228,11 @@ def _assemble(results, tasks, indices, communities, previous):
         grid_codes = codes.number_community(
             task.code, result.grids, community, previous.get(task.code, [])
         )
+        if result.coverage is not None:
+            measured["community"][task.code] = result.coverage
         for draft, code in zip(result.grids, grid_codes, strict=True):
+            if draft.micro_coverage is not None:
+                measured["grid"][code] = draft.micro_coverage
             host = grid_codes[draft.host] if draft.kind == "exclusive" and draft.host >= 0 else ""
             rows.append(
                 {
@@ -257,7 +266,7 @@ def _assemble(results, tasks, indices, communities, previous):
             point_codes[mine] = np.asarray(grid_codes, dtype=object)[result.point_grid]
     grids = _frame(rows, geoms, GRID_COLUMNS, "grid_code")
     micro = _frame(micro_rows, micro_geoms, MICRO_COLUMNS, "micro_code") if with_micro else None
-    return grids, point_codes, micro
+    return grids, point_codes, micro, measured
 
 
 def _frame(rows: list[dict], geoms: list, columns: list[str], key: str) -> gpd.GeoDataFrame:
