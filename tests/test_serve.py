@@ -141,3 +141,53 @@ def test_access_log_stars_tokens_in_the_query(caplog):
         AccessLog(app)(environ, lambda status, headers, exc_info=None: None)
     (line,) = caplog.messages
     assert "s3cret" not in line and "api%5Fkey=***" in line and " 201 " in line
+
+
+def test_answers_arrive_whole_while_a_slow_reader_and_reporters_share_the_server(serve, tmp_path):
+    """The server's connections (web.cli: a worker sends its own answer, the main loop only
+    what the worker could not send): a 1 MB file read slowly through a small receive buffer
+    arrives whole and in order while other clients report over keep-alive connections."""
+    import threading
+
+    from gridmap.store import open_store
+
+    db = tmp_path / "city.sqlite"
+    store = open_store(db)
+    webcity.publish_city(store)
+    token = store.create_token("dispatcher", "值班员")
+    port, _proc = serve(db)
+    big = ROOT / "web" / "static" / "vendor" / "maplibre-gl" / "maplibre-gl.mjs"
+    slow = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    slow.sock = socket.socket()
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sock.settimeout(30)
+    slow.sock.connect(("127.0.0.1", port))
+    slow.request("GET", "/static/vendor/maplibre-gl/maplibre-gl.mjs")
+    response = slow.getresponse()
+    answers: list[tuple[int, dict]] = []
+
+    def report(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for k in range(8):
+            body = {"type": "garbage", "description": f"并发 {n}-{k}", "lon": 120.71, "lat": 30.71}
+            conn.request(
+                "POST",
+                "/api/incidents",
+                body=json.dumps(body),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            answer = conn.getresponse()
+            answers.append((answer.status, json.loads(answer.read())))
+        conn.close()
+
+    reporters = [threading.Thread(target=report, args=(n,)) for n in range(6)]
+    for thread in reporters:
+        thread.start()
+    received = bytearray()
+    while chunk := response.read(16384):
+        received += chunk
+        time.sleep(0.001)
+    for thread in reporters:
+        thread.join(30)
+    assert response.status == 200 and bytes(received) == big.read_bytes()
+    assert len(answers) == 48 and all(status in (200, 201) and a["id"] for status, a in answers)
