@@ -348,6 +348,12 @@ def worker_geocoder(spec: GeocoderSpec):
         return geocoder
 
 
+def _build_geocoder(spec: GeocoderSpec) -> None:
+    """Build this worker's Geocoder; returns nothing, as ``client.run`` sends every worker's
+    return value to the client (a Geocoder is gigabytes at city scale)."""
+    worker_geocoder(spec)
+
+
 def _resolve_batch(spec: GeocoderSpec, texts: list[str]) -> list:
     return worker_geocoder(spec).resolve_many(texts)
 
@@ -416,7 +422,7 @@ class RemoteGeocoder:
         # build out of the matching time and reports a bad library before any query is sent.
         # All workers build at once: asking one for the facts first had the others wait for
         # its build before starting their own (two builds end to end on two workers).
-        client.run(worker_geocoder, spec)
+        client.run(_build_geocoder, spec)
         self.facts: GeocoderFacts = client.submit(_facts, spec, pure=False).result()
 
     # The attributes the command's summary reads, with the meaning they have on ``Geocoder``.
