@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, request
+from flask import Flask, g, request
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -395,7 +395,15 @@ def parse_json(model: type[M]) -> M:
     """The request's JSON body as ``model`` (the guard has checked it is strict JSON)."""
     if not request.get_data(cache=True):
         raise ApiError(400, "request body must be a JSON object")
-    return parse(model, strict_json(request.get_data(cache=True)))
+    return parse(model, _strict_body())
+
+
+def _strict_body() -> Any:
+    """The request body through :func:`strict_json`, parsed once per request (the guard and
+    the view both ask)."""
+    if "gridmap_body" not in g:
+        g.gridmap_body = strict_json(request.get_data(cache=True))
+    return g.gridmap_body
 
 
 def parse_query(model: type[M]) -> M:
@@ -517,7 +525,7 @@ def guard_request() -> None:
     if request.mimetype == "application/x-www-form-urlencoded":
         _utf8_pairs(raw, "the form body")
         return
-    data = strict_json(raw)
+    data = _strict_body()
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
 
