@@ -114,6 +114,38 @@ def test_assign_in_many_parts_is_byte_identical(city, cluster, tmp_path, monkeyp
     assert out.read_bytes() == (city / "assigned.csv").read_bytes()
 
 
+def test_assign_geoparquet_in_parts_streams_the_same_answer(city, cluster, tmp_path, monkeypatch):
+    """A GeoParquet library partitioned by district, read in parts of whole row groups and
+    written part by part as GeoParquet: byte-identical here and on the cluster, and every
+    address on the grid the CSV run gave it."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    import gridmap.io.parquet
+    from gridmap import io
+
+    monkeypatch.setattr(gridmap.io.parquet, "PART_ROWS", 400)
+    library = io.read_addresses(city / "addresses.csv")
+    library["district"] = library["community_code"].str[:6]
+    io.write_layer(library, tmp_path / "lib.parquet", partition_by="district")
+    for file in (tmp_path / "lib.parquet").rglob("*.parquet"):  # many parts
+        pq.write_table(pq.read_table(file), file, row_group_size=300)
+    assert len(gridmap.io.parquet.parquet_parts(tmp_path / "lib.parquet")) > 5
+    outs = []
+    for extra in ([], ["--scheduler", cluster]):
+        out = tmp_path / f"assigned-{len(outs)}.parquet"
+        run_cli(
+            "assign", "--grids", city / "grids.gpkg", "--addresses", tmp_path / "lib.parquet",
+            "--out", out, *extra,
+        )  # fmt: skip
+        outs.append(out)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    answer = gpd.read_parquet(outs[0]).set_index("address_id")["grid_code"]
+    expected = pd.read_csv(city / "assigned.csv", dtype=str).set_index("address_id")["grid_code"]
+    assert len(answer) == len(expected)
+    assert answer.sort_index().equals(expected.sort_index())
+
+
 def test_bad_rows_in_later_parts_are_the_same_exit_2_on_a_cluster(
     city, cluster, tmp_path, monkeypatch, capsys
 ):

@@ -166,3 +166,58 @@ def test_addresses_compacted_in_parts_are_numbered_as_one_reader_numbers_them(tm
     parted = merged.finish(pd.concat(frames, ignore_index=True))
     pd.testing.assert_frame_equal(parted, whole)
     assert parted["_building"].nunique() == 60  # lcm(4, 5, 2, 6) kinds of rows: a fixture check
+
+
+def parquet_library(tmp_path: Path, lines: list[str]) -> Path:
+    """A GeoParquet library partitioned by district, row groups of 7 rows."""
+    import geopandas as gpd
+
+    from gridmap.io.parquet import write_parquet
+
+    csv_file = tmp_path / "lib.csv"
+    csv_file.write_text(HEADER + "\n".join(lines) + "\n")
+    frame = pd.read_csv(csv_file, dtype=str)
+    frame["district"] = ["330402" if i % 3 else "330411" for i in range(len(frame))]
+    frame = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]))
+    folder = write_parquet(frame.set_crs(4490), tmp_path / "lib.parquet", partition_by="district")
+    small_row_groups(folder, 7)
+    return folder
+
+
+def small_row_groups(folder: Path, rows: int) -> None:
+    """Each file of a dataset rewritten in row groups of ``rows`` rows (metadata kept)."""
+    import pyarrow.parquet as pq
+
+    for file in folder.rglob("*.parquet"):
+        pq.write_table(pq.read_table(file), file, row_group_size=rows)
+
+
+def test_parquet_read_in_parts_is_the_dataset_read_whole(tmp_path):
+    from gridmap.io.parquet import parquet_parts
+
+    folder = parquet_library(tmp_path, library(60))
+    parts = parquet_parts(folder, 10)
+    assert len(parts) > 5 and len({p.file for p in parts}) == 2
+    whole = pd.DataFrame(read_addresses(folder, points=False))
+    check = PartsCheck(folder, "addresses")
+    frames = [check.add(check_part(p, "addresses", points=False)) for p in parts]
+    check.finish()
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole, check_dtype=False)
+
+
+def test_parquet_problems_found_in_parts_are_those_found_whole(tmp_path):
+    from gridmap.io.parquet import parquet_parts
+
+    lines = library(60)
+    lines[4] = "A004,x,120.7,30.7,-1,1"
+    lines[40] = lines[2]  # a repeated id, in another file of the dataset
+    folder = parquet_library(tmp_path, lines)
+    with pytest.raises(InputError) as whole:
+        read_addresses(folder)
+    check = PartsCheck(folder, "addresses")
+    for part in parquet_parts(folder, 10):
+        check.add(check_part(part, "addresses"))
+    with pytest.raises(InputError) as parted:
+        check.finish()
+    assert problems(parted.value) == problems(whole.value)
+    assert any("duplicate address_id 'A002'" in p for p in problems(parted.value))

@@ -93,9 +93,10 @@ def assign(
     exclusive grid before a comprehensive one, then to the smallest grid_code. Addresses in no
     grid get an empty grid_code and are listed in OUT.unassigned.csv (exit code 1).
 
-    A CSV library is read in parts of about 16 MB, each read, checked and assigned on its own
-    (on the cluster's workers with --scheduler), and CSV output is written part by part: memory
-    stays bounded at any size. Other formats are read whole.
+    A CSV library (parts of about 16 MB) or a GeoParquet one (parts of whole row groups) is
+    read in parts, each read, checked and assigned on its own (on the cluster's workers with
+    --scheduler), and CSV or GeoParquet output is written part by part: memory stays bounded
+    at any size. GeoPackage and GeoJSON are read and written whole.
     """
     from gridmap import distributed, io
     from gridmap.io.parts import layer_parts
@@ -109,13 +110,9 @@ def assign(
     with distributed.client_for(scheduler) as client:
         if parts is None:
             pieces = [_assign_whole(client, index, grids, addresses_path, crs, as_csv)]
-            summary = _write_assigned(pieces, out_path, as_csv)
         else:
-            summary = _write_assigned(
-                _assign_in_parts(client, index, parts, addresses_path, crs, as_csv),
-                out_path,
-                as_csv,
-            )
+            pieces = _assign_in_parts(client, index, parts, addresses_path, crs, as_csv)
+        summary = _write_assigned(pieces, out_path)
     unassigned_path = _side_file(out_path, "unassigned")
     if summary.unassigned:
         _write_csv(unassigned_path, UNASSIGNED_COLUMNS, summary.unassigned)
@@ -168,13 +165,12 @@ def _assign_in_parts(client, index, parts, addresses_path, crs, as_csv):
     else:
         reports = distributed.assign_parts(client, parts, index, crs=crs, as_csv=as_csv)
     check = PartsCheck(addresses_path, "addresses")
-    total = parts[-1].stop - parts[0].start
-    with tqdm(total=total, desc="assigning", unit="B", unit_scale=True, leave=False) as bar:
-        for part, report in zip(parts, reports, strict=True):
+    with tqdm(total=len(parts), desc="assigning", unit="part", leave=False) as bar:
+        for report in reports:
             piece = check.add(report)
             if piece is not None:
                 yield piece
-            bar.update(part.stop - part.start)
+            bar.update()
     check.finish()
 
 
@@ -193,27 +189,45 @@ def _assign_whole(client, index, grids, addresses_path, crs, as_csv):
     return assign_frame(addresses, index, as_csv=as_csv, found=found)
 
 
-def _write_assigned(pieces, out_path: Path, as_csv: bool) -> _AssignSummary:
-    """Write the pieces' rows (CSV: as they come; other formats: joined at the end)."""
+def _write_assigned(pieces, out_path: Path) -> _AssignSummary:
+    """Write the pieces' rows: CSV and GeoParquet as they come, GeoPackage and GeoJSON joined
+    at the end."""
     from gridmap import io
 
     summary = _AssignSummary()
-    frames = []
-    with io.atomic_output(out_path) as temp:
-        with open(temp, "wb") if as_csv else contextlib.nullcontext() as handle:
-            for piece in pieces:
-                if as_csv:
-                    if summary.per_grid is None:  # the header, as pandas writes it
-                        header = pd.DataFrame(columns=piece.columns).to_csv(index=False)
-                        handle.write(header.encode("utf-8"))
-                    handle.write(piece.rows)
-                else:
-                    frames.append(piece.rows)
-                summary.add(piece)
-        if not as_csv:
-            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            io.write_layer(frame, temp)
+    with io.atomic_output(out_path) as temp, _rows_writer(temp) as write:
+        for piece in pieces:
+            write(piece)
+            summary.add(piece)
     return summary
+
+
+@contextlib.contextmanager
+def _rows_writer(path: Path):
+    """A function that writes one piece's AssignedRows into ``path`` (format from its suffix)."""
+    from gridmap import io
+    from gridmap.io.parquet import ParquetAppender
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with open(path, "wb") as handle:
+
+            def write_text(piece) -> None:
+                if handle.tell() == 0:  # the header, as pandas writes it
+                    header = pd.DataFrame(columns=piece.columns).to_csv(index=False)
+                    handle.write(header.encode("utf-8"))
+                handle.write(piece.rows)
+
+            yield write_text
+    elif suffix == ".parquet":
+        with ParquetAppender(path) as appender:
+            yield lambda piece: appender.write(piece.rows)
+    else:
+        frames: list = []
+        yield lambda piece: frames.append(piece.rows)
+        io.write_layer(
+            frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), path
+        )
 
 
 # --- geocode --------------------------------------------------------------------------------

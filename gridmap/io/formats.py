@@ -26,7 +26,7 @@ import shapely
 
 from gridmap.errors import InputError, Problem
 from gridmap.io.encoding import SAMPLE_BYTES, detect_encoding, scan_encoding
-from gridmap.io.parquet import is_parquet, iter_parquet_tables
+from gridmap.io.parquet import ParquetPart, is_parquet, iter_parquet_tables
 
 VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "Shapefile"}
 TABLE_SUFFIXES = {".csv": "CSV"}
@@ -227,14 +227,15 @@ def _check_readable(file: Path, name: str) -> None:
 
 
 def iter_tables(
-    path: str | Path | CsvPart,
+    path: str | Path | CsvPart | ParquetPart,
     *,
     rows: int | None = None,
     columns: Sequence[str] | None = None,
 ) -> Iterator[RawTable]:
     """``read_table`` in tables of at most ``rows`` rows (CSV and Parquet; None: one table).
 
-    ``path`` may be a :class:`CsvPart`: only its lines are read, numbered as in the whole file.
+    ``path`` may be a :class:`CsvPart` or a :class:`~gridmap.io.parquet.ParquetPart`: only its
+    rows are read, numbered as in the whole file.
 
     Errors about the file as a whole (missing, unknown format) are raised here, before the
     first table is asked for.
@@ -242,6 +243,10 @@ def iter_tables(
     if isinstance(path, CsvPart):
         _check_readable(path.file, str(path))
         return iter_csv_tables(path.file, name=str(path), rows=rows, columns=columns, part=path)
+    if isinstance(path, ParquetPart):
+        return iter_parquet_tables(
+            path.dataset, name=str(path), columns=columns, rows=rows, part=path
+        )
     file, layer = split_layer(path)
     name = str(path)
     _check_readable(file, name)

@@ -34,6 +34,7 @@ from gridmap.io.geometry import (
     source_crs,
 )
 from gridmap.io.memory import release_unused
+from gridmap.io.parquet import ParquetPart
 from gridmap.model import ADDRESS_COMPONENTS, LAYERS, STORAGE_CRS, Layer
 
 MAX_RAISED_PROBLEMS = 50
@@ -89,7 +90,7 @@ def check_file(
     ``transform``: applied to each checked chunk before the chunks are joined (e.g. to replace
     text columns by integer codes while only one chunk of them is in memory).
 
-    ``path`` may be a :class:`~gridmap.io.formats.CsvPart`. ``ids_elsewhere``: repeated ids
+    ``path`` may be a part of a file (``CsvPart``, ``ParquetPart``). ``ids_elsewhere``: repeated ids
     are not looked for here; the ids' records go to ``Report.id_records`` for a
     ``UniqueIds`` over all the parts of the file (see :func:`gridmap.io.parts.check_parts`).
 
@@ -155,7 +156,7 @@ def check_file(
         report.frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     del frames
     release_unused()  # chunks and check temporaries are gone: hand their memory back
-    if report.count == 0 and not isinstance(path, CsvPart):  # (parts: said for the file)
+    if report.count == 0 and not isinstance(path, CsvPart | ParquetPart):  # said for the file
         f.add(EMPTY_FILE.format(where=table.where), check="empty file")
     elif kind is None:
         f.add("cannot tell which layer this is from its columns: pass --kind", check="unknown kind")

@@ -29,6 +29,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,17 +74,71 @@ def _geo_metadata(dataset) -> dict:
     return json.loads(raw) if raw else {}
 
 
+@dataclass(frozen=True)
+class ParquetPart:
+    """Row groups of one file of a (Geo)Parquet dataset, the first of them row ``first_row``
+    of the whole dataset: a piece that a worker reads and checks on its own.
+
+    It names its dataset when shown, so a problem in it reads like one in the whole dataset.
+    """
+
+    dataset: Path
+    file: str
+    row_groups: tuple[int, ...]
+    first_row: int
+
+    def __str__(self) -> str:
+        return str(self.dataset)
+
+
+PART_ROWS = 250_000
+
+
+def parquet_parts(path: str | Path, part_rows: int | None = None) -> list[ParquetPart]:
+    """A dataset's row groups in parts of at most ``part_rows`` rows (whole row groups: a bigger
+    one is a part of its own; never two files in one part), in the dataset's row order. Reads
+    only the files' footers.
+
+    >>> import tempfile, pathlib, pandas as pd
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"a": range(10)}).to_parquet(folder / "t.parquet", row_group_size=3)
+    >>> [(p.row_groups, p.first_row) for p in parquet_parts(folder / "t.parquet", 5)]
+    [((0,), 1), ((1,), 4), ((2, 3), 7)]
+    """
+    part_rows = part_rows or PART_ROWS
+    dataset = _dataset(Path(path), str(path))
+    parts: list[ParquetPart] = []
+    first = 1
+    for fragment in dataset.get_fragments():
+        groups: list[int] = []
+        held = 0
+        sizes = [g.num_rows for g in fragment.row_groups]
+        for index, size in enumerate(sizes):
+            if groups and held + size > part_rows:
+                parts.append(ParquetPart(Path(path), fragment.path, tuple(groups), first))
+                first += held
+                groups, held = [], 0
+            groups.append(index)
+            held += size
+        if groups:
+            parts.append(ParquetPart(Path(path), fragment.path, tuple(groups), first))
+            first += held
+    return parts
+
+
 def iter_parquet_tables(
     path: str | Path,
     *,
     name: str | None = None,
     columns: Sequence[str] | None = None,
     rows: int | None = None,
+    part: ParquetPart | None = None,
 ) -> Iterator:
     """The dataset as ``RawTable``s of at most ``rows`` rows (None: one table).
 
     ``columns``: attribute columns to read (matched after stripping and lower-casing); the
     geometry column is read as well when the layer has one. Unknown names are skipped.
+    ``part``: read only that part's rows (numbered as in the whole dataset).
     """
     from gridmap.io.formats import RawTable
 
@@ -106,8 +161,15 @@ def iter_parquet_tables(
         wanted = {str(c).strip().lower() for c in columns}
         attributes = [n for n in attributes if n.strip().lower() in wanted]
     read = attributes + ([geometry_column] if geometry_column else [])
-    batches = dataset.to_batches(columns=read, batch_size=rows or BATCH_ROWS)
-    number = 1
+    if part is None:
+        batches = dataset.to_batches(columns=read, batch_size=rows or BATCH_ROWS)
+    else:
+        (fragment,) = [f for f in dataset.get_fragments() if f.path == part.file]
+        fragment = fragment.subset(row_group_ids=list(part.row_groups))
+        batches = fragment.to_batches(
+            schema=dataset.schema, columns=read, batch_size=rows or BATCH_ROWS
+        )
+    number = 1 if part is None else part.first_row
     pending: list = []
     count = 0
 
@@ -192,6 +254,67 @@ def write_parquet(frame, path: str | Path, *, partition_by: str | None = None) -
         if with_suffix.exists():
             with_suffix.unlink()
         raise
+
+
+class ParquetAppender:
+    """Frames written one after another into one GeoParquet file, in bounded memory (one row
+    group each). The ``geo`` metadata is the first frame's without ``bbox`` (optional in
+    GeoParquet; the file's extent is known only at the end); the frames must have the same
+    columns, and geometries of the first frame's types.
+
+    >>> import tempfile, pathlib, geopandas as gpd
+    >>> from shapely import Point
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.parquet"
+    >>> parts = [gpd.GeoDataFrame({"n": [k]}, geometry=[Point(k, k)], crs=4490) for k in (1, 2)]
+    >>> with ParquetAppender(f) as out:
+    ...     for part in parts:
+    ...         out.write(part)
+    >>> gpd.read_parquet(f)["n"].tolist()
+    [1, 2]
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.writer = None
+        self.schema = None
+
+    def write(self, frame) -> None:
+        import geopandas as gpd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from geopandas.io.arrow import _geopandas_to_arrow
+
+        if isinstance(frame, gpd.GeoDataFrame):
+            table = _geopandas_to_arrow(frame, index=False)
+        else:
+            table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
+        if self.writer is None:
+            self.schema = _open_schema(table.schema)
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        self.writer.write_table(table.select(self.schema.names).cast(self.schema))
+
+    def __enter__(self) -> ParquetAppender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _open_schema(schema):
+    """The schema of a file written in pieces: text for columns the first piece had only
+    missing values in, and ``geo`` metadata without the first piece's bbox."""
+    import pyarrow as pa
+
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
+    metadata = dict(schema.metadata or {})
+    if b"geo" in metadata:
+        geo = json.loads(metadata[b"geo"])
+        for column in geo.get("columns", {}).values():
+            column.pop("bbox", None)
+        metadata[b"geo"] = json.dumps(geo).encode()
+    metadata.pop(b"pandas", None)  # pandas' index and dtypes of the first piece only
+    return pa.schema(fields, metadata=metadata)
 
 
 def _replace_folder(temp: Path, target: Path) -> None:

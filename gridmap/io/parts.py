@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import Problem
+from gridmap.errors import InputError, Problem
 from gridmap.io.checks import Findings, UniqueIds, canonical_columns
 from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts, iter_tables
 from gridmap.io.layers import (
@@ -40,25 +40,31 @@ from gridmap.io.layers import (
     _reading_order,
     check_file,
 )
+from gridmap.io.parquet import ParquetPart, is_parquet, parquet_parts
 from gridmap.model import LAYERS
 
 __all__ = ["PartReport", "PartsCheck", "check_part", "csv_parts", "layer_parts"]
 
 
-def layer_parts(path: str | Path, part_bytes: int | None = None) -> list[CsvPart] | None:
-    """The parts of a CSV layer file; None for another format, or a CSV with no data line
-    (those are read whole, which also reports an empty file as such)."""
+def layer_parts(path: str | Path) -> list[CsvPart] | list[ParquetPart] | None:
+    """The parts of a CSV file or (Geo)Parquet dataset; None for another format, a missing
+    or unreadable file, or one with no data (those are read whole, which reports them)."""
     file = Path(path)
-    if file.suffix.lower() not in TABLE_SUFFIXES or not file.is_file():
-        return None
-    return csv_parts(file, part_bytes) or None
+    if file.suffix.lower() in TABLE_SUFFIXES and file.is_file():
+        return csv_parts(file) or None
+    if file.exists() and is_parquet(file):
+        try:
+            return parquet_parts(file) or None
+        except InputError:
+            return None
+    return None
 
 
 @dataclass
 class PartReport:
     """What checking (and using) one part found: small enough to send back from a worker."""
 
-    part: CsvPart
+    part: CsvPart | ParquetPart
     count: int
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -67,7 +73,7 @@ class PartReport:
 
 
 def check_part(
-    part: CsvPart,
+    part: CsvPart | ParquetPart,
     kind: str,
     *,
     crs: str | None = None,
@@ -98,7 +104,8 @@ class PartsCheck:
         self.path, self.kind = str(path), kind
         key = LAYERS[kind].key
         self.unique = UniqueIds(key) if key else None
-        self.report = Report(path=self.path, kind=kind, count=0, first_row=2)
+        first = 1 if is_parquet(Path(path)) else 2  # a CSV's first row is on line 2
+        self.report = Report(path=self.path, kind=kind, count=0, first_row=first)
 
     def add(self, part: PartReport) -> object:
         """Take one part's report; returns its result while the file has no problem so far."""
