@@ -81,17 +81,21 @@ def read_in_parts(file: Path, part_bytes: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("part_bytes", [1, 90, 700, 1 << 20])
-def test_rows_read_in_parts_are_the_rows_read_whole(tmp_path, part_bytes):
+@pytest.mark.parametrize(
+    ("encoding", "newline"), [("utf-8", "\n"), ("utf-8-sig", "\r\n"), ("gbk", "\n")]
+)
+def test_rows_read_in_parts_are_the_rows_read_whole(tmp_path, part_bytes, encoding, newline):
     lines = library(40)
     lines[7] = 'A007,"嘉兴市南湖区中山路7号\n(北门)",120.707,30.707,3,6'  # a quoted line break
     lines[12] = ""  # a blank line is skipped, and keeps the numbering
     lines[20] = lines[20].replace(",3,", ",,")  # households missing: nullable ints
     file = tmp_path / "a.csv"
-    file.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    text = HEADER + "\n".join(lines) + "\n"
+    file.write_bytes(text.replace("\n", newline).encode(encoding))
     whole = pd.DataFrame(read_addresses(file, points=False))
     parts = read_in_parts(file, part_bytes)
     pd.testing.assert_frame_equal(parts, whole, check_dtype=False)
-    assert parts["address"][7] == "嘉兴市南湖区中山路7号\n(北门)"
+    assert parts["address"][7] == "嘉兴市南湖区中山路7号" + newline + "(北门)"
 
 
 def problems(error: InputError) -> list[str]:
