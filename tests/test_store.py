@@ -459,7 +459,7 @@ def test_clusters_are_the_incidents_grouped_by_quadtree_cell(city_store):
 
 
 def test_sqlite_zorder_key_is_the_one_python_computes(tmp_path):
-    from gridmap.store.sqlite import zorder
+    from gridmap.store import zorder
 
     store = open_store(str(tmp_path / "z.sqlite"))
     rng = random.Random(5)

@@ -47,7 +47,7 @@ def quadtree_level(degrees: float) -> int:
 
     Cluster and heat-map cells are these quadtree squares, aligned on (-180, -90): a cell of
     one zoom splits into four of the next, and a store can index them (SQLite: one key range
-    per cell, :mod:`gridmap.store.sqlite.zorder`).
+    per cell, :mod:`gridmap.store.zorder`).
 
     >>> quadtree_level(360.0), quadtree_level(pixel_degrees(12) * 60), quadtree_level(1e-12)
     (0, 14, 26)

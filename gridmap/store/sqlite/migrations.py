@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from gridmap.rules.workflow import iso, utc_now
-from gridmap.store.sqlite import zorder
+from gridmap.store import zorder
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -199,7 +199,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         7,
-        # Each incident's Z-order key (gridmap.store.sqlite.zorder), computed by SQLite from lon
+        # Each incident's Z-order key (gridmap.store.zorder), computed by SQLite from lon
         # and lat (so no insert can leave it out) and indexed with what a cluster reads: a map
         # view is then counted one quadtree cell at a time instead of sorted whole.
         f"""

@@ -19,16 +19,17 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import shapely
 
 from gridmap.rules import workflow
-from gridmap.rules.display import BANDS, band_for_zoom, pixel_degrees, quadtree_level
+from gridmap.rules.display import BANDS, band_for_zoom, pixel_degrees
 from gridmap.rules.kpi import KpiCounts
 from gridmap.rules.workflow import FINAL_STATES, TimeLimits, iso, utc_now
+from gridmap.store import zorder
 from gridmap.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     Address,
@@ -48,7 +49,7 @@ from gridmap.store.base import (
     Version,
 )
 from gridmap.store.memo import RequestMemo
-from gridmap.store.sqlite import migrations, zorder
+from gridmap.store.sqlite import migrations
 from gridmap.store.sqlite.connection import Connections
 from gridmap.store.sqlite.jobs import SQLiteJobs
 from gridmap.store.sqlite.loop import SQLiteLoop
@@ -131,37 +132,6 @@ def _where(flt: IncidentFilter) -> tuple[str, list]:
         clauses.append("i.id NOT IN (SELECT value FROM json_each(?))")
         params.append(_json([int(i) for i in flt.not_ids]))
     return " AND ".join(clauses), params
-
-
-# Above this many cells in a view, one GROUP BY beats a query per cell.
-MAX_CELL_QUERIES = 2048
-
-
-@dataclass(frozen=True)
-class _Cells:
-    """The columns x0..x1 and rows y0..y1 of quadtree cells a view touches."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-
-def _view_cells(bbox: tuple[float, float, float, float], level: int) -> _Cells | None:
-    """The cells of ``level`` the bbox touches; None when there are too many to ask one by one."""
-    w, s, e, n = (
-        min(max(bbox[0], -180.0), 180.0),
-        min(max(bbox[1], -90.0), 90.0),
-        min(max(bbox[2], -180.0), 180.0),
-        min(max(bbox[3], -90.0), 90.0),
-    )
-    if w > e or s > n:
-        return None
-    x0, y0 = zorder.cell_of(w, s, level)
-    x1, y1 = zorder.cell_of(e, n, level)
-    if (x1 - x0 + 1) * (y1 - y0 + 1) > MAX_CELL_QUERIES:
-        return None
-    return _Cells(x0, y0, x1, y1)
 
 
 def _overdue_sql(alias: str = "i") -> str:
@@ -610,11 +580,9 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, j
     def incident_clusters(
         self, flt: IncidentFilter, cell_degrees: float, now: datetime | None = None
     ) -> list[Cluster]:
-        level = quadtree_level(cell_degrees)
-        if flt.bbox is not None and cell_degrees == 360.0 / 2**level:
-            cells = _view_cells(flt.bbox, level)
-            if cells is not None:
-                return self._clusters_by_cell(flt, level, cells, now)
+        cells = zorder.view_cells(flt.bbox, cell_degrees)
+        if cells is not None:
+            return self._clusters_by_cell(flt, cells, now)
         where, params = _where(flt)
         # One integer key per cell: SQLite groups on it much faster than on two expressions.
         key = "CAST((i.lon + 180) / ? AS INTEGER) * 10000000 + CAST((i.lat + 90) / ? AS INTEGER)"
@@ -626,7 +594,7 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, j
         return [Cluster(r[1], r[2], r[3], int(r[4] or 0)) for r in rows]
 
     def _clusters_by_cell(
-        self, flt: IncidentFilter, level: int, cells: _Cells, now: datetime | None
+        self, flt: IncidentFilter, cells: list[tuple[int, int]], now: datetime | None
     ) -> list[Cluster]:
         """Clusters of quadtree cells, one range of the Z-order index per cell (migration 7):
         every incident of the view is read once and nothing is sorted, where GROUP BY sorts
@@ -639,14 +607,12 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, j
             f"AND i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ? AND {where}"
         )
         moment, conn, out = iso(now or utc_now()), self.conn, []
-        for x in range(cells.x0, cells.x1 + 1):
-            for y in range(cells.y0, cells.y1 + 1):
-                first, last = zorder.cell_range(x, y, level)
-                count, lon, lat, overdue = conn.execute(
-                    sql, [moment, first, last, w, e, s, n, *params]
-                ).fetchone()
-                if count:
-                    out.append(Cluster(lon, lat, count, int(overdue or 0)))
+        for first, last in cells:
+            count, lon, lat, overdue = conn.execute(
+                sql, [moment, first, last, w, e, s, n, *params]
+            ).fetchone()
+            if count:
+                out.append(Cluster(lon, lat, count, int(overdue or 0)))
         return out
 
     def events_since(
