@@ -179,7 +179,12 @@ def _where(flt: IncidentFilter, params: dict) -> str:
     clauses = ["true"]
     if flt.bbox is not None:
         params["w"], params["s"], params["e"], params["n"] = flt.bbox
-        clauses.append(f"i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID})")
+        # the GiST index finds the candidates (its boxes are float4, rounded outwards); the
+        # exact test keeps a point 1e-6 degrees outside the view out, as the clusters do
+        clauses.append(
+            f"i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {SRID}) "
+            "AND i.lon BETWEEN %(w)s AND %(e)s AND i.lat BETWEEN %(s)s AND %(n)s"
+        )
     if flt.statuses:
         params["statuses"] = list(flt.statuses)
         clauses.append("i.status = ANY(%(statuses)s)")

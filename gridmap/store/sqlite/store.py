@@ -100,11 +100,13 @@ def _where(flt: IncidentFilter) -> tuple[str, list]:
         params += [w, e, s, n]
     elif bbox is not None:
         w, s, e, n = bbox
+        # the R*Tree's bounds are float32, rounded outwards: it finds the candidates, and the
+        # exact test keeps a point 1e-6 degrees outside the view out, as everywhere else
         clauses.append(
             "i.id IN (SELECT id FROM incident_rtree WHERE minx <= ? AND maxx >= ? "
-            "AND miny <= ? AND maxy >= ?)"
+            "AND miny <= ? AND maxy >= ?) AND i.lon BETWEEN ? AND ? AND i.lat BETWEEN ? AND ?"
         )
-        params += [e, w, n, s]
+        params += [e, w, n, s, w, e, s, n]
     if flt.statuses:
         # Unary + keeps SQLite off the status index: for the common statuses a scan of the
         # table is several times faster than index lookups, and never much slower.
