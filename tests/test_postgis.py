@@ -238,28 +238,3 @@ def test_a_held_write_lock_makes_writes_busy_and_leaves_reads_alone(store_url):
     assert store.tokens() == [] and store.count_incidents(IncidentFilter()) == 1
     store.create_token("viewer")
     release_store(store)
-
-
-def test_postgis_zorder_key_is_the_one_python_computes(pg_url):
-    """The generated column (migration 7) and gridmap.store.zorder agree on every key, so a
-    cell's range holds exactly the cell's incidents."""
-    import random
-
-    from gridmap.store import zorder
-
-    store = open_store(pg_url)
-    rng = random.Random(5)
-    points = [(rng.uniform(-180, 180), rng.uniform(-90, 90)) for _ in range(300)]
-    points += [(120.7, 30.7), (-180.0, -90.0), (179.9999999, 89.9999999)]
-    for lon, lat in points:
-        store.create_incident(
-            type="garbage", description="z", lon=lon, lat=lat,
-            location=Location.of_grid("330402001001001"), actor="t",
-        )  # fmt: skip
-    with psycopg.connect(pg_url) as conn:
-        rows = conn.execute(
-            "SELECT lon, lat, zkey FROM incidents WHERE description = 'z'"
-        ).fetchall()
-    assert len(rows) == len(points)
-    assert [key for _, _, key in rows] == [zorder.point_key(lon, lat) for lon, lat, _ in rows]
-    release_store(store)
