@@ -80,7 +80,7 @@ def _write_csv(path: Path, columns, rows) -> None:
     "out_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output: the address columns plus grid_code (.csv, .gpkg or .geojson).",
+    help="Output: the address columns plus grid_code (.csv, .parquet, .gpkg or .geojson).",
 )
 @click.option("--crs", default=None, help="CRS of the addresses' lon/lat (default CGCS2000).")
 @scheduler_option("the addresses (in spatial partitions)")
