@@ -409,6 +409,7 @@ async function loadMap() {
   await new Promise((resolve) => map.once('load', resolve));
   map.on('click', (event) => tapped(event));
   map.getSource('tasks').setData(taskPoints());
+  drawPicked(); // a point chosen while the map loaded
   map.once('idle', () => document.body.setAttribute('data-map-ready', '1'));
   return map;
 }
@@ -471,9 +472,10 @@ function tapped(event) {
 /** A chosen point (a tap, GPS or a looked-up address): marked, located, actions offered. GPS
  * points are WGS84; points on the map are in the display datum. */
 async function pick(lon, lat, crs, known, how) {
-  F.place = { lon, lat, crs, info: null };
+  F.place = { lon, lat, crs, info: null, point: null };
   const mark = (point) => {
-    if (F.map && point) F.map.getSource('picked').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: point } }] });
+    F.place.point = point;
+    drawPicked();
   };
   if (crs === GM.config.datum) mark([lon, lat]); // a tap: already where the map draws
   const sheet = byId('f-place');
@@ -491,7 +493,6 @@ async function pick(lon, lat, crs, known, how) {
     }
   }
   if (F.place.lon !== lon || F.place.lat !== lat) return; // another point was chosen meanwhile
-  F.place.info = place;
   if (place && crs !== GM.config.datum) {
     // A GPS fix (WGS84) on a map in another datum (GCJ-02): the server says where to draw it.
     mark(place.point);
@@ -500,6 +501,15 @@ async function pick(lon, lat, crs, known, how) {
   if (place) box.appendChild(placeView(place));
   byId('f-report-here').disabled = !(place && place.mine);
   byId('f-checkin').disabled = !(place && place.mine);
+  F.place.info = place; // last: whoever waits for it finds the sheet complete
+}
+
+/** The chosen point on the map, once the map's style (and its 'picked' source) has loaded: a
+ * GPS fix can arrive while the map is still loading. */
+function drawPicked() {
+  const source = F.map && F.map.getSource('picked');
+  const point = F.place && F.place.point;
+  if (source && point) source.setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: point } }] });
 }
 
 function locateMe() {
