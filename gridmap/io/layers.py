@@ -92,7 +92,7 @@ def check_file(
 
     ``path`` may be a part of a file (``CsvPart``, ``ParquetPart``). ``ids_elsewhere``: repeated ids
     are not looked for here; the ids' records go to ``Report.id_records`` for a
-    ``UniqueIds`` over all the parts of the file (see :func:`gridmap.io.parts.check_parts`).
+    ``UniqueIds`` over all the parts of the file (see :class:`gridmap.io.parts.PartsCheck`).
 
     Raises InputError only when the file cannot be read at all (missing, unknown format,
     corrupt) or ``crs`` is not a coordinate system; everything else is in ``Report.problems``.
@@ -143,15 +143,7 @@ def check_file(
     if unique is not None and ids_elsewhere:
         report.id_records = unique.records()
     elif unique is not None:
-        key = unique.column
-
-        def reread():
-            for chunk in iter_tables(path, rows=chunk_rows, columns=[key]):
-                frame = canonical_columns(chunk.frame)
-                if key in frame.columns:
-                    yield chunk.numbers(), frame[key].where(frame[key].notna(), None)
-
-        unique.finish(f, reread)
+        unique.finish(f, lambda: reread_ids(path, unique.column, chunk_rows))
     if frames and not f.problems:
         report.frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     del frames
@@ -167,6 +159,15 @@ def check_file(
     if report.problems:
         report.frame = None
     return report
+
+
+def reread_ids(path, key: str, chunk_rows: int = CHUNK_ROWS):
+    """(numbers, ids) of a file's id column chunk by chunk: what ``UniqueIds.finish`` reads
+    again to name the repeats it found."""
+    for chunk in iter_tables(path, rows=chunk_rows, columns=[key]):
+        frame = canonical_columns(chunk.frame)
+        if key in frame.columns:
+            yield chunk.numbers(), frame[key].where(frame[key].notna(), None)
 
 
 def subset(layer: Layer, columns: Sequence[str]) -> Layer:

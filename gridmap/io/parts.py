@@ -29,16 +29,16 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import InputError, Problem
-from gridmap.io.checks import Findings, UniqueIds, canonical_columns
-from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts, iter_tables
+from gridmap.io.checks import Findings, UniqueIds
+from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts
 from gridmap.io.layers import (
-    CHUNK_ROWS,
     EMPTY_FILE,
     MAX_RAISED_PROBLEMS,
     Report,
     _raise_or_return,
     _reading_order,
     check_file,
+    reread_ids,
 )
 from gridmap.io.parquet import ParquetPart, is_parquet, parquet_parts
 from gridmap.model import LAYERS
@@ -117,16 +117,12 @@ class PartsCheck:
             self.unique.extend(part.id_records)
         return None if self.report.problems else part.result
 
-    @property
-    def failed(self) -> bool:
-        return bool(self.report.problems)
-
     def finish(self) -> None:
         """Look for ids repeated across parts, then raise ``InputError`` if anything is wrong."""
         if self.unique is not None:
             table = RawTable(self.path, "CSV", pd.DataFrame())
             findings = Findings(table, MAX_RAISED_PROBLEMS)
-            self.unique.finish(findings, self._reread_ids)
+            self.unique.finish(findings, lambda: reread_ids(self.path, self.unique.column))
             findings.finish()
             self.report.problems.extend(findings.problems)
             for check, n in findings.counts.items():
@@ -137,10 +133,3 @@ class PartsCheck:
         self.report.problems.sort(key=_reading_order)
         if self.report.problems:
             _raise_or_return(self.report)
-
-    def _reread_ids(self):
-        key = self.unique.column
-        for chunk in iter_tables(self.path, rows=CHUNK_ROWS, columns=[key]):
-            frame = canonical_columns(chunk.frame)
-            if key in frame.columns:
-                yield chunk.numbers(), frame[key].where(frame[key].notna(), None)
