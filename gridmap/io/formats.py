@@ -108,9 +108,9 @@ class CsvPart:
     def header(self) -> bytes:
         """The file's header line, as it is in the file."""
         with open(self.file, "rb") as handle:
-            end = _line_end(handle, 0, 0) or 0
+            end, _ = _line_end(handle, 0, 0)
             handle.seek(0)
-            return handle.read(end)
+            return handle.read(end or 0)
 
 
 PART_BYTES = 16 << 20
@@ -120,7 +120,7 @@ def csv_parts(path: str | Path, part_bytes: int | None = None) -> list[CsvPart]:
     r"""A CSV's data lines cut into parts of about ``part_bytes`` (default ``PART_BYTES``), at
     line ends outside quotes.
 
-    Reads the file once in blocks (memory: one block). A line break inside a quoted value is
+    Reads the file once, in blocks (memory: one block). A line break inside a quoted value is
     never a cut: quotes are counted from the last cut, and a cut needs an even count. Empty
     list when the file holds no data line (or no header line).
 
@@ -135,53 +135,41 @@ def csv_parts(path: str | Path, part_bytes: int | None = None) -> list[CsvPart]:
     size = file.stat().st_size
     parts: list[CsvPart] = []
     with open(file, "rb") as handle:
-        header_end = _line_end(handle, 0, 0)
+        header_end, _ = _line_end(handle, 0, 0)
         if header_end is None:
             return []
         start, line = header_end, 2
         while start < size:
-            end = _line_end(handle, start, min(size, start + part_bytes) - start)
+            end, lines = _line_end(handle, start, min(size, start + part_bytes) - start)
             stop = size if end is None else end
-            handle.seek(start)
-            lines = _count_lines(handle, stop - start)
             parts.append(CsvPart(file, start, stop, line))
             start, line = stop, line + lines
     return parts
 
 
-def _line_end(handle, start: int, skip: int) -> int | None:
+def _line_end(handle, start: int, skip: int) -> tuple[int | None, int]:
     """Offset just past the first line break outside quotes in the text from ``start`` (a line
-    start, where quote counting begins) whose byte ``skip`` it ends or follows; None at the end
-    of the file."""
-    quotes = 0
+    start, where quote counting begins) whose byte ``skip`` it ends or follows (None at the end
+    of the file), and how many line breaks that text holds up to there: one pass over it."""
+    quotes = lines = 0
     position = start
     handle.seek(start)
     want = start + max(0, skip - 1)
     while True:
         block = handle.read(1 << 20)
         if not block:
-            return None
+            return None, lines
         offset = max(0, want - position)
         while True:
             found = block.find(b"\n", offset)
             if found < 0:
                 break
             if (quotes + block.count(b'"', 0, found)) % 2 == 0:
-                return position + found + 1
+                return position + found + 1, lines + block.count(b"\n", 0, found + 1)
             offset = found + 1
         quotes += block.count(b'"')
-        position += len(block)
-
-
-def _count_lines(handle, length: int) -> int:
-    lines = 0
-    while length > 0:
-        block = handle.read(min(length, 8 << 20))
-        if not block:
-            break
         lines += block.count(b"\n")
-        length -= len(block)
-    return lines
+        position += len(block)
 
 
 def split_layer(path: str | Path) -> tuple[Path, str | None]:
