@@ -278,7 +278,7 @@ def assign_points(
 
 
 def assign_parts(client, parts: Sequence, index, *, crs: str | None, as_csv: bool) -> Iterator:
-    """``gridmap.geocode.assign.assign_part`` of every part of an address CSV, on the cluster:
+    """``gridmap.geocode.assign.assign_part`` of every part of an address library, on the cluster:
     the grid index goes to every worker once; the reports come back in file order."""
     from gridmap.geocode.assign import assign_part
 

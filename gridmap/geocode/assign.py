@@ -78,8 +78,8 @@ def assign_frame(
     outside = winners < 0
     unassigned = out.loc[outside, list(UNASSIGNED_COLUMNS)].itertuples(index=False)
     per_grid = np.bincount(winners[~outside], minlength=len(index))
-    if "geometry" in out.columns:
-        out = out.drop(columns="geometry") if as_csv else out
+    if as_csv and "geometry" in out.columns:
+        out = out.drop(columns="geometry")
     rows = out.to_csv(index=False, header=False).encode("utf-8") if as_csv else out
     columns = [str(col) for col in out.columns if col != "geometry"]
     return AssignedRows(rows, columns, len(frame), ties, per_grid, [tuple(r) for r in unassigned])
@@ -101,7 +101,7 @@ def _winners(frame: pd.DataFrame, index: _RuleIndex) -> tuple[np.ndarray, int]:
 
 
 def assign_part(part, index: _RuleIndex, *, crs: str | None = None, as_csv: bool = True):
-    """Read, check and assign one part of an address CSV (``gridmap.io.parts``): its
+    """Read, check and assign one part of an address CSV or GeoParquet (``gridmap.io.parts``): its
     ``PartReport``, whose result is the part's :class:`AssignedRows`."""
     from functools import partial
 

@@ -31,7 +31,6 @@ from gridmap.errors import InputError, Problem
 from gridmap.geocode.assign import UNASSIGNED_COLUMNS
 from gridmap.model import MATCH_LEVELS
 
-CHUNK = 100_000
 RESULT_COLUMNS = (
     "id",
     "address",
@@ -83,7 +82,7 @@ def _write_csv(path: Path, columns, rows) -> None:
     help="Output: the address columns plus grid_code (.csv, .parquet, .gpkg or .geojson).",
 )
 @click.option("--crs", default=None, help="CRS of the addresses' lon/lat (default CGCS2000).")
-@scheduler_option("the addresses (in spatial partitions)")
+@scheduler_option("the addresses (in parts of the file)")
 def assign(
     grids_path: str, addresses_path: str, out_path: Path, crs: str | None, scheduler: str | None
 ) -> None:
@@ -175,8 +174,8 @@ def _assign_in_parts(client, index, parts, addresses_path, crs, as_csv):
 
 
 def _assign_whole(client, index, grids, addresses_path, crs, as_csv):
-    """A library in another format than CSV: read whole, its points assigned in spatial
-    partitions on the cluster (or in this process)."""
+    """A library in another format than CSV or GeoParquet (GeoPackage, GeoJSON): read whole,
+    its points assigned in spatial partitions on the cluster (or in this process)."""
     from gridmap import distributed, io
     from gridmap.geocode.assign import assign_frame
 

@@ -21,6 +21,8 @@ True
 
 from __future__ import annotations
 
+from gridmap.rules.display import quadtree_level
+
 KEY_BITS = 26  # a finest cell of 360 / 2**26 degrees: about 0.6 m
 _SCALE = 2**KEY_BITS / 360.0
 
@@ -105,8 +107,6 @@ def view_cells(
     >>> len(view_cells((120.70, 30.70, 120.71, 30.71), cell)), view_cells((1, 1, 0, 0), cell)
     (1, None)
     """
-    from gridmap.rules.display import quadtree_level
-
     level = quadtree_level(cell_degrees)
     if bbox is None or cell_degrees != 360.0 / 2**level:
         return None
