@@ -73,6 +73,20 @@ def geocode_args(folder: Path, out: Path) -> list:
     ]
 
 
+def exit_2_both_ways(args: list[str], cluster: str, capsys) -> tuple[str, str]:
+    """What the command writes to stderr failing with exit 2 in one process, then on the cluster
+    (``main`` as the shell runs it: a SystemExit, no traceback)."""
+    from gridmap.cli import main as entry
+
+    said = []
+    for extra in ([], ["--scheduler", cluster]):
+        with pytest.raises(SystemExit) as stopped:
+            entry(args + extra)
+        assert stopped.value.code == 2
+        said.append(capsys.readouterr().err)
+    return said[0], said[1]
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A LocalCluster of 2 single-threaded worker processes, as CI runs it."""
@@ -152,7 +166,6 @@ def test_bad_rows_in_later_parts_are_the_same_exit_2_on_a_cluster(
     """Problems found by different workers in different parts are reported together, as one
     process reports them; nothing is written."""
     import gridmap.io.formats
-    from gridmap.cli import main as entry
 
     monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 32 << 10)
     lines = (city / "addresses.csv").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -162,13 +175,7 @@ def test_bad_rows_in_later_parts_are_the_same_exit_2_on_a_cluster(
     library.write_text("".join(lines), encoding="utf-8")
     args = [str(a) for a in assign_args(city, tmp_path / "out.csv")]
     args[args.index("--addresses") + 1] = str(library)
-    said = []
-    for extra in ([], ["--scheduler", cluster]):
-        with pytest.raises(SystemExit) as stopped:
-            entry(args + extra)
-        assert stopped.value.code == 2
-        said.append(capsys.readouterr().err.split("\r")[-1])  # the messages after the bar
-    here, there = said
+    here, there = (err.split("\r")[-1] for err in exit_2_both_ways(args, cluster, capsys))
     assert f"row {len(lines) - 4}: malformed row" in there
     assert f"row {len(lines) - 899}: field address_id: duplicate" in there
     assert there == here and "Traceback" not in there
@@ -270,19 +277,11 @@ def test_bad_library_on_cluster_is_the_same_exit_2_as_in_one_process(
 ):
     """Every worker builds the library at once; a bad file fails the command as a local build
     would: exit 2, the file and the problem named, nothing written."""
-    from gridmap.cli import main as entry
-
     library = tmp_path / "library.csv"
     library.write_text("address_id,lon,lat\na1,120.7,30.7\n", encoding="utf-8")
     args = [str(a) for a in geocode_args(city, tmp_path / "results.csv")]
     args[args.index("--library") + 1] = str(library)
-    said = []
-    for extra in ([], ["--scheduler", cluster]):
-        with pytest.raises(SystemExit) as stopped:
-            entry(args + extra)
-        assert stopped.value.code == 2
-        said.append(capsys.readouterr().err)
-    here, there = said
+    here, there = exit_2_both_ways(args, cluster, capsys)
     assert str(library) in there and "address" in there and "Traceback" not in there
     assert there == here
     assert not (tmp_path / "results.csv").exists()
