@@ -20,7 +20,7 @@ map endpoints p95 < 100 ms; KPI < 1 s.
 
     python benchmarks/store_bench.py [--backends sqlite,postgis] [--pg-url URL]
         [--side 100] [--clients 50] [--reports 40] [--incidents 100000] [--kpi-incidents 1000000]
-        [--paced-interval 0.5]
+        [--paced-interval 0.5] [--workers 1]
 
 The reports figure is a closed loop (each client sends its next report as soon as the last is
 answered: 50 requests in flight at every moment, a saturation test). A second figure, labelled
@@ -251,7 +251,7 @@ def _insert(tx, backend: str, rows: list[tuple]) -> None:
 class Server:
     """``gridmap serve --db URL`` in a subprocess on a free port."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, workers: int = 1) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -266,6 +266,8 @@ class Server:
             db,
             "--port",
             str(self.port),
+            "--workers",
+            str(workers),
         ]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -451,7 +453,7 @@ def run_backend(backend: str, url: str, args, city) -> dict:
     publish_s = time.perf_counter() - t0
     version = store.current_version()
     token = store.create_token("dispatcher", "store_bench")
-    server = Server(url)
+    server = Server(url, args.workers)
     figures: dict = {"publish_s": publish_s}
     try:
         warm_up(server.port, token, city)
@@ -525,6 +527,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kpi-incidents", type=int, default=1_000_000)
     parser.add_argument("--views", type=int, default=105)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gridmap serve --workers: server processes (SQLite's writers in different "
+        "processes wait on its file lock by polling, so more than one mainly helps PostGIS)",
+    )
+    parser.add_argument(
         "--paced-interval",
         type=float,
         default=0.5,
@@ -535,7 +544,10 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     city = synthetic_city(args.side, args.side, seed=7)
-    print(f"synthetic city: {len(city.grids):,} grids; machine: {os.cpu_count()} cores (shared)")
+    print(
+        f"synthetic city: {len(city.grids):,} grids; machine: {os.cpu_count()} cores (shared); "
+        f"gridmap serve --workers {args.workers}"
+    )
     figures: dict[str, dict] = {}
     workdir = Path(tempfile.mkdtemp(prefix="store_bench-"))
     cluster = None

@@ -6,6 +6,7 @@ the live event stream really streams through it (an event arrives while the stre
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -32,11 +33,15 @@ def serve(tmp_path):
     """Start ``gridmap serve --db <db>``; returns (port, process). Stopped afterwards."""
     started = []
 
-    def start(db: Path):
+    def start(db: Path | str, *options: str):
         port = _free_port()
         env = os.environ | {"PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)],
+            [
+                sys.executable,
+                *("-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)),
+                *options,
+            ],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
@@ -191,3 +196,133 @@ def test_answers_arrive_whole_while_a_slow_reader_and_reporters_share_the_server
         thread.join(30)
     assert response.status == 200 and bytes(received) == big.read_bytes()
     assert len(answers) == 48 and all(status in (200, 201) and a["id"] for status, a in answers)
+
+
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _report(port: int, token: str, description: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = {"type": "garbage", "description": description, "lon": 120.71, "lat": 30.71}
+    conn.request(
+        "POST",
+        "/api/incidents",
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    answer = conn.getresponse()
+    assert answer.status == 201, answer.read()
+    incident_id = json.loads(answer.read())["id"]
+    conn.close()
+    return incident_id
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
+def test_workers_share_the_port_and_every_report_is_stored_once(serve, store_url):
+    """``--workers 2``: two processes answer on one port (each its own socket, the kernel
+    spreads the connections); reports sent over many connections are each stored exactly once,
+    whichever worker took them; SIGTERM stops the workers and the parent, exit 0."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gridmap.store import IncidentFilter, open_store
+
+    store = open_store(store_url)
+    webcity.publish_city(store)
+    token = store.create_token("dispatcher", "值班员")
+    port, proc = serve(store_url, "--workers", "2")
+    deadline = time.monotonic() + 30
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) == 2
+    answered_by = set()
+    for _ in range(40):  # new connections until both workers have answered one
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/api/meta")
+        assert conn.getresponse().read()  # answered: a worker holds the connection
+        answered_by.add(_owner_of(conn.sock.getsockname(), workers))
+        conn.close()
+        if len(answered_by) == 2:
+            break
+    assert answered_by == set(workers)
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda n: _report(port, token, f"多进程 {n}"), range(40)))
+    assert len(set(ids)) == 40
+    stored = [
+        i.description
+        for i in store.incidents(IncidentFilter(types=("garbage",)))
+        if i.description.startswith("多进程")
+    ]
+    assert sorted(stored) == sorted(f"多进程 {n}" for n in range(40))
+    proc.terminate()
+    out = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and "2 worker processes" in out
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _owner_of(local: tuple, pids: list[int]) -> int | None:
+    """Which of ``pids`` holds the server end of the TCP connection whose client end is
+    ``local`` (matched through /proc/net/tcp inodes)."""
+    port_hex = f"{local[1]:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote = fields[2]  # the server side's view: its peer is our client socket
+        if remote.endswith(f":{port_hex}") and fields[3] == "01":  # ESTABLISHED
+            inode = fields[9]
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed meanwhile
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+    return None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
+def test_workers_on_a_bad_store_say_so_once_and_exit_2(tmp_path):
+    not_a_db = tmp_path / "notes.sqlite"
+    not_a_db.write_text("这不是数据库" * 100, encoding="utf-8")
+    port = _free_port()
+    done = subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(not_a_db)]
+        + ["--port", str(port), "--workers", "3"],
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "notes.sqlite" in errors[0], done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
+def test_workers_on_a_taken_port_say_which_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(tmp_path / "s.sqlite")]
+            + ["--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr and "cannot listen" in done.stderr

@@ -130,6 +130,32 @@ def test_locate_prefers_exclusive_grid_and_refuses_outside(city_store):
     assert locate(city_store, vid, 121.5, 31.2) is None
 
 
+@pytest.mark.parametrize("what", ["text", "directory"])
+def test_sqlite_a_file_that_is_no_database_is_a_clear_error_and_stays_untouched(
+    tmp_path, capsys, what
+):
+    """Every command opens the store one way: ``--db`` naming a text file or a directory is
+    exit 2 with the path and the reason, never a traceback, and the file is left as it was."""
+    from gridmap.cli import main
+
+    target = tmp_path / "notes.sqlite"
+    if what == "text":
+        target.write_text("值班记录，不是数据库\n" * 200, encoding="utf-8")
+        before = target.read_bytes()
+    else:
+        target.mkdir()
+    with pytest.raises(ValueError, match="cannot open as an SQLite store"):
+        open_store(target)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["token", "list", "--db", str(target)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and "Traceback" not in err
+    if what == "text":
+        assert target.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
 def test_publish_names_missing_columns(store_url):
     store = open_store(store_url)
     with pytest.raises(InputError, match="grid_code"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -66,6 +67,22 @@ log = logging.getLogger("gridmap.access")
     type=click.FloatRange(0, 600),
     help="Seconds a write waits for another writer's lock before answering 503 + Retry-After.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (Unix), to use more than one core; each builds "
+    "its own geocoder (memory times N). About one per core.",
+)
+@click.option(
+    "--active",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Requests per worker that run the app at once, reads and writes counted apart; the "
+    "others wait in arrival order. Event streams and answers being sent do not count.",
+)
 def serve(
     host,
     port,
@@ -76,46 +93,82 @@ def serve(
     time_limits,
     threads,
     busy_timeout,
+    workers,
+    active,
 ):
     """Serve the one map and its API with waitress (a production WSGI server).
 
     Starts on an empty store too (the page then says to publish first); with a version
-    published, the geocoder is built in the background right away.
+    published, the geocoder is built in the background right away. ``--workers N`` forks N
+    processes that answer on the same port (see :mod:`web.workers`).
     """
+    settings = (db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
+    if workers == 1:
+        _serve_process(settings, threads, active, announce=True, host=host, port=port)
+        return
+    if not hasattr(os, "fork"):
+        raise click.UsageError("--workers above 1 needs os.fork (Linux, macOS)")
+    from web.workers import listen, run_workers
+
+    listeners = listen(host, port, workers)
+    click.echo(f"gridmap: {workers} worker processes on {host}:{listeners[0].getsockname()[1]}")
+
+    def serve_one(index: int) -> None:
+        for other in listeners[:index] + listeners[index + 1 :]:
+            other.close()  # each worker answers on its own socket
+        _serve_process(settings, threads, active, announce=index == 0, sockets=[listeners[index]])
+
+    code = run_workers(workers, serve_one)
+    if code:
+        raise SystemExit(code)
+
+
+def _serve_process(settings: tuple, threads: int, active: int, announce: bool, **listen) -> None:
+    """Build the app and serve it with waitress in this process (``listen``: host and port, or
+    the ``sockets`` a parent bound) until interrupted."""
     from waitress.server import create_server
 
-    app = build_app(db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
+    from web.admission import Admission
+
+    app = build_app(*settings)
     store = app.extensions["gridmap_store"]
     version = store.current_version()
-    click.echo(f"gridmap one map on http://{host}:{port}/  (store {db}, {threads} threads)")
-    if version is not None:
+    where = listen.get("sockets", [None])[0]
+    host, port = where.getsockname()[:2] if where is not None else (listen["host"], listen["port"])
+    if announce:
         click.echo(
-            f"  grid version {version.id} ({version.note or 'no note'}), "
-            f"{version.summary.get('grids', 0):,} grids"
+            f"gridmap one map on http://{host}:{port}/  (store {settings[0]}, {threads} threads, "
+            f"{active} active)"
         )
+        if version is not None:
+            click.echo(
+                f"  grid version {version.id} ({version.note or 'no note'}), "
+                f"{version.summary.get('grids', 0):,} grids"
+            )
+        else:
+            click.echo("  no grid version published yet: run `gridmap publish` first")
+        if not store.tokens():
+            click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
+    if version is not None:
         warm_geocoder(app, version.id)
-    else:
-        click.echo("  no grid version published yet: run `gridmap publish` first")
-    if not store.tokens():
-        click.echo("  no tokens yet: `gridmap token create --role admin` to log in")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # waitress warns "Task queue depth is N" for every request that waits for a free thread: a
     # line per request in any burst (and their cost with it); the access log's times show it.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         server = create_server(
-            AccessLog(app),
-            host=host,
-            port=port,
+            AccessLog(Admission(app, active)),
             threads=threads,
             ident="",  # no Server header: nothing announces the server or its version
             channel_timeout=120,
             clear_untrusted_proxy_headers=True,
+            **listen,
         )
         channel = _channel_class()
         for listener in _listeners(server):
             listener.channel_class = channel
-        server.print_listen("Serving on http://{}:{}")
+        if announce:
+            server.print_listen("Serving on http://{}:{}")
         server.run()
     finally:
         app.extensions["gridmap_jobs"].shutdown()  # stop the background jobs' workers

@@ -50,7 +50,7 @@ from gridmap.store.base import (
 )
 from gridmap.store.memo import RequestMemo
 from gridmap.store.sqlite import migrations
-from gridmap.store.sqlite.connection import Connections
+from gridmap.store.sqlite.connection import Connections, _is_busy
 from gridmap.store.sqlite.jobs import SQLiteJobs
 from gridmap.store.sqlite.loop import SQLiteLoop
 from gridmap.store.sqlite.migrations import MIGRATIONS
@@ -161,7 +161,13 @@ class SQLiteStore(SQLiteLoop, SQLiteJobs, SQLitePhotos, RequestMemo):  # loop, j
         self.url = self.path
         self.time_limits = time_limits or TimeLimits()
         self._pool = Connections(self.path, busy_timeout)
-        self.migrate()
+        try:
+            self.migrate()
+        except sqlite3.DatabaseError as error:  # not a database, a directory, unreadable
+            if _is_busy(error):
+                raise
+            self._pool.dispose()
+            raise ValueError(f"cannot open as an SQLite store: {error}") from None
 
     # -- housekeeping --------------------------------------------------------------------------
 
