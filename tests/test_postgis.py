@@ -238,3 +238,45 @@ def test_a_held_write_lock_makes_writes_busy_and_leaves_reads_alone(store_url):
     assert store.tokens() == [] and store.count_incidents(IncidentFilter()) == 1
     store.create_token("viewer")
     release_store(store)
+
+
+def test_a_request_reads_its_token_version_and_taxonomy_on_one_connection(pg_url):
+    """A web request's first read, the token, brings the current version and the taxonomy's
+    revision along in the same pipeline; the request's later reads of them go to no database
+    connection, and give what separate reads give."""
+    import webcity
+
+    from gridmap.taxonomy import default
+
+    store = open_store(pg_url)
+    webcity.publish_city(store)
+    token = store.create_token("dispatcher", "值班员")
+    store.save_taxonomy(default(), actor="t")
+    expected = (store.current_version(), store._taxonomy_revision())
+    assert store.taxonomy() == default()  # parsed once per revision, as a running server has it
+    connections = []
+    real_conn = store._conn
+
+    def counted():
+        connections.append(1)
+        return real_conn()
+
+    store._conn = counted
+    store.remember()
+    try:
+        assert store.check_token(token).role == "dispatcher"
+        assert len(connections) == 1
+        assert (store.current_version(), store._memoized("taxonomy_revision", None)) == expected
+        assert store.taxonomy() == default()
+        assert len(connections) == 1  # both were kept from the token's round trip
+    finally:
+        store.forget()
+        store._conn = real_conn
+    store.remember()  # a revoked or unknown token is refused the same way
+    assert store.check_token(token + "x") is None
+    store.forget()
+    store.revoke_token(store.check_token(token).id)
+    store.remember()
+    assert store.check_token(token) is None and store.current_version() == expected[0]
+    store.forget()
+    release_store(store)

@@ -177,8 +177,10 @@ class PostGISLoop(TaxonomyLimits):
 
     # -- taxonomy ------------------------------------------------------------------------------
 
+    _REVISION_SQL = "SELECT value FROM loop_settings WHERE key = 'taxonomy_revision'"
+
     def _taxonomy_revision(self) -> str | None:
-        rows = self._loop_read("SELECT value FROM loop_settings WHERE key = 'taxonomy_revision'")
+        rows = self._loop_read(self._REVISION_SQL)
         return rows[0][0] if rows else None
 
     def _taxonomy_text(self) -> str:

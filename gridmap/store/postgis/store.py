@@ -478,6 +478,10 @@ class PostGISStore(
     def _versions(self, where: str = "", params: tuple = ()) -> list[Version]:
         with self._conn() as conn:
             rows = conn.execute(f"{self._VERSION_SQL} {where} ORDER BY id", params).fetchall()
+        return self._version_records(rows)
+
+    @staticmethod
+    def _version_records(rows: list[tuple]) -> list[Version]:
         return [
             Version(
                 id=r[0],
@@ -1031,17 +1035,35 @@ class PostGISStore(
             )
         return token
 
+    _TOKEN_SQL = (
+        "SELECT t.id, t.name, t.role, t.grids FROM tokens t WHERE {} AND t.revoked_at IS NULL"
+    )
+
     def _token(self, where: str, params: tuple) -> Token | None:
         with self._conn() as conn:
-            row = conn.execute(
-                f"SELECT t.id, t.name, t.role, t.grids FROM tokens t WHERE {where} "
-                "AND t.revoked_at IS NULL",
-                params,
-            ).fetchone()
+            row = conn.execute(self._TOKEN_SQL.format(where), params).fetchone()
         return Token(row[0], row[1], row[2], tuple(row[3])) if row else None
 
     def check_token(self, token: str) -> Token | None:
-        return self._token("t.token_hash = %s", (hash_secret(token),))
+        memo = self._memo()
+        if memo is None or "current_version" in memo:
+            return self._token("t.token_hash = %s", (hash_secret(token),))
+        # A web request's first read (gridmap.store.memo): the token, the current version and
+        # the taxonomy's revision travel in one pipeline on one connection, one round trip
+        # instead of three; the two kept are what current_version() and taxonomy() would read.
+        self._ensure_loop()
+        with self._conn() as conn, conn.pipeline():
+            token_rows = conn.execute(
+                self._TOKEN_SQL.format("t.token_hash = %s"), (hash_secret(token),)
+            )
+            version_rows = conn.execute(f"{self._VERSION_SQL} WHERE is_current ORDER BY id")
+            revision_rows = conn.execute(self._REVISION_SQL)
+            row = token_rows.fetchone()
+            current = self._version_records(version_rows.fetchall())
+            revision = revision_rows.fetchall()
+        memo["current_version"] = current[0] if current else None
+        memo["taxonomy_revision"] = revision[0][0] if revision else None
+        return Token(row[0], row[1], row[2], tuple(row[3])) if row else None
 
     def token_by_id(self, token_id: int) -> Token | None:
         if not 0 < token_id < 2**63:
