@@ -12,6 +12,7 @@ from gridmap.rules.workflow import (
     IllegalTransition,
     TimeLimits,
     allowed_actions,
+    iso,
     next_state,
 )
 from gridmap.services.locating import locate
@@ -170,3 +171,39 @@ def test_configured_time_limits_drive_due_times(store_url):
     iid = _report(store)
     assert store.incident(iid, now=T0).due_at == "2026-03-01T09:00:00Z"
     assert store.incident(iid, now=T0 + timedelta(hours=2)).overdue
+
+
+@pytest.mark.parametrize("level", ["grid", "community", "district"])
+def test_kpis_of_every_unit_are_the_rules_over_its_incidents(store_url_factory, level):
+    """Whatever SQL a store runs, its KPI counts are gridmap.rules' definitions applied to its
+    incidents one by one: open is not final, overdue is workflow.is_overdue, on time is closed
+    with no late step (checked over a simulated mix, at a moment when some are overdue)."""
+    import webcity
+
+    from gridmap.rules import kpi as kpi_rules
+    from gridmap.rules.workflow import FINAL_STATES, is_overdue
+
+    store = open_store(store_url_factory())
+    webcity.publish_city(store)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    simulate(store, count=300, seed=11, now=now)
+    expected: dict[str, dict[str, int]] = {}
+    for incident in store.incidents(IncidentFilter(), now=now):
+        code = getattr(incident, f"{level}_code")
+        if code is None:
+            continue
+        sums = expected.setdefault(code, dict.fromkeys(kpi_rules.COUNTS, 0))
+        sums["total"] += 1
+        sums["open"] += incident.status not in FINAL_STATES
+        sums["closed"] += incident.status == "closed"
+        sums["rejected"] += incident.status == "rejected"
+        sums["closed_on_time"] += incident.status == "closed" and incident.late_steps == 0
+        sums["overdue"] += is_overdue(incident.status, incident.due_at, iso(now))
+        sums["rework"] += incident.rework
+    rows = store.kpis(level, now=now)
+    assert [r.code for r in rows] == sorted(expected)
+    assert {r.code: {n: getattr(r, n) for n in kpi_rules.COUNTS} for r in rows} == expected
+    assert sum(r.overdue for r in rows) > 0 and sum(r.rework for r in rows) >= 0
+    one = rows[len(rows) // 2].code  # one unit asked for alone, and a list of units
+    assert store.kpis(level, now=now, code=one) == [r for r in rows if r.code == one]
+    assert store.kpis(level, now=now, codes=[one]) == [r for r in rows if r.code == one]

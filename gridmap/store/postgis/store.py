@@ -41,9 +41,10 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from gridmap.rules import kpi as kpi_rules
 from gridmap.rules import workflow
 from gridmap.rules.display import BANDS, band_for_zoom, pixel_degrees
-from gridmap.rules.kpi import KpiCounts
+from gridmap.rules.kpi import KpiCounts, StateCounts
 from gridmap.rules.workflow import FINAL_STATES, TimeLimits, parse_iso, utc_now
 from gridmap.store import zorder
 from gridmap.store.base import (
@@ -913,18 +914,15 @@ class PostGISStore(
         if codes is not None:
             params["codes"] = list(codes)
             where.append(f"{unit} = ANY(%(codes)s)")
+        # Counts per (unit, state) only: gridmap.rules.kpi.fold decides what is open, closed,
+        # rejected or overdue, for both stores.
         query = (
-            f"SELECT {unit} AS code, count(*) AS total, "
-            f"count(*) FILTER (WHERE i.status NOT IN ({_FINAL})) AS open, "
-            "count(*) FILTER (WHERE i.status = 'closed') AS closed, "
-            "count(*) FILTER (WHERE i.status = 'rejected') AS rejected, "
-            "count(*) FILTER (WHERE i.status = 'closed' AND i.late_steps = 0) AS closed_on_time, "
-            f"count(*) FILTER (WHERE {_OVERDUE}) AS overdue, "
-            "coalesce(sum(i.rework), 0)::bigint AS rework "
-            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY {unit} ORDER BY {unit}"
+            f"SELECT {unit}, i.status, count(*), count(*) FILTER (WHERE i.late_steps = 0), "
+            "count(*) FILTER (WHERE i.due_at < %(now)s), coalesce(sum(i.rework), 0)::bigint "
+            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY {unit}, i.status"
         )
-        with self._conn() as conn, conn.cursor(row_factory=class_row(KpiCounts)) as cur:
-            return cur.execute(query, params).fetchall()
+        with self._conn() as conn:
+            return kpi_rules.fold(map(StateCounts._make, conn.execute(query, params)))
 
     # -- incidents across grid versions ----------------------------------------------------------
 
