@@ -214,6 +214,11 @@ def bulk_load(store, url: str, backend: str, city, count: int, seed: int, versio
             conn.execute("VACUUM ANALYZE incidents")
     else:
         store.conn.execute("ANALYZE")
+        # What a running city's next writes do: the last chunk leaves the WAL (SQLite's
+        # automatic checkpoint, then the next write transaction starts the WAL again). A
+        # reader of a WAL still holding 100,000 incidents looks every page up in it: the KPI
+        # query took 0.63 s then against 0.44 s after (measured in one process).
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 COLUMNS = (

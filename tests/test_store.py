@@ -579,3 +579,45 @@ def gpd_frame(records, geometries):
     import geopandas as gpd
 
     return gpd.GeoDataFrame(records, geometry=geometries, crs="EPSG:4490")
+
+
+def test_sqlite_a_writer_of_another_process_is_waited_for_then_the_timeout_is_restored(
+    tmp_path,
+):
+    """The write lock held by another connection (another process's writer) for a moment: the
+    report waits and is stored; held past the busy timeout: StoreBusy and nothing written.
+    Either way the writer's connection gets SQLite's busy timeout back (it is 0 only while
+    BEGIN IMMEDIATE is tried in short steps)."""
+    from backends import hold_write_lock
+
+    path = tmp_path / "w.sqlite"
+    store = open_store(path, busy_timeout=1.0)
+    webcity.publish_city(store)
+    vid = store.current_version().id
+    holder = hold_write_lock(str(path), 0.3)
+    made = store.create_incident(
+        type="noise",
+        description="等到了",
+        lon=120.71,
+        lat=30.71,
+        location=locate(store, vid, 120.71, 30.71),
+        actor="t",
+    )
+    holder.join()
+    assert store.incident(made).description == "等到了"
+    writer = store._pool._writer.conn
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 1000
+    holder = hold_write_lock(str(path), 2.5)
+    with pytest.raises(StoreBusy):
+        store.create_incident(
+            type="noise",
+            description="等不到",
+            lon=120.71,
+            lat=30.71,
+            location=locate(store, vid, 120.71, 30.71),
+            actor="t",
+        )
+    holder.join()
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 1000
+    assert [i.description for i in store.incidents(IncidentFilter())] == ["等到了"]
+    store.dispose()
