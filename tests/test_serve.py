@@ -289,20 +289,24 @@ def _owner_of(local: tuple, pids: list[int]) -> int | None:
     return None
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
-def test_workers_on_a_bad_store_say_so_once_and_exit_2(tmp_path):
-    not_a_db = tmp_path / "notes.sqlite"
-    not_a_db.write_text("这不是数据库" * 100, encoding="utf-8")
-    port = _free_port()
-    done = subprocess.run(
-        [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(not_a_db)]
-        + ["--port", str(port), "--workers", "3"],
-        cwd=tmp_path,
+def _serve_until_it_stops(cwd: Path, db: Path, port: int, *options: str):
+    """``gridmap serve`` expected to stop by itself (bad input): its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)]
+        + list(options),
+        cwd=cwd,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
+def test_workers_on_a_bad_store_say_so_once_and_exit_2(tmp_path):
+    not_a_db = tmp_path / "notes.sqlite"
+    not_a_db.write_text("这不是数据库" * 100, encoding="utf-8")
+    done = _serve_until_it_stops(tmp_path, not_a_db, _free_port(), "--workers", "3")
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -315,14 +319,6 @@ def test_workers_on_a_taken_port_say_which_and_exit_2(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(tmp_path / "s.sqlite")]
-            + ["--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _serve_until_it_stops(tmp_path, tmp_path / "s.sqlite", port, "--workers", "2")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "cannot listen" in done.stderr

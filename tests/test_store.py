@@ -594,29 +594,22 @@ def test_sqlite_a_writer_of_another_process_is_waited_for_then_the_timeout_is_re
     store = open_store(path, busy_timeout=1.0)
     webcity.publish_city(store)
     vid = store.current_version().id
+
+    def report(description: str) -> int:
+        here = locate(store, vid, 120.71, 30.71)
+        return store.create_incident(
+            type="noise", description=description, lon=120.71, lat=30.71, location=here, actor="t"
+        )
+
     holder = hold_write_lock(str(path), 0.3)
-    made = store.create_incident(
-        type="noise",
-        description="等到了",
-        lon=120.71,
-        lat=30.71,
-        location=locate(store, vid, 120.71, 30.71),
-        actor="t",
-    )
+    made = report("等到了")
     holder.join()
     assert store.incident(made).description == "等到了"
     writer = store._pool._writer.conn
     assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 1000
     holder = hold_write_lock(str(path), 2.5)
     with pytest.raises(StoreBusy):
-        store.create_incident(
-            type="noise",
-            description="等不到",
-            lon=120.71,
-            lat=30.71,
-            location=locate(store, vid, 120.71, 30.71),
-            actor="t",
-        )
+        report("等不到")
     holder.join()
     assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 1000
     assert [i.description for i in store.incidents(IncidentFilter())] == ["等到了"]
