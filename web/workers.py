@@ -16,12 +16,15 @@ never runs on fewer workers than it was started with without saying so. Unix onl
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -53,16 +56,24 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
     that has just died waits for the shutdown that follows instead of being refused.)
 
     0 when stopped by SIGTERM/SIGINT; otherwise the code of the first worker that stopped by
-    itself (2 for bad input, which worker 0 has printed; -N for a signal becomes 1).
+    itself: 2 for bad input, whose problems the parent prints once (every worker meets the
+    same ones; the first to stop leaves them in a file, since the others are stopped before
+    they could say anything); a signal's -N becomes 1.
     """
     sys.stdout.flush()  # a child must not print the parent's buffered lines again
     sys.stderr.flush()
-    children: dict[int, int] = {}
-    for index in range(count):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child (tests/test_serve.py drives it)
-            os._exit(_child(index, serve_one))
-        children[pid] = index
+    with tempfile.TemporaryDirectory(prefix="gridmap-workers-") as said:
+        children: dict[int, int] = {}
+        for index in range(count):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child (tests/test_serve.py drives it)
+                os._exit(_child(index, serve_one, Path(said, str(index))))
+            children[pid] = index
+        return _watch(children, Path(said))
+
+
+def _watch(children: dict[int, int], said: Path) -> int:
+    """Wait for the workers (see :func:`run_workers`); the exit code."""
     stopping = False
 
     def stop(signum, frame) -> None:
@@ -80,16 +91,21 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
             break
         index = children.pop(pid)
         exit_code = os.waitstatus_to_exitcode(status)
-        if not stopping:
-            stopping = True
-            if exit_code != 2:  # bad input: worker 0 has said what
-                click.echo(
-                    f"error: worker {index} (pid {pid}) stopped with exit code {exit_code}: "
-                    "stopping the others",
-                    err=True,
-                )
-            code = exit_code if exit_code > 0 else 1
-            _signal_all(children)
+        if stopping:
+            continue
+        stopping = True
+        code = exit_code if exit_code > 0 else 1
+        _signal_all(children)
+        problems = said / str(index)
+        if exit_code == 2 and problems.exists():
+            for problem in json.loads(problems.read_text(encoding="utf-8")):
+                click.echo(f"error: {problem}", err=True)
+        else:
+            click.echo(
+                f"error: worker {index} (pid {pid}) stopped with exit code {exit_code}: "
+                "stopping the others",
+                err=True,
+            )
     return code
 
 
@@ -99,18 +115,18 @@ def _signal_all(children: dict[int, int]) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
-def _child(index: int, serve_one: Callable[[int], None]) -> int:  # pragma: no cover - child
+def _child(
+    index: int, serve_one: Callable[[int], None], said: Path
+) -> int:  # pragma: no cover - child
     """Run one worker; its exit code. SIGTERM stops it as Ctrl-C does (waitress shuts down its
-    threads, the app's background jobs stop)."""
+    threads, the app's background jobs stop). Bad input is left in ``said`` for the parent."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     code = 0
     try:
         serve_one(index)
     except InputError as error:
-        if index == 0:  # every worker meets the same bad input: say it once
-            for problem in error.problems:
-                click.echo(f"error: {problem}", err=True)
+        said.write_text(json.dumps([str(p) for p in error.problems]), encoding="utf-8")
         code = 2
     except KeyboardInterrupt:
         code = 0
