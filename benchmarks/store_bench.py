@@ -546,8 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=1,
-        help="gridmap serve --workers: server processes (SQLite's writers in different "
-        "processes wait on its file lock by polling, so more than one mainly helps PostGIS)",
+        help="gridmap serve --workers: server processes (2 uses both cores of the machine)",
     )
     parser.add_argument(
         "--paced-interval",

@@ -22,6 +22,16 @@ import webcity
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _serve_env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT)}
+
+
+def _serve_command(db: Path | str, port: int, *options: str) -> list[str]:
+    """``gridmap serve --db DB --port PORT OPTIONS...`` as this interpreter runs it."""
+    serve = ["-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)]
+    return [sys.executable, *serve, *options]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,15 +45,10 @@ def serve(tmp_path):
 
     def start(db: Path | str, *options: str):
         port = _free_port()
-        env = os.environ | {"PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)),
-                *options,
-            ],
+            _serve_command(db, port, *options),
             cwd=tmp_path,
-            env=env,
+            env=_serve_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -292,10 +297,9 @@ def _owner_of(local: tuple, pids: list[int]) -> int | None:
 def _serve_until_it_stops(cwd: Path, db: Path, port: int, *options: str):
     """``gridmap serve`` expected to stop by itself (bad input): its exit code and output."""
     return subprocess.run(
-        [sys.executable, "-m", "gridmap.cli", "serve", "--db", str(db), "--port", str(port)]
-        + list(options),
+        _serve_command(db, port, *options),
         cwd=cwd,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        env=_serve_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -104,28 +104,31 @@ def serve(
     """
     settings = (db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
     if workers == 1:
-        _serve_process(settings, threads, active, announce=True, host=host, port=port)
+        _serve_process(settings, threads, active, (host, port), host=host, port=port)
         return
     if not hasattr(os, "fork"):
         raise click.UsageError("--workers above 1 needs os.fork (Linux, macOS)")
     from web.workers import listen, run_workers
 
     listeners = listen(host, port, workers)
-    click.echo(f"gridmap: {workers} worker processes on {host}:{listeners[0].getsockname()[1]}")
+    address = (host, listeners[0].getsockname()[1])
+    click.echo(f"gridmap: {workers} worker processes on {address[0]}:{address[1]}")
 
-    def serve_one(index: int) -> None:
-        for other in listeners[:index] + listeners[index + 1 :]:
-            other.close()  # each worker answers on its own socket
-        _serve_process(settings, threads, active, announce=index == 0, sockets=[listeners[index]])
+    def serve_one(index: int, listener) -> None:
+        announce = index == 0
+        _serve_process(settings, threads, active, address, announce, sockets=[listener])
 
-    code = run_workers(workers, serve_one)
+    code = run_workers(listeners, serve_one)
     if code:
         raise SystemExit(code)
 
 
-def _serve_process(settings: tuple, threads: int, active: int, announce: bool, **listen) -> None:
-    """Build the app and serve it with waitress in this process (``listen``: host and port, or
-    the ``sockets`` a parent bound) until interrupted."""
+def _serve_process(
+    settings: tuple, threads: int, active: int, address: tuple, announce: bool = True, **listen
+) -> None:
+    """Build the app and serve it with waitress in this process until interrupted; ``listen``:
+    waitress's host and port, or the ``sockets`` a parent bound. ``announce``: print the
+    banner (one worker of several does)."""
     from waitress.server import create_server
 
     from web.admission import Admission
@@ -133,12 +136,10 @@ def _serve_process(settings: tuple, threads: int, active: int, announce: bool, *
     app = build_app(*settings)
     store = app.extensions["gridmap_store"]
     version = store.current_version()
-    where = listen.get("sockets", [None])[0]
-    host, port = where.getsockname()[:2] if where is not None else (listen["host"], listen["port"])
     if announce:
         click.echo(
-            f"gridmap one map on http://{host}:{port}/  (store {settings[0]}, {threads} threads, "
-            f"{active} active)"
+            f"gridmap one map on http://{address[0]}:{address[1]}/  (store {settings[0]}, "
+            f"{threads} threads, {active} active)"
         )
         if version is not None:
             click.echo(

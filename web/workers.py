@@ -24,6 +24,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
@@ -49,8 +50,11 @@ def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket
     return sockets
 
 
-def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
-    """Fork ``count`` processes running ``serve_one(index)``; wait for them; the exit code.
+def run_workers(
+    listeners: list[socket.socket], serve_one: Callable[[int, socket.socket], None]
+) -> int:
+    """Fork a process per listening socket running ``serve_one(index, its socket)`` (the
+    others closed in it); wait for them; the exit code.
 
     (The parent keeps every listening socket open, so a connection the kernel gives a worker
     that has just died waits for the shutdown that follows instead of being refused.)
@@ -64,10 +68,13 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
     sys.stderr.flush()
     with tempfile.TemporaryDirectory(prefix="gridmap-workers-") as said:
         children: dict[int, int] = {}
-        for index in range(count):
+        for index, listener in enumerate(listeners):
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child (tests/test_serve.py drives it)
-                os._exit(_child(index, serve_one, Path(said, str(index))))
+                for other in listeners:
+                    if other is not listener:
+                        other.close()  # each worker answers on its own socket
+                os._exit(_child(partial(serve_one, index, listener), Path(said, str(index))))
             children[pid] = index
         return _watch(children, Path(said))
 
@@ -115,16 +122,14 @@ def _signal_all(children: dict[int, int]) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
-def _child(
-    index: int, serve_one: Callable[[int], None], said: Path
-) -> int:  # pragma: no cover - child
+def _child(serve: Callable[[], None], said: Path) -> int:  # pragma: no cover - the child
     """Run one worker; its exit code. SIGTERM stops it as Ctrl-C does (waitress shuts down its
     threads, the app's background jobs stop). Bad input is left in ``said`` for the parent."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     code = 0
     try:
-        serve_one(index)
+        serve()
     except InputError as error:
         said.write_text(json.dumps([str(p) for p in error.problems]), encoding="utf-8")
         code = 2

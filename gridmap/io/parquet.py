@@ -110,20 +110,30 @@ def parquet_parts(path: str | Path, part_rows: int | None = None) -> list[Parque
     parts: list[ParquetPart] = []
     first = 1
     for fragment in dataset.get_fragments():
-        groups: list[int] = []
-        held = 0
         sizes = [g.num_rows for g in fragment.row_groups]
-        for index, size in enumerate(sizes):
-            if groups and held + size > part_rows:
-                parts.append(ParquetPart(Path(path), fragment.path, tuple(groups), first))
-                first += held
-                groups, held = [], 0
-            groups.append(index)
-            held += size
-        if groups:
-            parts.append(ParquetPart(Path(path), fragment.path, tuple(groups), first))
-            first += held
+        for groups, rows in _runs(sizes, part_rows):
+            parts.append(ParquetPart(Path(path), fragment.path, groups, first))
+            first += rows
     return parts
+
+
+def _runs(sizes: Sequence[int], limit: int) -> Iterator[tuple[tuple[int, ...], int]]:
+    """(indices, total) of consecutive ``sizes`` whose total stays within ``limit`` (a size
+    above it alone).
+
+    >>> list(_runs([3, 3, 3, 1, 9], 5))
+    [((0,), 3), ((1,), 3), ((2, 3), 4), ((4,), 9)]
+    """
+    run: list[int] = []
+    held = 0
+    for index, size in enumerate(sizes):
+        if run and held + size > limit:
+            yield tuple(run), held
+            run, held = [], 0
+        run.append(index)
+        held += size
+    if run:
+        yield tuple(run), held
 
 
 def iter_parquet_tables(

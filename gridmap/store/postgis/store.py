@@ -175,6 +175,11 @@ def _moment(value: str | datetime | None) -> datetime | None:
     return parse_iso(value)
 
 
+def _token_record(row: tuple | None) -> Token | None:
+    """A ``_TOKEN_SQL`` row as a Token (None: no such live token)."""
+    return Token(row[0], row[1], row[2], tuple(row[3])) if row else None
+
+
 def _where(flt: IncidentFilter, params: dict) -> str:
     """SQL condition of an incident filter (table alias ``i``); fills ``params``."""
     clauses = ["true"]
@@ -476,9 +481,13 @@ class PostGISStore(
         + ", published_by, is_current, bounds, summary FROM versions"
     )
 
+    @classmethod
+    def _versions_sql(cls, where: str = "") -> str:
+        return f"{cls._VERSION_SQL} {where} ORDER BY id"
+
     def _versions(self, where: str = "", params: tuple = ()) -> list[Version]:
         with self._conn() as conn:
-            rows = conn.execute(f"{self._VERSION_SQL} {where} ORDER BY id", params).fetchall()
+            rows = conn.execute(self._versions_sql(where), params).fetchall()
         return self._version_records(rows)
 
     @staticmethod
@@ -1039,29 +1048,27 @@ class PostGISStore(
 
     def _token(self, where: str, params: tuple) -> Token | None:
         with self._conn() as conn:
-            row = conn.execute(self._TOKEN_SQL.format(where), params).fetchone()
-        return Token(row[0], row[1], row[2], tuple(row[3])) if row else None
+            return _token_record(conn.execute(self._TOKEN_SQL.format(where), params).fetchone())
 
     def check_token(self, token: str) -> Token | None:
+        where, params = "t.token_hash = %s", (hash_secret(token),)
         memo = self._memo()
         if memo is None or "current_version" in memo:
-            return self._token("t.token_hash = %s", (hash_secret(token),))
+            return self._token(where, params)
         # A web request's first read (gridmap.store.memo): the token, the current version and
         # the taxonomy's revision travel in one pipeline on one connection, one round trip
         # instead of three; the two kept are what current_version() and taxonomy() would read.
         self._ensure_loop()
         with self._conn() as conn, conn.pipeline():
-            token_rows = conn.execute(
-                self._TOKEN_SQL.format("t.token_hash = %s"), (hash_secret(token),)
-            )
-            version_rows = conn.execute(f"{self._VERSION_SQL} WHERE is_current ORDER BY id")
+            token_rows = conn.execute(self._TOKEN_SQL.format(where), params)
+            version_rows = conn.execute(self._versions_sql("WHERE is_current"))
             revision_rows = conn.execute(self._REVISION_SQL)
             row = token_rows.fetchone()
             current = self._version_records(version_rows.fetchall())
             revision = revision_rows.fetchall()
         memo["current_version"] = current[0] if current else None
         memo["taxonomy_revision"] = revision[0][0] if revision else None
-        return Token(row[0], row[1], row[2], tuple(row[3])) if row else None
+        return _token_record(row)
 
     def token_by_id(self, token_id: int) -> Token | None:
         if not 0 < token_id < 2**63:
