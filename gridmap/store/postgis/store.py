@@ -169,6 +169,36 @@ _INCIDENT_SELECT = (
 )
 
 
+# A report in one statement. Its rows are drawn from the CTE before them, so the shared event lock
+# (see _event_lock) is held before the incident, and then its event, draws an id; the foreign key
+# of incident_locations is checked at the end of the statement, when the incident row exists.
+_CREATE_HEAD = """
+WITH locked AS (SELECT pg_advisory_xact_lock_shared(%(lock)s)),
+created AS (
+    INSERT INTO incidents (type, description, address, lon, lat, grid_code, community_code,
+        street_code, district_code, status, created_at, updated_at, due_at, expected_at,
+        reporter, source, version_id, match_level, approximate)
+    SELECT %(type)s, %(description)s, %(address)s, %(lon)s, %(lat)s, %(grid)s, %(community)s,
+        %(street)s, %(district)s, 'reported', %(at)s, %(at)s, %(due)s, %(expected)s, %(actor)s,
+        %(source)s, %(version)s, %(level)s, %(approximate)s
+    FROM locked RETURNING id),
+logged AS (
+    INSERT INTO incident_events (incident_id, event, action, from_state, to_state, actor, at)
+    SELECT id, 'created', 'report', NULL, 'reported', %(actor)s, %(at)s FROM created)
+"""
+_CREATE_UNVERSIONED_SQL = _CREATE_HEAD + "SELECT id FROM created"
+# where it is under its version, for that version's KPIs
+_CREATE_SQL = (
+    _CREATE_HEAD.rstrip()
+    + """,
+placed AS (
+    INSERT INTO incident_locations (version_id, incident_id, grid_code, community_code,
+        street_code, district_code)
+    SELECT %(version)s, id, %(grid)s, %(community)s, %(street)s, %(district)s FROM created)
+SELECT id FROM created"""
+)
+
+
 def _moment(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -673,56 +703,30 @@ class PostGISStore(
     ) -> int:
         moment = at or utc_now()
         due, expected = workflow.opening_deadlines(type, moment, self.time_limits)
-        with self._reads_kept(), self._write() as tx:
-            self._event_lock(tx)  # first: the whole report is one short pipelined transaction
-            created = tx.execute(
-                "INSERT INTO incidents (type, description, address, lon, lat, grid_code, "
-                "community_code, street_code, district_code, status, created_at, updated_at, "
-                "due_at, expected_at, reporter, source, version_id, match_level, approximate) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'reported', %s, %s, %s, %s, %s, "
-                "%s, %s, %s, %s) RETURNING id",
-                (
-                    type,
-                    description,
-                    address,
-                    lon,
-                    lat,
-                    location.grid_code,
-                    location.community_code,
-                    location.street_code,
-                    location.district_code,
-                    moment,
-                    moment,
-                    due,
-                    expected,
-                    actor,
-                    source,
-                    version_id,
-                    match_level,
-                    approximate,
-                ),
-            )
-            # the new id without waiting for it: this session's last value of the sequence
-            new_id = "currval(pg_get_serial_sequence('incidents', 'id'))"
-            if version_id is not None:  # where it is under that version, for its KPIs
-                tx.execute(
-                    "INSERT INTO incident_locations (version_id, incident_id, grid_code, "
-                    f"community_code, street_code, district_code) VALUES (%s, {new_id}, "
-                    "%s, %s, %s, %s)",
-                    (
-                        version_id,
-                        location.grid_code,
-                        location.community_code,
-                        location.street_code,
-                        location.district_code,
-                    ),
-                )
-            tx.execute(
-                "INSERT INTO incident_events (incident_id, event, action, from_state, to_state, "
-                f"actor, at) VALUES ({new_id}, 'created', 'report', NULL, 'reported', %s, %s)",
-                (actor, moment),
-            )
-        return created.fetchone()[0]
+        values = {
+            "type": type,
+            "description": description,
+            "address": address,
+            "lon": lon,
+            "lat": lat,
+            "grid": location.grid_code,
+            "community": location.community_code,
+            "street": location.street_code,
+            "district": location.district_code,
+            "at": moment,
+            "due": due,
+            "expected": expected,
+            "actor": actor,
+            "source": source,
+            "version": version_id,
+            "level": match_level,
+            "approximate": approximate,
+            "lock": EVENT_LOCK,
+        }
+        sql = _CREATE_SQL if version_id is not None else _CREATE_UNVERSIONED_SQL
+        with self._reads_kept(), self._conn() as conn:
+            # One statement, its own transaction: a report is one round trip.
+            return conn.execute(sql, values).fetchone()[0]
 
     def transition(
         self, incident_id: int, action: str, actor: str, note: str = "", at: datetime | None = None
