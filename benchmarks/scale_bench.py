@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,19 @@ def queries(library: Path, out: Path, count: int) -> None:
     picked = frame["address"].sample(count, replace=count > len(frame), random_state=7)
     text = picked.str.replace("浙江省", "", regex=False).str.replace("嘉兴市", "", regex=False)
     pd.DataFrame({"id": range(count), "address": text.to_numpy()}).to_csv(out, index=False)
+
+
+def _geocode_phases(figure: dict) -> tuple[float, float] | None:
+    """(loading seconds, matching queries/s) from the geocode command's summary line.
+
+    >>> _geocode_phases({"tail": ["  time  9.10 s (loading 6.00 s, matching 1,234/s) -> r.csv"]})
+    (6.0, 1234.0)
+    """
+    for line in figure["tail"]:
+        found = re.search(r"loading ([\d.]+) s, matching ([\d,]+)/s", line)
+        if found:
+            return float(found.group(1)), float(found.group(2).replace(",", ""))
+    return None
 
 
 def run(cli: list[str], cwd: Path, label: str, results: dict) -> dict:
@@ -234,6 +248,22 @@ def main() -> None:
                 f"single/per-worker {ratios[step]:.2f}x"
             )
         results["rates"], results["per_worker_ratio"] = rates, ratios
+        # The geocode command times its matching apart from loading: each side first builds
+        # the library index (one process once; each worker once, side by side), then matches.
+        loading = {mode: _geocode_phases(results[f"city geocode {mode}"]) for mode in rates}
+        if all(loading.values()):
+            one, cluster = loading["single"][1], loading[scheduler][1]
+            results["geocode_matching"] = {
+                "loading_s": {mode: phases[0] for mode, phases in loading.items()},
+                "rate": {mode: phases[1] for mode, phases in loading.items()},
+            }
+            print(
+                f"  geocode matching only (after the index is built: single "
+                f"{loading['single'][0]:.1f} s, {scheduler} {loading[scheduler][0]:.1f} s): single "
+                f"{one:,.0f}/s  {scheduler} {cluster:,.0f}/s  per worker "
+                f"{cluster / args.workers:,.0f}/s  single/per-worker "
+                f"{one / (cluster / args.workers):.2f}x"
+            )
 
     province_line = "province skipped"
     if not args.skip_province:

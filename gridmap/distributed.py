@@ -43,6 +43,12 @@ import numpy as np
 
 #: points per assign partition (a few MB of coordinates and candidate pairs per task)
 ASSIGN_PARTITION = 250_000
+#: Settings of a local cluster (its scheduler, in this process, and its workers). An event loop
+#: that wakes takes the interpreter lock from the thread running a task: Dask's loop checks its
+#: own health every 20 ms and samples a profile for the dashboard every 10 ms. On a partition
+#: task that cost 10-20% of its time in a worker (local:1 against one process, same tasks); the
+#: client's serial steps share a process with the scheduler's loop and pay it too.
+QUIET_LOOPS = {"distributed.admin.tick.interval": "1s", "distributed.worker.profile.enabled": False}
 #: queries per geocode task (about a second of matching: a killed worker loses little)
 GEOCODE_BATCH = 5_000
 
@@ -113,6 +119,7 @@ def client_for(scheduler: str | None, *, quiet: bool = True) -> Iterator[object 
         yield None
         return
     where = parse_scheduler(scheduler)
+    import dask
     from distributed import Client, LocalCluster
 
     if quiet:  # the command prints its own summary; Dask's INFO lines would bury it
@@ -124,6 +131,7 @@ def client_for(scheduler: str | None, *, quiet: bool = True) -> Iterator[object 
         return
     workers = where.workers or os.cpu_count() or 1
     with (
+        dask.config.set(QUIET_LOOPS),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
