@@ -317,12 +317,15 @@ def test_workers_on_a_bad_store_say_so_once_and_exit_2(tmp_path):
     assert len(errors) == 1 and "notes.sqlite" in errors[0], done.stderr
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
-def test_workers_on_a_taken_port_say_which_and_exit_2(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_named_and_exits_2(tmp_path, workers):
+    """One worker or several, the port is taken the same way (it was a traceback for one)."""
+    if workers != "1" and not hasattr(os, "fork"):
+        pytest.skip("--workers needs os.fork")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = _serve_until_it_stops(tmp_path, tmp_path / "s.sqlite", port, "--workers", "2")
+        done = _serve_until_it_stops(tmp_path, tmp_path / "s.sqlite", port, "--workers", workers)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "cannot listen" in done.stderr

@@ -102,16 +102,18 @@ def serve(
     published, the geocoder is built in the background right away. ``--workers N`` forks N
     processes that answer on the same port (see :mod:`web.workers`).
     """
-    settings = (db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
-    if workers == 1:
-        _serve_process(settings, threads, active, (host, port), host=host, port=port)
-        return
-    if not hasattr(os, "fork"):
-        raise click.UsageError("--workers above 1 needs os.fork (Linux, macOS)")
     from web.workers import listen, run_workers
 
+    settings = (db, basemap_url, basemap_datum, basemap_attribution, time_limits, busy_timeout)
+    if workers > 1 and not hasattr(os, "fork"):
+        raise click.UsageError("--workers above 1 needs os.fork (Linux, macOS)")
+    # One way to take the port, whatever the count: a taken port is the same clear error
+    # (exit 2) for one worker as for several.
     listeners = listen(host, port, workers)
     address = (host, listeners[0].getsockname()[1])
+    if workers == 1:
+        _serve_process(settings, threads, active, address, sockets=listeners)
+        return
     click.echo(f"gridmap: {workers} worker processes on {address[0]}:{address[1]}")
 
     def serve_one(index: int, listener) -> None:
@@ -124,10 +126,16 @@ def serve(
 
 
 def _serve_process(
-    settings: tuple, threads: int, active: int, address: tuple, announce: bool = True, **listen
+    settings: tuple,
+    threads: int,
+    active: int,
+    address: tuple,
+    announce: bool = True,
+    *,
+    sockets: list,
 ) -> None:
-    """Build the app and serve it with waitress in this process until interrupted; ``listen``:
-    waitress's host and port, or the ``sockets`` a parent bound. ``announce``: print the
+    """Build the app and serve it with waitress on ``sockets`` (bound by
+    :func:`web.workers.listen`) in this process until interrupted. ``announce``: print the
     banner (one worker of several does)."""
     from waitress.server import create_server
 
@@ -163,7 +171,7 @@ def _serve_process(
             ident="",  # no Server header: nothing announces the server or its version
             channel_timeout=120,
             clear_untrusted_proxy_headers=True,
-            **listen,
+            sockets=sockets,
         )
         channel = _channel_class()
         for listener in _listeners(server):
