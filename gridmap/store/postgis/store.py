@@ -169,11 +169,13 @@ _INCIDENT_SELECT = (
 )
 
 
+# Taken (shared) by every writer of incident events, held to its commit (see _event_lock).
+_SHARED_EVENT_LOCK = f"SELECT pg_advisory_xact_lock_shared({EVENT_LOCK})"
 # A report in one statement. Its rows are drawn from the CTE before them, so the shared event lock
-# (see _event_lock) is held before the incident, and then its event, draws an id; the foreign key
-# of incident_locations is checked at the end of the statement, when the incident row exists.
-_CREATE_HEAD = """
-WITH locked AS (SELECT pg_advisory_xact_lock_shared(%(lock)s)),
+# is held before the incident, and then its event, draws an id; the foreign key of
+# incident_locations is checked at the end of the statement, when the incident row exists.
+_CREATE_CTES = f"""
+WITH locked AS ({_SHARED_EVENT_LOCK}),
 created AS (
     INSERT INTO incidents (type, description, address, lon, lat, grid_code, community_code,
         street_code, district_code, status, created_at, updated_at, due_at, expected_at,
@@ -184,19 +186,15 @@ created AS (
     FROM locked RETURNING id),
 logged AS (
     INSERT INTO incident_events (incident_id, event, action, from_state, to_state, actor, at)
-    SELECT id, 'created', 'report', NULL, 'reported', %(actor)s, %(at)s FROM created)
-"""
-_CREATE_UNVERSIONED_SQL = _CREATE_HEAD + "SELECT id FROM created"
+    SELECT id, 'created', 'report', NULL, 'reported', %(actor)s, %(at)s FROM created)"""
 # where it is under its version, for that version's KPIs
-_CREATE_SQL = (
-    _CREATE_HEAD.rstrip()
-    + """,
+_PLACED_CTE = """,
 placed AS (
     INSERT INTO incident_locations (version_id, incident_id, grid_code, community_code,
         street_code, district_code)
-    SELECT %(version)s, id, %(grid)s, %(community)s, %(street)s, %(district)s FROM created)
-SELECT id FROM created"""
-)
+    SELECT %(version)s, id, %(grid)s, %(community)s, %(street)s, %(district)s FROM created)"""
+_CREATE_UNVERSIONED_SQL = f"{_CREATE_CTES}\nSELECT id FROM created"
+_CREATE_SQL = f"{_CREATE_CTES}{_PLACED_CTE}\nSELECT id FROM created"
 
 
 def _moment(value: str | datetime | None) -> datetime | None:
@@ -674,7 +672,7 @@ class PostGISStore(
     def _event_lock(tx: psycopg.Connection) -> None:
         """Taken (shared) before a transaction draws event ids, held to its commit: a reader's
         :meth:`_event_horizon` waits for such transactions to finish (see module)."""
-        tx.execute("SELECT pg_advisory_xact_lock_shared(%s)", (EVENT_LOCK,))
+        tx.execute(_SHARED_EVENT_LOCK)
 
     def _event_horizon(self) -> int:
         """The highest event id such that every transaction that drew an id up to it has
@@ -721,11 +719,11 @@ class PostGISStore(
             "version": version_id,
             "level": match_level,
             "approximate": approximate,
-            "lock": EVENT_LOCK,
         }
         sql = _CREATE_SQL if version_id is not None else _CREATE_UNVERSIONED_SQL
-        with self._reads_kept(), self._conn() as conn:
-            # One statement, its own transaction: a report is one round trip.
+        # One statement, its own transaction: a report is one round trip. It changes no read a
+        # request keeps (gridmap.store.memo), and a plain connection leaves them kept.
+        with self._conn() as conn:
             return conn.execute(sql, values).fetchone()[0]
 
     def transition(
