@@ -41,6 +41,8 @@ from functools import partial
 
 import numpy as np
 
+from gridmap import gcpause
+
 #: points per assign partition (a few MB of coordinates and candidate pairs per task)
 ASSIGN_PARTITION = 250_000
 #: Settings of a local cluster (its scheduler, in this process, and its workers). An event loop
@@ -362,8 +364,20 @@ def _build_geocoder(spec: GeocoderSpec) -> None:
     worker_geocoder(spec)
 
 
-def _resolve_batch(spec: GeocoderSpec, texts: list[str]) -> list:
-    return worker_geocoder(spec).resolve_many(texts)
+@dataclass(frozen=True)
+class AnswerBatch:
+    """A batch's answers as one object on the wire.
+
+    Dask sends a list item by item, each with its own pickle and header; one object is one
+    pickle. For 100,000 answers that cut the client's CPU (which shares the machine with the
+    workers) by about a third.
+    """
+
+    answers: list
+
+
+def _resolve_batch(spec: GeocoderSpec, texts: list[str]) -> AnswerBatch:
+    return AnswerBatch(worker_geocoder(spec).resolve_many(texts))
 
 
 @dataclass
@@ -459,10 +473,13 @@ class RemoteGeocoder:
         size = max(1, min(self.batch, -(-len(texts) // (4 * worker_count(self.client)))))
         batches = [texts[i : i + size] for i in range(0, len(texts), size)]
         answers: list = []
-        with tqdm(
-            total=len(texts), desc="geocoding", unit="addr", leave=False, disable=not progress
-        ) as bar:
+        with (
+            tqdm(
+                total=len(texts), desc="geocoding", unit="addr", leave=False, disable=not progress
+            ) as bar,
+            gcpause.paused(),  # Dask unpickles the answers here; see gridmap.gcpause
+        ):
             for done in ordered_map(self.client, partial(_resolve_batch, self.spec), batches):
-                answers.extend(done)
-                bar.update(len(done))
+                answers.extend(done.answers)
+                bar.update(len(done.answers))
         return answers

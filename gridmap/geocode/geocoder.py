@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridmap import gcpause
 from gridmap.errors import InputError
 from gridmap.geocode.library import AddressLibrary
 from gridmap.geocode.match import Matcher, Resolution
@@ -240,12 +241,13 @@ class Geocoder:
             texts = tqdm(texts, desc="geocoding", unit="addr", leave=False)
         seen: dict[str, Answer] = {}
         out = []
-        for text in texts:
-            key = text if isinstance(text, str) else repr(text)
-            answer = seen.get(key)
-            if answer is None:
-                answer = seen[key] = self.resolve(text)
-            out.append(answer)
+        with gcpause.paused():  # answers are acyclic: the collector would only re-walk them
+            for text in texts:
+                key = text if isinstance(text, str) else repr(text)
+                answer = seen.get(key)
+                if answer is None:
+                    answer = seen[key] = self.resolve(text)
+                out.append(answer)
         return out
 
     # --- points ---------------------------------------------------------------------------
