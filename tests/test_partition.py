@@ -886,3 +886,23 @@ def test_building_keys_read_in_chunks_equal_the_whole_library():
     assert ((whole == -1) == ~named).all()
     codes, _ = pd.factorize(text[named])
     assert whole[named].tolist() == codes.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([-1.5, -0.0, 0.0, 0.5, 120.25]), st.floats(-1e6, 1e6)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_address_points_are_numpys_row_unique(rows):
+    """unique_rows (the partitioner's address points) is np.unique(axis=0) in another way:
+    the same points in the same order, each row mapped to the same point."""
+    from gridmap.partition.inputs import unique_rows
+
+    coords = np.array(rows, dtype=float)
+    expected, expected_inverse = np.unique(coords, axis=0, return_inverse=True)
+    points, inverse = unique_rows(coords)
+    assert points.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()
