@@ -175,12 +175,15 @@ def executor(client) -> DaskExecutor | None:
 def ordered_map(client, fn: Callable, items: Iterable, **kwargs) -> Iterator:
     """``map(fn, items)`` on the cluster, yielding results in input order as they finish.
 
-    Every task is submitted at once (the scheduler balances them); each result is released
-    as soon as it is yielded so the cluster does not hold them all. ``kwargs`` go to every
-    call (a future among them arrives as its value).
+    Every task is submitted before the first result is awaited (the scheduler balances them),
+    each as soon as ``items`` gives it: workers start on the first while a lazy ``items``
+    finds the next. Each result is released as soon as it is yielded so the cluster does not
+    hold them all. ``kwargs`` go to every call (a future among them arrives as its value).
     """
-    futures = client.map(fn, list(items), pure=False, **kwargs)
+    futures = []
     try:
+        for item in items:
+            futures.append(client.submit(fn, item, pure=False, **kwargs))
         for future in futures:
             yield future.result()
             future.release()

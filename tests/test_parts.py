@@ -59,8 +59,23 @@ def test_header_only_or_empty_csv_has_no_parts(tmp_path):
     (tmp_path / "h.csv").write_text(HEADER)
     (tmp_path / "e.csv").write_text("")
     assert csv_parts(tmp_path / "h.csv") == [] and csv_parts(tmp_path / "e.csv") == []
-    assert layer_parts(tmp_path / "h.csv") is None  # read whole: "the file holds no data"
-    assert layer_parts(tmp_path / "a.gpkg") is None
+    for lazy in (False, True):
+        # read whole: "the file holds no data"
+        assert layer_parts(tmp_path / "h.csv", lazy=lazy) is None
+        assert layer_parts(tmp_path / "e.csv", lazy=lazy) is None
+        assert layer_parts(tmp_path / "a.gpkg", lazy=lazy) is None
+
+
+def test_lazy_parts_are_the_same_parts_found_one_at_a_time(tmp_path, monkeypatch):
+    import gridmap.io.formats
+
+    monkeypatch.setattr(gridmap.io.formats, "PART_BYTES", 64)
+    file = tmp_path / "a.csv"
+    file.write_text(HEADER + "".join(line + "\n" for line in library(40)), "utf-8")
+    lazy = layer_parts(file, lazy=True)
+    assert not isinstance(lazy, list)
+    assert list(lazy) == layer_parts(file) == csv_parts(file)
+    assert len(csv_parts(file)) > 5
 
 
 def library(rows: int) -> list[str]:

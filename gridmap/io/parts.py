@@ -21,7 +21,8 @@ gridmap.errors.InputError: ...row 5: field address_id: duplicate address_id 'A0'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import pandas as pd
 
 from gridmap.errors import InputError, Problem
 from gridmap.io.checks import Findings, UniqueIds
-from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts
+from gridmap.io.formats import TABLE_SUFFIXES, CsvPart, RawTable, csv_parts, iter_csv_parts
 from gridmap.io.layers import (
     EMPTY_FILE,
     MAX_RAISED_PROBLEMS,
@@ -46,12 +47,23 @@ from gridmap.model import LAYERS
 __all__ = ["PartReport", "PartsCheck", "check_part", "csv_parts", "layer_parts"]
 
 
-def layer_parts(path: str | Path) -> list[CsvPart] | list[ParquetPart] | None:
+def layer_parts(
+    path: str | Path, *, lazy: bool = False
+) -> Sequence[CsvPart] | Sequence[ParquetPart] | Iterator[CsvPart] | None:
     """The parts of a CSV file or (Geo)Parquet dataset; None for another format, a missing
-    or unreadable file, or one with no data (those are read whole, which reports them)."""
+    or unreadable file, or one with no data (those are read whole, which reports them).
+
+    ``lazy``: a CSV's parts come as an iterator that finds each one when it is asked for
+    (:func:`~gridmap.io.formats.iter_csv_parts`), for a caller that starts work on the first
+    before the last is found.
+    """
     file = Path(path)
     if file.suffix.lower() in TABLE_SUFFIXES and file.is_file():
-        return csv_parts(file) or None
+        if not lazy:
+            return csv_parts(file) or None
+        parts = iter_csv_parts(file)
+        first = next(parts, None)
+        return None if first is None else itertools.chain([first], parts)
     if file.exists() and is_parquet(file):
         try:
             return parquet_parts(file) or None

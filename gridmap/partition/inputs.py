@@ -354,7 +354,7 @@ def read_addresses(path, *, crs: str | None = None, client=None) -> pd.DataFrame
     from gridmap.io.parts import PartsCheck, layer_parts
 
     compact = CompactAddresses()
-    parts = layer_parts(path) if client is not None else None
+    parts = layer_parts(path, lazy=True) if client is not None else None
     if parts is None:
         frame = io.read_addresses(
             path, crs=crs, columns=ADDRESS_COLUMNS, points=False, transform=compact
