@@ -4,9 +4,9 @@ A geocoded batch is one ``Answer`` per query, each a handful of objects (two mat
 its anchors) that hold no cycles: reference counting frees them. The cyclic collector does not
 know that. It runs whenever enough new objects have piled up, and each run of its oldest
 generation walks every object still alive. While 100,000 answers accumulate it walks them over
-and over: unpickling 100,000 answers into one list took 2.3 s with the collector on and 0.6 s
-with it paused. On ``--scheduler`` the client pays this while its workers wait for it, on a
-machine whose cores the workers share.
+and over: unpickling them into one list took about four times as long with the collector on.
+On ``--scheduler`` the client pays this while its workers wait for it, on a machine whose cores
+the workers share.
 
 >>> import gc
 >>> with paused():
