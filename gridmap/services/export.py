@@ -197,6 +197,7 @@ def _addresses(store, version_id: int) -> gpd.GeoDataFrame:
     text = ["community_code", "grid_code", *ADDRESS_COMPONENTS]
     columns = ["address_id", "address", "lon", "lat", "households", "population", *text]
     frame = address_frame(store, version_id).reindex(columns=columns)
-    frame[text] = frame[text].fillna("")
+    # a component no address has comes back all NaN (float64): fill it as text, not as a number
+    frame[text] = frame[text].astype(object).fillna("")
     points = gpd.points_from_xy(frame["lon"], frame["lat"], crs=STORAGE_CRS)
     return gpd.GeoDataFrame(frame, geometry=points, crs=STORAGE_CRS)
