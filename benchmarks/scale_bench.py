@@ -17,9 +17,10 @@ Steps: the city (``gridmap sample --households N``) is partitioned, assigned and
 (``--queries`` noisy variants of library addresses) in one process (partition: ``--workers 1``)
 and with ``--scheduler local:W``; then the province is sampled (``--province``), partitioned and
 assigned on ``local:W``. Throughput per worker = work / (wall time x workers), compared with the
-single process rate. The cost table projects CPU time linearly from the measured per-household
-CPU cost (partition and assign are per community / per point: linear; the client's file reading
-is serial and is listed apart). Last line: the headline.
+single process rate. With ``--repeat``, each figure is the median run, and each round's own ratio
+(its two modes minutes apart) is printed too. The cost table projects CPU time linearly from the
+measured per-household CPU cost (partition and assign are per community / per point: linear; the
+client's file reading is serial and is listed apart). Last line: the headline.
 """
 
 from __future__ import annotations
@@ -230,6 +231,15 @@ def main() -> None:
                 runs = ", ".join(f"{f['seconds']:.1f}" for f in figures)
                 print(f"  {step:<10} {mode:<8} {results[f'city {step} {mode}']['seconds']:.1f} s"
                       f" (runs {runs})")  # fmt: skip
+            # A round runs both modes minutes apart: its own ratio is the pair least touched by
+            # the machine's drift between rounds (the ratio of medians mixes rounds).
+            print("per-worker ratio round by round (cluster seconds x workers / single seconds):")
+            paired = results["per_round_ratio"] = {}
+            for step in ("partition", "assign", "geocode"):
+                pairs = zip(seconds[("single", step)], seconds[(scheduler, step)], strict=True)
+                paired[step] = [round(args.workers * d["seconds"] / o["seconds"], 2)
+                                for o, d in pairs]  # fmt: skip
+                print(f"  {step:<10} {' / '.join(f'{r:.2f}x' for r in paired[step])}")
         same = all(
             (work / f"{name}-single{suffix}").read_bytes()
             == (work / f"{name}-dask{suffix}").read_bytes()
