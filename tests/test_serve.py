@@ -317,6 +317,28 @@ def test_workers_on_a_bad_store_say_so_once_and_exit_2(tmp_path):
     assert len(errors) == 1 and "notes.sqlite" in errors[0], done.stderr
 
 
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT is POSIX-only")
+@pytest.mark.parametrize("second", [1, 2])
+def test_a_port_that_several_workers_share_is_refused_to_another_server(second):
+    """SO_REUSEPORT would let a second ``serve --workers N`` on the same port join the first
+    (the kernel splitting connections between two servers, maybe of two stores)."""
+    from gridmap.errors import InputError
+    from web.workers import listen
+
+    first = listen("127.0.0.1", 0, 2)
+    try:
+        port = first[0].getsockname()[1]
+        assert first[1].getsockname()[1] == port
+        with pytest.raises(InputError, match=f"127.0.0.1:{port}: cannot listen"):
+            listen("127.0.0.1", port, second)
+    finally:
+        for sock in first:
+            sock.close()
+    again = listen("127.0.0.1", port, 2)  # free again once the first server has gone
+    for sock in again:
+        sock.close()
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_taken_port_is_named_and_exits_2(tmp_path, workers):
     """One worker or several, the port is taken the same way (it was a traceback for one)."""

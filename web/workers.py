@@ -35,12 +35,20 @@ from gridmap.errors import InputError
 def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
     """One listening socket per worker on the same port (``SO_REUSEPORT``): the kernel spreads
     new connections over them evenly. (One shared socket let whichever worker woke first take
-    every connection of a burst: 35 of 50 clients on one worker, 15 on the other.) One socket
-    alone is bound without it, so a second server started on a port in use is refused.
-    InputError naming the address when it is taken."""
+    every connection of a burst: 35 of 50 clients on one worker, 15 on the other.)
+
+    A second server on a port in use is refused, however many workers either has: a first
+    socket is bound without ``SO_REUSEPORT`` (which a listener already there refuses, even one
+    that shares its port with its siblings) and closed before the shared ones are bound. Without
+    it, a second ``serve --workers 2`` joined the first and took half of its connections.
+    InputError naming the address when it is taken.
+    """
     sockets: list[socket.socket] = []
     shared = count > 1
     try:
+        if shared:
+            with socket.create_server((host, port), backlog=backlog) as probe:
+                port = probe.getsockname()[1]  # port 0: the one the probe got
         for _ in range(count):
             sockets.append(socket.create_server((host, port), backlog=backlog, reuse_port=shared))
             port = sockets[0].getsockname()[1]  # port 0: the one the first socket got
