@@ -902,7 +902,7 @@ def test_building_keys_read_in_chunks_equal_the_whole_library():
 def test_address_points_are_numpys_row_unique(rows):
     """unique_rows (the partitioner's address points) is np.unique(axis=0) in another way:
     the same points in the same order, each row mapped to the same point."""
-    from gridmap.partition.inputs import unique_rows
+    from gridmap.partition.units import unique_rows
 
     coords = np.array(rows, dtype=float)
     expected, expected_inverse = np.unique(coords, axis=0, return_inverse=True)

@@ -20,6 +20,7 @@ from gridmap.model import STORAGE_CRS
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.keep import PreviousGrid
 from gridmap.partition.measure import area_m2
+from gridmap.partition.units import unique_rows
 
 _MAX_PROBLEMS_LISTED = 20
 
@@ -124,24 +125,6 @@ def row_number(frame, position: int) -> int:
     3
     """
     return int(position) + int(frame.attrs.get("first_row", 1))
-
-
-def unique_rows(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(coords, axis=0, return_inverse=True)`` for an (n, 2) float array, by one
-    lexsort: numpy's row-wise unique sorts a structured view, 2.7 s for the 2M city's address
-    points where this takes a tenth of it (the partition's client waits on it, workers idle).
-
-    >>> points, inverse = unique_rows(np.array([[2.0, 1.0], [1.0, 5.0], [2.0, 1.0], [1.0, 0.5]]))
-    >>> points.tolist(), inverse.tolist()
-    ([[1.0, 0.5], [1.0, 5.0], [2.0, 1.0]], [2, 1, 2, 0])
-    """
-    order = np.lexsort((coords[:, 1], coords[:, 0]))  # by lon, then lat: numpy's row order
-    ordered = coords[order]
-    first = np.ones(len(ordered), bool)
-    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    inverse = np.empty(len(ordered), np.intp)
-    inverse[order] = np.cumsum(first) - 1
-    return ordered[first], inverse
 
 
 def address_points(addresses, file: str):
