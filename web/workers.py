@@ -51,7 +51,6 @@ def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket
                 port = probe.getsockname()[1]  # port 0: the one the probe got
         for _ in range(count):
             sockets.append(socket.create_server((host, port), backlog=backlog, reuse_port=shared))
-            port = sockets[0].getsockname()[1]  # port 0: the one the first socket got
     except (OSError, ValueError) as error:
         for sock in sockets:
             sock.close()

@@ -59,11 +59,12 @@ def layer_parts(
     """
     file = Path(path)
     if file.suffix.lower() in TABLE_SUFFIXES and file.is_file():
-        if not lazy:
-            return csv_parts(file) or None
         parts = iter_csv_parts(file)
-        first = next(parts, None)
-        return None if first is None else itertools.chain([first], parts)
+        first = next(parts, None)  # no part: no data line (read whole, which says so)
+        if first is None:
+            return None
+        parts = itertools.chain([first], parts)
+        return parts if lazy else list(parts)
     if file.exists() and is_parquet(file):
         try:
             return parquet_parts(file) or None
