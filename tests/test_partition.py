@@ -519,6 +519,19 @@ def test_fragmented_lattice_counterexample_is_still_below_the_claim():
     check_regions(seed=304, width=10, height=7, holes=0.28125, min_piece=0)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known weakness (found by hypothesis on 2026-11-30, also at f21a598): a small site's "
+    "exclusive grid grows (merge_small_sites_m2) until it reaches the border of two communities; "
+    "the border points go to the community of the lower code, since point_communities asks the "
+    "site (which does not cover them), while the edge rule puts them in the grown exclusive grid",
+)
+def test_border_points_under_a_grown_exclusive_grid_follow_the_edge_rule():
+    test_guarantees_hold_on_random_cities.hypothesis.inner_test(
+        seed=1, n_points=3, n_barriers=4, low=50, span=0, n_sites=2
+    )
+
+
 def check_regions(seed, width, height, holes, min_piece):
     """Regionalise a lattice with holes: contiguous regions inside one piece each, and in band
     where the piece's total allows it (pieces of at least ``min_piece`` households)."""
