@@ -18,7 +18,7 @@ from tqdm import tqdm
 from gridmap.io.memory import fixed_mmap_threshold
 from gridmap.model import GRID_COLUMNS as CONTRACT_GRID_COLUMNS
 from gridmap.model import STORAGE_CRS
-from gridmap.partition import checks, codes, inputs, report
+from gridmap.partition import borders, checks, codes, inputs, report
 from gridmap.partition.community import CommunityTask, partition_community
 from gridmap.partition.config import PartitionConfig
 from gridmap.partition.exclusive import select_sites
@@ -86,9 +86,8 @@ def partition(
     communities = inputs.communities_of(boundaries, config, names["boundaries"])
     points, hh, pop, inverse = inputs.address_points(addresses, names["addresses"])
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
-    point_community = inputs.point_communities(
-        points, communities, inverse, addresses, names, exclusive
-    )
+    located = inputs.point_communities(points, communities, inverse, addresses, names, exclusive)
+    point_community = located.index
     barrier_geoms = inputs.barrier_lines(barriers)
     previous_by_code = inputs.previous_by_community(previous, names["previous"], communities, locks)
     buildings = inputs.building_ids(addresses, inverse, len(points))
@@ -106,6 +105,18 @@ def partition(
     lap("inputs")
     results = _run(tasks, config, progress, executor)
     lap("communities")
+    tasks, indices, results = borders.settle(
+        tasks,
+        indices,
+        results,
+        points,
+        located,
+        number=lambda task, result: codes.number_community(
+            task.code, result.grids, task.geometry, previous_by_code.get(task.code, [])
+        ),
+        run=lambda again: _run(again, config, False, executor),
+    )
+    lap("borders")
     grids, point_codes, micro, measured = _assemble(
         results, tasks, indices, communities, previous_by_code
     )

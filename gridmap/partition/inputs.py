@@ -399,25 +399,39 @@ def building_ids(addresses, inverse: np.ndarray, n_points: int) -> np.ndarray:
     return result
 
 
+@dataclass(frozen=True)
+class PointCommunities:
+    """Which community partitions each distinct point, and the points on shared borders."""
+
+    index: np.ndarray  # community (row of the communities frame) of each point
+    border_points: np.ndarray  # (point, community) pairs of every point that lies in more
+    border_communities: np.ndarray  # than one community: on a shared border
+
+
 def point_communities(
     points, communities, inverse, addresses, names, exclusive: dict | None = None
-) -> np.ndarray:
+) -> PointCommunities:
     """Community index of each distinct point; points outside every community are an error.
 
     A point on a shared border follows the edge rule of :mod:`gridmap.rules.grid_index` as far
     as it can be known before grids exist: a community whose exclusive site (``exclusive``:
     community code -> sites) covers the point first, then the lower community code (grid codes
-    extend community codes, so the lower code holds the smaller grid code).
+    extend community codes, so the lower code holds the smaller grid code). An exclusive grid
+    can grow past its site to the border; :mod:`gridmap.partition.borders` settles those points
+    once the grids exist.
     """
     result = np.full(len(points), -1, np.int64)
+    none = np.zeros(0, np.int64)
     if len(points) == 0:
-        return result
+        return PointCommunities(result, none, none)
     tree = shapely.STRtree(communities.geometry.to_numpy())
     shapes = shapely.points(points)
     pt, com = tree.query(shapes, predicate="intersects")
     on_site = np.zeros(len(pt), bool)
     codes = communities["code"].to_numpy()
-    for k in np.flatnonzero(np.bincount(pt, minlength=len(points))[pt] > 1):
+    shared = np.bincount(pt, minlength=len(points))[pt] > 1
+    border_points, border_communities = pt[shared], com[shared]
+    for k in np.flatnonzero(shared):
         sites = (exclusive or {}).get(codes[com[k]], [])
         on_site[k] = any(shapely.covers(site.geometry, shapes[pt[k]]) for site in sites)
     order = np.lexsort((com, ~on_site, pt))  # on a shared border: a site first, then lower code
@@ -449,7 +463,7 @@ def point_communities(
                 )
             )
         raise InputError(problems)
-    return result
+    return PointCommunities(result, border_points, border_communities)
 
 
 def mislabelled(addresses, communities, row_community: np.ndarray) -> int:
