@@ -171,6 +171,39 @@ def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
     release_store(new)
 
 
+def test_migration_8_recomputes_the_z_order_keys_with_the_function(pg_url, monkeypatch):
+    """Incidents stored under migration 7's one-expression key keep the same keys once the
+    function computes them (the generated column and its index are made again)."""
+    import gridmap.store.postgis.store as module
+    from gridmap.store import zorder
+    from gridmap.store.postgis.migrations import MIGRATIONS
+
+    monkeypatch.setattr(module, "MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 7])
+    old = open_store(pg_url)
+    points = [(120.7, 30.7), (121.4737, 31.2304), (-180.0, -90.0), (179.9999999, 89.9999999)]
+    for lon, lat in points:
+        old.create_incident(
+            type="garbage", description="d", lon=lon, lat=lat,
+            location=Location.of_grid("330402001001001"), actor="t",
+        )  # fmt: skip
+    release_store(old)
+    monkeypatch.undo()
+    new = open_store(pg_url)
+    assert new.schema_version() == 8
+    sql = "SELECT lon, lat, zkey FROM incidents ORDER BY id"
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(sql).fetchall()
+        expression = conn.execute(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+            "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+            "WHERE d.adrelid = 'incidents'::regclass AND a.attname = 'zkey'"
+        ).fetchone()[0]
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+    assert [key for _, _, key in rows] == [zorder.point_key(lon, lat) for lon, lat in points]
+    assert expression == f"{zorder.KEY_FUNCTION}(lon, lat)" and "incidents_z" in names
+    release_store(new)
+
+
 def test_stores_opened_at_once_migrate_once(pg_url):
     with ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(lambda _: open_store(pg_url), range(4)))

@@ -10,8 +10,8 @@ in index order, and nothing is sorted or hashed.
 
 The key interleaves the bits of ``x = floor((lon + 180) * 2**KEY_BITS / 360)`` (even bits) and
 ``y = floor((lat + 90) * 2**KEY_BITS / 360)`` (odd bits). :func:`key_sql` computes it for the
-``incidents`` table's generated column in either dialect; :func:`view_cells` gives the key
-ranges of the cells a view touches.
+``incidents`` table's generated column in SQLite, :func:`key_function_sql` in PostgreSQL;
+:func:`view_cells` gives the key ranges of the cells a view touches.
 
 >>> x, y = cell_of(120.7, 30.7, level=14)
 >>> first, last = cell_range(x, y, level=14)
@@ -72,6 +72,32 @@ def key_sql(dialect: str = "sqlite") -> str:
 
 
 KEY_SQL = key_sql("sqlite")  # SQLite's migration 7 (its text is in the schema: never change it)
+
+KEY_FUNCTION = "gridmap_zkey"
+
+
+def key_function_sql() -> str:
+    """PostgreSQL: ``CREATE FUNCTION gridmap_zkey(lon, lat)``, the key as PL/pgSQL steps.
+
+    :func:`key_sql` is one expression that repeats its operand at every step, so it holds 64
+    copies of each coordinate's floor. PostgreSQL 15 prepares a stored generated column's
+    expression afresh for every INSERT statement: that one expression cost 0.9 ms of server CPU
+    per report, five times the rest of the insert. The function computes each step once.
+    """
+    steps = "\n".join(
+        f"  {v} := ({v} | ({v} << {shift})) & {mask};"
+        for v in ("x", "y")
+        for shift, mask in _SPREAD_STEPS
+    )
+    return f"""CREATE FUNCTION {KEY_FUNCTION}(lon double precision, lat double precision)
+RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+  x bigint := floor((lon + 180.0) * {_SCALE!r})::bigint;
+  y bigint := floor((lat + 90.0) * {_SCALE!r})::bigint;
+BEGIN
+{steps}
+  RETURN x | (y << 1);
+END $$;"""
 
 
 def point_key(lon: float, lat: float) -> int:
