@@ -193,17 +193,9 @@ def ordered_map(client, fn: Callable, items: Iterable, **kwargs) -> Iterator:
 
 # --- assign ---------------------------------------------------------------------------------
 def grid_index(codes: np.ndarray, kinds: np.ndarray, geometries: np.ndarray):
-    """The edge rule's one home over these grids (core's ``gridmap.rules.grid_index``; on a tree
-    without it, the same class where it lived before, ``gridmap.geocode.assign``)."""
-    try:
-        from gridmap.rules.grid_index import GridIndex
-    except ImportError:  # until the rules package lands
-        import geopandas as gpd
+    """The edge rule's one home (:class:`gridmap.rules.grid_index.GridIndex`) over these grids."""
+    from gridmap.rules.grid_index import GridIndex
 
-        from gridmap.geocode.assign import GridIndex as FrameIndex
-
-        frame = gpd.GeoDataFrame({"grid_code": codes, "kind": kinds}, geometry=list(geometries))
-        return FrameIndex(frame)
     return GridIndex(codes, kinds, geometries)
 
 
