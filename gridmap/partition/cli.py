@@ -111,7 +111,7 @@ def partition(
     2 on bad input.
     """
     from gridmap import distributed, io
-    from gridmap.partition.engine import partition as run
+    from gridmap.partition.engine import finish, prepare
     from gridmap.partition.inputs import read_addresses
     from gridmap.partition.micro import parse_band
     from gridmap.partition.report import format_summary
@@ -135,8 +135,6 @@ def partition(
     ).validate()
     with distributed.client_for(scheduler) as client:
         boundaries = io.read_boundaries(boundaries_path, crs=crs, repair=repair)
-        addresses = read_addresses(addresses_path, crs=crs, client=client)
-        gc.collect()
         barriers = (
             io.read_barriers(barriers_path, crs=crs, repair=repair) if barriers_path else None
         )
@@ -149,19 +147,24 @@ def partition(
             "sites": str(sites_path),
             "previous": str(previous_path),
         }
-        result = run(
+        # The address frame is never bound to a name here: once prepare() has cut it into the
+        # communities' tasks it is freed, before the workers start (the largest stage).
+        prepared = prepare(
             boundaries,
-            addresses,
+            read_addresses(addresses_path, crs=crs, client=client),
             barriers,
             sites,
             config,
             previous,
             locks=tuple(code.strip() for item in locks for code in item.split(",") if code.strip()),
-            progress=sys.stderr.isatty(),
             names=names,
-            executor=distributed.executor(client),
         )
-    del addresses, boundaries, barriers, sites, previous  # only the result is written
+        del boundaries, barriers, sites, previous
+        gc.collect()
+        result = finish(
+            prepared, progress=sys.stderr.isatty(), executor=distributed.executor(client)
+        )
+    del prepared  # only the result is written
     gc.collect()
     write_grids(result, out)
     if summary_json:

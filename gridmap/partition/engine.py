@@ -44,6 +44,33 @@ class PartitionResult:
         return not self.summary["violations"]
 
 
+@dataclass
+class PreparedPartition:
+    """A partition's inputs, read and checked, as the communities' tasks (:func:`prepare`).
+
+    It keeps no reference to the address frame (its index only): a caller that lets the frame
+    go frees it before the communities run, the longest and largest stage. The 2M-household
+    city's frame is about 80 MB, held by the client while two workers partition.
+    """
+
+    config: PartitionConfig
+    names: dict[str, str]
+    communities: gpd.GeoDataFrame
+    points: np.ndarray  # distinct address points
+    households: np.ndarray
+    inverse: np.ndarray  # each address row's distinct point
+    located: inputs.PointCommunities
+    previous: gpd.GeoDataFrame | None
+    previous_by_code: dict
+    tasks: list[CommunityTask]
+    indices: list[np.ndarray]
+    address_index: pd.Index
+    mislabelled: int
+    site_stats: dict
+    started: float
+    stages: dict[str, float]
+
+
 def partition(
     boundaries: gpd.GeoDataFrame,
     addresses: gpd.GeoDataFrame | pd.DataFrame,
@@ -63,8 +90,27 @@ def partition(
     earlier grids that must stay exactly (as does any with a true ``locked`` column). ``names``
     maps layer -> file name for error messages. ``progress``: True for a progress bar, or a
     function called with (communities done, communities) after each one (a background job's
-    progress). Raises InputError on bad input.
+    progress). Raises InputError on bad input. The same as :func:`finish` of :func:`prepare`.
     """
+    prepared = prepare(
+        boundaries, addresses, barriers, sites, config, previous, locks=locks, names=names
+    )
+    return finish(prepared, progress=progress, executor=executor)
+
+
+def prepare(
+    boundaries: gpd.GeoDataFrame,
+    addresses: gpd.GeoDataFrame | pd.DataFrame,
+    barriers: gpd.GeoDataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    config: PartitionConfig | None = None,
+    previous: gpd.GeoDataFrame | None = None,
+    *,
+    locks: tuple[str, ...] = (),
+    names: dict[str, str] | None = None,
+) -> PreparedPartition:
+    """Check the inputs and cut them into one task per community (:func:`partition`'s first
+    stage); raises InputError on bad input."""
     started = time.perf_counter()
     config = (config or PartitionConfig()).validate()
     names = {
@@ -75,19 +121,10 @@ def partition(
         "previous": "previous",
         **(names or {}),
     }
-    stages: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        stages[name] = round(now - clock[0], 2)
-        clock[0] = now
-
     communities = inputs.communities_of(boundaries, config, names["boundaries"])
     points, hh, pop, inverse = inputs.address_points(addresses, names["addresses"])
     exclusive, site_stats = select_sites(sites, communities, config, names["sites"])
     located = inputs.point_communities(points, communities, inverse, addresses, names, exclusive)
-    point_community = located.index
     barrier_geoms = inputs.barrier_lines(barriers)
     previous_by_code = inputs.previous_by_community(previous, names["previous"], communities, locks)
     buildings = inputs.building_ids(addresses, inverse, len(points))
@@ -96,49 +133,90 @@ def partition(
         points,
         hh,
         pop,
-        point_community,
+        located.index,
         barrier_geoms,
         exclusive,
         previous_by_code,
         buildings,
     )
-    lap("inputs")
-    results = _run(tasks, config, progress, executor)
+    return PreparedPartition(
+        config=config,
+        names=names,
+        communities=communities,
+        points=points,
+        households=hh,
+        inverse=inverse,
+        located=located,
+        previous=previous,
+        previous_by_code=previous_by_code,
+        tasks=tasks,
+        indices=indices,
+        address_index=addresses.index,
+        mislabelled=inputs.mislabelled(addresses, communities, located.index[inverse]),
+        site_stats=site_stats,
+        started=started,
+        stages={"inputs": round(time.perf_counter() - started, 2)},
+    )
+
+
+def finish(
+    prepared: PreparedPartition,
+    *,
+    progress: bool | Callable[[int, int], None] = False,
+    executor=None,
+) -> PartitionResult:
+    """Partition every community of a prepared input (:func:`prepare`); code, check, sum up."""
+    p = prepared
+    config, stages = p.config, dict(p.stages)
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(now - clock[0], 2)
+        clock[0] = now
+
+    results = _run(p.tasks, config, progress, executor)
     lap("communities")
     tasks, indices, results = borders.settle(
-        tasks,
-        indices,
+        p.tasks,
+        p.indices,
         results,
-        points,
-        located,
+        p.points,
+        p.located,
         number=lambda task, result: codes.number_community(
-            task.code, result.grids, task.geometry, previous_by_code.get(task.code, [])
+            task.code, result.grids, task.geometry, p.previous_by_code.get(task.code, [])
         ),
         run=lambda again: _run(again, config, False, executor),
     )
     lap("borders")
     grids, point_codes, micro, measured = _assemble(
-        results, tasks, indices, communities, previous_by_code
+        results, tasks, indices, p.communities, p.previous_by_code
     )
-    assignment = pd.Series(point_codes[inverse], index=addresses.index, name="grid_code")
+    assignment = pd.Series(point_codes[p.inverse], index=p.address_index, name="grid_code")
     lap("codes")
     violations = checks.verify(
-        grids, communities, points, point_codes, hh, config, measured=measured["community"]
+        grids,
+        p.communities,
+        p.points,
+        point_codes,
+        p.households,
+        config,
+        measured=measured["community"],
     )
     if micro is not None:
         violations += checks.verify_micro(micro, grids, measured=measured["grid"])
     lap("checks")
-    diff = codes.diff(previous, grids) if previous is not None else None
+    diff = codes.diff(p.previous, grids) if p.previous is not None else None
     summary = report.summarize(
         grids,
         results,
         config,
         violations=violations,
-        runtime_s=time.perf_counter() - started,
-        site_stats=site_stats,
-        communities=len(communities),
-        addresses=len(addresses),
-        mislabelled=inputs.mislabelled(addresses, communities, point_community[inverse]),
+        runtime_s=time.perf_counter() - p.started,
+        site_stats=p.site_stats,
+        communities=len(p.communities),
+        addresses=len(p.address_index),
+        mislabelled=p.mislabelled,
         micro=micro,
     )
     summary["stages_s"] = stages
