@@ -23,6 +23,7 @@ import shapely
 
 from gridmap.partition.community import CommunityResult, CommunityTask
 from gridmap.partition.inputs import PointCommunities
+from gridmap.rules.grid_index import locate_in
 
 MAX_ROUNDS = 3
 
@@ -75,22 +76,22 @@ def find_moves(
     number: Callable[[CommunityTask, CommunityResult], list[str]],
 ) -> list[Move]:
     """Border points that an exclusive grid of another community wins by the edge rule."""
-    if len(border.border_points) == 0:
-        return []
-    owner, position = _owners(indices)
-    points = np.unique(border.border_points)
-    # every exclusive draft, as (task, draft) with its geometry
-    where = [
+    points = border.border
+    where = [  # every exclusive draft, as (task, draft)
         (k, d)
         for k, result in enumerate(results)
         for d, draft in enumerate(result.grids)
         if draft.kind == "exclusive"
     ]
-    if not where:
+    if len(points) == 0 or not where:
         return []
     geometries = [results[k].grids[d].geometry for k, d in where]
-    shapes = shapely.points(coordinates[points])
-    hit_point, hit_draft = shapely.STRtree(geometries).query(shapes, predicate="intersects")
+    hit_point, hit_draft = shapely.STRtree(geometries).query(
+        shapely.points(coordinates[points]), predicate="intersects"
+    )
+    if len(hit_point) == 0:
+        return []
+    owner, position = _owners(indices)
     challengers: dict[int, list[tuple[int, int]]] = {}
     for p, e in zip(points[hit_point].tolist(), hit_draft.tolist(), strict=True):
         if where[e][0] != owner[p]:
@@ -99,17 +100,19 @@ def find_moves(
     moves = []
     for p, others in challengers.items():
         k = int(owner[p])
-        current = (k, int(results[k].point_grid[position[p]]))
-        best = min([current, *others], key=lambda grid: _precedence(results, codes_of, grid))
-        if best != current:
-            moves.append(Move(p, k, best[0], best[1]))
+        grids = [(k, int(results[k].point_grid[position[p]])), *others]
+        codes = [codes_of(t)[d] for t, d in grids]
+        # the edge rule's one home decides among the grids holding the point
+        winner = locate_in(
+            codes,
+            [results[t].grids[d].kind for t, d in grids],
+            [results[t].grids[d].geometry for t, d in grids],
+            *coordinates[p],
+        )
+        target, draft = grids[codes.index(winner)]
+        if target != k:
+            moves.append(Move(p, k, target, draft))
     return moves
-
-
-def _precedence(results, codes_of, grid: tuple[int, int]) -> tuple[int, str]:
-    """The edge rule's order: exclusive grids first, then the lower grid code."""
-    k, d = grid
-    return (0 if results[k].grids[d].kind == "exclusive" else 1, codes_of(k)[d])
 
 
 def _owners(indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -404,8 +404,7 @@ class PointCommunities:
     """Which community partitions each distinct point, and the points on shared borders."""
 
     index: np.ndarray  # community (row of the communities frame) of each point
-    border_points: np.ndarray  # (point, community) pairs of every point that lies in more
-    border_communities: np.ndarray  # than one community: on a shared border
+    border: np.ndarray  # the points that lie in more than one community, once each, ascending
 
 
 def point_communities(
@@ -421,16 +420,15 @@ def point_communities(
     once the grids exist.
     """
     result = np.full(len(points), -1, np.int64)
-    none = np.zeros(0, np.int64)
     if len(points) == 0:
-        return PointCommunities(result, none, none)
+        return PointCommunities(result, np.zeros(0, np.int64))
     tree = shapely.STRtree(communities.geometry.to_numpy())
     shapes = shapely.points(points)
     pt, com = tree.query(shapes, predicate="intersects")
     on_site = np.zeros(len(pt), bool)
     codes = communities["code"].to_numpy()
     shared = np.bincount(pt, minlength=len(points))[pt] > 1
-    border_points, border_communities = pt[shared], com[shared]
+    border = np.unique(pt[shared])
     for k in np.flatnonzero(shared):
         sites = (exclusive or {}).get(codes[com[k]], [])
         on_site[k] = any(shapely.covers(site.geometry, shapes[pt[k]]) for site in sites)
@@ -463,7 +461,7 @@ def point_communities(
                 )
             )
         raise InputError(problems)
-    return PointCommunities(result, border_points, border_communities)
+    return PointCommunities(result, border)
 
 
 def mislabelled(addresses, communities, row_community: np.ndarray) -> int:
