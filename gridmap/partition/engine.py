@@ -54,7 +54,6 @@ class PreparedPartition:
     """
 
     config: PartitionConfig
-    names: dict[str, str]
     communities: gpd.GeoDataFrame
     points: np.ndarray  # distinct address points
     households: np.ndarray
@@ -141,7 +140,6 @@ def prepare(
     )
     return PreparedPartition(
         config=config,
-        names=names,
         communities=communities,
         points=points,
         households=hh,
@@ -183,15 +181,11 @@ def finish(
         results,
         p.points,
         p.located,
-        number=lambda task, result: codes.number_community(
-            task.code, result.grids, task.geometry, p.previous_by_code.get(task.code, [])
-        ),
+        number=lambda task, result: _grid_codes(task, result, p.previous_by_code),
         run=lambda again: _run(again, config, False, executor),
     )
     lap("borders")
-    grids, point_codes, micro, measured = _assemble(
-        results, tasks, indices, p.communities, p.previous_by_code
-    )
+    grids, point_codes, micro, measured = _assemble(results, tasks, indices, p.previous_by_code)
     assignment = pd.Series(point_codes[p.inverse], index=p.address_index, name="grid_code")
     lap("codes")
     violations = checks.verify(
@@ -306,17 +300,13 @@ def _run_one(args):
     return partition_community(task, config)
 
 
-def _assemble(results, tasks, indices, communities, previous):
+def _assemble(results, tasks, indices, previous):
     rows, geoms, micro_rows, micro_geoms = [], [], [], []
     measured = {"community": {}, "grid": {}}  # coverage figures the workers measured, by code
     with_micro = False
     point_codes = np.full(sum(len(t.points) for t in tasks), None, dtype=object)
-    for task, mine, result, community in zip(
-        tasks, indices, results, communities.geometry, strict=True
-    ):
-        grid_codes = codes.number_community(
-            task.code, result.grids, community, previous.get(task.code, [])
-        )
+    for task, mine, result in zip(tasks, indices, results, strict=True):
+        grid_codes = _grid_codes(task, result, previous)
         if result.coverage is not None:
             measured["community"][task.code] = result.coverage
         for draft, code in zip(result.grids, grid_codes, strict=True):
@@ -356,6 +346,12 @@ def _assemble(results, tasks, indices, communities, previous):
     grids = _frame(rows, geoms, GRID_COLUMNS, "grid_code")
     micro = _frame(micro_rows, micro_geoms, MICRO_COLUMNS, "micro_code") if with_micro else None
     return grids, point_codes, micro, measured
+
+
+def _grid_codes(task: CommunityTask, result, previous: dict) -> list[str]:
+    """The codes of a community's grid drafts (``previous``: earlier grids by community code)."""
+    earlier = previous.get(task.code, [])
+    return codes.number_community(task.code, result.grids, task.geometry, earlier)
 
 
 def _frame(rows: list[dict], geoms: list, columns: list[str], key: str) -> gpd.GeoDataFrame:
