@@ -192,13 +192,6 @@ def ordered_map(client, fn: Callable, items: Iterable, **kwargs) -> Iterator:
 
 
 # --- assign ---------------------------------------------------------------------------------
-def grid_index(codes: np.ndarray, kinds: np.ndarray, geometries: np.ndarray):
-    """The edge rule's one home (:class:`gridmap.rules.grid_index.GridIndex`) over these grids."""
-    from gridmap.rules.grid_index import GridIndex
-
-    return GridIndex(codes, kinds, geometries)
-
-
 @dataclass
 class _AssignPart:
     """One spatial partition: point positions, their coordinates, the grids that may hold them."""
@@ -216,9 +209,11 @@ def _assign_part(part: _AssignPart) -> tuple[np.ndarray, np.ndarray, int]:
     """Winning grid (global position, -1: none) of each point of one partition, and ties."""
     import shapely
 
+    from gridmap.rules.grid_index import GridIndex
+
     if len(part.grids) == 0:
         return part.rows, np.full(len(part.rows), -1, dtype=np.int64), 0
-    index = grid_index(part.codes, part.kinds, part.geometries)
+    index = GridIndex(part.codes, part.kinds, part.geometries)
     local, ties = index.assign_points_counted(shapely.points(part.lon, part.lat))
     winners = np.where(local >= 0, part.grids[np.maximum(local, 0)], -1)
     return part.rows, winners, ties
