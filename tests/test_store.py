@@ -374,9 +374,10 @@ def test_records_are_plain_dataclasses(city_store):
 
 
 def test_incident_detail_answers_what_the_five_single_reads_answer(city_store):
-    """The full view's one call (PostGIS: five reads in one round trip) answers exactly what
-    the incident, its history, duplicates, loop and follow-ups answer one by one, and only for
-    that incident."""
+    """The full view's one call (PostGIS: one statement, the four lists as JSON) answers
+    exactly what the incident, its history, duplicates, loop and follow-ups answer one by one,
+    and only for that incident: texts with quotes, backslashes and any unicode, booleans,
+    levels and times come back as the single reads give them."""
     vid = city_store.current_version().id
     opened = [
         city_store.create_incident(
@@ -398,18 +399,29 @@ def test_incident_detail_answers_what_the_five_single_reads_answer(city_store):
             iid, description=f"again {n}", address="", lon=120.71, lat=30.71, reporter="r",
             source="api", at="2026-01-01T00:00:00Z",
         )  # fmt: skip
-    city_store.add_follow_up(iid, "phone", True, "ok", "t", "2026-01-02T00:00:00Z")
-    city_store.transition(iid, "accept", "t")
+    odd = 'a "quoted" \\ back\\slash, 𠮷 and \u2028 and emoji 🚧'
+    city_store.add_follow_up(iid, "phone", True, odd, "t", "2026-01-02T00:00:00Z")
+    city_store.add_follow_up(iid, "visit", False, "", "t2", "2026-01-03T00:00:00Z")
+    city_store.transition(iid, "accept", "t", note=odd)
+    due = city_store.incident(iid).due_at
+    assert city_store.record_escalation(iid, due, 2, "2026-01-04T00:00:00Z", "late")
     now = utc_now()
 
     detail = city_store.incident_detail(iid, now=now)
 
     assert detail.incident == city_store.incident(iid, now=now)
-    assert detail.history == city_store.history(iid) and len(detail.history) == 2
+    assert detail.history == city_store.history(iid)
+    assert [(h.action, h.note, h.late) for h in detail.history][-2:] == [
+        ("accept", odd, False), ("escalate", "late", True),
+    ]  # fmt: skip
     assert detail.duplicates == city_store.duplicate_counts([iid])[iid] == 2
     assert detail.loop == city_store.incident_loops([iid])[iid]
-    assert detail.loop.department == "cg"
-    assert detail.follow_ups == city_store.follow_ups(iid) and len(detail.follow_ups) == 1
+    assert (detail.loop.department, detail.loop.escalation_level) == ("cg", 2)
+    assert detail.loop.escalated_due == due
+    assert detail.follow_ups == city_store.follow_ups(iid)
+    assert [(f.method, f.satisfied, f.note) for f in detail.follow_ups] == [
+        ("phone", True, odd), ("visit", False, ""),
+    ]  # fmt: skip
     bare = city_store.incident_detail(bare_id)
     assert (bare.incident.id, len(bare.history), bare.duplicates, bare.follow_ups) == (
         bare_id, 1, 0, [],

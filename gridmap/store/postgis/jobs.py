@@ -8,11 +8,11 @@ from gridmap.rules import jobs as rules
 from gridmap.rules.workflow import utc_now
 from gridmap.store.base import NotFound
 from gridmap.store.jobs import Job, job_changes
-from gridmap.store.postgis.loop import _iso
+from gridmap.store.postgis.loop import iso_text
 
 _COLUMNS = (
     "id, kind, owner, status, progress, message, params, summary, error, "
-    f"{_iso('created_at')}, {_iso('started_at')}, {_iso('finished_at')}"
+    f"{iso_text('created_at')}, {iso_text('started_at')}, {iso_text('finished_at')}"
 )
 _FINAL = ", ".join(f"'{state}'" for state in sorted(rules.FINAL))
 _UNFINISHED = ", ".join(f"'{state}'" for state in sorted(rules.UNFINISHED))

@@ -122,7 +122,8 @@ _EVALUATION_UNITS = {
 }
 
 
-def _iso(column: str) -> str:
+def iso_text(column: str) -> str:
+    """SQL turning a timestamptz column into the protocol's UTC ISO text."""
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 
@@ -132,14 +133,11 @@ DUPLICATE_COUNTS_SQL = (
     "SELECT incident_id, count(*) FROM duplicate_reports WHERE split_into IS NULL "
     "AND incident_id = ANY(%s) GROUP BY incident_id"
 )
-INCIDENT_LOOPS_SQL = (
-    f"SELECT incident_id, department, escalation_level, {_iso('escalated_due')} "
-    "FROM incident_loop WHERE incident_id = ANY(%s)"
-)
-FOLLOW_UPS_SQL = (
-    f"SELECT id, incident_id, method, satisfied, note, actor, {_iso('at')} "
-    "FROM follow_ups WHERE incident_id = %s ORDER BY id"
-)
+# the fields of IncidentLoop and FollowUp, in order
+LOOP_COLUMNS = f"incident_id, department, escalation_level, {iso_text('escalated_due')}"
+FOLLOW_UP_COLUMNS = f"id, incident_id, method, satisfied, note, actor, {iso_text('at')}"
+INCIDENT_LOOPS_SQL = f"SELECT {LOOP_COLUMNS} FROM incident_loop WHERE incident_id = ANY(%s)"
+FOLLOW_UPS_SQL = f"SELECT {FOLLOW_UP_COLUMNS} FROM follow_ups WHERE incident_id = %s ORDER BY id"
 
 
 class PostGISLoop(TaxonomyLimits):
@@ -207,7 +205,7 @@ class PostGISLoop(TaxonomyLimits):
 
     _DUPLICATE_SQL = (
         "SELECT id, incident_id, description, address, lon, lat, reporter, source, "
-        f"{_iso('at')} FROM duplicate_reports"
+        f"{iso_text('at')} FROM duplicate_reports"
     )
 
     def add_duplicate(
@@ -337,7 +335,7 @@ class PostGISLoop(TaxonomyLimits):
 
     def overdue_unescalated(self, now: str) -> list[Overdue]:
         rows = self._loop_read(
-            f"SELECT i.id, i.status, {_iso('i.due_at')}, coalesce(l.escalation_level, 0) "
+            f"SELECT i.id, i.status, {iso_text('i.due_at')}, coalesce(l.escalation_level, 0) "
             "FROM incidents i LEFT JOIN incident_loop l ON l.incident_id = i.id "
             f"WHERE i.status NOT IN ({_FINAL}) AND i.due_at IS NOT NULL AND i.due_at < %s "
             "AND (l.escalated_due IS NULL OR l.escalated_due <> i.due_at) ORDER BY i.id",
