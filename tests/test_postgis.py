@@ -275,13 +275,22 @@ def test_a_held_write_lock_makes_writes_busy_and_leaves_reads_alone(store_url):
 
 def test_a_request_reads_its_token_version_and_taxonomy_on_one_connection(pg_url):
     """A web request's first read, the token, brings the current version and the taxonomy's
-    revision along in the same pipeline; the request's later reads of them go to no database
-    connection, and give what separate reads give."""
+    revision along in the same statement; the request's later reads of them go to no database
+    connection, and give what separate reads give. On an empty store (nothing published, no
+    taxonomy saved) they are None, as separate reads say."""
     import webcity
 
     from gridmap.taxonomy import default
 
     store = open_store(pg_url)
+    token = store.create_token("viewer", "看板")
+    store.remember()
+    try:
+        assert store.check_token(token).name == "看板"
+        assert store._memo() == {"current_version": None, "taxonomy_revision": None}
+        assert store.current_version() is None and store._taxonomy_revision() is None
+    finally:
+        store.forget()
     webcity.publish_city(store)
     token = store.create_token("dispatcher", "值班员")
     store.save_taxonomy(default(), actor="t")

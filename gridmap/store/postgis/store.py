@@ -1053,19 +1053,24 @@ class PostGISStore(
         if memo is None or "current_version" in memo:
             return self._token(where, params)
         # A web request's first read (gridmap.store.memo): the token, the current version and
-        # the taxonomy's revision travel in one pipeline on one connection, one round trip
-        # instead of three; the two kept are what current_version() and taxonomy() would read.
+        # the taxonomy's revision in one statement, one round trip instead of three; the two
+        # kept are what current_version() and taxonomy() would read.
         self._ensure_loop()
-        with self._conn() as conn, conn.pipeline():
-            token_rows = conn.execute(self._TOKEN_SQL.format(where), params)
-            version_rows = conn.execute(self._versions_sql("WHERE is_current"))
-            revision_rows = conn.execute(self._REVISION_SQL)
-            row = token_rows.fetchone()
-            current = self._version_records(version_rows.fetchall())
-            revision = revision_rows.fetchall()
+        first_read = (
+            f"SELECT tk.*, cv.*, ({self._REVISION_SQL}) FROM (SELECT 1) AS one "
+            f"LEFT JOIN ({self._TOKEN_SQL.format(where)}) AS tk ON true "
+            f"LEFT JOIN ({self._versions_sql('WHERE is_current')} LIMIT 1) AS cv ON true"
+        )
+        with self._conn() as conn:
+            row = conn.execute(first_read, params).fetchone()
+        versions_from = len(fields(Token))
+        revision_at = versions_from + len(fields(Version))
+        token_row, version_row = row[:versions_from], row[versions_from:revision_at]
+        revision = row[revision_at]
+        current = self._version_records([version_row]) if version_row[0] is not None else []
         memo["current_version"] = current[0] if current else None
-        memo["taxonomy_revision"] = revision[0][0] if revision else None
-        return _token_record(row)
+        memo["taxonomy_revision"] = revision
+        return _token_record(token_row if token_row[0] is not None else None)
 
     def token_by_id(self, token_id: int) -> Token | None:
         if not 0 < token_id < 2**63:
