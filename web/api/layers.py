@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from array import array
@@ -27,6 +26,7 @@ from web.api import (
 )
 from web.api.kpi import grid_stats, grid_stats_key
 from web.auth import current_user, requires
+from web.compression import gunzip, gzip_answer
 from web.errors import ApiError
 from web.schema import GeocodeQuery, ViewQuery, parse_query
 
@@ -116,7 +116,7 @@ def layer(name: str):
         response = Response(gz, mimetype="application/json")
         response.headers["Content-Encoding"] = "gzip"
     else:
-        response = Response(gzip.decompress(gz), mimetype="application/json")
+        response = Response(gunzip(gz), mimetype="application/json")
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["ETag"] = f'"{etag}"'
     response.headers["Cache-Control"] = "private, no-cache"  # may keep it, must revalidate
@@ -152,8 +152,7 @@ def _layer_answer(version_id, name, band, ids, zoom, with_stats) -> bytes:
         parts = [known[i][1] + known[i][2] for i in ids]
     head = f'{{"type":"FeatureCollection","layer":{json.dumps(name)},"version":{version_id}'
     data = f'{head},"features":[{",".join(parts)}]}}'.encode()
-    # Level 1: a third of level 5's time (measured 96 vs 321 ms on 1.9 MB) for ~10% more bytes.
-    return gzip.compress(data, compresslevel=1)
+    return gzip_answer(data)
 
 
 def _feature_text(row: LayerFeature, geometry: str, with_stats: bool) -> tuple[str, str, str]:
