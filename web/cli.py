@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import click
@@ -109,18 +110,20 @@ def serve(
         raise click.UsageError("--workers above 1 needs os.fork (Linux, macOS)")
     # One way to take the port, whatever the count: a taken port is the same clear error
     # (exit 2) for one worker as for several.
-    listeners = listen(host, port, workers)
-    address = (host, listeners[0].getsockname()[1])
+    listener = listen(host, port)
+    address = (host, listener.getsockname()[1])
     if workers == 1:
-        _serve_process(settings, threads, active, address, sockets=listeners)
+        _serve_process(settings, threads, active, address, sockets=[listener])
         return
     click.echo(f"gridmap: {workers} worker processes on {address[0]}:{address[1]}")
 
-    def serve_one(index: int, listener) -> None:
-        announce = index == 0
-        _serve_process(settings, threads, active, address, announce, sockets=[listener])
+    def serve_one(index: int, turns) -> None:
+        take_turn = partial(turns.take_turns, index)
+        _serve_process(
+            settings, threads, active, address, index == 0, sockets=[listener], take_turn=take_turn
+        )
 
-    code = run_workers(listeners, serve_one)
+    code = run_workers(workers, serve_one)
     if code:
         raise SystemExit(code)
 
@@ -133,10 +136,12 @@ def _serve_process(
     announce: bool = True,
     *,
     sockets: list,
+    take_turn=None,
 ) -> None:
     """Build the app and serve it with waitress on ``sockets`` (bound by
     :func:`web.workers.listen`) in this process until interrupted. ``announce``: print the
-    banner (one worker of several does)."""
+    banner (one worker of several does). ``take_turn(listener)``: with ``--workers``, makes the
+    listener take new connections in turn with the other workers (``AcceptTurns.take_turns``)."""
     from waitress.server import create_server
 
     from web.admission import Admission
@@ -176,6 +181,8 @@ def _serve_process(
         channel = _channel_class()
         for listener in _listeners(server):
             listener.channel_class = channel
+            if take_turn is not None:  # --workers: new connections taken in turn (web.workers)
+                take_turn(listener)
         if announce:
             server.print_listen("Serving on http://{}:{}")
         server.run()

@@ -2,11 +2,11 @@
 
 One process runs Python code on one core at a time (the interpreter lock), so a single
 ``gridmap serve`` tops out at one core however many threads it has. With ``--workers N`` the
-command binds N sockets to the port (``SO_REUSEPORT``), then forks N processes that each build
-the app and serve one of them: the kernel spreads the connections over the workers. Everything
-the workers share lives in the store (incidents, the event table the streams poll, sessions'
-secret, tokens, jobs); what each keeps in memory is a cache of it (the geocoder of the
-published version: memory times N).
+command binds the port once, then forks N processes that each build the app and serve the same
+socket, taking new connections in turn (:class:`AcceptTurns`: the worker holding the fewest
+connections takes the next). Everything the workers share lives in the store (incidents, the
+event table the streams poll, sessions' secret, tokens, jobs); what each keeps in memory is a
+cache of it (the geocoder of the published version: memory times N).
 
 The parent only watches: SIGTERM or Ctrl-C stops every worker; a worker that dies stops the rest
 and the command exits with its code (a service manager restarts the whole server), so a server
@@ -16,15 +16,18 @@ never runs on fewer workers than it was started with without saying so. Unix onl
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
 import socket
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from functools import partial
+from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
 
 import click
@@ -32,41 +35,68 @@ import click
 from gridmap.errors import InputError
 
 
-def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
-    """One listening socket per worker on the same port (``SO_REUSEPORT``): the kernel spreads
-    new connections over them evenly. (One shared socket let whichever worker woke first take
-    every connection of a burst: 35 of 50 clients on one worker, 15 on the other.)
-
-    A second server on a port in use is refused, however many workers either has: a first
-    socket is bound without ``SO_REUSEPORT`` (which a listener already there refuses, even one
-    that shares its port with its siblings) and closed before the shared ones are bound. Without
-    it, a second ``serve --workers 2`` joined the first and took half of its connections.
-    InputError naming the address when it is taken.
-    """
-    sockets: list[socket.socket] = []
-    shared = count > 1
+def listen(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """The server's listening socket, shared by every worker. InputError naming the address
+    when it is taken (the same clear error for one worker as for several)."""
     try:
-        if shared:
-            with socket.create_server((host, port), backlog=backlog) as probe:
-                port = probe.getsockname()[1]  # port 0: the one the probe got
-        for _ in range(count):
-            sockets.append(socket.create_server((host, port), backlog=backlog, reuse_port=shared))
+        return socket.create_server((host, port), backlog=backlog)
     except (OSError, ValueError) as error:
-        for sock in sockets:
-            sock.close()
         reason = getattr(error, "strerror", None) or str(error)
         raise InputError.one(f"{host}:{port}", f"cannot listen: {reason}") from None
-    return sockets
 
 
-def run_workers(
-    listeners: list[socket.socket], serve_one: Callable[[int, socket.socket], None]
-) -> int:
-    """Fork a process per listening socket running ``serve_one(index, its socket)`` (the
-    others closed in it); wait for them; the exit code.
+class AcceptTurns:
+    """Which worker takes a new connection: one holding no more connections than any other.
 
-    (The parent keeps every listening socket open, so a connection the kernel gives a worker
-    that has just died waits for the shutdown that follows instead of being refused.)
+    Every worker watches the one listening socket, and a keep-alive connection stays with the
+    worker that accepted it. Left to the kernel, the split was luck: with a socket each
+    (``SO_REUSEPORT``), 50 clients came out 19 / 31 and 24 / 26, and the clients of the larger
+    half waited 1.5 times as long (a report p95 of 150 ms where the smaller half's was 100);
+    with one socket and no turns, whichever worker woke first took a whole burst (35 / 15).
+    Here each worker keeps its count of open connections in memory shared with the others
+    (counted before each turn of its loop and after each accept); a worker ahead of another
+    leaves a waiting connection to it, unless nobody has taken it for ``patience`` seconds (a
+    stuck worker holds up no one).
+    """
+
+    def __init__(self, workers: int, patience: float = 0.25) -> None:
+        # Made before the fork: the workers share these counts (shared memory, no lock: each
+        # writes only its own).
+        self._open = RawArray(ctypes.c_long, workers)
+        self.patience = patience
+
+    def take_turns(self, index: int, listener) -> None:
+        """Make waitress's listening dispatcher ``listener``, in worker ``index``, accept in
+        turn with the other workers."""
+        connections = listener._map  # every dispatcher of this worker's loop, as many in each
+        readable, accept = listener.readable, listener.handle_accept
+        waiting_since = last_left = 0.0
+
+        def counted_readable() -> bool:
+            self._open[index] = len(connections)
+            return readable()
+
+        def accept_in_turn() -> None:
+            nonlocal waiting_since, last_left
+            fewest = min(n for i, n in enumerate(self._open) if i != index)
+            if len(connections) > fewest:
+                now = time.monotonic()
+                if now - last_left > 0.02:  # a new wait, not the same connection again
+                    waiting_since = now
+                last_left = now
+                if now - waiting_since < self.patience:
+                    time.sleep(0.001)  # the socket stays readable: do not spin on it
+                    return
+            accept()
+            self._open[index] = len(connections)
+
+        listener.readable = counted_readable
+        listener.handle_accept = accept_in_turn
+
+
+def run_workers(count: int, serve_one: Callable[[int, AcceptTurns], None]) -> int:
+    """Fork ``count`` processes running ``serve_one(index, turns)`` (the listening socket is
+    inherited; ``turns`` is their :class:`AcceptTurns`); wait for them; the exit code.
 
     0 when stopped by SIGTERM/SIGINT; otherwise the code of the first worker that stopped by
     itself: 2 for bad input, whose problems the parent prints once (every worker meets the
@@ -75,15 +105,13 @@ def run_workers(
     """
     sys.stdout.flush()  # a child must not print the parent's buffered lines again
     sys.stderr.flush()
+    turns = AcceptTurns(count)
     with tempfile.TemporaryDirectory(prefix="gridmap-workers-") as said:
         children: dict[int, int] = {}
-        for index, listener in enumerate(listeners):
+        for index in range(count):
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child (tests/test_serve.py drives it)
-                for other in listeners:
-                    if other is not listener:
-                        other.close()  # each worker answers on its own socket
-                os._exit(_child(partial(serve_one, index, listener), Path(said, str(index))))
+                os._exit(_child(partial(serve_one, index, turns), Path(said, str(index))))
             children[pid] = index
         return _watch(children, Path(said))
 
