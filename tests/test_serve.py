@@ -236,7 +236,8 @@ def _report(port: int, token: str, description: str) -> int:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork")
 def test_workers_share_the_port_and_every_report_is_stored_once(serve, store_url):
     """``--workers 2``: two processes answer on one port and take its connections in turn
-    (20 kept-alive connections: 10 each, where the kernel's split had been 19 / 31 for 50);
+    (20 kept-alive connections: 10 each, or 11 / 9 on a busy machine; the kernel's split had
+    been 19 / 31 for 50);
     reports sent over many connections are each stored exactly once, whichever worker took
     them; SIGTERM stops the workers and the parent, exit 0."""
     from collections import Counter
@@ -252,6 +253,16 @@ def test_workers_share_the_port_and_every_report_is_stored_once(serve, store_url
     while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(workers) == 2
+    answered_by = set()
+    for _ in range(100):  # until both are serving: a worker still starting takes no turn
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/api/meta")
+        assert conn.getresponse().read()
+        answered_by.add(_owner_of(conn.sock.getsockname(), workers))
+        conn.close()
+        if len(answered_by) == 2:
+            break
+    assert answered_by == set(workers)
     held, owners = [], Counter()
     for _ in range(20):  # kept open, as a map page's or a client's keep-alive connection is
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -261,7 +272,9 @@ def test_workers_share_the_port_and_every_report_is_stored_once(serve, store_url
         held.append(conn)
     for conn in held:
         conn.close()
-    assert set(owners) == set(workers) and sorted(owners.values()) == [10, 10], owners
+    # 10 / 10 when each worker is quick to take its turn; a worker the machine keeps waiting
+    # past `patience` lets the other take one (the kernel's split was 12 / 8 in 2 runs of 3)
+    assert set(owners) == set(workers) and max(owners.values()) <= 11, owners
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda n: _report(port, token, f"多进程 {n}"), range(40)))
     assert len(set(ids)) == 40
@@ -323,7 +336,7 @@ def test_a_worker_ahead_leaves_a_new_connection_to_one_behind():
     """AcceptTurns: a worker holding more connections than another leaves the next one to it
     (waitress's listening dispatcher is told to accept nothing yet); the one behind takes it at
     once; and one that waits in vain past ``patience`` takes it itself (a stuck worker holds
-    up no one)."""
+    up no one); a worker still starting is waited for by no one."""
     from web.workers import AcceptTurns
 
     class Listener:  # what AcceptTurns uses of waitress's listening dispatcher
@@ -342,13 +355,17 @@ def test_a_worker_ahead_leaves_a_new_connection_to_one_behind():
     ahead, behind = Listener(5), Listener(3)
     turns.take_turns(0, ahead)
     turns.take_turns(1, behind)
+    assert ahead.readable()
+    ahead.handle_accept()  # the other is still starting (its loop has not run): no wait
+    assert ahead.accepted == 1
+    del ahead._map[5]  # that connection closed again
     assert ahead.readable() and behind.readable()  # each counts its connections
     ahead.handle_accept()
-    assert ahead.accepted == 0  # left to the worker behind
+    assert ahead.accepted == 1  # left to the worker behind
     behind.handle_accept(), behind.handle_accept()
     assert behind.accepted == 2  # 3 -> 5: level, then ahead by one
     ahead.handle_accept()
-    assert ahead.accepted == 1  # level again: either may take it; ahead did (6 against 5)
+    assert ahead.accepted == 2  # level again: either may take it; ahead did (6 against 5)
     behind.handle_accept(), behind.handle_accept()
     assert behind.accepted == 4  # 5 -> 6 -> 7: now behind is ahead, 7 against 6
     start = time.monotonic()

@@ -56,13 +56,16 @@ class AcceptTurns:
     Here each worker keeps its count of open connections in memory shared with the others
     (counted before each turn of its loop and after each accept); a worker ahead of another
     leaves a waiting connection to it, unless nobody has taken it for ``patience`` seconds (a
-    stuck worker holds up no one).
+    stuck worker holds up no one). A worker still starting (building its app) counts as
+    nobody: until its loop runs, the others take every connection without waiting for it.
     """
+
+    NOT_SERVING = -1
 
     def __init__(self, workers: int, patience: float = 0.25) -> None:
         # Made before the fork: the workers share these counts (shared memory, no lock: each
         # writes only its own).
-        self._open = RawArray(ctypes.c_long, workers)
+        self._open = RawArray(ctypes.c_long, [self.NOT_SERVING] * workers)
         self.patience = patience
 
     def take_turns(self, index: int, listener) -> None:
@@ -78,8 +81,8 @@ class AcceptTurns:
 
         def accept_in_turn() -> None:
             nonlocal waiting_since, last_left
-            fewest = min(n for i, n in enumerate(self._open) if i != index)
-            if len(connections) > fewest:
+            serving = [n for i, n in enumerate(self._open) if i != index and n >= 0]
+            if serving and len(connections) > min(serving):
                 now = time.monotonic()
                 if now - last_left > 0.02:  # a new wait, not the same connection again
                     waiting_since = now
