@@ -42,43 +42,36 @@ def memory_load(n: int = 12) -> int:
     return sum(int(values[index].sum()) for _ in range(n))
 
 
-def _timed(load, seconds) -> None:
-    started = time.perf_counter()
-    load()
-    seconds.put(time.perf_counter() - started)
+def wall_seconds(load, processes: int) -> float:
+    """Wall seconds for ``processes`` child processes each running ``load`` at once.
 
-
-def ratio(load) -> tuple[float, float]:
-    """Wall seconds alone, and two processes at once."""
+    Alone and two at once go through the same path, so both pay the same process start.
+    """
+    children = [multiprocessing.Process(target=load) for _ in range(processes)]
     started = time.perf_counter()
-    load()
-    alone = time.perf_counter() - started
-    seconds = multiprocessing.Queue()
-    pair = [multiprocessing.Process(target=_timed, args=(load, seconds)) for _ in range(2)]
-    started = time.perf_counter()
-    for process in pair:
-        process.start()
-    for process in pair:
-        process.join()
-    return alone, time.perf_counter() - started
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    worst: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
     for round_number in range(1, args.rounds + 1):
         for load in (python_load, numpy_load, memory_load):
-            alone, together = ratio(load)
-            worst.setdefault(load.__name__, []).append(together / alone)
+            alone, together = wall_seconds(load, 1), wall_seconds(load, 2)
+            ratios.setdefault(load.__name__, []).append(together / alone)
             print(
                 f"round {round_number} {load.__name__:<12} alone {alone:.2f} s, two at once "
                 f"{together:.2f} s: per-worker ratio {together / alone:.2f}x",
                 flush=True,
             )
     summary = ", ".join(
-        f"{name} {min(values):.2f}-{max(values):.2f}x" for name, values in worst.items()
+        f"{name} {min(values):.2f}-{max(values):.2f}x" for name, values in ratios.items()
     )
     print(f"machine per-worker ratio, two independent processes ({args.rounds} rounds): {summary}")
 
