@@ -15,7 +15,8 @@ How each command is split, and why the output is byte-identical either way:
   box, and a worker applies the one edge rule (``GridIndex``) to it. A point's candidates are
   all grids that cover it, all of which touch that box, so every point gets the same winner.
 - **geocode**: the queries go out in batches; each worker builds the ``Geocoder`` (address index)
-  once, keeps it in its process, and answers every batch it is given with it.
+  once, or loads it from a current ``--index`` file (one worker writes the file when it is
+  missing or stale), keeps it in its process, and answers every batch it is given with it.
 
 A worker that dies mid-task is replaced by its nanny and Dask re-runs its tasks elsewhere
 (``distributed.scheduler.allowed-failures``, 3 by default); results are only taken from finished
@@ -115,36 +116,76 @@ def client_for(scheduler: str | None, *, quiet: bool = True) -> Iterator[object 
 
     A local cluster lives as long as the block: one single-threaded worker process per core
     (the work is Python and GEOS code that holds the GIL), no dashboard, no memory cap beyond
-    the machine's.
+    the machine's. It starts in the background: the block reads its inputs while the worker
+    processes start (two seconds on two cores), and waits for them only when it first uses
+    the client.
     """
     if scheduler is None:
         yield None
         return
     where = parse_scheduler(scheduler)
     import dask
-    from distributed import Client, LocalCluster
 
     if quiet:  # the command prints its own summary; Dask's INFO lines would bury it
         for name in ("distributed", "distributed.nanny", "distributed.scheduler"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    with contextlib.ExitStack() as stack:
+        if where.address is None:
+            stack.enter_context(dask.config.set(QUIET_LOOPS))
+        starting = StartingClient(partial(_connect, where, quiet))
+        stack.callback(starting.close)
+        yield starting
+
+
+def _connect(where: Scheduler, quiet: bool, stack: contextlib.ExitStack):
+    """A client of ``where`` (a running scheduler, or a new local cluster kept by ``stack``)."""
+    from distributed import Client, LocalCluster
+
+    # close() rather than ``with``: a Client's ``with`` sets a context variable in this
+    # thread that its exit, in the command's thread, could not reset
     if where.address is not None:
-        with Client(where.address, timeout="20s") as client:
-            yield client
-        return
-    workers = where.workers or os.cpu_count() or 1
-    with (
-        dask.config.set(QUIET_LOOPS),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # a free port: other clusters may run here
-            memory_limit=0,
-            silence_logs=logging.WARNING if quiet else logging.INFO,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+        client = Client(where.address, timeout="20s")
+        stack.callback(client.close)
+        return client
+    cluster = LocalCluster(
+        n_workers=where.workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",  # a free port: other clusters may run here
+        memory_limit=0,
+        silence_logs=logging.WARNING if quiet else logging.INFO,
+    )
+    stack.callback(cluster.close)
+    client = Client(cluster)
+    stack.callback(client.close)
+    return client
+
+
+class StartingClient:
+    """A Dask client being connected in a background thread: every attribute waits for it.
+
+    ``close()`` waits for a start still under way (its worker processes must not outlive the
+    command), then closes the client and the cluster it started. An error of the start is
+    raised where the client is first used; a block that never used it (its inputs were bad)
+    ends with its own error, not the cluster's.
+    """
+
+    def __init__(self, connect: Callable[[contextlib.ExitStack], object]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._stack = contextlib.ExitStack()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="dask-start")
+        self._client = pool.submit(connect, self._stack)
+        pool.shutdown(wait=False)  # the thread ends when the start does
+
+    def __getattr__(self, name: str):
+        return getattr(self._client.result(), name)
+
+    def close(self) -> None:
+        from concurrent.futures import wait
+
+        wait([self._client])
+        self._stack.close()
 
 
 def worker_count(client) -> int:
@@ -288,6 +329,16 @@ def assign_parts(client, parts: Sequence, index, *, crs: str | None, as_csv: boo
 
 # --- geocode --------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class SavedIndex:
+    """A ``geocode --index`` file: workers load it when ``current``, else one of them writes
+    the geocoder they built there (see :mod:`gridmap.geocode.index_file`)."""
+
+    path: str
+    key: object  # index_file.IndexKey
+    current: bool
+
+
+@dataclass(frozen=True)
 class GeocoderSpec:
     """What a worker needs to build the same ``Geocoder`` the single process would.
 
@@ -303,9 +354,12 @@ class GeocoderSpec:
     crs: str | None = field(default=None, compare=False)
     # Geocoder keyword options, sorted (a dict option as sorted pairs)
     options: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+    index: SavedIndex | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, library, grids=None, boundaries=None, *, crs=None, **options) -> GeocoderSpec:
+    def of(
+        cls, library, grids=None, boundaries=None, *, crs=None, index=None, **options
+    ) -> GeocoderSpec:
         import uuid
 
         frozen = tuple(
@@ -322,11 +376,19 @@ class GeocoderSpec:
             boundaries and str(boundaries),
             crs,
             frozen,
+            index,
         )
 
     def build(self):
+        from gridmap.errors import InputError
+        from gridmap.geocode import index_file
         from gridmap.geocode.geocoder import Geocoder
 
+        if self.index is not None and self.index.current:
+            geocoder = index_file.load(self.index.path, self.index.key)
+            if geocoder is None:  # the client saw it current: another run replaced it since
+                raise InputError.one(self.index.path, "the index changed while loading: run again")
+            return geocoder
         options = {k: dict(v) if k == "aliases" and v is not None else v for k, v in self.options}
         return Geocoder.from_files(
             self.library, self.grids, self.boundaries, crs=self.crs, **options
@@ -354,20 +416,23 @@ def _build_geocoder(spec: GeocoderSpec) -> None:
     worker_geocoder(spec)
 
 
-@dataclass(frozen=True)
-class AnswerBatch:
-    """A batch's answers as one object on the wire.
+def _save_index(spec: GeocoderSpec) -> None:
+    """Write this worker's Geocoder to ``spec.index`` (one worker does it for all)."""
+    from gridmap.geocode import index_file
 
-    Dask sends a list item by item, each with its own pickle and header; one object is one
-    pickle. For 30,000 answers that cut the client's CPU (which shares the machine with the
-    workers) by a fifth to a third in three runs.
+    index_file.save(worker_geocoder(spec), spec.index.path, spec.index.key)
+
+
+def _rows_batch(spec: GeocoderSpec, queries: list[tuple]):
+    """The output rows of a batch of queries (``gridmap.geocode.cli.result_rows``).
+
+    The worker writes the rows, not the client: a row is nine strings on the wire, an answer
+    a graph of matches and candidates that the client, sharing the machine's cores with the
+    workers, would unpickle one by one.
     """
+    from gridmap.geocode.cli import result_rows
 
-    answers: list
-
-
-def _resolve_batch(spec: GeocoderSpec, texts: list[str]) -> AnswerBatch:
-    return AnswerBatch(worker_geocoder(spec).resolve_many(texts))
+    return result_rows(queries, worker_geocoder(spec).resolve_many([q[2] for q in queries]))
 
 
 @dataclass
@@ -388,31 +453,6 @@ def _facts(spec: GeocoderSpec) -> GeocoderFacts:
     )
 
 
-def remote_geocoder(scheduler: str) -> Callable[..., RemoteGeocoder]:
-    """A builder with ``Geocoder.from_files``' signature whose geocoder runs on ``scheduler``.
-
-    The cluster (or connection) stays up until the running click command ends, or until
-    ``close()`` outside a command.
-    """
-
-    def build(library, grids=None, boundaries=None, *, crs=None, **options) -> RemoteGeocoder:
-        import click
-
-        stack = contextlib.ExitStack()
-        client = stack.enter_context(client_for(scheduler))
-        context = click.get_current_context(silent=True)
-        if context is not None:
-            context.call_on_close(stack.close)
-        try:
-            spec = GeocoderSpec.of(library, grids, boundaries, crs=crs, **options)
-            return RemoteGeocoder(client, spec, close=stack.close)
-        except BaseException:
-            stack.close()
-            raise
-
-    return build
-
-
 class RemoteGeocoder:
     """The part of ``Geocoder`` the geocode command uses, answered by the cluster's workers.
 
@@ -420,21 +460,16 @@ class RemoteGeocoder:
     ``InputError`` a local build would for a bad file.
     """
 
-    def __init__(
-        self,
-        client,
-        spec: GeocoderSpec,
-        *,
-        batch: int = GEOCODE_BATCH,
-        close: Callable[[], object] | None = None,
-    ) -> None:
+    def __init__(self, client, spec: GeocoderSpec, *, batch: int = GEOCODE_BATCH) -> None:
         self.client, self.spec, self.batch = client, spec, batch
-        self.close = close or (lambda: None)
         # Loading on every worker now (client.run) rather than in the first batch keeps the
         # build out of the matching time and reports a bad library before any query is sent.
         # All workers build at once: asking one for the facts first had the others wait for
         # its build before starting their own (two builds end to end on two workers).
         client.run(_build_geocoder, spec)
+        if spec.index is not None and not spec.index.current:
+            first = sorted(client.scheduler_info(n_workers=-1)["workers"])[:1]
+            client.run(_save_index, spec, workers=first)
         self.facts: GeocoderFacts = client.submit(_facts, spec, pure=False).result()
 
     # The attributes the command's summary reads, with the meaning they have on ``Geocoder``.
@@ -455,21 +490,26 @@ class RemoteGeocoder:
             vocabulary=SimpleNamespace(unknown_aliases=self.facts.unknown_aliases)
         )
 
-    def resolve_many(self, texts: Iterable[str], *, progress: bool = False) -> list:
+    def result_rows(self, queries: Sequence[tuple], *, progress: bool = False):
+        """``gridmap.geocode.cli.result_rows`` of every query, written on the workers in
+        batches; the same rows in the same order as one process writes."""
         from tqdm import tqdm
 
-        texts = list(texts)
+        from gridmap.geocode.cli import GeocodeRows
+
+        queries = list(queries)
         # small jobs still reach every worker; big ones go in batches of at most self.batch
-        size = max(1, min(self.batch, -(-len(texts) // (4 * worker_count(self.client)))))
-        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
-        answers: list = []
+        size = max(1, min(self.batch, -(-len(queries) // (4 * worker_count(self.client)))))
+        batches = [queries[i : i + size] for i in range(0, len(queries), size)]
+        done = []
         with (
             tqdm(
-                total=len(texts), desc="geocoding", unit="addr", leave=False, disable=not progress
+                total=len(queries), desc="geocoding", unit="addr", leave=False,
+                disable=not progress,
             ) as bar,
-            gcpause.paused(),  # Dask unpickles the answers here; see gridmap.gcpause
-        ):
-            for done in ordered_map(self.client, partial(_resolve_batch, self.spec), batches):
-                answers.extend(done.answers)
-                bar.update(len(done.answers))
-        return answers
+            gcpause.paused(),  # Dask unpickles the rows here; see gridmap.gcpause
+        ):  # fmt: skip
+            for rows in ordered_map(self.client, partial(_rows_batch, self.spec), batches):
+                done.append(rows)
+                bar.update(len(rows.results))
+        return GeocodeRows.joined(done)

@@ -216,6 +216,38 @@ def test_geocode_on_cluster_is_byte_identical(city, cluster, tmp_path):
     ).read_bytes()
 
 
+def test_geocode_index_written_on_cluster_is_loaded_both_ways(city, cluster, tmp_path, capsys):
+    """One worker writes the index the workers built; the next run loads it on every worker,
+    and one process loads the same file: the same answers all three ways."""
+    from gridmap.cli import main as entry
+
+    index = tmp_path / "library.index"
+    said = []
+    for n, extra in enumerate((["--scheduler", cluster], ["--scheduler", cluster], [])):
+        out = tmp_path / f"results-{n}.csv"
+        with pytest.raises(SystemExit) as stopped:
+            entry([str(a) for a in geocode_args(city, out)] + ["--index", str(index), *extra])
+        assert stopped.value.code == 0
+        assert out.read_bytes() == (city / "results.csv").read_bytes()
+        said.append(capsys.readouterr().err)
+    assert f"index {index}: written" in said[0]
+    loaded = [f"index {index}: built " in err and f"{index}: written" not in err for err in said]
+    assert loaded == [False, True, True]
+
+
+def test_bad_queries_while_the_cluster_starts_is_the_same_exit_2(city, cluster, tmp_path, capsys):
+    """The cluster starts in the background while the queries are read: a bad queries file
+    still fails as in one process (and ``local:2`` waits for its workers before it exits)."""
+    queries = tmp_path / "queries.csv"
+    queries.write_text("name,text\n1,中华路7号\n", encoding="utf-8")
+    args = [str(a) for a in geocode_args(city, tmp_path / "results.csv")]
+    args[args.index("--in") + 1] = str(queries)
+    here, there = exit_2_both_ways(args, "local:2", capsys)
+    assert "no id or address column" in there and "Traceback" not in there
+    assert there == here
+    assert not (tmp_path / "results.csv").exists()
+
+
 class KillOnce(distributed.WorkerPlugin):
     """Kills the worker process the first time any worker starts a task while ``flag`` exists."""
 

@@ -208,3 +208,73 @@ def test_labelled_history_lets_the_parser_read_a_library_without_components(file
     argv[-1] = str(files["dir"] / "missing.txt")
     assert run(argv) == 2
     assert "missing.txt" in capsys.readouterr().err
+
+
+# --- --index: the built geocoder kept in a file ---------------------------------------------
+def test_index_is_written_then_loaded_without_reading_the_library(files, capsys, monkeypatch):
+    from gridmap.geocode.geocoder import Geocoder
+
+    queries = files["dir"] / "queries.csv"
+    queries.write_text(QUERIES, encoding="utf-8")
+    index = files["dir"] / "lib.index"
+    first, second = files["dir"] / "first.csv", files["dir"] / "second.csv"
+    assert geocode(files, queries, first, "--index", index) == 1
+    assert f"index {index}: written" in capsys.readouterr().err
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a current index is loaded, not built again")
+
+    monkeypatch.setattr(Geocoder, "from_files", no_build)
+    assert geocode(files, queries, second, "--index", index) == 1
+    err = capsys.readouterr().err
+    assert f"index {index}: built " in err and f"library {files['library']}" in err
+    assert second.read_bytes() == first.read_bytes()
+    assert (files["dir"] / "second.review.csv").read_bytes() == (
+        files["dir"] / "first.review.csv"
+    ).read_bytes()
+
+
+def test_index_built_from_other_inputs_is_built_again(files, capsys):
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\n1,中华路7号\n2,幸福小区3幢201室\n", encoding="utf-8")
+    index, out = files["dir"] / "lib.index", files["dir"] / "results.csv"
+    assert geocode(files, queries, out, "--index", index) == 0
+    assert [r["status"] for r in read_rows(out)] == ["ok", "review"]
+    capsys.readouterr()
+    # another option: the threshold is part of what the index answers
+    assert geocode(files, queries, out, "--index", index, "--review-threshold", "0.3") == 0
+    assert "written" in capsys.readouterr().err
+    assert [r["status"] for r in read_rows(out)] == ["ok", "ok"]
+    # an edited library: the door the query names has moved to another id
+    library = files["library"]
+    library.write_text(library.read_text(encoding="utf-8").replace("ZH-7,", "ZH-7b,"), "utf-8")
+    assert geocode(files, queries, out, "--index", index, "--review-threshold", "0.3") == 0
+    assert "written" in capsys.readouterr().err
+    assert read_rows(out)[0]["address_id"] == "ZH-7b"
+
+
+def test_index_path_holding_another_file_is_exit_2_and_left_alone(files, capsys):
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\n1,中华路7号\n", encoding="utf-8")
+    other = files["dir"] / "notes.txt"
+    other.write_text("my notes", encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    assert geocode(files, queries, out, "--index", other) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt: not a gridmap geocoder index" in err and "Traceback" not in err
+    assert other.read_text(encoding="utf-8") == "my notes"
+    assert not out.exists()
+
+
+def test_damaged_index_is_exit_2_naming_it(files, capsys):
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\n1,中华路7号\n", encoding="utf-8")
+    index, out = files["dir"] / "lib.index", files["dir"] / "results.csv"
+    assert geocode(files, queries, out, "--index", index) == 0
+    out.unlink()
+    data = index.read_bytes()
+    index.write_bytes(data[: len(data) // 2])  # cut short, header intact: still "current"
+    assert geocode(files, queries, out, "--index", index) == 2
+    err = capsys.readouterr().err
+    assert "lib.index: geocoder index is damaged" in err and "delete it" in err
+    assert "Traceback" not in err and not out.exists()

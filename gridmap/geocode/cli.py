@@ -18,6 +18,7 @@ import contextlib
 import csv
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
@@ -102,11 +103,11 @@ def assign(
     from gridmap.rules.grid_index import GridIndex
 
     started = time.perf_counter()
-    grids = io.read_grids(grids_path)
-    index = GridIndex.from_frame(grids)
-    parts = layer_parts(addresses_path)
-    as_csv = out_path.suffix.lower() == ".csv"
-    with distributed.client_for(scheduler) as client:
+    with distributed.client_for(scheduler) as client:  # the cluster starts while grids are read
+        grids = io.read_grids(grids_path)
+        index = GridIndex.from_frame(grids)
+        parts = layer_parts(addresses_path)
+        as_csv = out_path.suffix.lower() == ".csv"
         if parts is None:
             pieces = [_assign_whole(client, index, grids, addresses_path, crs, as_csv)]
         else:
@@ -319,6 +320,98 @@ class GeocodeRows:
     levels: Counter[str]
     statuses: Counter[str]
 
+    @classmethod
+    def joined(cls, parts: Sequence[GeocodeRows]) -> GeocodeRows:
+        """The rows of consecutive batches of queries as one.
+
+        >>> a = GeocodeRows([("1",)], [], Counter(door=1), Counter(ok=1))
+        >>> b = GeocodeRows([("2",)], [("2",)], Counter(none=1), Counter(review=1))
+        >>> j = GeocodeRows.joined([a, b])
+        >>> j.results, j.reviews, dict(j.levels), dict(j.statuses)
+        ([('1',), ('2',)], [('2',)], {'door': 1, 'none': 1}, {'ok': 1, 'review': 1})
+        """
+        joined = cls([], [], Counter(), Counter())
+        for part in parts:
+            joined.results.extend(part.results)
+            joined.reviews.extend(part.reviews)
+            joined.levels.update(part.levels)
+            joined.statuses.update(part.statuses)
+        return joined
+
+
+@dataclass
+class _GeocoderBuild:
+    """The inputs of ``geocode``'s Geocoder, and where it comes from: built here, built on
+    each worker of ``--scheduler``, or loaded from ``--index`` (and written there when
+    missing or stale)."""
+
+    library: str
+    grids: str | None
+    boundaries: str | None
+    labelled: Path | None
+    crs: str | None
+    city: str | None
+    review_threshold: float
+    aliases: dict[str, str] | None
+
+    def geocoder(self, index_path: Path | None, client):
+        from gridmap import distributed
+        from gridmap.geocode import index_file
+        from gridmap.geocode.geocoder import Geocoder
+
+        key = self.index_key() if index_path is not None else None
+        current = key is not None and index_file.is_current(index_path, key)
+        if current:
+            click.echo(f"index {index_path}: {index_file.describe(index_path)}", err=True)
+        parser = None if current else self.parser()  # a loaded index has its parser's work in it
+        options = {
+            "crs": self.crs,
+            "city": self.city,
+            "review_threshold": self.review_threshold,
+            "aliases": self.aliases,
+            "parser": parser,
+        }
+        files = (self.library, self.grids, self.boundaries)
+        if client is not None:  # each worker builds or loads; one writes a missing index
+            index = None if key is None else distributed.SavedIndex(str(index_path), key, current)
+            spec = distributed.GeocoderSpec.of(*files, index=index, **options)
+            geocoder = distributed.RemoteGeocoder(client, spec)
+        elif current:
+            return index_file.load(index_path, key)
+        else:
+            geocoder = Geocoder.from_files(*files, **options)
+            if key is not None:
+                index_file.save(geocoder, index_path, key)
+        if key is not None and not current:
+            click.echo(f"index {index_path}: written", err=True)
+        return geocoder
+
+    def index_key(self):
+        from gridmap.geocode import index_file
+
+        files = {
+            "library": self.library,
+            "grids": self.grids,
+            "boundaries": self.boundaries,
+            "labelled": self.labelled,
+        }
+        options = {
+            "crs": self.crs,
+            "city": self.city,
+            "review_threshold": self.review_threshold,
+            "aliases": None if self.aliases is None else sorted(self.aliases.items()),
+        }
+        return index_file.IndexKey.of(files, options)
+
+    def parser(self):
+        if self.labelled is None:
+            return None
+        from gridmap.geocode.conll import read_conll
+        from gridmap.geocode.parse import AddressParser
+
+        click.echo(f"learning the address parser from {self.labelled} ...", err=True)
+        return AddressParser().fit(read_conll(self.labelled))
+
 
 def result_rows(queries: list[tuple[int, str, str, str]], answers: list) -> GeocodeRows:
     """The output rows of queries as :func:`read_queries` returns them and their answers
@@ -424,6 +517,16 @@ def result_rows(queries: list[tuple[int, str, str, str]], answers: list) -> Geoc
     "whose component columns are missing or empty (about 100 CPU-s for 9,000 addresses).",
 )
 @click.option("--crs", default=None, help="CRS of the library's lon/lat (default CGCS2000).")
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the built geocoder in this file: the first run builds and writes it (about "
+    "660 MB for 2,000,000 addresses), later runs with the same inputs load it in seconds, "
+    "and a run with other inputs (an edited library, another option, a new gridmap) builds "
+    "and writes it again. The file is a pickle: use only index files gridmap wrote for you.",
+)
 @scheduler_option("the queries (in batches; each worker loads the library once)")
 def geocode(
     library_path: str,
@@ -437,6 +540,7 @@ def geocode(
     aliases_path: Path | None,
     labelled_path: Path | None,
     crs: str | None,
+    index_path: Path | None,
     scheduler: str | None,
 ) -> None:
     """Match free-text addresses (QUERIES.csv: id,address) to the standard address library.
@@ -451,37 +555,34 @@ def geocode(
     CSV rows had missing or extra fields (reported, and kept); 2 on bad input files.
     """
     from gridmap import distributed
-    from gridmap.geocode.geocoder import Geocoder
 
     started = time.perf_counter()
-    queries, problems = read_queries(in_path)
-    aliases = read_aliases(aliases_path) if aliases_path else None
-    parser = None
-    if labelled_path is not None:
-        from gridmap.geocode.conll import read_conll
-        from gridmap.geocode.parse import AddressParser
-
-        click.echo(f"learning the address parser from {labelled_path} ...", err=True)
-        parser = AddressParser().fit(read_conll(labelled_path))
-    build = Geocoder.from_files if scheduler is None else distributed.remote_geocoder(scheduler)
-    geocoder = build(
-        library_path,
-        grids_path,
-        boundaries_path,
-        crs=crs,
-        city=city,
-        review_threshold=review_threshold,
-        aliases=aliases,
-        parser=parser,
-    )
-    for alias, target in geocoder.matcher.vocabulary.unknown_aliases:
-        click.echo(
-            f"warning: {aliases_path}: alias {alias!r}: {target!r} is no library name", err=True
+    with distributed.client_for(scheduler) as client:  # the cluster starts while files are read
+        queries, problems = read_queries(in_path)
+        aliases = read_aliases(aliases_path) if aliases_path else None
+        build = _GeocoderBuild(
+            library_path,
+            grids_path,
+            boundaries_path,
+            labelled_path,
+            crs=crs,
+            city=city,
+            review_threshold=review_threshold,
+            aliases=aliases,
         )
-    loaded = time.perf_counter()
-    answers = geocoder.resolve_many([q[2] for q in queries], progress=True)
-    matched = time.perf_counter()
-    rows = result_rows(queries, answers)
+        geocoder = build.geocoder(index_path, client)
+        for alias, target in geocoder.matcher.vocabulary.unknown_aliases:
+            click.echo(
+                f"warning: {aliases_path}: alias {alias!r}: {target!r} is no library name",
+                err=True,
+            )
+        loaded = time.perf_counter()
+        if client is None:
+            answers = geocoder.resolve_many([q[2] for q in queries], progress=True)
+            rows = result_rows(queries, answers)
+        else:
+            rows = geocoder.result_rows(queries, progress=True)
+        matched = time.perf_counter()
     levels, statuses = rows.levels, rows.statuses
     review_path = review_path or _side_file(out_path, "review")
     _write_csv(out_path, RESULT_COLUMNS, rows.results)
