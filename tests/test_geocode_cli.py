@@ -208,6 +208,18 @@ def test_labelled_history_lets_the_parser_read_a_library_without_components(file
     argv[-1] = str(files["dir"] / "missing.txt")
     assert run(argv) == 2
     assert "missing.txt" in capsys.readouterr().err
+    # with --index the parser's work is kept: the second run neither learns nor reads again
+    argv[-1] = str(labelled)
+    argv += ["--index", str(files["dir"] / "bare.index")]
+    assert run(argv) == 0
+    assert "learning the address parser" in capsys.readouterr().err
+    assert run(argv) == 0
+    assert "learning the address parser" not in capsys.readouterr().err
+    assert read_rows(out) == [row]
+    # another history is another index
+    labelled.write_text("\n".join(lines[: len(lines) // 2]) + "\n", encoding="utf-8")
+    assert run(argv) == 0
+    assert "learning the address parser" in capsys.readouterr().err
 
 
 # --- --index: the built geocoder kept in a file ---------------------------------------------
