@@ -85,9 +85,10 @@ def fill_missing_components(rows: pd.DataFrame, parser=None) -> pd.DataFrame:
     """
     bare = np.ones(len(rows), dtype=bool)
     for column in ADDRESS_COMPONENTS:
-        if column in rows.columns:
-            values = rows[column].to_numpy(dtype=object)
-            bare &= pd.isna(values) | (values == "")
+        if column in rows.columns:  # compared where they are (Arrow): no Python str per value
+            values = rows[column]
+            empty = values.isna() | values.eq("").fillna(False)
+            bare &= empty.to_numpy(dtype=bool)
     if not bare.any():
         return rows
     rows = rows.copy()
