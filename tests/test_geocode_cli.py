@@ -290,3 +290,29 @@ def test_damaged_index_is_exit_2_naming_it(files, capsys):
     err = capsys.readouterr().err
     assert "lib.index: geocoder index is damaged" in err and "delete it" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_index_that_cannot_be_written_is_exit_2_before_any_answer(files, capsys, monkeypatch):
+    from gridmap.geocode import index_file
+
+    queries = files["dir"] / "queries.csv"
+    queries.write_text("id,address\n1,中华路7号\n", encoding="utf-8")
+    out = files["dir"] / "results.csv"
+    # a path under a file: refused when first looked at, before the build
+    blocked = files["dir"] / "a-file"
+    blocked.write_text("x", encoding="utf-8")
+    assert geocode(files, queries, out, "--index", blocked / "lib.index") == 2
+    err = capsys.readouterr().err
+    assert "a-file/lib.index: cannot read the geocoder index" in err and "Traceback" not in err
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index_file.pickle, "dump", disk_full)
+    index = files["dir"] / "lib.index"
+    assert geocode(files, queries, out, "--index", index) == 2
+    err = capsys.readouterr().err
+    assert "lib.index: cannot write the geocoder index: [Errno 28] No space left" in err
+    assert "Traceback" not in err
+    assert not out.exists() and not index.exists()
+    assert [p.name for p in files["dir"].iterdir() if "lib" in p.name] == []  # no temp file left

@@ -126,10 +126,13 @@ def save(geocoder, path: Path, key: IndexKey) -> None:
         "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "addresses": len(geocoder.library),
     }
-    with atomic_output(path) as temp, open(temp, "wb") as handle:
-        handle.write(MAGIC)
-        handle.write(json.dumps(meta, ensure_ascii=False).encode("utf-8") + b"\n")
-        pickle.dump(geocoder, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with atomic_output(path) as temp, open(temp, "wb") as handle:
+            handle.write(MAGIC)
+            handle.write(json.dumps(meta, ensure_ascii=False).encode("utf-8") + b"\n")
+            pickle.dump(geocoder, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError as error:  # before any query is answered: the command writes nothing
+        raise InputError.one(str(path), f"cannot write the geocoder index: {error}") from None
 
 
 def describe(path: Path) -> str:
