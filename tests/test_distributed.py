@@ -264,7 +264,13 @@ class KillOnce(distributed.WorkerPlugin):
 
 
 @pytest.mark.parametrize(
-    ("args", "name"), [(partition_args, "grids.gpkg"), (assign_args, "assigned.csv")]
+    ("args", "name"),
+    [
+        (partition_args, "grids.gpkg"),
+        (assign_args, "assigned.csv"),
+        # the worker that replaces a killed one builds its own geocoder at its first batch
+        (geocode_args, "results.csv"),
+    ],
 )
 def test_killed_worker_is_retried_and_output_identical(
     city, cluster, tmp_path, monkeypatch, args, name
