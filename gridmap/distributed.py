@@ -386,8 +386,12 @@ class GeocoderSpec:
 
         if self.index is not None and self.index.current:
             geocoder = index_file.load(self.index.path, self.index.key)
-            if geocoder is None:  # the client saw it current: another run replaced it since
-                raise InputError.one(self.index.path, "the index changed while loading: run again")
+            if geocoder is None:  # the client saw it current
+                raise InputError.one(
+                    self.index.path,
+                    "this worker does not see the index the client read (replaced since, or "
+                    "not at this path on the worker's machine): workers need the same files",
+                )
             return geocoder
         options = {k: dict(v) if k == "aliases" and v is not None else v for k, v in self.options}
         return Geocoder.from_files(

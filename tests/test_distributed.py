@@ -323,3 +323,17 @@ def test_bad_library_on_cluster_is_the_same_exit_2_as_in_one_process(
     assert str(library) in there and "address" in there and "Traceback" not in there
     assert there == here
     assert not (tmp_path / "results.csv").exists()
+
+
+def test_worker_without_the_index_the_client_read_says_so(city, tmp_path):
+    """A worker on another machine without the file (or after another run replaced it) fails
+    with the reason, instead of building a geocoder the client did not ask for."""
+    from gridmap.distributed import GeocoderSpec, SavedIndex
+    from gridmap.errors import InputError
+    from gridmap.geocode.index_file import IndexKey
+
+    key = IndexKey.of({"library": city / "addresses.csv"}, {})
+    missing = SavedIndex(str(tmp_path / "gone.index"), key, current=True)
+    spec = GeocoderSpec.of(city / "addresses.csv", city / "grids.gpkg", index=missing)
+    with pytest.raises(InputError, match="does not see the index the client read"):
+        spec.build()
