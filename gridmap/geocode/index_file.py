@@ -1,10 +1,10 @@
 """A built :class:`~gridmap.geocode.geocoder.Geocoder` kept in a file (``geocode --index``).
 
 Building the geocoder of a 2,000,000-address library reads and checks the library, puts every
-address on its grid and builds the lookup tables: about 40 s and 3.5 GB in every process that
-needs it (each ``--scheduler`` worker builds its own). A city geocodes hotline backlogs against
-the same library day after day, so the built geocoder is written once and loaded in seconds
-after (a pickle: 660 MB for that library, 2.6 s to load against 40 s to build).
+address on its grid and builds the lookup tables: 30-40 s and a 3.2 GB peak in every process
+that needs it (each ``--scheduler`` worker builds its own). A city geocodes hotline backlogs
+against the same library day after day, so the built geocoder is written once and loaded in
+seconds after (a pickle: 660 MB for that library, about 3 s to load).
 
 The file says what it was built from: a key over the contents of every input file, the
 options, and the geocoder's own source code. A file built from other inputs (the library was
