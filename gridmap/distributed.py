@@ -193,6 +193,12 @@ def worker_count(client) -> int:
     return max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
 
 
+def batch_size(client, count: int, *, most: int, least: int = 1) -> int:
+    """Items per task when ``count`` items go to the cluster: about four tasks per worker (the
+    scheduler balances them, and a small job still reaches every worker), at most ``most``."""
+    return max(least, min(most, -(-count // (4 * worker_count(client)))))
+
+
 # --- ordered map (partition) ------------------------------------------------------------------
 class DaskExecutor:
     """The one method of ``concurrent.futures.Executor`` the partition engine uses: ``map``.
@@ -293,7 +299,7 @@ def assign_points(
     winners = np.full(len(lon), -1, dtype=np.int64)
     if len(lon) == 0 or len(grids) == 0:
         return winners, 0
-    size = size or max(1_000, min(ASSIGN_PARTITION, -(-len(lon) // (4 * worker_count(client)))))
+    size = size or batch_size(client, len(lon), most=ASSIGN_PARTITION, least=1_000)
     codes = np.asarray(grids["grid_code"].astype(str), dtype=object)
     kinds = (
         grids["kind"].astype(str).to_numpy()
@@ -337,10 +343,16 @@ class SavedIndex:
     key: object  # index_file.IndexKey
     current: bool
 
+    def write(self, geocoder) -> None:
+        from gridmap.geocode import index_file
+
+        index_file.save(geocoder, self.path, self.key)
+
 
 @dataclass(frozen=True)
 class GeocoderSpec:
-    """What a worker needs to build the same ``Geocoder`` the single process would.
+    """What a process needs to build the ``Geocoder`` of a geocode command: a worker of the
+    cluster, or the command's own process (:meth:`build` is the one rule for both).
 
     Workers cache the built geocoder by ``token`` (made once on the client), not by the
     options' values: an option object such as a trained parser arrives as a new copy with
@@ -422,9 +434,7 @@ def _build_geocoder(spec: GeocoderSpec) -> None:
 
 def _save_index(spec: GeocoderSpec) -> None:
     """Write this worker's Geocoder to ``spec.index`` (one worker does it for all)."""
-    from gridmap.geocode import index_file
-
-    index_file.save(worker_geocoder(spec), spec.index.path, spec.index.key)
+    spec.index.write(worker_geocoder(spec))
 
 
 def _rows_batch(spec: GeocoderSpec, queries: list[tuple]):
@@ -502,8 +512,7 @@ class RemoteGeocoder:
         from gridmap.geocode.cli import GeocodeRows
 
         queries = list(queries)
-        # small jobs still reach every worker; big ones go in batches of at most self.batch
-        size = max(1, min(self.batch, -(-len(queries) // (4 * worker_count(self.client)))))
+        size = batch_size(self.client, len(queries), most=self.batch)
         batches = [queries[i : i + size] for i in range(0, len(queries), size)]
         done = []
         with (

@@ -357,51 +357,46 @@ class _GeocoderBuild:
     def geocoder(self, index_path: Path | None, client):
         from gridmap import distributed
         from gridmap.geocode import index_file
-        from gridmap.geocode.geocoder import Geocoder
 
-        key = self.index_key() if index_path is not None else None
-        current = key is not None and index_file.is_current(index_path, key)
-        if current:
-            click.echo(f"index {index_path}: {index_file.describe(index_path)}", err=True)
-        parser = None if current else self.parser()  # a loaded index has its parser's work in it
-        options = {
-            "crs": self.crs,
-            "city": self.city,
-            "review_threshold": self.review_threshold,
-            "aliases": self.aliases,
-            "parser": parser,
-        }
-        files = (self.library, self.grids, self.boundaries)
+        index = None
+        if index_path is not None:
+            key = index_file.IndexKey.of(self.files(), self.options())
+            current = index_file.is_current(index_path, key)
+            index = distributed.SavedIndex(str(index_path), key, current)
+            if current:
+                click.echo(f"index {index_path}: {index_file.describe(index_path)}", err=True)
+        # a loaded index has its parser's work in it
+        parser = None if index is not None and index.current else self.parser()
+        spec = distributed.GeocoderSpec.of(
+            self.library, self.grids, self.boundaries, index=index, parser=parser, **self.options()
+        )
         if client is not None:  # each worker builds or loads; one writes a missing index
-            index = None if key is None else distributed.SavedIndex(str(index_path), key, current)
-            spec = distributed.GeocoderSpec.of(*files, index=index, **options)
             geocoder = distributed.RemoteGeocoder(client, spec)
-        elif current:
-            return index_file.load(index_path, key)
         else:
-            geocoder = Geocoder.from_files(*files, **options)
-            if key is not None:
-                index_file.save(geocoder, index_path, key)
-        if key is not None and not current:
+            geocoder = spec.build()
+            if index is not None and not index.current:
+                index.write(geocoder)
+        if index is not None and not index.current:
             click.echo(f"index {index_path}: written", err=True)
         return geocoder
 
-    def index_key(self):
-        from gridmap.geocode import index_file
-
-        files = {
+    def files(self) -> dict:
+        """The input files, by role (what an index's key hashes)."""
+        return {
             "library": self.library,
             "grids": self.grids,
             "boundaries": self.boundaries,
             "labelled": self.labelled,
         }
-        options = {
+
+    def options(self) -> dict:
+        """The Geocoder's options besides the parser (which ``labelled`` stands for)."""
+        return {
             "crs": self.crs,
             "city": self.city,
             "review_threshold": self.review_threshold,
-            "aliases": None if self.aliases is None else sorted(self.aliases.items()),
+            "aliases": self.aliases,
         }
-        return index_file.IndexKey.of(files, options)
 
     def parser(self):
         if self.labelled is None:

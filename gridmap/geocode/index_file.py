@@ -67,7 +67,7 @@ class IndexKey:
         """The key of a build from ``files`` (role -> path or None) with ``options``.
 
         A path may be a folder (a partitioned GeoParquet library): every file under it counts.
-        Options must have a stable ``repr`` (strings, numbers, None, sorted pairs).
+        Options are compared by ``repr``, a dict by its sorted items.
         """
         digest = hashlib.sha256()
         digest.update(f"format {FORMAT} python {sys.version_info[:2]}\n".encode())
@@ -80,6 +80,8 @@ class IndexKey:
             digest.update(f"{role}: {_content_digest(Path(path))}\n".encode())
             inputs.append(f"{role} {path}")
         for name, value in sorted(options.items()):
+            if isinstance(value, Mapping):
+                value = sorted(value.items())
             digest.update(f"{name}={value!r}\n".encode())
             if value is not None:
                 inputs.append(f"{name} {value!r}")
