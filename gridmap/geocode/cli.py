@@ -370,13 +370,11 @@ class _GeocoderBuild:
         spec = distributed.GeocoderSpec.of(
             self.library, self.grids, self.boundaries, index=index, parser=parser, **self.options()
         )
-        if client is not None:  # each worker builds or loads; one writes a missing index
-            geocoder = distributed.RemoteGeocoder(client, spec)
-        else:
-            geocoder = spec.build()
-            if index is not None and not index.current:
-                index.write(geocoder)
+        # each worker builds or loads, and one of them writes a missing index
+        geocoder = spec.build() if client is None else distributed.RemoteGeocoder(client, spec)
         if index is not None and not index.current:
+            if client is None:
+                index.write(geocoder)
             click.echo(f"index {index_path}: written", err=True)
         return geocoder
 
